@@ -1,0 +1,198 @@
+"""The exception engine: the board's five chart series and the Above/Below flags.
+
+The board's report "benchmarks current figures against the average taken across the
+previous three years and using a statistical calculation (standard deviation), sets the
+upper and lower limit lines". Two ways of doing that are offered:
+
+* ``classic`` - as published: same-month mean +/- k x the sample SD of the three
+  same-month values. Three values give a very unstable SD, so on a perfectly stable
+  series this flags about 22% of months at k=2 (a Student t with 2 degrees of freedom).
+* ``pooled`` (default) - same-month mean +/- k x one spread estimated from all 36
+  baseline months (the pooled within-calendar-month SD), never less than the Poisson
+  spread sqrt(mean), widened by sqrt(1 + 1/n) because the centre is itself a mean of
+  n years. On a stable series about 5% of months fall outside at k=2.
+
+Everything here is arithmetic on numpy arrays so that a whole summary table (every
+crime group x every area) is one vectorised call; `series_limits` is the one-series
+convenience used by charts and exports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+BASELINE_YEARS = 3
+MONTHS_PER_YEAR = 12
+FY_START_MONTH = 4  # the board's year runs April-March
+
+ABOVE = "Above"
+BELOW = "Below"
+WITHIN = ""
+NO_DATA = "No data"
+NO_LIMITS = "No limits"
+
+# Column names used by exports and the chart; the chart key uses SERIES_NAMES.
+COLUMNS = ["month", "count", "monthly_average_prev3", "average", "upper", "lower", "status"]
+SERIES_NAMES = {
+    "monthly_average_prev3": "Monthly Average (Prev. 3 Years)",
+    "average": "Average",
+    "upper": "Upper Line",
+    "lower": "Lower Line",
+    "count": "Crime Count (Current)",
+}
+
+
+def fy_months(fy: int) -> pd.DatetimeIndex:
+    """The twelve month-starts of financial year `fy` (April fy to March fy+1)."""
+    return pd.date_range(f"{fy}-{FY_START_MONTH:02d}-01", periods=MONTHS_PER_YEAR, freq="MS")
+
+
+def fy_of(month: pd.Timestamp) -> int:
+    """Financial year (by its starting calendar year) that a month falls in."""
+    month = pd.Timestamp(month)
+    return month.year if month.month >= FY_START_MONTH else month.year - 1
+
+
+def window_months(fy: int) -> pd.DatetimeIndex:
+    """The 48 months an FY's chart needs: three baseline years, then the year itself."""
+    return pd.date_range(
+        f"{fy - BASELINE_YEARS}-{FY_START_MONTH:02d}-01",
+        periods=(BASELINE_YEARS + 1) * MONTHS_PER_YEAR,
+        freq="MS",
+    )
+
+
+@dataclass(frozen=True)
+class LimitResult:
+    """Arrays of shape (series, 12): one row per series, one column per month of the FY."""
+
+    count: np.ndarray
+    monthly_average_prev3: np.ndarray
+    average: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    status: np.ndarray  # of str: ABOVE, BELOW, WITHIN, NO_DATA, NO_LIMITS
+    low_volume: np.ndarray  # flagged but under the significance threshold
+    baseline_years: np.ndarray  # how many baseline years had data for that month
+
+
+def _nanmean(values: np.ndarray, axis) -> np.ndarray:
+    n = np.sum(~np.isnan(values), axis=axis)
+    total = np.nansum(values, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+def compute_limits(
+    window: np.ndarray,
+    method: str = "pooled",
+    k: float = 2.0,
+    min_significant: int = 10,
+) -> LimitResult:
+    """Limits for many series at once.
+
+    `window` has shape (series, 48): the three baseline financial years then the
+    current one, NaN where a month has no data (missing is not zero). Months of the
+    current year past the report month should be NaN too.
+    """
+    window = np.atleast_2d(np.asarray(window, dtype=float))
+    if window.shape[1] != (BASELINE_YEARS + 1) * MONTHS_PER_YEAR:
+        raise ValueError(f"window needs {(BASELINE_YEARS + 1) * MONTHS_PER_YEAR} months, got {window.shape[1]}")
+    if method not in ("pooled", "classic"):
+        raise ValueError(f"unknown limit method {method!r}: use 'pooled' or 'classic'")
+    n_series = window.shape[0]
+    baseline = window[:, : BASELINE_YEARS * MONTHS_PER_YEAR].reshape(n_series, BASELINE_YEARS, MONTHS_PER_YEAR)
+    current = window[:, BASELINE_YEARS * MONTHS_PER_YEAR :]
+
+    years_with_data = np.sum(~np.isnan(baseline), axis=1)  # (series, 12)
+    same_month_mean = _nanmean(baseline, axis=1)
+    average = np.repeat(_nanmean(baseline.reshape(n_series, -1), axis=1)[:, None], MONTHS_PER_YEAR, axis=1)
+
+    if method == "classic":
+        with np.errstate(invalid="ignore"):
+            deviations = baseline - same_month_mean[:, None, :]
+            spread = np.sqrt(np.nansum(deviations**2, axis=1) / (years_with_data - 1))
+        spread = np.where(years_with_data >= 2, spread, np.nan)
+    else:
+        deviations = baseline - same_month_mean[:, None, :]
+        squares = np.nansum(deviations**2, axis=(1, 2))
+        dof = np.sum(np.maximum(years_with_data - 1, 0), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled_sd = np.where(dof > 0, np.sqrt(squares / np.maximum(dof, 1)), np.nan)
+        poisson_sd = np.sqrt(np.maximum(same_month_mean, 0))
+        spread = np.fmax(pooled_sd[:, None], poisson_sd)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = spread * np.sqrt(1 + 1 / years_with_data)
+        spread = np.where(years_with_data >= 1, spread, np.nan)
+
+    upper = same_month_mean + k * spread
+    lower = np.maximum(same_month_mean - k * spread, 0.0)
+
+    status = np.full(current.shape, WITHIN, dtype=object)
+    status[np.isnan(upper)] = NO_LIMITS
+    with np.errstate(invalid="ignore"):
+        status[current > upper] = ABOVE
+        status[current < lower] = BELOW
+    status[np.isnan(current)] = NO_DATA
+    flagged = (status == ABOVE) | (status == BELOW)
+    low_volume = flagged & (current < min_significant)
+    return LimitResult(
+        count=current,
+        monthly_average_prev3=same_month_mean,
+        average=average,
+        upper=upper,
+        lower=lower,
+        status=status,
+        low_volume=low_volume,
+        baseline_years=years_with_data,
+    )
+
+
+def series_limits(
+    counts: pd.Series,
+    fy: int,
+    method: str = "pooled",
+    k: float = 2.0,
+    min_significant: int = 10,
+    report_month: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """One series' twelve months as a table (the export and chart format).
+
+    `counts` is indexed by month start; months absent from the index (or NaN) are
+    missing data. Counts after `report_month` are blanked: the report is "up to and
+    including" that month, while the limits run for the whole year.
+    """
+    window = counts.reindex(window_months(fy)).to_numpy(dtype=float)
+    months = fy_months(fy)
+    if report_month is not None:
+        window[BASELINE_YEARS * MONTHS_PER_YEAR :][months > pd.Timestamp(report_month)] = np.nan
+    result = compute_limits(window[None, :], method=method, k=k, min_significant=min_significant)
+    return pd.DataFrame(
+        {
+            "month": months,
+            "count": result.count[0],
+            "monthly_average_prev3": result.monthly_average_prev3[0],
+            "average": result.average[0],
+            "upper": result.upper[0],
+            "lower": result.lower[0],
+            "status": result.status[0],
+            "low_volume": result.low_volume[0],
+            "baseline_years": result.baseline_years[0],
+        }
+    )
+
+
+def baseline_note(baseline_years: np.ndarray | pd.Series, method: str) -> str:
+    """Plain words for a chart when the baseline is short: what was used and why."""
+    years = int(np.max(baseline_years)) if len(baseline_years) else 0
+    if years == 0:
+        return "No limits: there is no data in the three years before this one to compare against."
+    if method == "classic" and years < 2:
+        return ("No limits: the classic method needs at least two earlier years of the same month "
+                "to take a standard deviation; only one exists. Try the pooled method.")
+    if years < BASELINE_YEARS:
+        return (f"Limits use the {years} earlier year{'s' if years > 1 else ''} that exist, "
+                f"not the usual {BASELINE_YEARS}: read them with more caution.")
+    return ""

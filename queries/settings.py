@@ -1,0 +1,89 @@
+"""Settings read from environment variables, each with a documented default.
+
+Every setting is listed in the README's configuration table; `tests/test_settings.py`
+checks that the table and this module agree, so the documentation cannot drift.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+LIMIT_METHODS = ("pooled", "classic")
+
+# Defaults, named so tests and docs can refer to them.
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
+DEFAULT_LIMIT_METHOD = "pooled"
+DEFAULT_K = 2.0
+# The board's own rule: "a monthly crime figure of less than ten crimes will not be
+# regarded as significant".
+DEFAULT_MIN_SIGNIFICANT = 10
+# MARAC counts below this are suppressed everywhere (tables, chart labels, exports).
+DEFAULT_SUPPRESS_BELOW = 5
+# Hate-crime counts below this carry a "small numbers" caution.
+DEFAULT_SMALL_NUMBER_CAUTION = 10
+
+ENV_VARS = {
+    "CSP_DATA_DIR": "Directory holding the store (Parquet extracts and lookups).",
+    "CSP_HOST": "Address the development server binds to.",
+    "CSP_PORT": "Port the development server listens on.",
+    "CSP_LIMIT_METHOD": "Default limit method: pooled or classic.",
+    "CSP_LIMIT_K": "Default multiplier k for the upper and lower lines.",
+    "CSP_MIN_SIGNIFICANT": "Counts below this are flagged as low volume, not significant.",
+    "CSP_SUPPRESS_BELOW": "MARAC counts below this are suppressed.",
+    "CSP_DEBUG": "1 to run the development server with Dash debug tools.",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    host: str
+    port: int
+    limit_method: str
+    k: float
+    min_significant: int
+    suppress_below: int
+    debug: bool
+
+
+def _number(env: dict, name: str, default, kind):
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def load_settings(env: dict | None = None) -> Settings:
+    """Read settings from `env` (default: the process environment), failing loudly on bad values."""
+    env = dict(os.environ if env is None else env)
+    method = env.get("CSP_LIMIT_METHOD") or DEFAULT_LIMIT_METHOD
+    if method not in LIMIT_METHODS:
+        raise SettingsError(f"CSP_LIMIT_METHOD={method!r}: choose one of {', '.join(LIMIT_METHODS)}")
+    port = _number(env, "CSP_PORT", DEFAULT_PORT, int)
+    if not 0 < port < 65536:
+        raise SettingsError(f"CSP_PORT={port} is outside 1-65535")
+    return Settings(
+        data_dir=Path(env.get("CSP_DATA_DIR") or DEFAULT_DATA_DIR),
+        host=env.get("CSP_HOST") or DEFAULT_HOST,
+        port=port,
+        limit_method=method,
+        k=_number(env, "CSP_LIMIT_K", DEFAULT_K, float),
+        min_significant=_number(env, "CSP_MIN_SIGNIFICANT", DEFAULT_MIN_SIGNIFICANT, int),
+        suppress_below=_number(env, "CSP_SUPPRESS_BELOW", DEFAULT_SUPPRESS_BELOW, int),
+        debug=env.get("CSP_DEBUG", "") == "1",
+    )
