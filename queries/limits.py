@@ -164,7 +164,7 @@ def series_limits(
     missing data. Counts after `report_month` are blanked: the report is "up to and
     including" that month, while the limits run for the whole year.
     """
-    window = counts.reindex(window_months(fy)).to_numpy(dtype=float)
+    window = counts.reindex(window_months(fy)).to_numpy(dtype=float, copy=True)
     months = fy_months(fy)
     if report_month is not None:
         window[BASELINE_YEARS * MONTHS_PER_YEAR :][months > pd.Timestamp(report_month)] = np.nan

@@ -1,0 +1,233 @@
+"""Monthly series and the board's tables, from the pre-aggregated monthly table.
+
+Every function takes the store and plain parameters and returns a DataFrame. Months the
+dataset does not hold come back as NaN (a gap), never as zero.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from queries import geography, limits
+from queries.geography import UnknownArea
+from queries.measures import measure_order
+from queries.store import Store
+
+
+class NoData(LookupError):
+    """The store holds nothing for this request; the message says what is missing."""
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def measures(store: Store, dataset: str) -> list[str]:
+    names = store.query("SELECT DISTINCT measure FROM monthly WHERE dataset = ?", [dataset])["measure"].tolist()
+    return measure_order(names)
+
+
+def coverage(store: Store, dataset: str) -> pd.DatetimeIndex:
+    months = store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [dataset])["month"]
+    return pd.DatetimeIndex(pd.to_datetime(months))
+
+
+def financial_years(store: Store, dataset: str) -> list[int]:
+    return sorted({limits.fy_of(m) for m in coverage(store, dataset)})
+
+
+def latest_month(store: Store, dataset: str) -> pd.Timestamp | None:
+    months = coverage(store, dataset)
+    return months.max() if len(months) else None
+
+
+def neighbourhoods(store: Store, csp: str) -> list[str]:
+    return store.query("SELECT DISTINCT neighbourhood FROM areas WHERE csp = ? ORDER BY 1", [csp])["neighbourhood"].tolist()
+
+
+def check_request(store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None) -> None:
+    """Raise UnknownArea / NoData with the valid choices listed."""
+    if not store.has(dataset):
+        raise NoData(f"the store at {store.data_dir} holds no {dataset} data; import some first")
+    geography.check_area(area, neighbourhood, store.query("SELECT csp, neighbourhood FROM areas"))
+    valid = measures(store, dataset)
+    if measure not in valid:
+        raise NoData(f"unknown measure {measure!r} for {dataset}; choose one of: {', '.join(valid)}")
+
+
+# --------------------------------------------------------------------------- series
+
+
+def monthly_counts(
+    store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None
+) -> pd.Series:
+    """Count per month over the dataset's whole coverage; NaN where a month is not held."""
+    condition, params = geography.area_condition(area, neighbourhood)
+    frame = store.query(
+        f"SELECT month, sum(count) AS count FROM monthly WHERE dataset = ? AND measure = ? AND {condition} GROUP BY month",
+        [dataset, measure, *params],
+    )
+    held = coverage(store, dataset)
+    counts = pd.Series(frame["count"].to_numpy(dtype=float), index=pd.to_datetime(frame["month"]))
+    return counts.reindex(held).fillna(0.0).reindex(pd.date_range(held.min(), held.max(), freq="MS")) if len(held) else counts
+
+
+def series_table(
+    store: Store,
+    dataset: str,
+    area: str,
+    measure: str,
+    fy: int,
+    method: str,
+    k: float,
+    min_significant: int,
+    report_month: pd.Timestamp | None = None,
+    neighbourhood: str | None = None,
+) -> pd.DataFrame:
+    """The five chart series for one area and measure over one financial year."""
+    check_request(store, dataset, area, measure, neighbourhood)
+    counts = monthly_counts(store, dataset, area, measure, neighbourhood)
+    return limits.series_limits(counts, fy, method, k, min_significant, report_month)
+
+
+def _window_frame(store: Store, dataset: str, fy: int, group_sql: str, condition: str, params: list) -> pd.DataFrame:
+    """Counts for the 48-month window of `fy`, grouped, as rows of a (group, month) frame."""
+    months = limits.window_months(fy)
+    return store.query(
+        f"""SELECT {group_sql}, month, sum(count) AS count FROM monthly
+            WHERE dataset = ? AND month BETWEEN ? AND ? AND {condition}
+            GROUP BY ALL""",
+        [dataset, months[0].date(), months[-1].date(), *params],
+    )
+
+
+def _limits_for_groups(
+    frame: pd.DataFrame, keys: list[str], index: pd.MultiIndex | pd.Index, held: pd.DatetimeIndex, fy: int,
+    report_month: pd.Timestamp, method: str, k: float, min_significant: int,
+) -> tuple[limits.LimitResult, int]:
+    """Pivot grouped counts into (series x 48) windows and run the engine once."""
+    months = limits.window_months(fy)
+    frame = frame.assign(month=pd.to_datetime(frame["month"]))
+    wide = frame.pivot_table(index=keys, columns="month", values="count", aggfunc="sum")
+    wide = wide.reindex(index=index, columns=months).fillna(0.0)
+    not_held = ~months.isin(held) | (months > report_month)
+    wide.loc[:, not_held] = np.nan
+    column = months.get_loc(report_month) - limits.BASELINE_YEARS * limits.MONTHS_PER_YEAR
+    return limits.compute_limits(wide.to_numpy(), method, k, min_significant), column
+
+
+def summary_table(
+    store: Store, dataset: str, report_month: pd.Timestamp, method: str, k: float, min_significant: int,
+    areas: list[str] | None = None,
+) -> pd.DataFrame:
+    """One row per measure x area for the report month: count, limits, status.
+
+    The board's "Summary table of crimes falling above or below trigger levels".
+    """
+    report_month = pd.Timestamp(report_month)
+    fy = limits.fy_of(report_month)
+    areas = areas or geography.COUNTY_CSPS + [geography.COUNTY]
+    names = measures(store, dataset)
+    frame = _window_frame(store, dataset, fy, "measure, csp, parent", "TRUE", [])
+    county = frame[frame["parent"] == geography.COUNTY].assign(csp=geography.COUNTY)
+    force = frame.assign(csp=geography.FORCE)
+    frame = pd.concat([frame, county, force], ignore_index=True).rename(columns={"csp": "area"})
+    index = pd.MultiIndex.from_product([names, areas], names=["measure", "area"])
+    result, col = _limits_for_groups(
+        frame, ["measure", "area"], index, coverage(store, dataset), fy, report_month, method, k, min_significant
+    )
+    return pd.DataFrame(
+        {
+            "measure": index.get_level_values(0),
+            "area": index.get_level_values(1),
+            "count": result.count[:, col],
+            "expected": result.monthly_average_prev3[:, col],
+            "upper": result.upper[:, col],
+            "lower": result.lower[:, col],
+            "status": result.status[:, col],
+            "low_volume": result.low_volume[:, col],
+        }
+    )
+
+
+def drilldown(
+    store: Store, dataset: str, csp: str, measure: str, report_month: pd.Timestamp, method: str, k: float,
+    min_significant: int,
+) -> pd.DataFrame:
+    """A CSP's neighbourhoods for the report month, ranked by how far they are above expected."""
+    check_request(store, dataset, csp, measure)
+    if csp not in geography.CSPS:
+        raise UnknownArea(f"drill-down needs a CSP, not {csp!r}; choose one of: {', '.join(geography.CSPS)}")
+    report_month = pd.Timestamp(report_month)
+    fy = limits.fy_of(report_month)
+    frame = _window_frame(store, dataset, fy, "neighbourhood", "measure = ? AND csp = ?", [measure, csp])
+    index = pd.Index(neighbourhoods(store, csp), name="neighbourhood")
+    result, col = _limits_for_groups(
+        frame, ["neighbourhood"], index, coverage(store, dataset), fy, report_month, method, k, min_significant
+    )
+    table = pd.DataFrame(
+        {
+            "neighbourhood": index,
+            "count": result.count[:, col],
+            "expected": result.monthly_average_prev3[:, col],
+            "upper": result.upper[:, col],
+            "lower": result.lower[:, col],
+            "status": result.status[:, col],
+            "low_volume": result.low_volume[:, col],
+        }
+    )
+    table["above_expected"] = table["count"] - table["expected"]
+    return table.sort_values(["above_expected", "count"], ascending=False, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- rolling 12 months
+
+
+def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timestamp) -> pd.DataFrame:
+    """The board's Table 1: 12 months to the report month against the 12 months a year earlier.
+
+    Rows reconcile: the CSPs add to County Council Area; County + Derby City + outside the
+    force area + no known area add to Force Area. A window missing any month says so
+    instead of printing a misleading change.
+    """
+    report_month = pd.Timestamp(report_month)
+    current = pd.date_range(end=report_month, periods=12, freq="MS")
+    previous = current - pd.DateOffset(years=1)
+    held = coverage(store, dataset)
+    frame = store.query(
+        """SELECT coalesce(csp, CASE location WHEN 'outside_area' THEN ? ELSE ? END) AS area, parent, month,
+                  sum(count) AS count
+           FROM monthly WHERE dataset = ? AND measure = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
+        [geography.OUTSIDE, geography.UNALLOCATED, dataset, measure, previous[0].date(), current[-1].date()],
+    )
+    frame["month"] = pd.to_datetime(frame["month"])
+    frame["window"] = np.where(frame["month"] >= current[0], "current", "previous")
+    by_area = frame.pivot_table(index="area", columns="window", values="count", aggfunc="sum").reindex(
+        columns=["previous", "current"]
+    ).fillna(0)
+    county = frame[frame["parent"] == geography.COUNTY].groupby("window")["count"].sum()
+    by_area.loc[geography.COUNTY] = county.reindex(["previous", "current"]).fillna(0).to_numpy()
+    by_area.loc[geography.FORCE] = frame.groupby("window")["count"].sum().reindex(["previous", "current"]).fillna(0).to_numpy()
+    by_area = by_area.reindex(geography.RECONCILING_AREAS).fillna(0)
+    missing_current = int((~current.isin(held)).sum())
+    missing_previous = int((~previous.isin(held)).sum())
+    label_now = f"12 Months to {report_month:%b %Y}"
+    label_then = f"12 Months to {previous[-1]:%b %Y}"
+    table = pd.DataFrame(
+        {
+            "Area": by_area.index,
+            label_then: by_area["previous"].to_numpy(),
+            label_now: by_area["current"].to_numpy(),
+        }
+    )
+    complete = missing_current == 0 and missing_previous == 0
+    table["Numerical Change"] = table[label_now] - table[label_then] if complete else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(table[label_then] > 0, 100 * table["Numerical Change"] / table[label_then], np.nan)
+    table["% Change"] = np.round(pct, 1) if complete else np.nan
+    table.attrs["note"] = (
+        ""
+        if complete
+        else f"Incomplete: the store lacks {missing_current} month(s) of the latest 12 and {missing_previous} "
+        f"of the 12 before, so no change is shown."
+    )
+    return table
