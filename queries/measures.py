@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from queries import fire, hate, marac
+
 ALL_CRIME = "All crimes"
 ASB = "Anti-social behaviour"
 
@@ -60,50 +62,9 @@ MEASURE_SQL = {
         UNION ALL
         SELECT '{ALL_CRIME}', month, ward_code, location FROM records WHERE measure <> '{ASB}'
     """,
-    "fire": """
-        SELECT 'Deliberate fires' AS measure, month, ward_code, location FROM records WHERE deliberate
-        UNION ALL
-        SELECT 'Deliberate primary fires', month, ward_code, location FROM records
-            WHERE deliberate AND fire_type = 'Primary'
-        UNION ALL
-        SELECT 'Deliberate primary fires - road vehicles', month, ward_code, location FROM records
-            WHERE deliberate AND fire_type = 'Primary' AND property_group = 'Road vehicle'
-        UNION ALL
-        SELECT 'Deliberate secondary fires', month, ward_code, location FROM records
-            WHERE deliberate AND fire_type = 'Secondary'
-        UNION ALL
-        SELECT 'All fires', month, ward_code, location FROM records
-    """,
-    "marac": """
-        WITH history AS (
-            SELECT *, lag(referral_date) OVER (PARTITION BY victim_id ORDER BY referral_date, record_id)
-                      AS previous_referral
-            FROM records
-        )
-        SELECT 'Cases discussed' AS measure, month, ward_code, location FROM history
-        UNION ALL
-        SELECT 'Repeat cases', month, ward_code, location FROM history
-            WHERE previous_referral IS NOT NULL
-              AND referral_date <= previous_referral + INTERVAL 12 MONTH
-        UNION ALL
-        SELECT 'Referrals from police', month, ward_code, location FROM history
-            WHERE referring_agency = 'Police'
-        UNION ALL
-        SELECT 'Referrals from partner agencies', month, ward_code, location FROM history
-            WHERE referring_agency <> 'Police'
-    """,
-    "hate": """
-        SELECT 'Hate incidents' AS measure, month, ward_code, location FROM records WHERE kind = 'Incident'
-        UNION ALL
-        SELECT 'Hate crimes', month, ward_code, location FROM records WHERE kind = 'Crime'
-        UNION ALL
-        SELECT 'Hate incidents - ' || strand, month, ward_code, location FROM records WHERE kind = 'Incident'
-        UNION ALL
-        SELECT 'Hate crimes - ' || strand, month, ward_code, location FROM records WHERE kind = 'Crime'
-        UNION ALL
-        SELECT 'Hate crimes - positive outcome', month, ward_code, location FROM records
-            WHERE kind = 'Crime' AND positive_outcome
-    """,
+    "fire": fire.MEASURE_SQL,
+    "marac": marac.MEASURE_SQL,
+    "hate": hate.MEASURE_SQL,
 }
 
 

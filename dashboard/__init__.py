@@ -1,0 +1,76 @@
+"""The Dash app: a navigation bar over one page per tab (Dash `pages`, state from the URL)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dashboard import state
+from queries.settings import REPO_ROOT
+
+TITLE = "Community Safety Partnership Performance"
+
+
+def _navbar() -> dbc.Navbar:
+    links = [
+        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
+        for page in dash.page_registry.values()
+        if not page.get("hidden")
+    ]
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand(TITLE, href="/", class_name="fw-semibold"),
+                dbc.Nav(links, navbar=True, class_name="ms-auto", pills=True),
+            ],
+            fluid=True,
+        ),
+        color="dark",
+        dark=True,
+        class_name="mb-3",
+    )
+
+
+def _synthetic_banner() -> html.Div | None:
+    store = state.store()
+    synthetic = [d for d in store.datasets if store.is_synthetic(d)]
+    if not synthetic:
+        return None
+    return dbc.Alert(
+        [
+            html.Strong("Synthetic demo data. "),
+            f"The {', '.join(synthetic)} figures shown are invented for demonstration (see docs/data.md); "
+            "import real files with `python app.py import ...`.",
+        ],
+        color="warning",
+        class_name="py-2 mb-2",
+        id="synthetic-banner",
+    )
+
+
+def serve_layout() -> html.Div:
+    """Built per page load so a finished import (and its banner) shows without a restart."""
+    state.store().refresh()
+    return html.Div(
+        [
+            _navbar(),
+            dbc.Container([_synthetic_banner(), dash.page_container], fluid=True, class_name="pb-5"),
+        ]
+    )
+
+
+def create_app(data_dir: Path | str) -> dash.Dash:
+    state.init(data_dir)
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(Path(__file__).parent / "pages"),
+        assets_folder=str(REPO_ROOT / "assets"),
+        title=TITLE,
+        suppress_callback_exceptions=True,
+        update_title=None,
+    )
+    app.layout = serve_layout
+    return app

@@ -1,0 +1,146 @@
+"""Small layout pieces every tab shares: the five-series chart, tables, downloads, notes."""
+from __future__ import annotations
+
+import math
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from queries import limits
+
+# Colours chosen to read on a projector and for colour-blind viewers; exceptions also
+# differ by marker shape and a text label, so colour is never the only cue.
+COLOURS = {
+    "count": "#1f3b73",
+    "monthly_average_prev3": "#7f7f7f",
+    "average": "#b0b0b0",
+    "upper": "#c0392b",
+    "lower": "#2e86c1",
+}
+SYMBOLS = {limits.ABOVE: "triangle-up", limits.BELOW: "triangle-down"}
+FONT = dict(family="Segoe UI, Helvetica, Arial, sans-serif", size=15)
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
+
+
+def trend_figure(table: pd.DataFrame, title: str, count_label: str = limits.SERIES_NAMES["count"]) -> go.Figure:
+    """The board's chart: exactly five series, named as in its chart key.
+
+    Exception months are drawn as large triangles with an "Above"/"Below" label on the
+    count line itself, so the legend keeps its five entries.
+    """
+    months = table["month"].dt.strftime("%b %Y")
+    names = dict(limits.SERIES_NAMES, count=count_label)
+    fig = go.Figure()
+    for key, dash_style in (("monthly_average_prev3", "dash"), ("average", "dot"), ("upper", "dashdot"), ("lower", "dashdot")):
+        fig.add_trace(
+            go.Scatter(
+                x=months, y=table[key], name=names[key], mode="lines",
+                line=dict(color=COLOURS[key], dash=dash_style, width=2.5 if key in ("upper", "lower") else 2),
+                hovertemplate="%{y:,.1f}",
+            )
+        )
+    status = table["status"].to_numpy()
+    flagged = np.isin(status, [limits.ABOVE, limits.BELOW])
+    low = table["low_volume"].to_numpy(dtype=bool)
+    symbols = [SYMBOLS.get(s, "circle") + ("-open" if lv else "") for s, lv in zip(status, low)]
+    labels = [
+        (f"{s} (low volume)" if lv else s) if f else ""
+        for s, f, lv in zip(status, flagged, low)
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=months, y=table["count"], name=names["count"], mode="lines+markers+text",
+            line=dict(color=COLOURS["count"], width=3.5),
+            marker=dict(symbol=symbols, size=np.where(flagged, 18, 8), color=COLOURS["count"],
+                        line=dict(width=2, color=COLOURS["count"])),
+            text=labels, textposition="top center", textfont=dict(size=14, color="#000"),
+            connectgaps=False, hovertemplate="%{y:,.0f} %{text}",
+        )
+    )
+    top = np.nanmax(table[["count", "upper", "monthly_average_prev3"]].to_numpy(dtype=float)) if table[["count", "upper"]].notna().any().any() else 1
+    fig.update_layout(
+        title=dict(text=title, x=0.01, font=dict(size=20)),
+        font=FONT,
+        hovermode="x unified",
+        margin=dict(l=60, r=20, t=60, b=40),
+        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="center", x=0.5),
+        plot_bgcolor="white",
+        yaxis=dict(rangemode="tozero", range=[0, top * 1.18 if top and not math.isnan(top) else 1], gridcolor="#e5e5e5",
+                   title="Count"),
+        xaxis=dict(showgrid=False),
+        height=460,
+    )
+    return fig
+
+
+def empty_figure(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=16), xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), height=300, plot_bgcolor="white")
+    return fig
+
+
+def series_notes(table: pd.DataFrame, method: str, report_month: pd.Timestamp | None) -> list[str]:
+    """Plain-words caveats for one chart: short baselines, missing months."""
+    notes = []
+    note = limits.baseline_note(table["baseline_years"].to_numpy(), method)
+    if note:
+        notes.append(note)
+    reported = table if report_month is None else table[table["month"] <= report_month]
+    missing = reported.loc[reported["count"].isna(), "month"]
+    if len(missing):
+        notes.append("No data held for " + ", ".join(missing.dt.strftime("%b %Y")) + ": shown as a gap, not zero.")
+    return notes
+
+
+def notes_block(notes: list[str], id: str | None = None) -> html.Div:
+    kwargs = {"id": id} if id else {}
+    return html.Div([dbc.Alert(n, color="info", class_name="py-1 px-2 mb-1 small") for n in notes], **kwargs)
+
+
+def grid(id: str, frame: pd.DataFrame | None = None, height: int | None = None, **kwargs) -> dag.AgGrid:
+    """A sortable, filterable table; columns come from the frame unless columnDefs is given."""
+    column_defs = kwargs.pop("columnDefs", None)
+    if column_defs is None and frame is not None:
+        column_defs = [{"field": c} for c in frame.columns]
+    style = {"height": f"{height}px"} if height else {}
+    return dag.AgGrid(
+        id=id,
+        rowData=[] if frame is None else frame.to_dict("records"),
+        columnDefs=column_defs or [],
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, "minWidth": 90},
+        columnSize="responsiveSizeToFit",
+        dashGridOptions={"domLayout": "autoHeight"} if not height else {},
+        style=style,
+        **kwargs,
+    )
+
+
+def download_button(id: str, label: str = "Download CSV") -> html.Span:
+    return html.Span(
+        [dbc.Button(label, id=f"{id}-button", size="sm", color="secondary", outline=True), dcc.Download(id=id)]
+    )
+
+
+def card(title, body, actions=None, id: str | None = None) -> dbc.Card:
+    header = dbc.CardHeader(
+        html.Div([html.Span(title, className="fw-semibold", **({"id": f"{id}-title"} if id else {})),
+                  html.Span(actions or [], className="ms-auto")], className="d-flex align-items-center gap-2")
+    )
+    return dbc.Card([header, dbc.CardBody(body)], class_name="mb-3 shadow-sm")
+
+
+def csv_download(frame: pd.DataFrame, filename: str) -> dict:
+    return dcc.send_data_frame(frame.to_csv, filename, index=False, float_format="%.2f")
+
+
+def safe_filename(*parts: str) -> str:
+    text = "-".join(parts).lower()
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-")

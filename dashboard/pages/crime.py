@@ -1,0 +1,305 @@
+"""Crime tab: the board's monthly performance report, live.
+
+Chart of one area and crime group; the summary table of exceptions (click a cell to
+open its chart); the rolling 12-month table; the drill-down to neighbourhoods.
+"""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dashboard import components, controls, method, state
+from queries import geography, limits, series
+
+DATASET = "crime"
+P = "crime"  # id prefix
+
+dash.register_page(__name__, path="/", name="Crime", title="Crime - CSP Performance", order=0)
+
+STATUS_STYLE = {
+    "styleConditions": [
+        {"condition": "params.value && params.value.startsWith('▲')", "style": {"backgroundColor": "#f5c6c0", "fontWeight": "600"}},
+        {"condition": "params.value && params.value.startsWith('▼')", "style": {"backgroundColor": "#c6dcf5", "fontWeight": "600"}},
+        {"condition": "params.value && params.value.startsWith('(')", "style": {"color": "#777", "fontStyle": "italic"}},
+    ]
+}
+
+
+def _status_cell(status: str, low_volume: bool) -> str:
+    """Summary-table text: arrows and words, so the table reads without colour."""
+    if status == limits.ABOVE:
+        return "(Above)" if low_volume else "▲ Above"
+    if status == limits.BELOW:
+        return "(Below)" if low_volume else "▼ Below"
+    return ""
+
+
+def layout(**params) -> html.Div:
+    store = state.store()
+    if not store.has(DATASET):
+        return dbc.Alert("The store holds no crime data. Run `python app.py demo` or import police.uk files.", color="danger")
+    view = controls.resolve(DATASET, params, default_measure=series.measures(store, DATASET)[-1])
+    config = state.config
+    return html.Div(
+        [
+            controls.warnings_block(view),
+            controls.selector_bar(P, DATASET, view),
+            dcc.Store(id=f"{P}-neighbourhood", data=view.neighbourhood),
+            components.card(
+                "Trend",
+                [dcc.Graph(id=f"{P}-chart", config={"displaylogo": False}), components.notes_block([], id=f"{P}-notes")],
+                actions=[html.A("Link to this view", id=f"{P}-permalink", href="#", className="small me-2"),
+                         components.download_button(f"{P}-chart-csv")],
+            ),
+            components.card(
+                "Summary table of crimes falling above or below trigger levels",
+                [
+                    html.P(id=f"{P}-summary-caption", className="small text-muted mb-1"),
+                    components.grid(f"{P}-summary", getRowId="params.data.id"),
+                ],
+                actions=[components.download_button(f"{P}-summary-csv")],
+                id=f"{P}-summary-card",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(components.card(
+                        "Rolling 12 months",
+                        [components.grid(f"{P}-rolling"), html.P(id=f"{P}-rolling-note", className="small text-muted mt-1")],
+                        actions=[components.download_button(f"{P}-rolling-csv")],
+                        id=f"{P}-rolling-card",
+                    ), lg=6),
+                    dbc.Col(components.card(
+                        "Neighbourhoods",
+                        [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"), components.grid(f"{P}-drill", getRowId="params.data.id"),
+                         dcc.Graph(id=f"{P}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
+                        actions=[components.download_button(f"{P}-drill-csv")],
+                        id=f"{P}-drill-card",
+                    ), lg=6),
+                ]
+            ),
+            method.panel(f"{P}-method-text", view.method, view.k, config.min_significant),
+        ]
+    )
+
+
+def _inputs():
+    return [Input(f"{P}-{name}", "value") for name in ("area", "measure", "month", "method", "k")]
+
+
+@callback(
+    Output(f"{P}-month", "options"),
+    Output(f"{P}-month", "value"),
+    Input(f"{P}-fy", "value"),
+    State(f"{P}-month", "value"),
+    prevent_initial_call=True,
+)
+def fy_changed(fy, month):
+    """A new year lists its months and selects the latest held (the report is "up to and including")."""
+    options = controls.month_options(DATASET, int(fy))
+    values = [o["value"] for o in options]
+    return options, (month if month in values else (values[-1] if values else None))
+
+
+@callback(
+    Output(f"{P}-area", "value"),
+    Output(f"{P}-measure", "value"),
+    Output(f"{P}-neighbourhood", "data", allow_duplicate=True),
+    Input(f"{P}-summary", "cellClicked"),
+    prevent_initial_call=True,
+)
+def summary_clicked(cell):
+    """Clicking a summary cell opens that area's chart for that crime group."""
+    if not cell or cell.get("colId") in (None, "Crime group") or not cell.get("rowId"):
+        return no_update, no_update, no_update
+    return cell["colId"], cell["rowId"], None
+
+
+@callback(
+    Output(f"{P}-neighbourhood", "data", allow_duplicate=True),
+    Input(f"{P}-drill", "cellClicked"),
+    prevent_initial_call=True,
+)
+def drill_clicked(cell):
+    return cell.get("rowId") if cell else no_update
+
+
+@callback(
+    Output(f"{P}-neighbourhood", "data", allow_duplicate=True),
+    Input(f"{P}-area", "value"),
+    prevent_initial_call=True,
+)
+def area_changed(_area):
+    """A neighbourhood belongs to one CSP: changing area clears it."""
+    return None
+
+
+@callback(
+    Output(f"{P}-chart", "figure"),
+    Output(f"{P}-notes", "children"),
+    Output(f"{P}-permalink", "href"),
+    Output(f"{P}-method-text", "children"),
+    *_inputs(),
+)
+def update_chart(area, measure, month, method_name, k):
+    view = _view(area, measure, month, method_name, k)
+    table = series.series_table(
+        state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
+        state.config.min_significant, view.month,
+    )
+    figure = components.trend_figure(table, f"{view.area} - {view.measure}")
+    notes = components.series_notes(table, view.method, view.month)
+    return (figure, components.notes_block(notes).children, view.query_string(),
+            method.explanation(view.method, view.k, state.config.min_significant))
+
+
+def _view(area, measure, month, method_name, k, neighbourhood=None) -> controls.ViewState:
+    month = pd.Timestamp(f"{month}-01")
+    return controls.ViewState(area, measure, limits.fy_of(month), month, method_name, controls.checked_k(k), neighbourhood)
+
+
+@callback(
+    Output(f"{P}-summary", "rowData"),
+    Output(f"{P}-summary", "columnDefs"),
+    Output(f"{P}-summary-caption", "children"),
+    Input(f"{P}-month", "value"),
+    Input(f"{P}-method", "value"),
+    Input(f"{P}-k", "value"),
+)
+def update_summary(month, method_name, k):
+    view = _view(None, None, month, method_name, k)
+    table = series.summary_table(state.store(), DATASET, view.month, view.method, view.k, state.config.min_significant)
+    wide = _summary_wide(table)
+    columns = [{"field": "Crime group", "pinned": "left", "minWidth": 190}] + [
+        {"field": area, "cellStyle": STATUS_STYLE, "minWidth": 105, "headerTooltip": area} for area in wide.columns[1:]
+    ]
+    flagged = table[np.isin(table["status"], [limits.ABOVE, limits.BELOW])]
+    significant = flagged[~flagged["low_volume"]]
+    caption = (
+        f"{view.month:%B %Y}, {view.method} limits at k = {view.k:g}. {len(significant)} significant exceptions "
+        f"({(significant['status'] == limits.ABOVE).sum()} Above, {(significant['status'] == limits.BELOW).sum()} Below) "
+        f"of {len(table)} cells; {len(flagged) - len(significant)} more flagged but under {state.config.min_significant} "
+        "crimes, shown in brackets. Click a cell to open its chart."
+    )
+    return wide.assign(id=wide["Crime group"]).to_dict("records"), columns, caption
+
+
+def _summary_wide(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.assign(cell=[_status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])])
+    wide = table.pivot(index="measure", columns="area", values="cell")
+    wide = wide.reindex(index=series.measure_order(list(wide.index)), columns=geography.COUNTY_CSPS + [geography.COUNTY])
+    return wide.rename_axis(None, axis=1).reset_index().rename(columns={"measure": "Crime group"})
+
+
+@callback(
+    Output(f"{P}-rolling", "rowData"),
+    Output(f"{P}-rolling", "columnDefs"),
+    Output(f"{P}-rolling-note", "children"),
+    Output(f"{P}-rolling-card-title", "children"),
+    Input(f"{P}-measure", "value"),
+    Input(f"{P}-month", "value"),
+)
+def update_rolling(measure, month):
+    table = series.rolling_12(state.store(), DATASET, measure, pd.Timestamp(f"{month}-01"))
+    columns = [{"field": "Area", "minWidth": 170}] + [
+        {"field": c, "valueFormatter": {"function": "params.value == null ? '' : d3.format(',')(params.value)"}}
+        for c in table.columns[1:3]
+    ] + [
+        {"field": "Numerical Change", "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format(',')(params.value)"}},
+        {"field": "% Change", "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format('.1f')(params.value) + ' %'"}},
+    ]
+    note = table.attrs.get("note") or (
+        "County Council Area is the sum of its eight CSPs; Force Area adds Derby City, records placed outside "
+        "the force area and records with no known area, so every record is counted once."
+    )
+    return table.to_dict("records"), columns, note, f"Rolling 12 months - {measure}"
+
+
+@callback(
+    Output(f"{P}-drill", "rowData"),
+    Output(f"{P}-drill", "columnDefs"),
+    Output(f"{P}-drill-caption", "children"),
+    Input(f"{P}-area", "value"),
+    Input(f"{P}-measure", "value"),
+    Input(f"{P}-month", "value"),
+    Input(f"{P}-method", "value"),
+    Input(f"{P}-k", "value"),
+)
+def update_drilldown(area, measure, month, method_name, k):
+    if area not in geography.CSPS:
+        return [], [], f"Choose a CSP (not {area}) to see its neighbourhoods ranked by how far they are above expected."
+    view = _view(area, measure, month, method_name, k)
+    table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k, state.config.min_significant)
+    table["Status"] = [_status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])]
+    shown = pd.DataFrame({
+        "id": table["neighbourhood"],
+        "Neighbourhood": table["neighbourhood"],
+        "Count": table["count"],
+        "Expected": table["expected"].round(1),
+        "Difference": table["above_expected"].round(1),
+        "Upper Line": table["upper"].round(1),
+        "Status": table["Status"],
+    })
+    columns = [{"field": c, **({"cellStyle": STATUS_STYLE} if c == "Status" else {})} for c in shown.columns if c != "id"]
+    columns[0]["minWidth"] = 200
+    caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."
+    return shown.to_dict("records"), columns, caption
+
+
+@callback(
+    Output(f"{P}-drill-chart", "figure"),
+    Output(f"{P}-drill-chart", "style"),
+    Input(f"{P}-neighbourhood", "data"),
+    *_inputs(),
+)
+def update_drill_chart(neighbourhood, area, measure, month, method_name, k):
+    if not neighbourhood or area not in geography.CSPS:
+        return components.empty_figure(""), {"display": "none"}
+    view = _view(area, measure, month, method_name, k, neighbourhood)
+    try:
+        table = series.series_table(
+            state.store(), DATASET, area, measure, view.fy, view.method, view.k, state.config.min_significant,
+            view.month, neighbourhood=neighbourhood,
+        )
+    except geography.UnknownArea:
+        return components.empty_figure(""), {"display": "none"}
+    return components.trend_figure(table, f"{neighbourhood} ({area}) - {measure}"), {"display": "block"}
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+@callback(Output(f"{P}-chart-csv", "data"), Input(f"{P}-chart-csv-button", "n_clicks"), *[State(i.component_id, i.component_property) for i in _inputs()], prevent_initial_call=True)
+def download_chart(_n, area, measure, month, method_name, k):
+    view = _view(area, measure, month, method_name, k)
+    table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
+                                state.config.min_significant, view.month)
+    table["month"] = table["month"].dt.strftime("%Y-%m")
+    return components.csv_download(table[limits.COLUMNS], components.safe_filename(view.area, view.measure, str(view.fy)) + ".csv")
+
+
+@callback(Output(f"{P}-summary-csv", "data"), Input(f"{P}-summary-csv-button", "n_clicks"), State(f"{P}-month", "value"),
+          State(f"{P}-method", "value"), State(f"{P}-k", "value"), prevent_initial_call=True)
+def download_summary(_n, month, method_name, k):
+    view = _view(None, None, month, method_name, k)
+    table = series.summary_table(state.store(), DATASET, view.month, view.method, view.k, state.config.min_significant)
+    return components.csv_download(table, f"summary-{view.month:%Y-%m}-{view.method}-k{view.k:g}.csv")
+
+
+@callback(Output(f"{P}-rolling-csv", "data"), Input(f"{P}-rolling-csv-button", "n_clicks"), State(f"{P}-measure", "value"),
+          State(f"{P}-month", "value"), prevent_initial_call=True)
+def download_rolling(_n, measure, month):
+    table = series.rolling_12(state.store(), DATASET, measure, pd.Timestamp(f"{month}-01"))
+    return components.csv_download(table, components.safe_filename("rolling-12", measure, month) + ".csv")
+
+
+@callback(Output(f"{P}-drill-csv", "data"), Input(f"{P}-drill-csv-button", "n_clicks"), *[State(i.component_id, i.component_property) for i in _inputs()],
+          prevent_initial_call=True)
+def download_drill(_n, area, measure, month, method_name, k):
+    if area not in geography.CSPS:
+        return no_update
+    view = _view(area, measure, month, method_name, k)
+    table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k, state.config.min_significant)
+    return components.csv_download(table, components.safe_filename("neighbourhoods", area, measure, month) + ".csv")

@@ -1,0 +1,52 @@
+"""Deterministic synthetic demo store, so the dashboard works offline on a fresh clone.
+
+Rebuild with `python app.py demo [--data-dir DIR]` (fixed seeds: the same figures every time).
+Every figure it writes is SYNTHETIC: shaped like Derbyshire's but not real, and the app
+marks it as such wherever it is shown. One module per dataset.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from queries import geography, store
+from queries.demo import crime, fire, hate, marac
+from queries.measures import MEASURE_SQL
+
+SEED = crime.SEED
+SOURCE = crime.SOURCE
+GENERATORS = {
+    "crime": crime.crime_records,
+    "fire": fire.fire_records,
+    "marac": marac.marac_records,
+    "hate": hate.hate_records,
+}
+
+
+
+
+def build_demo(data_dir: Path) -> dict[str, int]:
+    """Write all four synthetic datasets into `data_dir`, each swapped in atomically."""
+    data_dir = Path(data_dir)
+    written = {}
+    for offset, (dataset, generate) in enumerate(GENERATORS.items()):
+        rng = np.random.default_rng(SEED + offset)
+        records = generate(data_dir, rng)
+        records["month"] = pd.to_datetime(records["month"]).dt.date
+        with store.write_lock(data_dir):
+            folder = store.new_version_dir(data_dir, dataset)
+            store.write_parquet(records, folder / "records.parquet")
+            coverage = pd.DataFrame({"month": crime.months().date, "source": SOURCE})
+            store.write_parquet(coverage, folder / "coverage.parquet")
+            store.write_parquet(
+                pd.DataFrame({"file": [SOURCE], "rows_read": [len(records)], "loaded": [int((records["location"] == geography.IN_AREA).sum())],
+                              "outside_area": [int((records["location"] == geography.OUTSIDE_AREA).sum())],
+                              "unallocated": [int((records["location"] == geography.NO_LOCATION).sum())], "rejected": [0]}),
+                folder / "reconciliation.parquet",
+            )
+            store.build_monthly(folder, data_dir, MEASURE_SQL[dataset])
+            store.publish(data_dir, dataset, folder, source=SOURCE, synthetic=True)
+        written[dataset] = len(records)
+    return written
