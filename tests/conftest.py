@@ -1,0 +1,131 @@
+"""Shared fixtures: a copy of the demo store, the store opened on it, a real gunicorn server,
+and a real headless Chromium driven through Debian's chromedriver.
+
+Browser tests are marked `browser`; they need /usr/bin/chromium and /usr/bin/chromedriver
+(`.ci/run` installs them). Without them those tests fail loudly rather than skip, so a
+green run always means the browser tests ran.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from queries.store import Store  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROME_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+SERVER_START_SECONDS = 60
+
+
+def copy_store(target: Path) -> Path:
+    """A private copy of the repo's data/ (demo store + lookups), so tests never touch the real one."""
+    shutil.copytree(REPO / "data", target, ignore=shutil.ignore_patterns(".lock", ".staging-*"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """A session-wide read-only copy of the demo store. Tests that write must use tmp_data_dir."""
+    return copy_store(tmp_path_factory.mktemp("demo") / "data")
+
+
+@pytest.fixture()
+def tmp_data_dir(tmp_path) -> Path:
+    """A fresh writable copy of the demo store for one test."""
+    return copy_store(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo_dir) -> Store:
+    return Store(demo_dir)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(data_dir: Path, workers: int = 2, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Real gunicorn serving app:server on a free loopback port; returns (process, base URL)."""
+    port = _free_port()
+    env = dict(os.environ, CSP_DATA_DIR=str(data_dir), **(env_extra or {}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "120", "app:server"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + SERVER_START_SECONDS
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited early:\n{proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url + "/_dash-layout", timeout=5) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"gunicorn did not answer on {url} within {SERVER_START_SECONDS}s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_dir):
+    """Base URL of a real gunicorn (2 workers) serving the demo store copy."""
+    proc, url = start_gunicorn(demo_dir)
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A real headless Chromium (Debian package) driven by selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).exists():
+            pytest.fail(f"{path} is missing: install Debian's chromium and chromium-driver (bash .ci/run does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.add_argument("--window-size=1600,2000")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+SCREENSHOTS = REPO / "screenshots"
+
+
+def screenshot(driver, name: str) -> Path:
+    """Save a screenshot under screenshots/ (git-ignored) for a person to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
