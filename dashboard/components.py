@@ -105,17 +105,23 @@ def notes_block(notes: list[str], id: str | None = None) -> html.Div:
     return html.Div([dbc.Alert(n, color="info", class_name="py-1 px-2 mb-1 small") for n in notes], **kwargs)
 
 
+def column_defs(defs: list[dict]) -> list[dict]:
+    """Column definitions with headers exactly as given (AG Grid would title-case "12 Months to ...")."""
+    return [{"headerName": d["field"], **d} for d in defs]
+
+
 def grid(id: str, frame: pd.DataFrame | None = None, height: int | None = None, **kwargs) -> dag.AgGrid:
     """A sortable, filterable table; columns come from the frame unless columnDefs is given."""
-    column_defs = kwargs.pop("columnDefs", None)
-    if column_defs is None and frame is not None:
-        column_defs = [{"field": c} for c in frame.columns]
+    defs = kwargs.pop("columnDefs", None)
+    if defs is None and frame is not None:
+        defs = [{"field": c} for c in frame.columns]
     style = {"height": f"{height}px"} if height else {}
     return dag.AgGrid(
         id=id,
         rowData=[] if frame is None else frame.to_dict("records"),
-        columnDefs=column_defs or [],
-        defaultColDef={"sortable": True, "resizable": True, "filter": True, "minWidth": 90},
+        columnDefs=column_defs(defs or []),
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, "minWidth": 90,
+                       "wrapHeaderText": True, "autoHeaderHeight": True},
         columnSize="responsiveSizeToFit",
         dashGridOptions={"domLayout": "autoHeight"} if not height else {},
         style=style,

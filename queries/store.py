@@ -59,6 +59,7 @@ class Store:
         self.data_dir = Path(data_dir)
         self._lock = threading.Lock()
         self._manifest_stamp: tuple | None = None
+        self._pid = os.getpid()
         self.con: duckdb.DuckDBPyConnection | None = None
         self.datasets: dict[str, Path] = {}
         self.refresh()
@@ -72,11 +73,14 @@ class Store:
         return (st.st_mtime_ns, st.st_ino, st.st_size)
 
     def refresh(self) -> None:
+        """Reload if the manifest changed, or if this is a forked child (a DuckDB connection must not cross a fork)."""
         stamp = self._stamp()
-        if stamp is not None and stamp == self._manifest_stamp:
+        if os.getpid() != self._pid:
+            self._pid, self._manifest_stamp, self.con = os.getpid(), None, None
+        if stamp == self._manifest_stamp and self.con is not None:
             return
         with self._lock:
-            if stamp is not None and stamp == self._manifest_stamp:
+            if stamp == self._manifest_stamp and self.con is not None:
                 return
             self._load(stamp)
 
@@ -137,12 +141,15 @@ class Store:
             cursor.close()
 
     def has(self, dataset: str) -> bool:
+        self.refresh()
         return dataset in self.datasets
 
     def is_synthetic(self, dataset: str) -> bool:
+        self.refresh()
         return bool(self.manifest.get("synthetic", {}).get(dataset, False))
 
     def source(self, dataset: str) -> str:
+        self.refresh()
         return self.manifest.get("sources", {}).get(dataset, "")
 
 

@@ -32,3 +32,10 @@ def wait_text(driver, css: str, text: str, timeout: float = WAIT_SECONDS):
 def legend_names(driver, graph_id: str) -> list[str]:
     """Trace names in a Plotly graph's legend, as drawn."""
     return [e.text for e in driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} .legend .traces .legendtext")]
+
+
+def click(driver, element) -> None:
+    """Scroll an element to the middle of the window and click it as a user would."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    time.sleep(0.2)
+    element.click()

@@ -48,6 +48,7 @@ def layout(**params) -> html.Div:
             controls.warnings_block(view),
             controls.selector_bar(P, DATASET, view),
             dcc.Store(id=f"{P}-neighbourhood", data=view.neighbourhood),
+            dcc.Location(id=f"{P}-url", refresh=False),
             components.card(
                 "Trend",
                 [dcc.Graph(id=f"{P}-chart", config={"displaylogo": False}), components.notes_block([], id=f"{P}-notes")],
@@ -73,7 +74,7 @@ def layout(**params) -> html.Div:
                     ), lg=6),
                     dbc.Col(components.card(
                         "Neighbourhoods",
-                        [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"), components.grid(f"{P}-drill", getRowId="params.data.id"),
+                        [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"), components.grid(f"{P}-drill", height=430, getRowId="params.data.id"),
                          dcc.Graph(id=f"{P}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
                         actions=[components.download_button(f"{P}-drill-csv")],
                         id=f"{P}-drill-card",
@@ -141,6 +142,7 @@ def area_changed(_area):
     Output(f"{P}-notes", "children"),
     Output(f"{P}-permalink", "href"),
     Output(f"{P}-method-text", "children"),
+    Output(f"{P}-url", "search"),
     *_inputs(),
 )
 def update_chart(area, measure, month, method_name, k):
@@ -152,7 +154,7 @@ def update_chart(area, measure, month, method_name, k):
     figure = components.trend_figure(table, f"{view.area} - {view.measure}")
     notes = components.series_notes(table, view.method, view.month)
     return (figure, components.notes_block(notes).children, view.query_string(),
-            method.explanation(view.method, view.k, state.config.min_significant))
+            method.explanation(view.method, view.k, state.config.min_significant), view.query_string())
 
 
 def _view(area, measure, month, method_name, k, neighbourhood=None) -> controls.ViewState:
@@ -172,7 +174,7 @@ def update_summary(month, method_name, k):
     view = _view(None, None, month, method_name, k)
     table = series.summary_table(state.store(), DATASET, view.month, view.method, view.k, state.config.min_significant)
     wide = _summary_wide(table)
-    columns = [{"field": "Crime group", "pinned": "left", "minWidth": 190}] + [
+    columns = [{"field": "Crime group", "pinned": "left", "minWidth": 230}] + [
         {"field": area, "cellStyle": STATUS_STYLE, "minWidth": 105, "headerTooltip": area} for area in wide.columns[1:]
     ]
     flagged = table[np.isin(table["status"], [limits.ABOVE, limits.BELOW])]
@@ -183,7 +185,7 @@ def update_summary(month, method_name, k):
         f"of {len(table)} cells; {len(flagged) - len(significant)} more flagged but under {state.config.min_significant} "
         "crimes, shown in brackets. Click a cell to open its chart."
     )
-    return wide.assign(id=wide["Crime group"]).to_dict("records"), columns, caption
+    return wide.assign(id=wide["Crime group"]).to_dict("records"), components.column_defs(columns), caption
 
 
 def _summary_wide(table: pd.DataFrame) -> pd.DataFrame:
@@ -214,7 +216,7 @@ def update_rolling(measure, month):
         "County Council Area is the sum of its eight CSPs; Force Area adds Derby City, records placed outside "
         "the force area and records with no known area, so every record is counted once."
     )
-    return table.to_dict("records"), columns, note, f"Rolling 12 months - {measure}"
+    return table.to_dict("records"), components.column_defs(columns), note, f"Rolling 12 months - {measure}"
 
 
 @callback(
@@ -245,7 +247,7 @@ def update_drilldown(area, measure, month, method_name, k):
     columns = [{"field": c, **({"cellStyle": STATUS_STYLE} if c == "Status" else {})} for c in shown.columns if c != "id"]
     columns[0]["minWidth"] = 200
     caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."
-    return shown.to_dict("records"), columns, caption
+    return shown.to_dict("records"), components.column_defs(columns), caption
 
 
 @callback(

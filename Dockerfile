@@ -1,0 +1,15 @@
+# Serves the dashboard with gunicorn on the store in /app/data (mount real data over it).
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY app.py ./
+COPY queries ./queries
+COPY dashboard ./dashboard
+COPY assets ./assets
+COPY data ./data
+ENV CSP_DATA_DIR=/app/data
+EXPOSE 8050
+RUN useradd --create-home csp && chown -R csp /app/data
+USER csp
+CMD ["gunicorn", "--workers", "3", "--bind", "0.0.0.0:8050", "--timeout", "120", "app:server"]

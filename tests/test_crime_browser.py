@@ -1,0 +1,62 @@
+"""The Crime tab in real headless Chromium against real gunicorn on the demo store."""
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from conftest import screenshot
+from helpers import click, legend_names, wait_for, wait_text
+from queries.limits import SERIES_NAMES
+
+pytestmark = pytest.mark.browser
+FIVE_SERIES = [
+    "Monthly Average (Prev. 3 Years)", "Average", "Upper Line", "Lower Line", "Crime Count (Current)",
+]
+
+
+def test_crime_tab_loads_with_the_five_named_series(live_server, browser):
+    browser.get(live_server + "/")
+    wait_text(browser, "#crime-chart .gtitle", "Force Area - All crimes")
+    assert sorted(legend_names(browser, "crime-chart")) == sorted(FIVE_SERIES)
+    assert sorted(FIVE_SERIES) == sorted(SERIES_NAMES.values())
+    wait_text(browser, "#synthetic-banner", "Synthetic demo data")
+    wait_for(browser, "#crime-summary .ag-row", condition=lambda rows: len(rows) >= 19)
+    screenshot(browser, "crime-default")
+
+
+def test_clicking_a_summary_cell_opens_that_chart(live_server, browser):
+    browser.get(live_server + "/")
+    wait_text(browser, "#crime-chart .gtitle", "Force Area - All crimes")
+    cell = wait_for(browser, '#crime-summary .ag-row[row-id="Shoplifting"] .ag-cell[col-id="Chesterfield"]')[0]
+    assert "Above" in cell.text  # the injected demo spike
+    click(browser, cell)
+    wait_text(browser, "#crime-chart .gtitle", "Chesterfield - Shoplifting")
+    assert "Above" in browser.find_element(By.CSS_SELECTOR, "#crime-chart").text
+    wait_for(browser, "body", condition=lambda _: "area=Chesterfield&measure=Shoplifting" in browser.current_url)
+    screenshot(browser, "crime-summary-click")
+    browser.back()  # the address is the view: Back returns to the previous chart
+    wait_text(browser, "#crime-chart .gtitle", "Force Area - All crimes")
+
+
+def test_drilldown_row_opens_a_neighbourhood_chart(live_server, browser):
+    browser.get(live_server + "/?area=Chesterfield&measure=Shoplifting&month=2026-10")
+    wait_text(browser, "#crime-chart .gtitle", "Chesterfield - Shoplifting")
+    first = wait_for(browser, "#crime-drill .ag-row[row-index='0'] .ag-cell[col-id='Neighbourhood']")[0]
+    assert first.text == "Chesterfield Town Centre"
+    click(browser, first)
+    title = wait_text(browser, "#crime-drill-chart .gtitle", "Chesterfield Town Centre (Chesterfield) - Shoplifting")
+    assert title.is_displayed()
+    assert sorted(legend_names(browser, "crime-drill-chart")) == sorted(FIVE_SERIES)
+    screenshot(browser, "crime-drilldown")
+
+
+def test_odd_url_parameters_are_explained_not_fatal(live_server, browser):
+    browser.get(live_server + "/?area=%3Cscript%3Ealert(1)%3C%2Fscript%3E&measure=Nope&k=banana&month=2099-13")
+    warnings = wait_for(browser, "#url-warnings .alert", condition=lambda els: len(els) >= 3)
+    text = " ".join(w.text for w in warnings)
+    assert "Unknown area '<script>alert(1)</script>'" in text
+    assert "Unknown measure 'Nope'" in text
+    assert "k 'banana'" in text
+    wait_text(browser, "#crime-chart .gtitle", "Force Area - All crimes")
+    assert browser.find_elements(By.TAG_NAME, "script")  # page intact, no injected alert
+    screenshot(browser, "crime-bad-url")
