@@ -22,13 +22,24 @@ class NoData(LookupError):
 
 
 def measures(store: Store, dataset: str) -> list[str]:
-    names = store.query("SELECT DISTINCT measure FROM monthly WHERE dataset = ?", [dataset])["measure"].tolist()
-    return measure_order(names)
+    def compute():
+        names = store.query("SELECT DISTINCT measure FROM monthly WHERE dataset = ?", [dataset])["measure"].tolist()
+        return measure_order(names)
+
+    return list(store.cached(("measures", dataset), compute))
 
 
 def coverage(store: Store, dataset: str) -> pd.DatetimeIndex:
-    months = store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [dataset])["month"]
-    return pd.DatetimeIndex(pd.to_datetime(months))
+    """Months the dataset holds (cached per store version: every callback asks)."""
+    def compute():
+        months = store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [dataset])["month"]
+        return pd.DatetimeIndex(pd.to_datetime(months))
+
+    return store.cached(("coverage", dataset), compute)
+
+
+def _areas(store: Store) -> pd.DataFrame:
+    return store.cached(("areas",), lambda: store.query("SELECT csp, neighbourhood FROM areas"))
 
 
 def financial_years(store: Store, dataset: str) -> list[int]:
@@ -41,14 +52,15 @@ def latest_month(store: Store, dataset: str) -> pd.Timestamp | None:
 
 
 def neighbourhoods(store: Store, csp: str) -> list[str]:
-    return store.query("SELECT DISTINCT neighbourhood FROM areas WHERE csp = ? ORDER BY 1", [csp])["neighbourhood"].tolist()
+    areas = _areas(store)
+    return sorted(areas.loc[areas["csp"] == csp, "neighbourhood"].unique())
 
 
 def check_request(store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None) -> None:
     """Raise UnknownArea / NoData with the valid choices listed."""
     if not store.has(dataset):
         raise NoData(f"the store at {store.data_dir} holds no {dataset} data; import some first")
-    geography.check_area(area, neighbourhood, store.query("SELECT csp, neighbourhood FROM areas"))
+    geography.check_area(area, neighbourhood, _areas(store))
     valid = measures(store, dataset)
     if measure not in valid:
         raise NoData(f"unknown measure {measure!r} for {dataset}; choose one of: {', '.join(valid)}")

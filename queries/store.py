@@ -124,6 +124,7 @@ class Store:
         con.execute("CREATE TABLE areas AS SELECT * FROM areas_df")
         con.unregister("areas_df")
         old, self.con = self.con, con
+        self._cache = {}
         self.datasets = datasets
         self.manifest = manifest
         self._manifest_stamp = stamp
@@ -139,6 +140,14 @@ class Store:
             return cursor.execute(sql, params or []).df()
         finally:
             cursor.close()
+
+    def cached(self, key: tuple, compute):
+        """Memoise a small lookup (measure list, months held) until the store is reloaded."""
+        self.refresh()
+        cache = self._cache
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
     def has(self, dataset: str) -> bool:
         self.refresh()
