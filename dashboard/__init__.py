@@ -40,9 +40,9 @@ def _synthetic_banner() -> html.Div | None:
         return None
     return dbc.Alert(
         [
-            html.Strong("Synthetic demo data. "),
-            f"The {', '.join(synthetic)} figures shown are invented for demonstration (see docs/data.md); "
-            "import real files with `python app.py import ...`.",
+            html.Strong("Synthetic demo data: "),
+            f"the {', '.join(sorted(synthetic))} figures are invented for demonstration, not real. "
+            "Import real files with python app.py import (see README).",
         ],
         color="warning",
         class_name="py-2 mb-2",

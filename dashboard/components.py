@@ -60,7 +60,8 @@ def trend_figure(table: pd.DataFrame, title: str, count_label: str = limits.SERI
             line=dict(color=COLOURS["count"], width=3.5),
             marker=dict(symbol=symbols, size=np.where(flagged, 18, 8), color=COLOURS["count"],
                         line=dict(width=2, color=COLOURS["count"])),
-            text=labels, textposition="top center", textfont=dict(size=14, color="#000"),
+            text=labels, textfont=dict(size=14, color="#000"),
+            textposition=["bottom center" if s == limits.BELOW else "top center" for s in status],
             connectgaps=False, hovertemplate="%{y:,.0f} %{text}",
         )
     )
@@ -105,6 +106,10 @@ def notes_block(notes: list[str], id: str | None = None) -> html.Div:
     return html.Div([dbc.Alert(n, color="info", class_name="py-1 px-2 mb-1 small") for n in notes], **kwargs)
 
 
+# AG Grid formatter (d3-format ships with dash-ag-grid): 12,345; blank for missing values.
+THOUSANDS = {"function": "params.value == null ? '' : d3.format(',')(params.value)"}
+
+
 def column_defs(defs: list[dict]) -> list[dict]:
     """Column definitions with headers exactly as given (AG Grid would title-case "12 Months to ...")."""
     return [{"headerName": d["field"], **d} for d in defs]
@@ -114,7 +119,10 @@ def grid(id: str, frame: pd.DataFrame | None = None, height: int | None = None, 
     """A sortable, filterable table; columns come from the frame unless columnDefs is given."""
     defs = kwargs.pop("columnDefs", None)
     if defs is None and frame is not None:
-        defs = [{"field": c} for c in frame.columns]
+        defs = [
+            {"field": c, **({"valueFormatter": THOUSANDS, "type": "rightAligned"} if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool else {})}
+            for c in frame.columns if c != "id"
+        ]
     style = {"height": f"{height}px"} if height else {}
     return dag.AgGrid(
         id=id,

@@ -114,7 +114,8 @@ def resolve(dataset: str, params: dict, default_area: str = geography.FORCE, def
 
 
 def fy_label(fy: int) -> str:
-    return f"{fy}/{str(fy + 1)[-2:]} (Apr {fy} - Mar {fy + 1})"
+    """'2026/27': the board's own way of naming an April-March year."""
+    return f"{fy}/{str(fy + 1)[-2:]}"
 
 
 def month_options(dataset: str, fy: int) -> list[dict]:

@@ -1,0 +1,72 @@
+"""Where every record went: sources, months held, gaps, reconciliation and rejections per dataset.
+
+Counts of rejected rows are given by reason only, never the rows themselves: MARAC rows are
+about victims at highest risk and must not leave the quarantine file.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from queries import series
+from queries.store import DATASETS, Store
+
+RECONCILED_PARTS = ["loaded", "outside_area", "unallocated", "rejected"]
+
+
+def overview(store: Store) -> pd.DataFrame:
+    """One row per dataset: source, synthetic or real, first and last month, gaps, rows."""
+    rows = []
+    for dataset in DATASETS:
+        if not store.has(dataset):
+            rows.append({"dataset": dataset, "source": "not loaded", "synthetic": False, "first month": "",
+                         "last month": "", "months held": 0, "missing months": 0, "records": 0})
+            continue
+        held = series.coverage(store, dataset)
+        span = pd.date_range(held.min(), held.max(), freq="MS") if len(held) else pd.DatetimeIndex([])
+        records = store.query(f"SELECT count(*) AS n FROM {dataset}_records")["n"].iloc[0]
+        rows.append({
+            "dataset": dataset,
+            "source": store.source(dataset),
+            "synthetic": store.is_synthetic(dataset),
+            "first month": f"{held.min():%b %Y}" if len(held) else "",
+            "last month": f"{held.max():%b %Y}" if len(held) else "",
+            "months held": len(held),
+            "missing months": len(span) - len(held),
+            "records": int(records),
+        })
+    return pd.DataFrame(rows)
+
+
+def missing_months(store: Store, dataset: str) -> list[str]:
+    """Months between the first and last held that the store lacks (shown as gaps)."""
+    held = series.coverage(store, dataset)
+    if not len(held):
+        return []
+    span = pd.date_range(held.min(), held.max(), freq="MS")
+    return [f"{m:%b %Y}" for m in span if m not in held]
+
+
+def reconciliation(store: Store, dataset: str) -> pd.DataFrame:
+    """Per file: rows read = loaded + outside area + unallocated + rejected, with a check column."""
+    if not store.has(dataset) or not _has_table(store, f"{dataset}_reconciliation"):
+        return pd.DataFrame(columns=["file", "rows_read", *RECONCILED_PARTS, "adds up"])
+    table = store.query(
+        f"""SELECT file, sum(rows_read)::BIGINT AS rows_read, sum(loaded)::BIGINT AS loaded,
+                   sum(outside_area)::BIGINT AS outside_area, sum(unallocated)::BIGINT AS unallocated,
+                   sum(rejected)::BIGINT AS rejected
+            FROM {dataset}_reconciliation GROUP BY file ORDER BY file"""
+    )
+    table["adds up"] = table[RECONCILED_PARTS].sum(axis=1) == table["rows_read"]
+    return table
+
+
+def rejection_reasons(store: Store, dataset: str) -> pd.DataFrame:
+    """How many rows were rejected for each reason (the rows stay in the quarantine file)."""
+    if not store.has(dataset) or not _has_table(store, f"{dataset}_rejected"):
+        return pd.DataFrame(columns=["reason", "rows"])
+    return store.query(f"SELECT reason, count(*) AS rows FROM {dataset}_rejected GROUP BY reason ORDER BY rows DESC, reason")
+
+
+def _has_table(store: Store, name: str) -> bool:
+    found = store.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
+    return bool(found["n"].iloc[0])
