@@ -29,7 +29,12 @@ def _fmt(value: float, digits: int = 1) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
 
 
-def trend_figure(table: pd.DataFrame, title: str, count_label: str = limits.SERIES_NAMES["count"]) -> go.Figure:
+BOARD_VIEW_SCALE = 1.35  # fonts and markers on a projector
+
+
+def trend_figure(
+    table: pd.DataFrame, title: str, count_label: str = limits.SERIES_NAMES["count"], board_view: bool = False
+) -> go.Figure:
     """The board's chart: exactly five series, named as in its chart key.
 
     Exception months are drawn as large triangles with an "Above"/"Below" label on the
@@ -76,8 +81,11 @@ def trend_figure(table: pd.DataFrame, title: str, count_label: str = limits.SERI
         yaxis=dict(rangemode="tozero", range=[0, top * 1.18 if top and not math.isnan(top) else 1], gridcolor="#e5e5e5",
                    title="Count"),
         xaxis=dict(showgrid=False),
-        height=460,
+        height=None if board_view else 460,
     )
+    if board_view:
+        fig.update_layout(font=dict(FONT, size=FONT["size"] * BOARD_VIEW_SCALE), title_font_size=20 * BOARD_VIEW_SCALE,
+                          margin=dict(l=80, r=30, t=80, b=40))
     return fig
 
 

@@ -36,7 +36,7 @@ def _fy(text: str) -> int:
     return year
 
 
-def build_parser(config: settings.Settings) -> argparse.ArgumentParser:
+def build_parser(config: settings.Settings, importer: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python app.py", description="CSP performance dashboard and tools.")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="serve the dashboard (the default)")
@@ -67,18 +67,15 @@ def build_parser(config: settings.Settings) -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
     for name, module_name in IMPORTERS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        p = imp_sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        p = imp_sub.add_parser(name, help=f"import {name} files ({module_name.replace('.', '/')}.py)")
         p.add_argument("paths", nargs="+", type=Path)
         p.add_argument("--data-dir", type=Path, default=config.data_dir)
-        if hasattr(module, "add_arguments"):
-            module.add_arguments(p)
-        p.set_defaults(importer=module)
+        # Only the importer asked for is loaded, so one importer's problem never stops the others or the app.
+        if name == importer:
+            module = importlib.import_module(module_name)
+            if hasattr(module, "add_arguments"):
+                module.add_arguments(p)
+            p.set_defaults(importer=module)
     return parser
 
 
@@ -113,7 +110,9 @@ def main(argv: list[str] | None = None, serve=None) -> int:
     except settings.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    parser = build_parser(config)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    importer = argv[1] if len(argv) > 1 and argv[0] == "import" else None
+    parser = build_parser(config, importer if importer in IMPORTERS else None)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":

@@ -43,47 +43,60 @@ def layout(**params) -> html.Div:
         return dbc.Alert("The store holds no crime data. Run `python app.py demo` or import police.uk files.", color="danger")
     view = controls.resolve(DATASET, params, default_measure=series.measures(store, DATASET)[-1])
     config = state.config
+    board = params.get("present") == "1"
+    hidden = {"display": "none"} if board else {}
     return html.Div(
         [
             controls.warnings_block(view),
-            controls.selector_bar(P, DATASET, view),
+            html.Div(controls.selector_bar(P, DATASET, view), style=hidden),
             dcc.Store(id=f"{P}-neighbourhood", data=view.neighbourhood),
+            dcc.Store(id=f"{P}-board", data=board),
             dcc.Location(id=f"{P}-url", refresh=False),
             components.card(
                 "Trend",
-                [dcc.Graph(id=f"{P}-chart", config={"displaylogo": False}), components.notes_block([], id=f"{P}-notes")],
+                [dcc.Graph(id=f"{P}-chart", config={"displaylogo": False}, style={"height": "calc(100vh - 250px)", "minHeight": "420px"} if board else {}),
+                 components.notes_block([], id=f"{P}-notes")],
                 actions=[html.A("Link to this view", id=f"{P}-permalink", href="#", className="small me-2"),
+                         html.A("Exit board view" if board else "Board view", id=f"{P}-board-link", href="#",
+                                className="small me-2", title="Just the chart, large, for a projector"),
                          components.download_button(f"{P}-chart-csv")],
             ),
-            components.card(
-                "Summary table of crimes falling above or below trigger levels",
-                [
-                    html.P(id=f"{P}-summary-caption", className="small text-muted mb-1"),
-                    components.grid(f"{P}-summary", getRowId="params.data.id"),
-                ],
-                actions=[components.download_button(f"{P}-summary-csv")],
-                id=f"{P}-summary-card",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(components.card(
-                        "Rolling 12 months",
-                        [components.grid(f"{P}-rolling"), html.P(id=f"{P}-rolling-note", className="small text-muted mt-1")],
-                        actions=[components.download_button(f"{P}-rolling-csv")],
-                        id=f"{P}-rolling-card",
-                    ), lg=6),
-                    dbc.Col(components.card(
-                        "Neighbourhoods",
-                        [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"), components.grid(f"{P}-drill", height=430, getRowId="params.data.id"),
-                         dcc.Graph(id=f"{P}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
-                        actions=[components.download_button(f"{P}-drill-csv")],
-                        id=f"{P}-drill-card",
-                    ), lg=6),
-                ]
-            ),
-            method.panel(f"{P}-method-text", view.method, view.k, config.min_significant),
+            html.Div(_detail_cards(view, config), style=hidden),
         ]
     )
+
+
+def _detail_cards(view: controls.ViewState, config) -> list:
+    """Everything below the chart (hidden in board view, kept so callbacks have their targets)."""
+    return [
+        components.card(
+            "Summary table of crimes falling above or below trigger levels",
+            [
+                html.P(id=f"{P}-summary-caption", className="small text-muted mb-1"),
+                components.grid(f"{P}-summary", getRowId="params.data.id"),
+            ],
+            actions=[components.download_button(f"{P}-summary-csv")],
+            id=f"{P}-summary-card",
+        ),
+        dbc.Row(
+            [
+                dbc.Col(components.card(
+                    "Rolling 12 months",
+                    [components.grid(f"{P}-rolling"), html.P(id=f"{P}-rolling-note", className="small text-muted mt-1")],
+                    actions=[components.download_button(f"{P}-rolling-csv")],
+                    id=f"{P}-rolling-card",
+                ), lg=6),
+                dbc.Col(components.card(
+                    "Neighbourhoods",
+                    [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"), components.grid(f"{P}-drill", height=430, getRowId="params.data.id"),
+                     dcc.Graph(id=f"{P}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
+                    actions=[components.download_button(f"{P}-drill-csv")],
+                    id=f"{P}-drill-card",
+                ), lg=6),
+            ]
+        ),
+        method.panel(f"{P}-method-text", view.method, view.k, config.min_significant),
+    ]
 
 
 def _inputs():
@@ -143,18 +156,22 @@ def area_changed(_area):
     Output(f"{P}-permalink", "href"),
     Output(f"{P}-method-text", "children"),
     Output(f"{P}-url", "search"),
+    Output(f"{P}-board-link", "href"),
     *_inputs(),
+    State(f"{P}-board", "data"),
 )
-def update_chart(area, measure, month, method_name, k):
+def update_chart(area, measure, month, method_name, k, board):
     view = _view(area, measure, month, method_name, k)
     table = series.series_table(
         state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
         state.config.min_significant, view.month,
     )
-    figure = components.trend_figure(table, f"{view.area} - {view.measure}")
+    figure = components.trend_figure(table, f"{view.area} - {view.measure}", board_view=bool(board))
     notes = components.series_notes(table, view.method, view.month)
-    return (figure, components.notes_block(notes).children, view.query_string(),
-            method.explanation(view.method, view.k, state.config.min_significant), view.query_string())
+    here = view.query_string() + ("&present=1" if board else "")
+    toggle = view.query_string() + ("" if board else "&present=1")
+    return (figure, components.notes_block(notes).children, here,
+            method.explanation(view.method, view.k, state.config.min_significant), here, toggle)
 
 
 def _view(area, measure, month, method_name, k, neighbourhood=None) -> controls.ViewState:
