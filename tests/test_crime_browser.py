@@ -71,3 +71,25 @@ def test_board_view_shows_just_the_large_chart(live_server, browser):
     assert sorted(legend_names(browser, "crime-chart")) == sorted(FIVE_SERIES)
     assert "present=1" in browser.current_url
     screenshot(browser, "crime-board-view")
+
+
+def test_chart_and_summary_download_as_csv(live_server, browser, tmp_path):
+    import time
+
+    import pandas as pd
+
+    from queries.limits import COLUMNS
+
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get(live_server + "/?area=Erewash&measure=Shoplifting&month=2026-10")
+    wait_text(browser, "#crime-chart .gtitle", "Erewash - Shoplifting")
+    click(browser, browser.find_element(By.ID, "crime-chart-csv-button"))
+    click(browser, browser.find_element(By.ID, "crime-summary-csv-button"))
+    deadline = time.time() + 30
+    while time.time() < deadline and len([p for p in tmp_path.glob("*.csv")]) < 2:
+        time.sleep(0.3)
+    files = {p.name: p for p in tmp_path.glob("*.csv")}
+    chart = pd.read_csv(files["erewash-shoplifting-2026.csv"], keep_default_na=False)
+    assert list(chart.columns) == COLUMNS and len(chart) == 12
+    summary = pd.read_csv(files["summary-2026-10-pooled-k2.csv"])
+    assert {"measure", "area", "count", "upper", "lower", "status"} <= set(summary.columns)
