@@ -549,6 +549,13 @@ def test_demo_is_deterministic(demo_records, tmp_path):
     pd.testing.assert_frame_equal(demo_records, again)
 
 
+def test_docs_describe_every_records_column():
+    text = (REPO / "docs" / "fire.md").read_text()
+    schema = text[text.index("## Records schema"):]
+    missing = [c for c in fire.RECORD_COLUMNS if f"| `{c}` |" not in schema]
+    assert not missing, f"docs/fire.md lacks {missing}"
+
+
 def test_demo_store_holds_every_fire_measure(demo_store):
     names = set(demo_store.query("SELECT DISTINCT measure FROM monthly WHERE dataset = 'fire'")["measure"])
     assert names == set(fire.MEASURE_CONDITIONS)

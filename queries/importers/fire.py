@@ -139,10 +139,15 @@ def read_areas(path: Path, data_dir: Path) -> AreaMap:
     path = Path(path)
     if not path.exists():
         raise ImportError_(f"{path}: no such area mapping file (give --areas FILE; see docs/fire.md)")
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = path.read_bytes().decode("cp1252", errors="strict")
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise ImportError_(f"{path} line {line}: the area mapping is neither UTF-8 nor Windows-1252 text") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip() for h in next(reader, [])]
     if not header:
@@ -530,6 +535,6 @@ def report(outcome: FireImport, out: TextIO) -> None:
     if blank:
         print(f"note: {blank} blank line(s) skipped (they hold no incident)", file=out)
     months = ", ".join(f"{m:%Y-%m}" for m in outcome.result.months_replaced)
-    print(f"months written: {months}", file=out)
+    print(f"months written (each replaces whatever the store held for that month, so no duplicates): {months}", file=out)
     if outcome.result.replaced_synthetic:
         print("the store held SYNTHETIC demo fire data: this import replaced it entirely", file=out)
