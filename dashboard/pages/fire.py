@@ -1,0 +1,534 @@
+"""Fire tab: deliberate fires as the fire service reports them, and as the board's trend charts.
+
+The monthly trend of any fire measure with the same five series as crime; the quarterly
+KPI card "KPM1.4 Deliberate Fires" (Actual, Target, Target Met?, direction of travel) with
+the district table; the road-vehicle share of deliberate primary fires and the split of
+deliberate secondary fires; the drill-down to neighbourhoods. Every figure comes from
+queries.fire / queries.series; callbacks only pass the selections through.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dashboard import components, controls, method, state
+from queries import fire, geography, limits, series
+
+DATASET = fire.DATASET
+P = "fire"  # id prefix
+
+dash.register_page(__name__, path="/fire", name="Fire", title="Fire - CSP Performance", order=1)
+
+MET_STYLE = {
+    "styleConditions": [
+        {"condition": "params.value && params.value.startsWith('✓')", "style": {"backgroundColor": "#cfe8cf", "fontWeight": "600"}},
+        {"condition": "params.value && params.value.startsWith('✗')", "style": {"backgroundColor": "#f5c6c0", "fontWeight": "600"}},
+    ]
+}
+STATUS_STYLE = {
+    "styleConditions": [
+        {"condition": "params.value && params.value.startsWith('▲')", "style": {"backgroundColor": "#f5c6c0", "fontWeight": "600"}},
+        {"condition": "params.value && params.value.startsWith('▼')", "style": {"backgroundColor": "#c6dcf5", "fontWeight": "600"}},
+        {"condition": "params.value && params.value.startsWith('(')", "style": {"color": "#777", "fontStyle": "italic"}},
+    ]
+}
+# Secondary-fire groups: colours that differ in lightness too, so they read in grey.
+GROUP_COLOURS = {fire.RUBBISH: "#8c510a", fire.VEGETATION: "#5ab4ac", fire.OTHER_OUTDOOR: "#c7c7c7"}
+TILE_COLOURS = {True: "success", False: "danger", None: "secondary"}
+INT_FORMAT = {"function": "params.value == null ? '' : d3.format(',')(params.value)"}
+# Numbers need no text filter, and without its icon a short header fits without wrapping mid-word.
+NUMBER_COLUMN = {"filter": False, "minWidth": 100}
+
+
+# --------------------------------------------------------------------------- view state
+
+
+def _quarter_options(held: pd.DatetimeIndex) -> list[dict]:
+    """Every quarter the store holds any month of, newest first; partial ones say so."""
+    table = fire.quarters_held(held)
+    options = []
+    for row in table.itertuples():
+        months = fire.quarter_months(row.fy, row.quarter)
+        label = f"{fire.quarter_label(row.fy, row.quarter)} ({months[0]:%b}-{months[-1]:%b %Y})"
+        if row.months_held < 3:
+            label += f", {row.months_held} of 3 months held"
+        options.append({"label": label, "value": fire.quarter_key(row.fy, row.quarter)})
+    return options
+
+
+def default_quarter(held: pd.DatetimeIndex, month: pd.Timestamp) -> str | None:
+    """The latest fully held quarter ending by `month` (the KPI is judged on whole quarters),
+    else the quarter holding `month`."""
+    table = fire.quarters_held(held[held <= month])
+    complete = table[table["months_held"] == 3]
+    row = complete.iloc[0] if len(complete) else (table.iloc[0] if len(table) else None)
+    return None if row is None else fire.quarter_key(int(row["fy"]), int(row["quarter"]))
+
+
+def _resolve_quarter(params: dict, held: pd.DatetimeIndex, month: pd.Timestamp, warnings: list[str]) -> str | None:
+    """The quarter from the URL (e.g. quarter=2015-Q2), or the default with a warning saying why."""
+    wanted = params.get("quarter")
+    fallback = default_quarter(held, month)
+    if not wanted:
+        return fallback
+    shown = fire.quarter_label(*fire.parse_quarter(fallback)) if fallback else "no quarter"
+    try:
+        key = fire.quarter_key(*fire.parse_quarter(wanted))
+    except ValueError:
+        warnings.append(f"Quarter '{controls._clip(wanted)}' is not a quarter like 2015-Q2 (financial year 2015/16, "
+                        f"July-September); showing {shown}.")
+        return fallback
+    valid = [o["value"] for o in _quarter_options(held)]
+    if key not in valid:
+        warnings.append(f"No fire data held for quarter {controls._clip(wanted)}; showing {shown}. "
+                        f"Choose from: {controls._choices(valid)}.")
+        return fallback
+    return key
+
+
+def _permalink(view: controls.ViewState, quarter: str | None) -> str:
+    return view.query_string() + ("&" + urlencode({"quarter": quarter}) if quarter else "")
+
+
+def _view(area, measure, month, method_name, k, neighbourhood=None) -> controls.ViewState:
+    month = pd.Timestamp(f"{month}-01")
+    return controls.ViewState(area, measure, limits.fy_of(month), month, method_name, controls.checked_k(k), neighbourhood)
+
+
+def _targets() -> tuple[pd.DataFrame, str | None]:
+    """The editable targets file, read per request so an edit shows without a restart."""
+    try:
+        return fire.targets(state.store().data_dir), None
+    except fire.TargetsError as exc:
+        return fire.empty_targets(), f"Targets not used: {exc}"
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def layout(**params) -> html.Div:
+    store = state.store()
+    if not store.has(DATASET):
+        return dbc.Alert("The store holds no fire data. Run `python app.py demo` or `python app.py import fire ...`.",
+                         color="danger")
+    view = controls.resolve(DATASET, params, default_measure=fire.KPI_MEASURE)
+    held = series.coverage(store, DATASET)
+    quarter = _resolve_quarter(params, held, view.month, view.warnings)
+    config = state.config
+    return html.Div(
+        [
+            controls.warnings_block(view),
+            controls.selector_bar(P, DATASET, view, measure_label="Measure"),
+            dcc.Store(id=f"{P}-neighbourhood", data=view.neighbourhood),
+            dcc.Location(id=f"{P}-url", refresh=False),
+            dbc.Row(
+                [
+                    dbc.Col(components.card(
+                        "Trend",
+                        [dcc.Graph(id=f"{P}-chart", config={"displaylogo": False}),
+                         components.notes_block([], id=f"{P}-notes")],
+                        actions=[html.A("Link to this view", id=f"{P}-permalink", href="#", className="small me-2"),
+                                 components.download_button(f"{P}-chart-csv")],
+                    ), xl=8),
+                    dbc.Col(components.card(
+                        fire.KPI_NAME,
+                        [
+                            dbc.Label("Quarter", class_name="small fw-semibold mb-0", html_for=f"{P}-quarter"),
+                            dcc.Dropdown(_quarter_options(held), quarter, id=f"{P}-quarter", clearable=False,
+                                         className="mb-2"),
+                            html.Div(id=f"{P}-kpi"),
+                        ],
+                        actions=[components.download_button(f"{P}-kpi-csv")],
+                        id=f"{P}-kpi-card",
+                    ), xl=4),
+                ]
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(components.card(
+                        "Districts",
+                        [html.P(id=f"{P}-districts-caption", className="small text-muted mb-1"),
+                         components.grid(f"{P}-districts")],
+                        actions=[components.download_button(f"{P}-districts-csv")],
+                        id=f"{P}-districts-card",
+                    ), lg=6),
+                    dbc.Col(components.card(
+                        "Neighbourhoods",
+                        [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"),
+                         html.Div(components.grid(f"{P}-drill", height=430, getRowId="params.data.id"),
+                                  id=f"{P}-drill-wrap"),
+                         dcc.Graph(id=f"{P}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
+                        actions=[components.download_button(f"{P}-drill-csv")],
+                        id=f"{P}-drill-card",
+                    ), lg=6),
+                ]
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(components.card(
+                        "Deliberate primary fires involving road vehicles",
+                        [html.P(id=f"{P}-vehicles-caption", className="mb-2"), components.grid(f"{P}-vehicles")],
+                        actions=[components.download_button(f"{P}-vehicles-csv")],
+                        id=f"{P}-vehicles-card",
+                    ), lg=6),
+                    dbc.Col(components.card(
+                        "Deliberate secondary fires by property",
+                        [html.P(id=f"{P}-secondary-caption", className="small text-muted mb-1"),
+                         dcc.Graph(id=f"{P}-secondary", config={"displaylogo": False, "displayModeBar": False})],
+                        actions=[components.download_button(f"{P}-secondary-csv")],
+                        id=f"{P}-secondary-card",
+                    ), lg=6),
+                ]
+            ),
+            method.panel(f"{P}-method-text", view.method, view.k, config.min_significant),
+        ]
+    )
+
+
+def _inputs():
+    return [Input(f"{P}-{name}", "value") for name in ("area", "measure", "month", "method", "k")]
+
+
+# --------------------------------------------------------------------------- selector plumbing
+
+
+@callback(
+    Output(f"{P}-month", "options"),
+    Output(f"{P}-month", "value"),
+    Input(f"{P}-fy", "value"),
+    State(f"{P}-month", "value"),
+    prevent_initial_call=True,
+)
+def fy_changed(fy, month):
+    """A new year lists its months and selects the latest held (the report is "up to and including")."""
+    options = controls.month_options(DATASET, int(fy))
+    values = [o["value"] for o in options]
+    return options, (month if month in values else (values[-1] if values else None))
+
+
+@callback(Output(f"{P}-quarter", "value"), Input(f"{P}-month", "value"), prevent_initial_call=True)
+def month_changed(month):
+    """A new report month shows the latest whole quarter up to it."""
+    quarter = default_quarter(series.coverage(state.store(), DATASET), pd.Timestamp(f"{month}-01"))
+    return quarter or no_update
+
+
+@callback(Output(f"{P}-neighbourhood", "data", allow_duplicate=True), Input(f"{P}-drill", "cellClicked"),
+          prevent_initial_call=True)
+def drill_clicked(cell):
+    return cell.get("rowId") if cell else no_update
+
+
+@callback(Output(f"{P}-neighbourhood", "data", allow_duplicate=True), Input(f"{P}-area", "value"),
+          prevent_initial_call=True)
+def area_changed(_area):
+    """A neighbourhood belongs to one CSP: changing area clears it."""
+    return None
+
+
+# --------------------------------------------------------------------------- trend
+
+
+@callback(
+    Output(f"{P}-chart", "figure"),
+    Output(f"{P}-notes", "children"),
+    Output(f"{P}-permalink", "href"),
+    Output(f"{P}-method-text", "children"),
+    Output(f"{P}-url", "search"),
+    *_inputs(),
+    Input(f"{P}-quarter", "value"),
+)
+def update_chart(area, measure, month, method_name, k, quarter):
+    view = _view(area, measure, month, method_name, k)
+    table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
+                                state.config.min_significant, view.month)
+    figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=fire.COUNT_LABEL)
+    notes = components.series_notes(table, view.method, view.month)
+    link = _permalink(view, quarter)
+    return (figure, components.notes_block(notes).children, link,
+            method.explanation(view.method, view.k, state.config.min_significant), link)
+
+
+# --------------------------------------------------------------------------- the quarter
+
+
+def _tile(label: str, value: str, detail: str = "", colour: str | None = None, id: str | None = None) -> dbc.Col:
+    body = [html.Div(label, className="small text-muted"),
+            html.Div(value, className="fs-3 fw-bold lh-sm", **({"id": id} if id else {})),
+            html.Div(detail, className="small")]
+    return dbc.Col(html.Div(body, className=f"border rounded p-2 h-100 {('border-' + colour + ' border-2') if colour else ''}"),
+                   xs=6, class_name="mb-2")
+
+
+def _kpi_body(report: fire.QuarterReport, targets_note: str | None) -> list:
+    kpi = report.kpi
+    months = fire.quarter_months(kpi.fy, kpi.quarter)
+    target = "none" if kpi.target is None else f"{kpi.target:,.0f}"
+    if not kpi.complete:
+        met_value, met_detail = "Not judged", f"only {kpi.months_held} of the quarter's 3 months are held"
+    elif kpi.target is None:
+        met_value, met_detail = fire.NO_TARGET, f"no target for {kpi.area} in {fire.TARGETS_FILE}"
+    else:
+        met_value = kpi.met_text
+        met_detail = f"{kpi.actual:,} {'≤' if kpi.met else '>'} {kpi.target:,.0f}"
+    children = [
+        html.Div(kpi.descriptor, className="fw-semibold", id=f"{P}-kpi-descriptor"),
+        html.Div(f"{kpi.area}, {months[0]:%B} - {months[-1]:%B %Y}. Met when incidents are at or below the target.",
+                 className="small text-muted mb-2"),
+        dbc.Row([
+            _tile("Actual", f"{kpi.actual:,}", "deliberate fires" + ("" if kpi.complete else " so far"), id=f"{P}-kpi-actual"),
+            _tile("Target", target, "" if kpi.target is not None else "no target set", id=f"{P}-kpi-target"),
+            _tile("Target Met?", met_value, met_detail, TILE_COLOURS[kpi.met], id=f"{P}-kpi-met"),
+            _tile("Direction of travel", kpi.direction, kpi.direction_text, id=f"{P}-kpi-direction"),
+        ], class_name="g-2"),
+    ]
+    if targets_note:
+        children.append(dbc.Alert(targets_note, color="warning", class_name="py-1 px-2 mt-2 small"))
+    return children
+
+
+def _quarter(quarter: str | None) -> tuple[int, int] | None:
+    try:
+        return fire.parse_quarter(quarter) if quarter else None
+    except ValueError:
+        return None
+
+
+def _report(area: str, quarter: str | None) -> tuple[fire.QuarterReport | None, str | None]:
+    parsed = _quarter(quarter)
+    if parsed is None:
+        return None, None
+    targets, note = _targets()
+    kpi_area = area if area in geography.TOP_AREAS else geography.FORCE
+    return fire.quarter_report(state.store(), targets, *parsed, area=kpi_area), note
+
+
+def _district_columns() -> list[dict]:
+    return components.column_defs([
+        {"field": "District", "minWidth": 170},
+        {"field": "Incidents", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
+        {"field": "Target", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
+        {"field": "Target Met?", "cellStyle": MET_STYLE, "minWidth": 120},
+        {"field": "Same quarter last year", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
+        {"field": "Direction of travel", "headerTooltip": "↓20 = 20 fewer than the same quarter last year"},
+    ])
+
+
+def _secondary_figure(table: pd.DataFrame, label: str) -> go.Figure:
+    """Stacked bars per district (and the unallocated / outside rows when they hold any)."""
+    rows = table[table["Area"].isin(geography.CSPS) | ((table["Area"].isin([geography.OUTSIDE, geography.UNALLOCATED]))
+                                                       & (table["Total"] > 0))]
+    rows = rows.iloc[::-1]  # first district at the top
+    fig = go.Figure()
+    for group in fire.SECONDARY_GROUPS:
+        fig.add_trace(go.Bar(y=rows["Area"], x=rows[group], name=group, orientation="h",
+                             marker_color=GROUP_COLOURS[group], hovertemplate="%{y}: %{x:,} " + group.lower()))
+    fig.update_layout(
+        barmode="stack", font=components.FONT, height=430, plot_bgcolor="white",
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="center", x=0.5, traceorder="normal"),
+        xaxis=dict(title=f"Deliberate secondary fires, {label}", gridcolor="#e5e5e5", rangemode="tozero", automargin=True),
+        yaxis=dict(automargin=True),
+    )
+    return fig
+
+
+@callback(
+    Output(f"{P}-kpi", "children"),
+    Output(f"{P}-districts", "rowData"),
+    Output(f"{P}-districts", "columnDefs"),
+    Output(f"{P}-districts-caption", "children"),
+    Output(f"{P}-districts-card-title", "children"),
+    Output(f"{P}-vehicles", "rowData"),
+    Output(f"{P}-vehicles", "columnDefs"),
+    Output(f"{P}-vehicles-caption", "children"),
+    Output(f"{P}-secondary", "figure"),
+    Output(f"{P}-secondary-caption", "children"),
+    Input(f"{P}-area", "value"),
+    Input(f"{P}-quarter", "value"),
+)
+def update_quarter(area, quarter):
+    report, note = _report(area, quarter)
+    if report is None:
+        empty = components.empty_figure("No quarter held")
+        return (dbc.Alert("The store holds no fire data by quarter.", color="warning"), [], [], "", "Districts",
+                [], [], "", empty, "")
+    kpi = report.kpi
+    label = kpi.label
+    districts = report.districts
+    in_districts = int(districts.loc[districts["District"].isin(geography.CSPS), "Incidents"].sum())
+    force = districts.set_index("District")["Incidents"]
+    caption = (
+        f"Deliberate fires, {label}. Districts sum to {in_districts:,}; the Force Area total of "
+        f"{int(force[geography.FORCE]):,} adds {int(force[geography.UNALLOCATED]):,} with no known area and "
+        f"{int(force[geography.OUTSIDE]):,} outside the force area, counted in no district. "
+        "Direction of travel: ↓N means N fewer than the same quarter last year."
+    )
+    vehicles = report.road_vehicles
+    row = vehicles.set_index("Area").loc[kpi.area]
+    if row["Deliberate primary fires"] > 0:
+        vehicles_caption = [
+            html.Span(f"{row['Road vehicle share (%)']:.0f}%", className="fs-4 fw-bold me-2", id=f"{P}-vehicles-share"),
+            f"of deliberate primary fires in {kpi.area} in {label} involved road vehicles "
+            f"({int(row['Road vehicles']):,} of {int(row['Deliberate primary fires']):,}).",
+        ]
+    else:
+        vehicles_caption = f"No deliberate primary fires in {kpi.area} in {label}."
+    vehicle_columns = components.column_defs([
+        {"field": "Area", "minWidth": 170},
+        {"field": "Deliberate primary fires", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
+        {"field": "Road vehicles", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
+        {"field": "Road vehicle share (%)", "valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value) + ' %'"}},
+    ])
+    secondary = report.secondary
+    total = secondary.set_index("Area").loc[geography.FORCE]
+    secondary_caption = (
+        f"{label}, force-wide: {int(total['Total']):,} deliberate secondary fires - "
+        + ", ".join(f"{g.lower()} {int(total[g]):,}" for g in fire.SECONDARY_GROUPS) + "."
+    )
+    return (
+        _kpi_body(report, note),
+        districts.to_dict("records"), _district_columns(), caption, f"Districts - {fire.KPI_NAME}, {label}",
+        vehicles.to_dict("records"), vehicle_columns, vehicles_caption,
+        _secondary_figure(secondary, label), secondary_caption,
+    )
+
+
+# --------------------------------------------------------------------------- drill-down
+
+
+def _status_cell(status: str, low_volume: bool) -> str:
+    if status == limits.ABOVE:
+        return "(Above)" if low_volume else "▲ Above"
+    if status == limits.BELOW:
+        return "(Below)" if low_volume else "▼ Below"
+    return ""
+
+
+@callback(
+    Output(f"{P}-drill", "rowData"),
+    Output(f"{P}-drill", "columnDefs"),
+    Output(f"{P}-drill-caption", "children"),
+    Output(f"{P}-drill-wrap", "style"),
+    *_inputs(),
+)
+def update_drilldown(area, measure, month, method_name, k):
+    if area not in geography.CSPS:
+        return ([], [], f"Choose a district (not {area}) in Area to see its neighbourhoods ranked by how far they "
+                "are above expected, and click one for its chart.", {"display": "none"})
+    view = _view(area, measure, month, method_name, k)
+    table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
+                             state.config.min_significant)
+    shown = pd.DataFrame({
+        "id": table["neighbourhood"],
+        "Neighbourhood": table["neighbourhood"],
+        "Count": table["count"],
+        "Expected": table["expected"].round(1),
+        "Difference": table["above_expected"].round(1),
+        "Upper Line": table["upper"].round(1),
+        "Status": [_status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])],
+    })
+    columns = [{"field": c, "minWidth": 100, **({"cellStyle": STATUS_STYLE} if c == "Status" else NUMBER_COLUMN)}
+               for c in shown.columns if c != "id"]
+    columns[0] = {"field": "Neighbourhood", "minWidth": 190}
+    caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."
+    return shown.to_dict("records"), components.column_defs(columns), caption, {"display": "block"}
+
+
+@callback(
+    Output(f"{P}-drill-chart", "figure"),
+    Output(f"{P}-drill-chart", "style"),
+    Input(f"{P}-neighbourhood", "data"),
+    *_inputs(),
+)
+def update_drill_chart(neighbourhood, area, measure, month, method_name, k):
+    if not neighbourhood or area not in geography.CSPS:
+        return components.empty_figure(""), {"display": "none"}
+    view = _view(area, measure, month, method_name, k, neighbourhood)
+    try:
+        table = series.series_table(state.store(), DATASET, area, measure, view.fy, view.method, view.k,
+                                    state.config.min_significant, view.month, neighbourhood=neighbourhood)
+    except geography.UnknownArea:
+        return components.empty_figure(""), {"display": "none"}
+    figure = components.trend_figure(table, f"{neighbourhood} ({area}) - {measure}", count_label=fire.COUNT_LABEL)
+    # Half-width: slanted month labels need the legend pushed below them.
+    figure.update_layout(xaxis=dict(tickangle=-45), legend=dict(y=-0.3), height=520, margin=dict(b=60))
+    return figure, {"display": "block"}
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+@callback(Output(f"{P}-chart-csv", "data"), Input(f"{P}-chart-csv-button", "n_clicks"),
+          *[State(i.component_id, i.component_property) for i in _inputs()], prevent_initial_call=True)
+def download_chart(_n, area, measure, month, method_name, k):
+    view = _view(area, measure, month, method_name, k)
+    table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
+                                state.config.min_significant, view.month)
+    table["month"] = table["month"].dt.strftime("%Y-%m")
+    return components.csv_download(table[limits.COLUMNS],
+                                   components.safe_filename("fire", view.area, view.measure, str(view.fy)) + ".csv")
+
+
+def kpi_table(kpi: fire.QuarterKpi) -> pd.DataFrame:
+    """The fire service's KPI line, as its report prints it."""
+    return pd.DataFrame([{
+        "Descriptor": kpi.descriptor, "Area": kpi.area, "Actual": kpi.actual,
+        "Target": None if kpi.target is None else int(kpi.target),
+        "Target Met?": kpi.met_text if kpi.complete else "Quarter incomplete",
+        "Direction of travel": kpi.direction, "Same quarter last year": kpi.previous,
+        "Months held": kpi.months_held,
+    }])
+
+
+@callback(Output(f"{P}-kpi-csv", "data"), Input(f"{P}-kpi-csv-button", "n_clicks"), State(f"{P}-area", "value"),
+          State(f"{P}-quarter", "value"), prevent_initial_call=True)
+def download_kpi(_n, area, quarter):
+    report, _ = _report(area, quarter)
+    if report is None:
+        return no_update
+    return components.csv_download(kpi_table(report.kpi),
+                                   components.safe_filename("kpm1.4-deliberate-fires", report.kpi.area, quarter) + ".csv")
+
+
+@callback(Output(f"{P}-districts-csv", "data"), Input(f"{P}-districts-csv-button", "n_clicks"),
+          State(f"{P}-area", "value"), State(f"{P}-quarter", "value"), prevent_initial_call=True)
+def download_districts(_n, area, quarter):
+    report, _ = _report(area, quarter)
+    if report is None:
+        return no_update
+    return components.csv_download(report.districts, components.safe_filename("fire-districts", quarter) + ".csv")
+
+
+@callback(Output(f"{P}-vehicles-csv", "data"), Input(f"{P}-vehicles-csv-button", "n_clicks"),
+          State(f"{P}-area", "value"), State(f"{P}-quarter", "value"), prevent_initial_call=True)
+def download_vehicles(_n, area, quarter):
+    report, _ = _report(area, quarter)
+    if report is None:
+        return no_update
+    return components.csv_download(report.road_vehicles, components.safe_filename("fire-road-vehicles", quarter) + ".csv")
+
+
+@callback(Output(f"{P}-secondary-csv", "data"), Input(f"{P}-secondary-csv-button", "n_clicks"),
+          State(f"{P}-area", "value"), State(f"{P}-quarter", "value"), prevent_initial_call=True)
+def download_secondary(_n, area, quarter):
+    report, _ = _report(area, quarter)
+    if report is None:
+        return no_update
+    return components.csv_download(report.secondary, components.safe_filename("fire-secondary", quarter) + ".csv")
+
+
+@callback(Output(f"{P}-drill-csv", "data"), Input(f"{P}-drill-csv-button", "n_clicks"),
+          *[State(i.component_id, i.component_property) for i in _inputs()], prevent_initial_call=True)
+def download_drill(_n, area, measure, month, method_name, k):
+    if area not in geography.CSPS:
+        return no_update
+    view = _view(area, measure, month, method_name, k)
+    table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
+                             state.config.min_significant)
+    return components.csv_download(table, components.safe_filename("fire-neighbourhoods", area, measure, month) + ".csv")

@@ -1,0 +1,80 @@
+"""The Fire tab in real headless Chromium against real gunicorn on the demo store."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from selenium.webdriver.common.by import By
+
+from conftest import screenshot
+from helpers import click, legend_names, wait_for, wait_text
+from queries import fire, geography
+from queries.limits import COLUMNS
+
+pytestmark = pytest.mark.browser
+FIVE_SERIES = ["Monthly Average (Prev. 3 Years)", "Average", "Upper Line", "Lower Line", "Fire Count (Current)"]
+DOWNLOAD_SECONDS = 30
+
+
+def test_fire_tab_loads_with_five_series_kpi_card_and_district_table(live_server, browser):
+    browser.get(live_server + "/fire")
+    wait_text(browser, "#fire-chart .gtitle", "Force Area - Deliberate fires")
+    assert sorted(legend_names(browser, "fire-chart")) == sorted(FIVE_SERIES)
+    descriptor = wait_text(browser, "#fire-kpi-descriptor", "KPM1.4 Deliberate Fires (Q")
+    kpi = browser.find_element(By.ID, "fire-kpi").text
+    assert "Target Met?" in kpi and "Direction of travel" in kpi
+    met = browser.find_element(By.ID, "fire-kpi-met").text
+    assert met in (fire.MET, fire.NOT_MET), met  # symbol and words, never colour alone
+    direction = browser.find_element(By.ID, "fire-kpi-direction").text
+    assert direction[0] in "↑↓↔" and direction[1:].isdigit(), direction
+    rows = wait_for(browser, "#fire-districts .ag-row", condition=lambda els: len(els) >= len(geography.CSPS) + 3)
+    names = [r.find_element(By.CSS_SELECTOR, "[col-id='District']").text for r in rows]
+    assert geography.CITY in names and geography.UNALLOCATED in names and geography.FORCE in names
+    wait_text(browser, "#fire-vehicles-caption", "of deliberate primary fires in Force Area")
+    wait_for(browser, "#fire-secondary .barlayer .trace", condition=lambda els: len(els) == 3)
+    assert "Q" in descriptor.text
+    screenshot(browser, "fire-default")
+
+
+def test_url_selects_area_measure_and_quarter_and_drilldown_opens_a_ward_chart(live_server, browser):
+    browser.get(live_server + "/fire?area=Chesterfield&measure=Deliberate+secondary+fires&month=2026-09&quarter=2025-Q2")
+    wait_text(browser, "#fire-chart .gtitle", "Chesterfield - Deliberate secondary fires")
+    wait_text(browser, "#fire-kpi-descriptor", "KPM1.4 Deliberate Fires (Q2 2025/26)")
+    assert "Chesterfield" in browser.find_element(By.ID, "fire-kpi").text
+    first = wait_for(browser, "#fire-drill .ag-row[row-index='0'] .ag-cell[col-id='Neighbourhood']")[0]
+    name = first.text
+    click(browser, first)
+    wait_text(browser, "#fire-drill-chart .gtitle", f"{name} (Chesterfield) - Deliberate secondary fires")
+    assert sorted(legend_names(browser, "fire-drill-chart")) == sorted(FIVE_SERIES)
+    wait_for(browser, "body", condition=lambda _: "quarter=2025-Q2" in browser.current_url)
+    screenshot(browser, "fire-chesterfield-drilldown")
+
+
+def test_every_fire_table_and_chart_downloads_as_csv(live_server, browser, tmp_path):
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get(live_server + "/fire?area=Erewash&measure=Deliberate+fires&month=2026-09&quarter=2026-Q2")
+    wait_text(browser, "#fire-kpi-descriptor", "(Q2 2026/27)")
+    wait_for(browser, "#fire-drill .ag-row")
+    buttons = ["chart", "kpi", "districts", "vehicles", "secondary", "drill"]
+    for name in buttons:
+        click(browser, browser.find_element(By.ID, f"fire-{name}-csv-button"))
+    deadline = time.time() + DOWNLOAD_SECONDS
+    while time.time() < deadline and len(list(tmp_path.glob("*.csv"))) < len(buttons):
+        time.sleep(0.3)
+    files = {p.name: p for p in tmp_path.glob("*.csv")}
+    assert len(files) == len(buttons), sorted(files)
+    chart = pd.read_csv(files["fire-erewash-deliberate-fires-2026.csv"], keep_default_na=False)
+    assert list(chart.columns) == COLUMNS and len(chart) == 12
+    kpi = pd.read_csv(files["kpm1.4-deliberate-fires-erewash-2026-q2.csv"])
+    assert kpi.loc[0, "Descriptor"] == "KPM1.4 Deliberate Fires (Q2 2026/27)"
+    assert kpi.loc[0, "Target Met?"] in (fire.MET, fire.NOT_MET)
+    districts = pd.read_csv(files["fire-districts-2026-q2.csv"])
+    assert list(districts.columns) == fire.DISTRICT_COLUMNS
+    in_districts = districts.loc[districts["District"].isin(geography.CSPS), "Incidents"].sum()
+    parts = districts.set_index("District")["Incidents"]
+    assert in_districts + parts[geography.UNALLOCATED] + parts[geography.OUTSIDE] == parts[geography.FORCE]
+    assert int(kpi.loc[0, "Actual"]) == parts["Erewash"]
+    assert "Road vehicle share (%)" in pd.read_csv(files["fire-road-vehicles-2026-q2.csv"]).columns
+    assert list(pd.read_csv(files["fire-secondary-2026-q2.csv"]).columns) == ["Area", *fire.SECONDARY_GROUPS, "Total"]
+    assert "neighbourhood" in pd.read_csv(files["fire-neighbourhoods-erewash-deliberate-fires-2026-09.csv"]).columns
