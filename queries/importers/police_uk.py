@@ -1,0 +1,871 @@
+"""police.uk street-level crime and anti-social behaviour downloads (zip, folder or CSV).
+
+`python app.py import police-uk PATH... [--groups FILE] [--data-dir DIR]`
+
+Each PATH is a police.uk custom download as published (a zip holding
+`YYYY-MM/YYYY-MM-<force>-street.csv`), the folder it unpacks to, or single street CSVs.
+Every row becomes a record of the `crime` dataset, placed in a ward through its LSOA code
+(both 2011 and 2021 codes), outside the force area, or unallocated when it has no LSOA;
+rows that cannot be read go to the quarantine with their reason and raw line. Nothing is
+dropped: for every file and month, rows read = loaded + outside area + unallocated +
+rejected, and the import refuses to publish figures that do not add up.
+
+Why it is built this way:
+
+* Speed: the CSV is parsed by pyarrow's streaming reader (C++, constant memory per block)
+  and classified by one DuckDB pass over the Arrow batches; Python never loops over rows
+  on the happy path. A 10-million-row file imports in about a minute (docs/benchmarks-import.md).
+* Exact line numbers: the reader runs single-threaded so a malformed row reports its
+  physical line; on two cores that costs nothing (measured), and it lets a valid row's
+  line be derived from its position, which anti-social behaviour rows (no Crime ID) need
+  for an id that is the same every time the same file is imported.
+* Safety: files are read and checked completely before anything is written, and the
+  store changes only through `publish_import`, which stages a new version aside and swaps
+  the manifest atomically. A bad file, a crash or Ctrl-C leaves the old store as it was.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import re
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import BinaryIO, Callable, TextIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from queries import geography
+from queries.importers.common import (
+    RECONCILIATION_COLUMNS,
+    REJECTED_COLUMNS,
+    ImportError_,
+    publish_import,
+)
+from queries.measures import ALL_CRIME, ASB, POLICE_UK_TYPES
+from queries.store import StoreError, read_manifest
+
+DATASET = "crime"
+# police.uk's street-level header, in its published order.
+EXPECTED_COLUMNS = [
+    "Crime ID",
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
+    "Last outcome category",
+    "Context",
+]
+# The columns worth keeping, and their names inside the importer. Reported by / Falls
+# within (the force, constant per file), LSOA name (derivable) and Context (almost always
+# empty) are not parsed at all, which keeps a 10M-row import lean.
+KEPT_COLUMNS = {
+    "Crime ID": "crime_id",
+    "Month": "month_text",
+    "Longitude": "longitude",
+    "Latitude": "latitude",
+    "Location": "street",
+    "LSOA code": "lsoa_code",
+    "Crime type": "crime_type",
+    "Last outcome category": "outcome",
+}
+# `2025-03-derbyshire-street.csv`; police.uk's other files (-outcomes, -stop-and-search) are skipped.
+STREET_FILE = re.compile(r"^(?P<month>\d{4}-\d{2})-(?P<force>.+)-street\.csv$", re.IGNORECASE)
+MONTH_FOLDER = re.compile(r"^\d{4}-\d{2}$")
+MONTH_TEXT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+# Parse in 16 MiB blocks: large enough for pyarrow's throughput, small enough to keep
+# memory flat and give the progress bar something to show on a single big file.
+BLOCK_SIZE = 16 << 20
+HEADER_LIMIT = 1 << 20
+# A file where more than this share of rows is unreadable is not the file it claims to
+# be (a renamed month, another format): refuse it rather than replace a month with scraps.
+MAX_REJECTED_SHARE = 0.10
+# ... but a handful of bad rows in a small file is still row-level.
+REJECTED_ROWS_ALWAYS_ALLOWED = 10
+EXAMPLES_SHOWN = 10
+LAST_RECONCILIATION = "last-import-reconciliation.csv"
+GROUPS_COLUMNS = ("police_uk_type", "group")
+# Non-TTY progress: one line per this share of the work, no more often than this.
+PROGRESS_STEP = 0.10
+PROGRESS_MIN_SECONDS = 5.0
+PROGRESS_TTY_SECONDS = 0.1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--groups",
+        type=Path,
+        help="CSV with columns police_uk_type,group: count police.uk's categories under your reporting "
+        "groups (the original category is kept as source_category). See docs/import-police-uk.md.",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar on stderr")
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """A tiny progress bar on stderr that is safe in CI logs.
+
+    On a terminal it redraws one line in place (at most ten times a second); otherwise it
+    prints a plain line each time another tenth of the work is done, and no more often
+    than every few seconds, so a short import prints only its final line and a long one
+    about ten. tqdm is not a dependency for the sake of these forty lines.
+    """
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True):
+        self.total = max(int(total), 1)
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.done = 0
+        self.started = time.monotonic()
+        self._last_draw = self.started
+        self._last_step = 0
+
+    def update(self, amount: int) -> None:
+        self.done = min(self.done + int(amount), self.total)
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self.tty:
+            if now - self._last_draw >= PROGRESS_TTY_SECONDS:
+                self._draw("\r", "")
+                self._last_draw = now
+            return
+        step = int(self.done / self.total / PROGRESS_STEP)
+        if step > self._last_step and now - self._last_draw >= PROGRESS_MIN_SECONDS:
+            self._draw("", "\n")
+            self._last_step, self._last_draw = step, now
+
+    def close(self) -> None:
+        self.done = self.total
+        if self.enabled:
+            self._draw("\r" if self.tty else "", "\n")
+            self.enabled = False  # closing twice draws once
+
+    def _draw(self, start: str, end: str) -> None:
+        share = self.done / self.total
+        width = 30
+        bar = "#" * int(share * width) + "-" * (width - int(share * width))
+        elapsed = time.monotonic() - self.started
+        self.stream.write(f"{start}{self.label} [{bar}] {share:4.0%} {_size(self.done)}/{_size(self.total)} {elapsed:5.1f}s{end}")
+        self.stream.flush()
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+# --------------------------------------------------------------------------- finding files
+
+
+@dataclass(frozen=True)
+class StreetFile:
+    """One police.uk street CSV, on disk or inside a zip."""
+
+    display: str  # how messages name it: "archive.zip:2025-03/2025-03-derbyshire-street.csv"
+    name: str  # the file's own name, stable across zip / folder / copy; prefixes ASB ids
+    size: int  # uncompressed bytes, for the progress bar
+    expected_month: date | None  # from the file (and folder) name; None for other CSV names
+    force: str | None
+    path: Path  # the CSV itself, or the zip that holds it
+    member: str | None = None
+
+    def open(self) -> BinaryIO:
+        if self.member is None:
+            return open(self.path, "rb")
+        archive = zipfile.ZipFile(self.path)
+        handle = archive.open(self.member)
+        handle._archive = archive  # keep the archive open as long as the member is read
+        return handle
+
+    @property
+    def key(self) -> tuple:
+        """Two files with the same key hold the same force's same month: the later one wins."""
+        if self.expected_month is not None:
+            return ("month", self.expected_month, (self.force or "").lower())
+        return ("file", str(self.path.resolve()), self.member)
+
+
+class FileProblem(Exception):
+    """A whole file cannot be imported; the message names it (and the line)."""
+
+
+def _month_of(text: str) -> date | None:
+    try:
+        year, month = int(text[:4]), int(text[5:7])
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
+def _street_file(display: str, inner: str, size: int, path: Path, member: str | None) -> StreetFile:
+    """Describe one CSV, checking that its folder and file name agree on the month."""
+    parts = inner.replace("\\", "/").split("/")
+    match = STREET_FILE.match(parts[-1])
+    expected = force = None
+    if match:
+        expected = _month_of(match["month"])
+        force = match["force"]
+        if expected is None:
+            raise FileProblem(f"{display}: {match['month']!r} in the file name is not a month (YYYY-MM)")
+        folder = parts[-2] if len(parts) > 1 else ""
+        if MONTH_FOLDER.match(folder) and folder != match["month"]:
+            raise FileProblem(
+                f"{display}: the folder says {folder} but the file name says {match['month']}; "
+                "police.uk puts each month's file in a folder of the same month"
+            )
+    return StreetFile(display, parts[-1], size, expected, force, path, member)
+
+
+def discover(paths: list[Path]) -> tuple[list[StreetFile], list[str], list[str]]:
+    """Every street CSV under the given paths -> (files, notes on skipped files, file-level problems)."""
+    found: list[StreetFile] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            found.extend(_discover_one(Path(path)))
+        except FileProblem as exc:
+            problems.append(str(exc))
+    # The same force's same month given twice (overlapping downloads): the later path wins,
+    # exactly as if the two had been imported one after the other.
+    latest: dict[tuple, StreetFile] = {}
+    for item in found:
+        latest[item.key] = item
+    keep = set(map(id, latest.values()))
+    files = [f for f in found if id(f) in keep]
+    skipped = [
+        f"{f.display}: skipped, the same month is in {latest[f.key].display}, given later" for f in found if id(f) not in keep
+    ]
+    return files, skipped, problems
+
+
+def _discover_one(path: Path) -> list[StreetFile]:
+    if not path.exists():
+        raise FileProblem(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = [
+            _street_file(str(p), str(p.relative_to(path)), p.stat().st_size, p, None)
+            for p in sorted(path.rglob("*.csv"))
+            if STREET_FILE.match(p.name)
+        ]
+        if not files:
+            others = sorted(p.name for p in path.rglob("*.csv"))[:5]
+            raise FileProblem(
+                f"{path}: no police.uk street files (YYYY-MM/YYYY-MM-<force>-street.csv) in this folder"
+                + (f"; it has: {', '.join(others)}" if others else "")
+            )
+        return files
+    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.infolist() if not m.is_dir()]
+        except zipfile.BadZipFile as exc:
+            raise FileProblem(f"{path}: not a readable zip archive ({exc}); is the download complete?") from None
+        files = [
+            _street_file(f"{path.name}:{m.filename}", m.filename, m.file_size, path, m.filename)
+            for m in members
+            if STREET_FILE.match(m.filename.replace("\\", "/").rsplit("/", 1)[-1])
+        ]
+        if not files:
+            others = [m.filename for m in members][:5]
+            raise FileProblem(
+                f"{path}: the zip holds no police.uk street files (YYYY-MM/YYYY-MM-<force>-street.csv)"
+                + (f"; it has: {', '.join(others)}" if others else "; it is empty")
+            )
+        return sorted(files, key=lambda f: f.member or "")
+    if path.suffix.lower() == ".csv":
+        return [_street_file(str(path), path.name, path.stat().st_size, path, None)]
+    raise FileProblem(f"{path}: not a zip archive, a folder or a .csv file")
+
+
+# --------------------------------------------------------------------------- reading one file
+
+
+@dataclass
+class ParsedFile:
+    """One file's rows as Arrow (kept columns, empty fields as null, plus `line`) and its malformed lines."""
+
+    source: StreetFile
+    table: pa.Table
+    malformed: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, raw)
+    blank_lines: int = 0
+
+
+def check_header(source: StreetFile) -> list[str]:
+    """The file's column names, or FileProblem when it is empty, not UTF-8 or not police.uk's header."""
+    with source.open() as handle:
+        first = handle.readline(HEADER_LIMIT)
+    if not first:
+        raise FileProblem(f"{source.display}: the file is empty (0 bytes, no header); re-download it")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileProblem(_not_utf8(source, 1, first, exc)) from None
+    columns = [c.strip() for c in next(csv.reader([text.rstrip("\r\n")]), [])]
+    if columns == EXPECTED_COLUMNS:
+        return columns
+    missing = [c for c in EXPECTED_COLUMNS if c not in columns]
+    unexpected = [c for c in columns if c not in EXPECTED_COLUMNS]
+    if not missing and not unexpected and len(columns) == len(EXPECTED_COLUMNS):
+        return columns  # police.uk's columns in another order: read by name
+    if len(missing) > len(EXPECTED_COLUMNS) // 2:
+        found = text.strip()[:120]
+        raise FileProblem(
+            f"{source.display} line 1: not the police.uk street-level header (is the header missing?); "
+            f"expected {','.join(EXPECTED_COLUMNS)}; found {found!r}"
+        )
+    detail = []
+    if missing:
+        detail.append("missing " + ", ".join(repr(c) for c in missing))
+    if unexpected:
+        detail.append("unexpected " + ", ".join(repr(c) for c in unexpected))
+    if not detail:
+        detail.append("a column is repeated")
+    raise FileProblem(
+        f"{source.display} line 1: the header does not match police.uk's street-level columns ({'; '.join(detail)}); "
+        f"expected {','.join(EXPECTED_COLUMNS)}"
+    )
+
+
+def _not_utf8(source: StreetFile, line: int, raw: bytes, exc: UnicodeDecodeError) -> str:
+    bad = raw[exc.start : exc.end].hex(" ")
+    return (
+        f"{source.display} line {line}: not UTF-8 (byte {bad} at column {exc.start + 1}); police.uk files are "
+        "UTF-8, so this copy was probably re-saved by a spreadsheet in another encoding (e.g. Windows-1252). "
+        "Re-download it, or save it as 'CSV UTF-8'"
+    )
+
+
+def _first_non_utf8(source: StreetFile) -> str:
+    """Message naming the first line that is not UTF-8 (only run once pyarrow has said so)."""
+    with source.open() as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return _not_utf8(source, number, raw, exc)
+    return f"{source.display}: not UTF-8"
+
+
+def raw_lines(source: StreetFile, wanted: set[int]) -> dict[int, str]:
+    """The original text of the given physical lines (1-based), for the quarantine.
+
+    A slow Python pass over the file, run only for files that have rejected rows.
+    """
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    last = max(wanted)
+    with source.open() as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number in wanted:
+                found[number] = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if number >= last:
+                break
+    return found
+
+
+def _open_for_arrow(source: StreetFile):
+    """Arrow's own file reader for files on disk (no GIL, faster); the zip member's file object otherwise."""
+    return pa.OSFile(str(source.path)) if source.member is None else source.open()
+
+
+def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
+    """Parse one file into Arrow (kept columns only), noting malformed lines.
+
+    Physical line numbers: the header is line 1 and every later line is either a row or a
+    malformed line (blank lines are read as rows of nulls, not skipped, so they count),
+    hence a valid row's line follows from its position once the malformed lines are known.
+    """
+    columns = check_header(source)
+    malformed: list[tuple[int, str, int]] = []  # (line, text, fields)
+
+    def on_invalid(row) -> str:
+        malformed.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    read_options = pa_csv.ReadOptions(column_names=columns, skip_rows=1, use_threads=False, block_size=BLOCK_SIZE)
+    parse_options = pa_csv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False)
+    convert_options = pa_csv.ConvertOptions(
+        column_types={c: pa.string() for c in columns},
+        include_columns=list(KEPT_COLUMNS),
+        strings_can_be_null=True,
+        null_values=[""],  # only an empty field is missing: a street called "NA" is a street
+    )
+    batches = []
+    with _open_for_arrow(source) as handle:
+        position = 0
+        try:
+            reader = pa_csv.open_csv(handle, read_options=read_options, parse_options=parse_options,
+                                     convert_options=convert_options)
+            for batch in reader:
+                batches.append(batch)
+                now = handle.tell()
+                progress.update(now - position)
+                position = now
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "UTF-8" in str(exc):
+                raise FileProblem(_first_non_utf8(source)) from None
+            raise FileProblem(f"{source.display}: cannot be read as CSV: {exc}") from None
+        progress.update(source.size - position)
+    schema = pa.schema([(c, pa.string()) for c in KEPT_COLUMNS])
+    table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+    table = table.rename_columns(list(KEPT_COLUMNS.values()))
+    del batches
+
+    swallowed = [m for m in malformed if "\n" in m[1] or "\r" in m[1]]
+    if swallowed:
+        raise FileProblem(
+            f"{source.display} line {swallowed[0][0]}: a quote (\") opens a field that is never closed, so the "
+            "lines after it run together into one; fix that line or re-download the file"
+        )
+    bad_lines = np.array(sorted(m[0] for m in malformed), dtype=np.int64)
+    n = table.num_rows
+    if len(bad_lines):
+        lines = np.setdiff1d(np.arange(2, n + len(bad_lines) + 2, dtype=np.int64), bad_lines)[:n]
+    else:
+        lines = np.arange(2, n + 2, dtype=np.int64)
+    table = table.append_column("line", pa.array(lines.astype(np.int32)))
+    table, blank = _drop_blank_lines(source, table)
+    expected = len(EXPECTED_COLUMNS)
+    rejects = [
+        (line, f"{count} fields, expected {expected} ({'line cut short?' if count < expected else 'a stray comma?'})", text)
+        for line, text, count in sorted(malformed, key=lambda m: m[0])
+    ]
+    return ParsedFile(source, table, rejects, blank)
+
+
+def _drop_blank_lines(source: StreetFile, table: pa.Table) -> tuple[pa.Table, int]:
+    """Blank lines are not rows. They read as all-null rows, as does ",,,,,,,,,,," (which is a
+    row, and is rejected later), so only the raw text tells them apart; checked only when a
+    row has no Month at all, which a police.uk file never has."""
+    if table["month_text"].null_count == 0:
+        return table, 0
+    empty = None
+    for name in KEPT_COLUMNS.values():
+        column = pc.is_null(table[name])
+        empty = column if empty is None else pc.and_(empty, column)
+    candidates = table.filter(empty)["line"].to_pylist()
+    if not candidates:
+        return table, 0
+    texts = raw_lines(source, set(candidates))
+    blank = {line for line in candidates if not texts.get(line, "").strip()}
+    if not blank:
+        return table, 0
+    keep = pc.invert(pc.is_in(table["line"], value_set=pa.array(sorted(blank), pa.int32())))
+    return table.filter(keep), len(blank)
+
+
+# --------------------------------------------------------------------------- groups mapping
+
+
+def read_groups(path: Path) -> dict[str, str]:
+    """The optional --groups file: police_uk_type (lower case) -> reporting group, checked line by line.
+
+    Anti-social behaviour is not a crime and "All crimes" is computed from every group, so a
+    mapping may neither move ASB into a crime group nor name a crime group after either.
+    """
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ImportError_(f"--groups {path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ImportError_(f"--groups {path}: not UTF-8 (byte at offset {exc.start}); save it as 'CSV UTF-8'") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or [c.strip().lower() for c in rows[0]][:2] != list(GROUPS_COLUMNS):
+        raise ImportError_(f"--groups {path} line 1: the header must be {','.join(GROUPS_COLUMNS)}")
+    mapping: dict[str, tuple[str, int]] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise ImportError_(f"--groups {path} line {number}: needs a police_uk_type and a group, got {','.join(row)!r}")
+        kind, group = row[0].strip(), row[1].strip()
+        key = kind.lower()
+        if key in mapping and mapping[key][0] != group:
+            raise ImportError_(
+                f"--groups {path} line {number}: {kind!r} is mapped to {mapping[key][0]!r} on line {mapping[key][1]} "
+                f"and to {group!r} here"
+            )
+        if key == ASB.lower() and group != ASB:
+            raise ImportError_(
+                f"--groups {path} line {number}: {ASB} is a separate measure, not a crime; it cannot go in {group!r}"
+            )
+        if key != ASB.lower() and group.lower() in (ASB.lower(), ALL_CRIME.lower()):
+            raise ImportError_(f"--groups {path} line {number}: {group!r} is a reserved measure name; choose another group")
+        mapping[key] = (group, number)
+    return {key: group for key, (group, _) in mapping.items()}
+
+
+# --------------------------------------------------------------------------- classifying
+
+
+@dataclass
+class FileResult:
+    """One file's outcome: its records, its rejected rows and its reconciliation rows."""
+
+    source: StreetFile
+    records: pa.Table
+    rejected: pd.DataFrame  # file, line, reason, raw, month
+    reconciliation: pd.DataFrame  # RECONCILIATION_COLUMNS
+    categories: dict[str, int]  # source category -> rows
+    blank_lines: int = 0
+
+
+def _lookup(column: pa.ChunkedArray, mapping: Callable[[str | None], object], type_: pa.DataType) -> pa.ChunkedArray:
+    """Map a low-cardinality column through a Python function applied once per distinct value.
+
+    Months, LSOA codes and crime types have hundreds of distinct values in millions of rows,
+    so this is a hash lookup per row in Arrow and a Python call per distinct value.
+    """
+    uniques = pc.unique(column)
+    mapped = pa.array([mapping(v) for v in uniques.to_pylist()], type=type_)
+    return pc.take(mapped, pc.index_in(column, value_set=uniques))
+
+
+def _parse_month(text: str | None) -> date | None:
+    text = (text or "").strip()
+    return date(int(text[:4]), int(text[5:7]), 1) if MONTH_TEXT.fullmatch(text) else None
+
+
+def _month_reason(text: str | None, expected: date | None) -> str | None:
+    month = _parse_month(text)
+    if text is None or not text.strip():
+        return "Month is empty"
+    if month is None:
+        return f"Month {text!r} is not a month (YYYY-MM)"
+    if expected is not None and month != expected:
+        return f"Month {month:%Y-%m} does not match the file's month {expected:%Y-%m} (from its name)"
+    return None
+
+
+def _to_float(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Coordinates as numbers; an unreadable one becomes null (the LSOA, not the point, places a row)."""
+    try:
+        return pc.cast(column, pa.float64())
+    except pa.ArrowInvalid:
+        return pa.chunked_array([pa.array(pd.to_numeric(column.to_pandas(), errors="coerce"), pa.float64())])
+
+
+def classify_file(parsed: ParsedFile, wards: dict[str, str], groups: dict[str, str] | None) -> FileResult:
+    """Month checks, LSOA -> ward, measure and reconciliation for one file, all vectorised."""
+    source, table = parsed.source, parsed.table
+    expected = source.expected_month
+    month = _lookup(table["month_text"], _parse_month, pa.date32())
+    reason = _lookup(table["month_text"], lambda t: _month_reason(t, expected), pa.string())
+    reason = pc.coalesce(reason, _lookup(table["crime_type"], lambda t: None if (t or "").strip() else "Crime type is empty",
+                                          pa.string()))
+
+    def measure_of(kind: str | None) -> str | None:
+        kind = (kind or "").strip()
+        if not kind or kind == ASB or groups is None:
+            return kind or None
+        return groups.get(kind.lower(), kind)
+
+    def location_of(code: str | None) -> str:
+        code = (code or "").strip()
+        if not code:
+            return geography.NO_LOCATION
+        return geography.IN_AREA if code in wards else geography.OUTSIDE_AREA
+
+    location = _lookup(table["lsoa_code"], location_of, pa.string())
+    record_ids = pc.coalesce(
+        table["crime_id"],
+        pc.binary_join_element_wise(pa.scalar(source.name), pc.cast(table["line"], pa.string()), ":"),
+    )
+    records = pa.table(
+        {
+            "record_id": record_ids,
+            "month": month,
+            "measure": _lookup(table["crime_type"], measure_of, pa.string()),
+            "ward_code": _lookup(table["lsoa_code"], lambda c: wards.get((c or "").strip()), pa.string()),
+            "location": location,
+            "source_category": _lookup(table["crime_type"], lambda t: (t or "").strip() or None, pa.string()),
+            "lsoa_code": table["lsoa_code"],
+            "outcome": table["outcome"],
+            "longitude": _to_float(table["longitude"]),
+            "latitude": _to_float(table["latitude"]),
+            "street": table["street"],
+        }
+    )
+    accepted = pc.is_null(reason)
+    n_rejected = len(reason) - pc.sum(accepted.cast(pa.int64())).as_py() if len(reason) else 0
+    rejected_parts = [pd.DataFrame({"line": [m[0] for m in parsed.malformed], "reason": [m[1] for m in parsed.malformed],
+                                    "raw": [m[2] for m in parsed.malformed], "month": expected})]
+    if n_rejected:
+        judged = pa.table({"line": table["line"], "reason": reason, "month": month}).filter(pc.invert(accepted)).to_pandas()
+        texts = raw_lines(source, set(judged["line"].tolist()))
+        judged["raw"] = [texts.get(line, "") for line in judged["line"]]
+        judged["month"] = expected if expected is not None else judged["month"]
+        rejected_parts.append(judged)
+        records = records.filter(accepted)
+    rejected = pd.concat([p for p in rejected_parts if len(p)], ignore_index=True) if any(len(p) for p in rejected_parts) \
+        else pd.DataFrame({"line": pd.Series([], dtype="int64"), "reason": [], "raw": [], "month": []})
+    rejected["month"] = pd.to_datetime(rejected["month"]).dt.date
+    rejected.insert(0, "file", source.display)
+    rejected = rejected.sort_values("line", ignore_index=True)
+    categories = pc.value_counts(records["source_category"]).to_pylist()
+    return FileResult(
+        source,
+        records,
+        rejected,
+        _reconcile(source, records, rejected),
+        {c["values"]: c["counts"] for c in categories if c["values"] is not None},
+        parsed.blank_lines,
+    )
+
+
+def _reconcile(source: StreetFile, records: pa.Table, rejected: pd.DataFrame) -> pd.DataFrame:
+    """rows read = loaded + outside area + unallocated + rejected, per month of one file.
+
+    A file named for a month reports under that month, even with no rows at all, so a month
+    published empty is recorded as held (zero), not as missing.
+    """
+    if source.expected_month is not None:
+        counts = pc.value_counts(records["location"]).to_pylist()
+        frame = pd.DataFrame([{"month": source.expected_month, **{c["values"]: c["counts"] for c in counts}}])
+    elif records.num_rows == 0:
+        frame = pd.DataFrame({"month": pd.Series([], dtype=object)})
+    else:
+        grouped = records.select(["month", "location"]).group_by(["month", "location"]).aggregate([([], "count_all")])
+        frame = grouped.to_pandas().pivot_table(index="month", columns="location", values="count_all", aggfunc="sum")
+        frame = frame.reset_index()
+    frame["month"] = pd.to_datetime(frame["month"]).dt.date
+    frame = frame.rename(columns={geography.IN_AREA: "loaded", geography.OUTSIDE_AREA: "outside_area",
+                                  geography.NO_LOCATION: "unallocated"})
+    rejects = rejected.groupby("month", dropna=False).size().rename("rejected").reset_index()
+    frame = frame.merge(rejects, on="month", how="outer")
+    parts = ["loaded", "outside_area", "unallocated", "rejected"]
+    frame = frame.reindex(columns=["month"] + parts)
+    frame[parts] = frame[parts].fillna(0).astype("int64")
+    frame["rows_read"] = frame[parts].sum(axis=1)
+    frame["file"] = source.display
+    return frame.sort_values("month", na_position="last", ignore_index=True)[RECONCILIATION_COLUMNS]
+
+
+def check_rejection_rates(reconciliation: pd.DataFrame, rejected: pd.DataFrame) -> list[str]:
+    """Files that are mostly unreadable: refuse them rather than replace a month with what is left."""
+    problems = []
+    per_file = reconciliation.groupby("file", sort=False)[["rows_read", "rejected"]].sum()
+    for name, row in per_file.iterrows():
+        if row["rejected"] == 0:
+            continue
+        usable = row["rows_read"] - row["rejected"]
+        too_many = row["rejected"] > REJECTED_ROWS_ALWAYS_ALLOWED and row["rejected"] > MAX_REJECTED_SHARE * row["rows_read"]
+        if usable == 0 or too_many:
+            first = rejected[rejected["file"] == name].iloc[0]
+            problems.append(
+                f"{name}: {row['rejected']:,} of {row['rows_read']:,} rows cannot be read, so the file was not "
+                f"imported (a file with more than {MAX_REJECTED_SHARE:.0%} bad rows is not what its name says); "
+                f"first, line {first['line']}: {first['reason']}"
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def main(args: argparse.Namespace) -> int:
+    """Import the given downloads; print the reconciliation. Exit 0 on success, 2 on bad input."""
+    try:
+        return run_import(
+            list(args.paths), Path(args.data_dir), getattr(args, "groups", None),
+            progress=not getattr(args, "no_progress", False),
+        )
+    except ImportError_ as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("The store was not changed.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: the store was not changed.", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("Imports swap in atomically, so the store is either as it was or fully updated; "
+              "`python app.py export counts` shows which.", file=sys.stderr)
+        return 1
+
+
+def run_import(
+    paths: list[Path],
+    data_dir: Path,
+    groups_file: Path | None = None,
+    progress: bool = True,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Read, check and classify every file, then publish them in one atomic swap."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    started = time.monotonic()
+    try:
+        lookup = geography.lsoa_lookup(data_dir)
+    except FileNotFoundError:
+        raise ImportError_(f"{Path(data_dir) / geography.LSOA_FILE}: the LSOA lookup is missing from the data directory") from None
+    # Both vintages (2011 and 2021) in one map: a code unchanged in 2021 has the same ward.
+    wards = dict(zip(lookup["lsoa_code"].str.strip(), lookup["ward_code"]))
+    groups = read_groups(groups_file) if groups_file is not None else None
+
+    files, skipped, problems = discover(paths)
+    results: list[FileResult] = []
+    bar = Progress(sum(f.size for f in files), "reading police.uk files", stream=err, enabled=progress)
+    for source in files:
+        try:
+            parsed = read_street_file(source, bar)
+        except FileProblem as exc:
+            problems.append(str(exc))
+            continue
+        if not problems:  # once a file is refused nothing will be written: only check the rest
+            results.append(classify_file(parsed, wards, groups))
+        del parsed
+    bar.close()
+    if problems:
+        raise ImportError_(_list("file(s) cannot be imported", problems))
+    if not results:
+        raise ImportError_("no police.uk street files found in " + ", ".join(map(str, paths)))
+
+    reconciliation = pd.concat([r.reconciliation for r in results], ignore_index=True)
+    rejected = pd.concat([r.rejected for r in results], ignore_index=True)
+    categories: dict[str, int] = {}
+    for r in results:
+        for name, count in r.categories.items():
+            categories[name] = categories.get(name, 0) + count
+    problems = check_rejection_rates(reconciliation, rejected)
+    unmapped = sorted(c for c in categories if groups is not None and c != ASB and c.lower() not in groups)
+    if unmapped:
+        problems.append(
+            f"--groups {groups_file}: no group for {', '.join(repr(t) for t in unmapped)}; "
+            "add a row for each (a category may be its own group)"
+        )
+    if problems:
+        raise ImportError_(_list("problem(s) found", problems))
+
+    months_before = _months_held(data_dir)
+    source_note = "police.uk street-level crime: " + ", ".join(sorted({Path(p).name for p in paths}))
+    records_table = pa.concat_tables([r.records for r in results])
+    blank_notes = [f"{r.source.display}: {r.blank_lines:,} blank line(s) ignored (not rows)" for r in results if r.blank_lines]
+    del results
+    records = records_table.to_pandas(date_as_object=False)
+    del records_table
+    if progress:
+        err.write(f"writing the store ({len(records):,} records)...\n")
+        err.flush()
+    published = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source_note)
+    try:
+        saved = _save_last_reconciliation(data_dir, reconciliation)
+        report(out, reconciliation, rejected, categories, published, months_before, skipped + blank_notes, saved,
+               time.monotonic() - started)
+    except KeyboardInterrupt:
+        err.write("\ninterrupted after the import was published: the store is complete and consistent; only the "
+                  "summary was not printed (see the crime reconciliation table)\n")
+        return 130
+    return 0
+
+
+def _list(title: str, problems: list[str]) -> str:
+    return f"{len(problems)} {title}:\n  " + "\n  ".join(problems)
+
+
+def _months_held(data_dir: Path) -> set[date]:
+    """Months the crime dataset holds now (none if it is the synthetic demo), for the summary."""
+    try:
+        manifest = read_manifest(data_dir)
+    except StoreError:
+        return set()
+    rel = manifest.get("datasets", {}).get(DATASET)
+    if not rel or manifest.get("synthetic", {}).get(DATASET):
+        return set()
+    path = Path(data_dir) / rel / "coverage.parquet"
+    if not path.exists():
+        return set()
+    return set(pd.to_datetime(pd.read_parquet(path)["month"]).dt.date)
+
+
+def _save_last_reconciliation(data_dir: Path, reconciliation: pd.DataFrame) -> Path:
+    """`<data-dir>/crime/last-import-reconciliation.csv`, written atomically after the swap."""
+    path = Path(data_dir) / DATASET / LAST_RECONCILIATION
+    frame = reconciliation.copy()
+    frame["month"] = pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def report(out: TextIO, reconciliation: pd.DataFrame, rejected: pd.DataFrame, categories: dict[str, int], published,
+           months_before: set[date], skipped: list[str], saved: Path, seconds: float) -> None:
+    """The summary a person reads: where every row went, which months changed, what was refused."""
+    table = reconciliation.copy()
+    table["month"] = pd.to_datetime(table["month"]).dt.strftime("%Y-%m").fillna("?")
+    numbers = ["rows_read", "loaded", "outside_area", "unallocated", "rejected"]
+    total = table[numbers].sum()
+    headings = ["file", "month", "rows read", "loaded", "outside area", "unallocated", "rejected"]
+    rows = [[r.file, r.month] + [f"{getattr(r, c):,}" for c in numbers] for r in table.itertuples()]
+    rows.append(["TOTAL", ""] + [f"{int(total[c]):,}" for c in numbers])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headings)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    print(f"police.uk import: {int(total['rows_read']):,} rows from {table['file'].nunique()} file(s) in {seconds:.1f}s",
+          file=out)
+    print(line(headings), file=out)
+    for row in rows[:-1]:
+        print(line(row), file=out)
+    print(line(rows[-1]), file=out)
+    print("rows read = loaded (in a ward) + outside area + unallocated (no LSOA) + rejected, for every file and month; "
+          "outside-area and unallocated rows are stored too and count in the Force Area total.", file=out)
+    in_force = int(total["rows_read"] - total["outside_area"])
+    if in_force:
+        print(f"ward match: {int(total['loaded']):,} of {in_force:,} rows within the force area ({total['loaded'] / in_force:.2%}) "
+              "have a ward", file=out)
+    months = sorted(published.months_replaced)
+    replaced = [m for m in months if m in months_before]
+    added = [m for m in months if m not in months_before]
+    if added:
+        print(f"months added: {_month_list(added)}", file=out)
+    if replaced:
+        print(f"months replaced (re-imported; their old rows are gone, no duplicates): {_month_list(replaced)}", file=out)
+    if published.replaced_synthetic:
+        print("the store held SYNTHETIC demo crime data: this import replaced it entirely; no demo figures remain "
+              "in the crime dataset.", file=out)
+    for note in skipped:
+        print(f"note: {note}", file=out)
+    unknown = {k: v for k, v in categories.items() if k not in POLICE_UK_TYPES}
+    if unknown:
+        listed = ", ".join(f"{k!r} ({v:,} rows)" for k, v in sorted(unknown.items()))
+        print(f"note: categories that are not among police.uk's 14 were kept as their own measures: {listed}", file=out)
+    if len(rejected):
+        print(f"rejected: {len(rejected):,} row(s), kept with their reason and raw line in {published.quarantine_file}:",
+              file=out)
+        for r in rejected.head(EXAMPLES_SHOWN).itertuples():
+            print(f"  {r.file} line {r.line}: {r.reason}", file=out)
+        if len(rejected) > EXAMPLES_SHOWN:
+            print(f"  ... and {len(rejected) - EXAMPLES_SHOWN:,} more", file=out)
+    print(f"reconciliation saved to {saved} (and in the store's reconciliation table)", file=out)
+
+
+def _month_list(months: list[date]) -> str:
+    if len(months) > 6:
+        return f"{len(months)} months, {months[0]:%Y-%m} to {months[-1]:%Y-%m}"
+    return ", ".join(f"{m:%Y-%m}" for m in months)
