@@ -455,9 +455,11 @@ def update_drill_chart(neighbourhood, area, measure, month, method_name, k):
                                     state.config.min_significant, view.month, neighbourhood=neighbourhood)
     except geography.UnknownArea:
         return components.empty_figure(""), {"display": "none"}
-    figure = components.trend_figure(table, f"{neighbourhood} ({area}) - {measure}", count_label=fire.COUNT_LABEL)
-    # Half-width: slanted month labels need the legend pushed below them.
-    figure.update_layout(xaxis=dict(tickangle=-45), legend=dict(y=-0.3), height=520, margin=dict(b=60))
+    figure = components.trend_figure(table, f"{neighbourhood} ({area})<br>{measure}", count_label=fire.COUNT_LABEL)
+    # Half-width: the title takes two lines so it clears the chart's tool bar, and slanted
+    # month labels need the legend pushed below them.
+    figure.update_layout(title=dict(font=dict(size=17)), xaxis=dict(tickangle=-45), legend=dict(y=-0.3), height=540,
+                         margin=dict(t=80, b=60))
     return figure, {"display": "block"}
 
 
