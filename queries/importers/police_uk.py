@@ -126,8 +126,10 @@ class Progress:
     about ten. tqdm is not a dependency for the sake of these forty lines.
     """
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True):
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True,
+                 min_seconds: float = PROGRESS_MIN_SECONDS):
         self.total = max(int(total), 1)
+        self.min_seconds = min_seconds
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
@@ -148,7 +150,7 @@ class Progress:
                 self._last_draw = now
             return
         step = int(self.done / self.total / PROGRESS_STEP)
-        if step > self._last_step and now - self._last_draw >= PROGRESS_MIN_SECONDS:
+        if step > self._last_step and now - self._last_draw >= self.min_seconds:
             self._draw("", "\n")
             self._last_step, self._last_draw = step, now
 

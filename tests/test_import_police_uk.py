@@ -1,0 +1,523 @@
+"""`python app.py import police-uk`: real police.uk months in, every row accounted for.
+
+The fixtures are three real months cut unchanged from police.uk downloads (Derbyshire
+Constabulary, Open Government Licence): 2025-03 and 2025-05 (2021 LSOA codes, LF line
+ends) and 2014-01 (2011 LSOA codes, CRLF line ends); each holds anti-social behaviour rows
+(no Crime ID) and rows in LSOAs outside the force area. Bad input is made by breaking
+those files the way real files break. The plain pandas count the store is compared with
+is scripts/verify_police_uk.py's, which shares no code with the importer.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, copy_store
+from queries import cli, geography, series
+from queries.export import grouped_counts
+from queries.importers import common, police_uk
+from queries.measures import ALL_CRIME, ASB, POLICE_UK_TYPES
+from queries.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "police-uk"
+MARCH = FIXTURES / "derbyshire-street-2025-03.zip"
+MAY = FIXTURES / "derbyshire-street-2025-05.zip"
+JAN_2014 = FIXTURES / "derbyshire-street-2014-01.zip"
+MARCH_MEMBER = "2025-03/2025-03-derbyshire-street.csv"
+MARCH_ROWS = 9162
+MIN_WARD_SHARE = 0.99
+CRASH_COPIES = 40  # the March rows repeated: an import long enough to be killed mid-write
+
+_spec = importlib.util.spec_from_file_location("verify_police_uk", REPO / "scripts" / "verify_police_uk.py")
+verify = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(verify)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def run_import(data_dir: Path, *paths, extra: tuple = ()) -> tuple[int, str, str]:
+    """The real CLI in-process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = cli.main(["import", "police-uk", *map(str, paths), "--data-dir", str(data_dir), "--no-progress", *extra])
+    finally:
+        sys.stdout, sys.stderr = old
+    return code, out.getvalue(), err.getvalue()
+
+
+def store_counts(data_dir: Path) -> pd.DataFrame:
+    return grouped_counts(Store(data_dir), "crime", ["month", "area", "measure"])
+
+
+def snapshot(data_dir: Path) -> tuple[str, pd.DataFrame]:
+    """The manifest text and every count the store gives: equal snapshots mean an untouched store."""
+    return (data_dir / "manifest.json").read_text(), store_counts(data_dir)
+
+
+def assert_unchanged(data_dir: Path, before: tuple[str, pd.DataFrame]) -> None:
+    manifest, counts = snapshot(data_dir)
+    assert manifest == before[0]
+    pd.testing.assert_frame_equal(counts, before[1])
+    assert not list((data_dir / "crime").glob(".staging-*")), "a staging folder was left behind"
+
+
+def march_lines() -> list[bytes]:
+    with zipfile.ZipFile(MARCH) as archive:
+        return archive.read(MARCH_MEMBER).split(b"\n")
+
+
+def write_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def broken_march(tmp_path: Path, lines: list[bytes], member: str = MARCH_MEMBER) -> Path:
+    return write_zip(tmp_path / "broken-2025-03.zip", {member: b"\n".join(lines)})
+
+
+@pytest.fixture(scope="module")
+def march_store(tmp_path_factory) -> Path:
+    """The demo store with the real March 2025 imported: the 'previous store' bad imports must not touch."""
+    data_dir = copy_store(tmp_path_factory.mktemp("march") / "data")
+    code, out, err = run_import(data_dir, MARCH)
+    assert code == 0, err
+    return data_dir
+
+
+@pytest.fixture()
+def previous(march_store, tmp_path) -> Path:
+    """A private copy of march_store for one test to write into."""
+    target = tmp_path / "previous"
+    shutil.copytree(march_store, target)
+    return target
+
+
+# --------------------------------------------------------------------------- what goes in
+
+
+def test_reconciliation_adds_up_for_every_file_and_month(tmp_data_dir):
+    code, out, err = run_import(tmp_data_dir, MARCH, MAY, JAN_2014)
+    assert code == 0, err
+    saved = pd.read_csv(tmp_data_dir / "crime" / police_uk.LAST_RECONCILIATION)
+    parts = saved[["loaded", "outside_area", "unallocated", "rejected"]].sum(axis=1)
+    assert (parts == saved["rows_read"]).all()
+    raw = verify.read_raw([MARCH, MAY, JAN_2014])
+    assert saved.groupby("file")["rows_read"].sum().to_dict() == raw.groupby("file").size().to_dict()
+    assert sorted(saved["month"]) == ["2014-01", "2025-03", "2025-05"]
+    assert saved["outside_area"].gt(0).all(), "each fixture month has rows outside the force area"
+    stored = Store(tmp_data_dir).query("SELECT sum(rows_read) AS r, sum(loaded + outside_area + unallocated + rejected) AS p "
+                                       "FROM crime_reconciliation")
+    assert stored["r"].iat[0] == stored["p"].iat[0] == len(raw)
+    assert f"{len(raw):,}" in out and "TOTAL" in out
+
+
+def test_store_counts_equal_a_plain_pandas_count_of_the_raw_csv(tmp_data_dir):
+    code, _, err = run_import(tmp_data_dir, MARCH, MAY, JAN_2014)
+    assert code == 0, err
+    raw = verify.read_raw([MARCH, MAY, JAN_2014])
+    expected = verify.pandas_counts(raw, tmp_data_dir)
+    assert len(verify.compare(store_counts(tmp_data_dir), expected)) == 0
+    # and through the command line's export, as an officer would get it
+    out_csv = tmp_data_dir.parent / "counts.csv"
+    assert cli.main(["export", "counts", "--by", "month,area,measure", "--data-dir", str(tmp_data_dir),
+                     "--out", str(out_csv)]) == 0
+    exported = pd.read_csv(out_csv, dtype={"month": str})
+    assert len(verify.compare(exported, expected)) == 0
+    assert set(exported["measure"]) == set(POLICE_UK_TYPES) | {ALL_CRIME}
+
+
+def test_at_least_99_percent_of_in_force_rows_get_a_ward_in_both_lsoa_vintages(tmp_data_dir):
+    code, _, err = run_import(tmp_data_dir, MARCH, JAN_2014)  # 2021 and 2011 LSOA codes
+    assert code == 0, err
+    shares = Store(tmp_data_dir).query(
+        """SELECT strftime(month, '%Y-%m') AS month,
+                  count(*) FILTER (WHERE ward_code IS NOT NULL) / count(*) FILTER (WHERE location <> ?) AS share,
+                  count(*) FILTER (WHERE location = ?) AS outside
+           FROM crime_records GROUP BY ALL""",
+        [geography.OUTSIDE_AREA, geography.OUTSIDE_AREA],
+    ).set_index("month")
+    assert (shares["share"] >= MIN_WARD_SHARE).all(), shares
+    assert shares.loc["2014-01", "outside"] == 22 and shares.loc["2025-03", "outside"] == 121
+
+
+def test_anti_social_behaviour_rows_get_a_stable_id_from_file_and_line(tmp_data_dir):
+    code, _, err = run_import(tmp_data_dir, MARCH)
+    assert code == 0, err
+    records = pd.read_parquet(Store(tmp_data_dir).datasets["crime"] / "records.parquet")
+    asb = records[records["measure"] == ASB]
+    assert len(asb) == sum(b",Anti-social behaviour," in line for line in march_lines())
+    assert asb["record_id"].is_unique
+    assert asb["record_id"].str.fullmatch(r"2025-03-derbyshire-street\.csv:\d+").all()
+    # the id's line is the physical line: it points at that very row
+    line = int(asb["record_id"].iat[0].rsplit(":", 1)[1])
+    assert b"Anti-social behaviour" in march_lines()[line - 1]
+    assert (records.loc[records["measure"] != ASB, "record_id"].str.len() == 64).all()  # police.uk's Crime IDs kept
+    assert set(records["source_category"]) == set(POLICE_UK_TYPES)
+    assert {"lsoa_code", "outcome", "street", "longitude", "latitude"} <= set(records.columns)
+
+
+def test_reimporting_a_month_replaces_it_without_duplicates(previous):
+    before = store_counts(previous)
+    code, out, err = run_import(previous, MARCH)
+    assert code == 0, err
+    assert "months replaced" in out and "2025-03" in out
+    pd.testing.assert_frame_equal(store_counts(previous), before)
+    records = pd.read_parquet(Store(previous).datasets["crime"] / "records.parquet")
+    assert len(records) == MARCH_ROWS
+
+
+def test_the_same_month_given_twice_in_one_import_is_read_once(tmp_data_dir, tmp_path):
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(MARCH) as archive:
+        archive.extractall(unpacked)
+    code, out, err = run_import(tmp_data_dir, MARCH, unpacked)
+    assert code == 0, err
+    assert "skipped, the same month is in" in out
+    assert len(pd.read_parquet(Store(tmp_data_dir).datasets["crime"] / "records.parquet")) == MARCH_ROWS
+
+
+def test_an_unpacked_folder_and_a_single_csv_import_like_the_zip(previous, tmp_path):
+    before = store_counts(previous)
+    with zipfile.ZipFile(MARCH) as archive:
+        archive.extractall(tmp_path / "unpacked")
+    for path in (tmp_path / "unpacked", tmp_path / "unpacked" / MARCH_MEMBER):
+        code, _, err = run_import(previous, path)
+        assert code == 0, err
+        pd.testing.assert_frame_equal(store_counts(previous), before)
+
+
+def test_a_later_archive_adds_months_and_keeps_the_earlier_ones(previous):
+    march = store_counts(previous)
+    code, out, err = run_import(previous, MAY)
+    assert code == 0, err
+    assert "months added: 2025-05" in out
+    counts = store_counts(previous)
+    pd.testing.assert_frame_equal(counts[counts["month"] == "2025-03"].reset_index(drop=True), march)
+    assert set(counts["month"]) == {"2025-03", "2025-05"}
+
+
+def test_a_real_import_replaces_the_synthetic_demo_entirely(tmp_data_dir):
+    demo = Store(tmp_data_dir)
+    assert demo.is_synthetic("crime")
+    fire_before = grouped_counts(demo, "fire", ["month", "area"])
+    code, out, err = run_import(tmp_data_dir, MARCH)
+    assert code == 0, err
+    assert "SYNTHETIC demo crime data: this import replaced it entirely" in out
+    store = Store(tmp_data_dir)
+    assert not store.is_synthetic("crime")
+    assert list(series.coverage(store, "crime").strftime("%Y-%m")) == ["2025-03"]
+    assert store.query("SELECT count(*) AS n FROM crime_records WHERE record_id LIKE 'DEMO-%'")["n"].iat[0] == 0
+    assert store.query("SELECT count(*) AS n FROM crime_reconciliation")["n"].iat[0] == 1  # demo's row is gone too
+    assert store.is_synthetic("fire")
+    pd.testing.assert_frame_equal(grouped_counts(store, "fire", ["month", "area"]), fire_before)
+
+
+# --------------------------------------------------------------------------- gaps
+
+
+def test_a_missing_month_is_a_gap_not_a_zero_and_rolling_12_says_it_is_incomplete(tmp_data_dir):
+    code, _, err = run_import(tmp_data_dir, MARCH, MAY)  # April missing, as in real downloads
+    assert code == 0, err
+    store = Store(tmp_data_dir)
+    counts = series.monthly_counts(store, "crime", geography.FORCE, ALL_CRIME)
+    assert counts.index.strftime("%Y-%m").tolist() == ["2025-03", "2025-04", "2025-05"]
+    assert counts.iloc[0] > 0 and pd.isna(counts.iloc[1]) and counts.iloc[2] > 0
+    table = series.rolling_12(store, "crime", ALL_CRIME, pd.Timestamp("2025-05-01"))
+    assert table["Numerical Change"].isna().all() and table["% Change"].isna().all()
+    assert table.attrs["note"].startswith("Incomplete")
+    # the force total still reconciles with the raw rows: County + City + outside + unallocated
+    force = table.set_index("Area").iloc[:, 1]
+    parts = force[[geography.COUNTY, geography.CITY, geography.OUTSIDE, geography.UNALLOCATED]].sum()
+    assert force[geography.FORCE] == parts == counts.iloc[0] + counts.iloc[2]
+
+
+def test_a_month_published_with_no_rows_counts_as_held_with_zero(tmp_data_dir, tmp_path):
+    header = march_lines()[0]
+    empty_april = write_zip(tmp_path / "april.zip", {"2025-04/2025-04-derbyshire-street.csv": header + b"\n"})
+    code, out, err = run_import(tmp_data_dir, MARCH, empty_april, MAY)
+    assert code == 0, err
+    counts = series.monthly_counts(Store(tmp_data_dir), "crime", geography.FORCE, ALL_CRIME)
+    assert counts.loc["2025-04-01"] == 0
+
+
+# --------------------------------------------------------------------------- groups
+
+
+GROUPS = {
+    "Violence and sexual offences": "Violence",
+    "Robbery": "Violence",
+    "Possession of weapons": "Violence",
+    "Burglary": "Acquisitive",
+    "Bicycle theft": "Acquisitive",
+    "Other theft": "Acquisitive",
+    "Shoplifting": "Acquisitive",
+    "Theft from the person": "Acquisitive",
+    "Vehicle crime": "Acquisitive",
+    "Criminal damage and arson": "Criminal damage and arson",
+    "Drugs": "Other",
+    "Other crime": "Other",
+    "Public order": "Other",
+}
+
+
+def write_groups(path: Path, mapping: dict[str, str]) -> Path:
+    pd.DataFrame({"police_uk_type": list(mapping), "group": list(mapping.values())}).to_csv(path, index=False)
+    return path
+
+
+def test_a_groups_file_counts_categories_under_reporting_groups_and_keeps_the_original(tmp_data_dir, tmp_path):
+    groups = write_groups(tmp_path / "groups.csv", GROUPS)
+    code, _, err = run_import(tmp_data_dir, MARCH, extra=("--groups", str(groups)))
+    assert code == 0, err
+    counts = store_counts(tmp_data_dir)
+    assert set(counts["measure"]) == {"Violence", "Acquisitive", "Criminal damage and arson", "Other", ASB, ALL_CRIME}
+    raw = verify.read_raw([MARCH])
+    grouped = raw["Crime type"].map(GROUPS).value_counts()
+    totals = counts.groupby("measure")["count"].sum()
+    for group, n in grouped.items():
+        assert totals[group] == n
+    assert totals[ALL_CRIME] == (raw["Crime type"] != ASB).sum()
+    records = pd.read_parquet(Store(tmp_data_dir).datasets["crime"] / "records.parquet")
+    assert set(records["source_category"]) == set(POLICE_UK_TYPES)
+
+
+def test_the_shipped_example_groups_file_covers_every_police_uk_type():
+    mapping = police_uk.read_groups(FIXTURES / "groups-example.csv")
+    assert set(mapping) >= {t.lower() for t in POLICE_UK_TYPES if t != ASB}
+
+
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({k: v for k, v in GROUPS.items() if k != "Drugs"}, "no group for 'Drugs'"),
+        ({**GROUPS, ASB: "Disorder"}, "Anti-social behaviour is a separate measure"),
+        ({**GROUPS, "Drugs": ALL_CRIME}, "reserved"),
+    ],
+)
+def test_a_groups_file_that_would_miscount_is_refused_and_the_store_kept(previous, tmp_path, mapping, message):
+    before = snapshot(previous)
+    groups = write_groups(tmp_path / "groups.csv", mapping)
+    code, _, err = run_import(previous, MARCH, extra=("--groups", str(groups)))
+    assert code == 2
+    assert message in err and str(groups) in err
+    assert_unchanged(previous, before)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _bad_header(lines):
+    return [lines[0].replace(b"Crime type", b"Crime category")] + lines[1:]
+
+
+def _no_header(lines):
+    return lines[1:]
+
+
+def _cp1252(lines):
+    # A spreadsheet re-save in Windows-1252: an accented street name on line 58.
+    lines = list(lines)
+    lines[57] = lines[57].replace(b"On or near", "On or near Caf\u00e9".encode("cp1252"), 1)
+    return lines
+
+
+FILE_LEVEL = {
+    "bad header": (lambda tmp: broken_march(tmp, _bad_header(march_lines())),
+                   ["line 1", "missing 'Crime type'", "unexpected 'Crime category'"]),
+    "missing header": (lambda tmp: broken_march(tmp, _no_header(march_lines())),
+                       ["line 1", "not the police.uk street-level header"]),
+    "not utf-8": (lambda tmp: broken_march(tmp, _cp1252(march_lines())),
+                  ["line 58", "not UTF-8", "byte e9"]),
+    "empty file": (lambda tmp: write_zip(tmp / "broken-2025-03.zip", {MARCH_MEMBER: b""}),
+                   ["the file is empty"]),
+    "zip without street files": (
+        lambda tmp: write_zip(tmp / "broken-2025-03.zip",
+                              {"2025-03/2025-03-derbyshire-outcomes.csv": b"Crime ID,Month\n"}),
+        ["holds no police.uk street files", "2025-03-derbyshire-outcomes.csv"]),
+    "renamed month": (lambda tmp: broken_march(tmp, march_lines(), member="2025-04/2025-04-derbyshire-street.csv"),
+                      ["rows cannot be read", "does not match the file's month 2025-04"]),
+    "unclosed quote": (lambda tmp: broken_march(tmp, [l.replace(b"On or near", b'"On or near') if i == 99 else l
+                                                      for i, l in enumerate(march_lines())]),
+                       ["line 100", "never closed"]),
+}
+
+
+@pytest.mark.parametrize("case", list(FILE_LEVEL))
+def test_a_whole_file_problem_stops_the_import_names_the_file_and_keeps_the_store(previous, tmp_path, case):
+    make, expected = FILE_LEVEL[case]
+    before = snapshot(previous)
+    path = make(tmp_path)
+    code, out, err = run_import(previous, path)
+    assert code == 2
+    assert path.name in err, err
+    for text in expected:
+        assert text in err, err
+    assert "The store was not changed" in err
+    assert_unchanged(previous, before)
+
+
+def test_one_bad_file_stops_the_whole_import_even_with_good_files(previous, tmp_path):
+    before = snapshot(previous)
+    code, _, err = run_import(previous, MAY, broken_march(tmp_path, _no_header(march_lines())))
+    assert code == 2 and "broken-2025-03.zip" in err
+    assert_unchanged(previous, before)
+
+
+def test_bad_rows_are_quarantined_with_file_line_reason_and_raw_text_and_nothing_is_lost(previous, tmp_path):
+    lines = march_lines()
+    originals = {}
+    for number, change in {
+        101: lambda l: l[: len(l) // 2],  # truncated line: fewer fields
+        201: lambda l: l.replace(b",2025-03,", b",March 2025,"),  # unparseable Month
+        301: lambda l: l.replace(b",2025-03,", b",2025-04,"),  # Month not the file's month
+        401: lambda l: l.replace(b",2025-03,", b",,"),  # no Month at all
+    }.items():
+        lines[number - 1] = change(lines[number - 1])
+        originals[number] = lines[number - 1].decode()
+    body = b"\n".join(lines).rstrip(b"\n")
+    cut = body[: body.rfind(b",", 0, len(body) - 30)]  # the download stopped mid-way through the last line
+    path = write_zip(tmp_path / "broken-2025-03.zip", {MARCH_MEMBER: cut})
+    last_line = MARCH_ROWS + 1
+    originals[last_line] = cut.rsplit(b"\n", 1)[1].decode()
+
+    code, out, err = run_import(previous, path)
+    assert code == 0, err
+    quarantine = pd.read_csv(previous / "crime" / "quarantine.csv", dtype={"line": int}, keep_default_na=False)
+    mine = quarantine[quarantine["file"].str.startswith("broken-2025-03.zip")].set_index("line")
+    assert sorted(mine.index) == sorted(originals)
+    for number, raw in originals.items():
+        assert mine.loc[number, "raw"] == raw
+    reasons = mine["reason"].to_dict()
+    assert "fields, expected 12" in reasons[101] and "fields, expected 12" in reasons[last_line]
+    assert "'March 2025' is not a month" in reasons[201]
+    assert "2025-04 does not match the file's month 2025-03" in reasons[301]
+    assert reasons[401] == "Month is empty"
+    for number in originals:
+        assert f"line {number}:" in out
+    saved = pd.read_csv(previous / "crime" / police_uk.LAST_RECONCILIATION)
+    assert saved["rows_read"].sum() == MARCH_ROWS
+    assert saved["rejected"].sum() == len(originals)
+    assert saved[["loaded", "outside_area", "unallocated", "rejected"]].sum(axis=1).eq(saved["rows_read"]).all()
+    records = Store(previous).query("SELECT count(*) AS n FROM crime_records")["n"].iat[0]
+    assert records == MARCH_ROWS - len(originals)
+    assert Store(previous).query("SELECT count(*) AS n FROM crime_rejected")["n"].iat[0] == len(originals)
+
+
+def test_blank_lines_are_not_rows_and_are_reported(previous, tmp_path):
+    lines = march_lines()
+    path = broken_march(tmp_path, lines[:500] + [b""] + lines[500:] + [b"", b""])
+    code, out, err = run_import(previous, path)
+    assert code == 0, err
+    assert "blank line(s) ignored" in out
+    assert pd.read_csv(previous / "crime" / police_uk.LAST_RECONCILIATION)["rows_read"].sum() == MARCH_ROWS
+    # lines after the blank one keep their physical numbers
+    records = pd.read_parquet(Store(previous).datasets["crime"] / "records.parquet")
+    numbered = records[records["record_id"].str.contains(":")]
+    line = int(numbered["record_id"].iat[-1].rsplit(":", 1)[1])
+    assert b"Anti-social behaviour" in (lines[:500] + [b""] + lines[500:])[line - 1]
+
+
+# --------------------------------------------------------------------------- failure mid-way
+
+
+def test_figures_that_do_not_add_up_are_refused_before_anything_is_written(previous):
+    before = snapshot(previous)
+    files, _, _ = police_uk.discover([MAY])
+    parsed = police_uk.read_street_file(files[0], police_uk.Progress(1, "", enabled=False))
+    lookup = geography.lsoa_lookup(previous)
+    result = police_uk.classify_file(parsed, dict(zip(lookup["lsoa_code"], lookup["ward_code"])), None)
+    wrong = result.reconciliation.assign(rows_read=result.reconciliation["rows_read"] + 1)  # one row unaccounted for
+    with pytest.raises(common.ImportError_, match="rows read"):
+        common.publish_import(previous, "crime", result.records.to_pandas(), result.rejected[common.REJECTED_COLUMNS],
+                              wrong, "test")
+    assert_unchanged(previous, before)
+
+
+def test_killing_the_import_mid_write_leaves_the_old_store_usable(previous, tmp_path):
+    before = snapshot(previous)
+    lines = march_lines()
+    body = b"\n".join(lines[1:]).rstrip(b"\n") + b"\n"
+    big = tmp_path / "2025-05-derbyshire-street.csv"
+    big.write_bytes(lines[0] + b"\n" + body.replace(b",2025-03,", b",2025-05,") * CRASH_COPIES)
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "import", "police-uk", str(big), "--data-dir", str(previous), "--no-progress"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    staged = []
+    while time.time() < deadline and proc.poll() is None and not staged:
+        staged = list((previous / "crime").glob(".staging-*"))
+        time.sleep(0.005)
+    assert staged, f"the import ended before it began writing: {proc.communicate()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    manifest, counts = snapshot(previous)
+    assert manifest == before[0]
+    pd.testing.assert_frame_equal(counts, before[1])
+    # the next import still works and clears the debris
+    code, _, err = run_import(previous, MAY)
+    assert code == 0, err
+    assert not list((previous / "crime").glob(".staging-*"))
+    assert set(store_counts(previous)["month"]) == {"2025-03", "2025-05"}
+
+
+# --------------------------------------------------------------------------- command line and progress
+
+
+def test_the_command_line_prints_the_table_and_one_progress_line_without_a_terminal(tmp_data_dir):
+    done = subprocess.run(
+        [sys.executable, "app.py", "import", "police-uk", str(MARCH), "--data-dir", str(tmp_data_dir)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rows read" in done.stdout and "9,162" in done.stdout
+    progress = [l for l in done.stderr.splitlines() if l.startswith("reading police.uk files")]
+    assert len(progress) == 1 and "100%" in progress[0]
+    assert "\r" not in done.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_redraws_in_place_on_a_terminal_and_prints_few_lines_in_a_log():
+    log = io.StringIO()
+    bar = police_uk.Progress(1000, "reading", stream=log, min_seconds=0)  # as if every update came late enough
+    for _ in range(1000):
+        bar.update(1)
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) <= 1 / police_uk.PROGRESS_STEP + 1 and "100%" in lines[-1]
+    terminal = _Terminal()
+    bar = police_uk.Progress(10, "reading", stream=terminal)
+    bar.close()
+    assert terminal.getvalue().startswith("\r") and terminal.getvalue().count("\n") == 1
+
+
+def test_a_path_that_is_neither_zip_folder_nor_csv_is_named(previous, tmp_path):
+    before = snapshot(previous)
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    code, _, err = run_import(previous, other, tmp_path / "missing.zip")
+    assert code == 2
+    assert "notes.txt: not a zip archive, a folder or a .csv file" in err
+    assert "missing.zip: no such file or folder" in err
+    assert_unchanged(previous, before)
