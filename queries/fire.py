@@ -23,11 +23,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from queries import geography, limits
+from queries.store import aggregate_records
 
 DATASET = "fire"
 
@@ -323,23 +323,8 @@ def target_for(targets_table: pd.DataFrame, area: str, fy: int, quarter: int) ->
 
 
 def monthly_from_records(records: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
-    """The store's monthly table for hand-built records: MEASURE_SQL plus the ward -> CSP join.
-
-    Mirrors store.build_monthly (which writes a file) so tests and tools can go from records
-    to the board's tables through exactly the store's SQL.
-    """
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("records", records)
-        con.register("areas", areas)
-        return con.execute(
-            f"""SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location,
-                       count(*) AS count
-                FROM ({MEASURE_SQL}) AS m LEFT JOIN areas AS a ON a.ward_code = m.ward_code
-                GROUP BY ALL ORDER BY ALL"""
-        ).df()
-    finally:
-        con.close()
+    """The store's monthly table for hand-built records, through exactly the store's SQL."""
+    return aggregate_records(records, MEASURE_SQL, areas)
 
 
 def area_counts(monthly: pd.DataFrame, measure: str, months: pd.DatetimeIndex) -> pd.Series:

@@ -205,28 +205,43 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False, compression="zstd")
 
 
-def build_monthly(folder: Path, data_dir: Path, measure_sql: str) -> None:
-    """Aggregate records.parquet into monthly.parquet, attaching the area hierarchy.
+def monthly_select(measure_sql: str) -> str:
+    """The aggregation every dataset shares: its measures per ward and month, with the area hierarchy.
 
     `measure_sql` is the dataset's own SELECT over a relation named `records` returning
     (measure, month, ward_code, location); one record may count in several measures
     (a deliberate primary fire is also a deliberate fire), so it may UNION several selects.
+    A relation named `areas` (geography.ward_areas) must be visible too.
     """
+    return f"""
+        SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location, count(*) AS count
+        FROM ({measure_sql}) AS m
+        LEFT JOIN areas AS a ON a.ward_code = m.ward_code
+        GROUP BY ALL
+        ORDER BY m.measure, m.month, a.csp, a.neighbourhood, m.ward_code, m.location
+    """
+
+
+def aggregate_records(records: pd.DataFrame, measure_sql: str, areas: pd.DataFrame) -> pd.DataFrame:
+    """The monthly table for records held in memory (tests and tools), by exactly the store's SQL."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("records", records)
+        con.register("areas", areas)
+        return con.execute(monthly_select(measure_sql)).df()
+    finally:
+        con.close()
+
+
+def build_monthly(folder: Path, data_dir: Path, measure_sql: str) -> None:
+    """Aggregate a version's records.parquet into its monthly.parquet."""
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet({_sql_string(folder / 'records.parquet')})")
         con.register("areas", geography.ward_areas(data_dir))
         con.execute(
-            f"""
-            COPY (
-                SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location,
-                       count(*) AS count
-                FROM ({measure_sql}) AS m
-                LEFT JOIN areas AS a ON a.ward_code = m.ward_code
-                GROUP BY ALL
-                ORDER BY m.measure, m.month, a.csp, a.neighbourhood
-            ) TO {_sql_string(folder / 'monthly.parquet')} (FORMAT parquet, COMPRESSION zstd)
-            """
+            f"COPY ({monthly_select(measure_sql)}) TO {_sql_string(folder / 'monthly.parquet')} "
+            "(FORMAT parquet, COMPRESSION zstd)"
         )
     finally:
         con.close()

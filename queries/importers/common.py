@@ -122,6 +122,8 @@ def publish_import(
 
 def _append(current_dir: Path | None, folder: Path, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
     """Carry a history table (reconciliation, rejected rows) forward, adding this import's rows."""
+    # Required columns first; an importer's extra columns (e.g. fires vs false alarms) are kept too.
+    columns = columns + [c for c in frame.columns if c not in columns]
     frame = frame.reindex(columns=columns).astype({c: "string" for c in columns if c in ("file", "reason", "raw")})
     frames = [frame]
     if current_dir is not None and (current_dir / f"{table}.parquet").exists():
