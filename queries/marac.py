@@ -475,7 +475,7 @@ def _relations(cells: pd.DataFrame, keys: dict, parts_areas: list[str], partner_
         if m == CASES:
             relations.append((i, [index[(t, s, a, REPEATS)], index[(t, s, a, FIRST)]]))
             relations.append((i, [index[(t, s, a, POLICE)], index[(t, s, a, PARTNERS)]]))
-            if t in YEAR_TYPES:
+            if t in YEAR_TYPES and partner_measures:
                 relations.append((index[(t, s, a, PARTNERS)], [index[(t, s, a, p)] for p in partner_measures]))
     # Time: a quarter is its months; calendar and financial years are their quarters.
     quarter_of = dict(zip(keys[MONTH], keys[QUARTER]))
