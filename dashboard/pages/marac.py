@@ -1,0 +1,468 @@
+"""MARAC tab: cases discussed, repeat rate against the 27% target, City/County split,
+referrals by agency and the rate per 10,000 adult females against SafeLives' 40.
+
+MARAC discusses victims at the highest risk, so this page only ever receives figures from
+`queries.marac.release`, which has already suppressed every count under 5 and hidden
+enough other cells that none can be worked out by subtraction. Tables, chart values, hover
+labels and CSV exports are all drawn from that one protected release; rejected (quarantined)
+rows and case-level records are never read here.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import components, state
+from queries import geography, marac
+
+DATASET = marac.DATASET
+P = "marac"  # id prefix
+DEFAULT_AREA = geography.FORCE
+DEFAULT_PERIOD = marac.QUARTER
+
+dash.register_page(__name__, path="/marac", name="MARAC", title="MARAC - CSP Performance", order=2)
+
+# The suppression marker passes through; numbers get thousands separators / one decimal.
+COUNT_FORMAT = {"function": f"params.value == null ? '' : (params.value === '{marac.SUPPRESSED}' ? params.value : d3.format(',')(params.value))"}
+PCT_FORMAT = {"function": f"params.value == null ? '' : (params.value === '{marac.SUPPRESSED}' ? params.value : d3.format('.1f')(params.value))"}
+TEXT_COLUMNS = {"Period", "Year", "Area", "Referring agency", "Note"}
+SUPPRESSED_STYLE = {"styleConditions": [
+    {"condition": f"params.value === '{marac.SUPPRESSED}'", "style": {"color": "#777", "textAlign": "center"}},
+]}
+CASES_COLOUR = "#1f3b73"
+RATE_COLOUR = "#7a3b8f"
+TARGET_COLOUR = "#c0392b"
+AREA_COLOURS = {geography.FORCE: "#1f3b73", geography.COUNTY: "#2e86c1", geography.CITY: "#e67e22"}
+FONT = components.FONT
+PARTIAL_COLOUR = "#9fb0d3"
+# Plotly draws each value across its whole period (bars span the quarter, points sit in its
+# middle), so a recording change marked at a period's first day falls on the boundary.
+X_PERIOD = {
+    marac.MONTH: dict(xperiod="M1", xperiod0="2000-01-01"),
+    marac.QUARTER: dict(xperiod="M3", xperiod0="2000-01-01"),
+    marac.CALENDAR: dict(xperiod="M12", xperiod0="2000-01-01"),
+    marac.FINANCIAL: dict(xperiod="M12", xperiod0="2000-04-01"),
+}
+
+
+def _suppression_note(threshold: int) -> str:
+    return (
+        f"MARAC discusses victims at the highest risk of domestic abuse, so this page shows aggregates only. "
+        f"Counts under {threshold} are suppressed and shown as {marac.SUPPRESSED}; where a small count could be "
+        f"worked out by subtracting shown figures from a shown total, another figure is hidden too (also "
+        f"{marac.SUPPRESSED}). Rates are shown only where both of their figures are. Downloads are suppressed "
+        "the same way."
+    )
+
+
+def _resolve(params: dict) -> tuple[str, str, list[str]]:
+    """Area and period from the URL; odd values fall back to defaults with a warning."""
+    warnings = []
+    area = params.get("area") or DEFAULT_AREA
+    if area not in marac.MARAC_AREAS:
+        warnings.append(f"Unknown area '{str(area)[:60]}' in the link; showing {DEFAULT_AREA}. MARAC is reported for: "
+                        f"{', '.join(marac.MARAC_AREAS)}.")
+        area = DEFAULT_AREA
+    period = params.get("period") or DEFAULT_PERIOD
+    if period not in marac.PERIOD_TYPES:
+        warnings.append(f"Unknown period '{str(period)[:60]}'; showing quarters. Choose from: {', '.join(marac.PERIOD_TYPES)}.")
+        period = DEFAULT_PERIOD
+    return area, period, warnings
+
+
+def layout(**params) -> html.Div:
+    store = state.store()
+    if not store.has(DATASET):
+        return dbc.Alert("The store holds no MARAC data. Run `python app.py demo` or `python app.py import marac FILE`.",
+                         color="danger")
+    area, period, warnings = _resolve(params)
+    threshold = state.config.suppress_below
+    return html.Div(
+        [
+            html.Div([dbc.Alert(w, color="warning", class_name="py-1 px-2 mb-1 small", dismissable=True) for w in warnings],
+                     id=f"{P}-warnings"),
+            dbc.Alert([html.Strong("Aggregates only. "), _suppression_note(threshold)], color="secondary",
+                      class_name="py-2 small", id=f"{P}-privacy-note"),
+            dcc.Location(id=f"{P}-url", refresh=False),
+            dbc.Card(dbc.CardBody(dbc.Row(
+                [
+                    dbc.Col([dbc.Label("Area", class_name="small fw-semibold mb-0"),
+                             dcc.Dropdown(marac.MARAC_AREAS, area, id=f"{P}-area", clearable=False)], md=3),
+                    dbc.Col([dbc.Label("Period", class_name="small fw-semibold mb-0"),
+                             dbc.RadioItems(options=[{"label": v, "value": k} for k, v in marac.PERIOD_TYPES.items()],
+                                            value=period, id=f"{P}-period", inline=True)], md=6),
+                    dbc.Col(html.A("Link to this view", id=f"{P}-permalink", href="#", className="small"), md=3,
+                            class_name="text-md-end"),
+                ],
+                class_name="g-2 align-items-end",
+            )), class_name="mb-3 shadow-sm"),
+            dbc.Row(
+                [
+                    dbc.Col(components.card(
+                        "Cases discussed",
+                        [dcc.Graph(id=f"{P}-cases-chart", config={"displaylogo": False}),
+                         components.notes_block([], id=f"{P}-cases-notes")],
+                        actions=[components.download_button(f"{P}-cases-csv")], id=f"{P}-cases-card"), lg=6),
+                    dbc.Col(components.card(
+                        "Repeat rate",
+                        [dcc.Graph(id=f"{P}-repeat-chart", config={"displaylogo": False}),
+                         components.notes_block([], id=f"{P}-repeat-notes")],
+                        actions=[components.download_button(f"{P}-repeat-csv")], id=f"{P}-repeat-card"), lg=6),
+                ]
+            ),
+            components.card(
+                "Cases by period",
+                [components.grid(f"{P}-periods", height=420)],
+                actions=[components.download_button(f"{P}-periods-csv")], id=f"{P}-periods-card",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(components.card(
+                        "City/County split",
+                        [components.grid(f"{P}-split", height=380),
+                         html.P(id=f"{P}-split-note", className="small text-muted mt-1")],
+                        actions=[components.download_button(f"{P}-split-csv")], id=f"{P}-split-card"), lg=6),
+                    dbc.Col(components.card(
+                        "Referrals by agency",
+                        [components.grid(f"{P}-agency"),
+                         html.P(id=f"{P}-agency-note", className="small text-muted mt-1")],
+                        actions=[components.download_button(f"{P}-agency-csv")], id=f"{P}-agency-card"), lg=6),
+                ]
+            ),
+            components.card(
+                "Cases per 10,000 adult females a year, against the SafeLives benchmark of 40",
+                [dcc.Graph(id=f"{P}-rate-chart", config={"displaylogo": False}),
+                 components.grid(f"{P}-rate", height=330),
+                 html.P(id=f"{P}-rate-note", className="small text-muted mt-1")],
+                actions=[components.download_button(f"{P}-rate-csv")], id=f"{P}-rate-card",
+            ),
+            dbc.Accordion(
+                [dbc.AccordionItem(_method(threshold), title="How MARAC figures are worked out")],
+                start_collapsed=True, class_name="mb-3",
+            ),
+        ]
+    )
+
+
+def _method(threshold: int) -> list:
+    return [
+        html.P([html.Strong("Cases discussed"), " counts every referral (case) heard at a MARAC in the period."]),
+        html.P([
+            html.Strong("Repeat cases"), f" (SafeLives): a case referred again within {marac.REPEAT_WINDOW_MONTHS} "
+            "months of the same victim's most recent previous referral, counted inclusively (referred on 15 March "
+            "2024, a referral on 15 March 2025 is a repeat; on 16 March 2025 it is not). Repeats are worked out from "
+            "each victim's referral history in the store, never read from a flag in the file, so in the first "
+            f"{marac.REPEAT_WINDOW_MONTHS} months of data they are undercounted (the tables say so). ",
+            html.Strong("Repeat rate"), f" = repeat cases / cases. The local target is {marac.REPEAT_TARGET_PCT:g}%; "
+            f"SafeLives puts the average for a mature MARAC at {marac.MATURE_MARAC_REPEAT_PCT:g}%.",
+        ]),
+        html.P([
+            html.Strong("Rate per 10,000 adult females"), " = cases in a year / adult females (18+) x 10,000, "
+            f"against SafeLives' benchmark of {marac.SAFELIVES_BENCHMARK:g}. Part years are annualised. Population "
+            f"figures come from data/{marac.POPULATION_FILE}: approximate, and editable.",
+        ]),
+        html.P([
+            html.Strong("Suppression. "), f"Every figure the page can show is protected together: counts under "
+            f"{threshold} are hidden, and so is, in every sum (areas, months in a quarter, quarters in a year, "
+            "repeats and first referrals in cases, police and partners in cases), at least one more figure, so that "
+            "no hidden count equals a shown total minus shown parts, and the hidden parts of a shown total add up to "
+            f"at least {threshold}. The whole system of sums is then solved to check that no small count can be "
+            "worked out by any combination. This was chosen over rounding to keep every shown figure exact.",
+        ]),
+        html.P(["Recording changes (such as a new referral threshold) are marked on the charts from "
+                f"data/{marac.ANNOTATIONS_FILE}; add your own lines there (dataset, month, text)."]),
+    ]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _annotate(fig: go.Figure, notes: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> None:
+    """Vertical markers for recording changes that fall inside the chart."""
+    for i, row in enumerate(notes.itertuples()):
+        if not first <= row.month <= last:
+            continue
+        fig.add_vline(x=row.month, line=dict(color="#555", dash="dash", width=1.5))
+        fig.add_annotation(
+            x=row.month, y=1.0 - 0.1 * (i % 3), yref="paper", text=_wrap(row.text), showarrow=False, xanchor="left",
+            align="left", font=dict(size=12, color="#333"), bgcolor="rgba(255,255,255,0.85)", bordercolor="#999",
+            borderwidth=1,
+        )
+
+
+def _wrap(text: str, width: int = 38) -> str:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>".join(lines)
+
+
+def _base_layout(fig: go.Figure, title: str, y_title: str) -> None:
+    fig.update_layout(
+        title=dict(text=title, x=0.01, font=dict(size=18)), font=FONT, plot_bgcolor="white", height=440,
+        margin=dict(l=60, r=20, t=60, b=40), hovermode="x unified",
+        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="center", x=0.5),
+        yaxis=dict(rangemode="tozero", gridcolor="#e5e5e5", title=y_title), xaxis=dict(showgrid=False),
+    )
+
+
+def _suppressed_trace(table: pd.DataFrame, column: str, period_type: str) -> go.Scatter:
+    """A marker at zero, labelled with the suppression marker, for each hidden value."""
+    hidden = table[table[column].isna()]
+    return go.Scatter(
+        x=hidden["start"], y=np.zeros(len(hidden)), mode="markers+text", name=f"Suppressed ({marac.SUPPRESSED})",
+        xperiodalignment="middle", **X_PERIOD[period_type],
+        text=[marac.SUPPRESSED] * len(hidden), textposition="top center", customdata=hidden["period"],
+        marker=dict(symbol="x-thin-open", size=9, color="#777", line=dict(width=2, color="#777")),
+        hovertemplate="%{customdata}: suppressed<extra></extra>", showlegend=bool(len(hidden)),
+    )
+
+
+def cases_figure(table: pd.DataFrame, title: str, notes: pd.DataFrame, period_type: str) -> go.Figure:
+    fig = go.Figure()
+    partial = table["period"].str.contains(" of ", regex=False)
+    for name, rows, colour in (("Cases discussed", ~partial, CASES_COLOUR),
+                               ("Part period (not all months held)", partial, PARTIAL_COLOUR)):
+        if not rows.any():
+            continue
+        part = table[rows]
+        fig.add_trace(go.Bar(
+            x=part["start"], y=part["cases"], name=name, marker_color=colour, customdata=part["period"],
+            hovertemplate="%{customdata}: %{y:,} cases<extra></extra>", xperiodalignment="middle",
+            **X_PERIOD[period_type],
+        ))
+    fig.add_trace(_suppressed_trace(table, "cases", period_type))
+    _base_layout(fig, title, "Cases")
+    top = np.nanmax(table["cases"].to_numpy(dtype=float)) if table["cases"].notna().any() else 1
+    fig.update_yaxes(range=[0, top * 1.4])
+    if len(table):
+        _annotate(fig, notes, table["start"].min(), table["start"].max())
+    return fig
+
+
+def repeat_figure(table: pd.DataFrame, title: str, notes: pd.DataFrame, period_type: str) -> go.Figure:
+    fig = go.Figure()
+    full = table[~table["history_incomplete"]]
+    early = table[table["history_incomplete"]]
+    fig.add_trace(go.Scatter(
+        x=table["start"], y=table["repeat_rate"].where(~table["history_incomplete"]), name="Repeat rate (%)",
+        mode="lines+markers", line=dict(color=RATE_COLOUR, width=3), marker=dict(size=7), connectgaps=False,
+        customdata=table["period"], hovertemplate="%{customdata}: %{y:.1f}%<extra></extra>",
+        xperiodalignment="middle", **X_PERIOD[period_type],
+    ))
+    if len(early):
+        fig.add_trace(go.Scatter(
+            x=early["start"], y=early["repeat_rate"], name="Repeats undercounted (under 12 months of history)",
+            mode="markers", marker=dict(size=8, symbol="circle-open", color=RATE_COLOUR, line=dict(width=2)),
+            customdata=early["period"], hovertemplate="%{customdata}: %{y:.1f}% (undercounted)<extra></extra>",
+            xperiodalignment="middle", **X_PERIOD[period_type],
+        ))
+    if len(table):
+        span = [table["start"].min(), table["start"].max() + pd.DateOffset(months=marac.PERIOD_MONTHS[period_type])]
+        fig.add_trace(go.Scatter(
+            x=span, y=[marac.REPEAT_TARGET_PCT] * 2, mode="lines",
+            name=f"Local target ({marac.REPEAT_TARGET_PCT:g}%)", line=dict(color=TARGET_COLOUR, dash="dash", width=2.5),
+            hovertemplate=f"Target {marac.REPEAT_TARGET_PCT:g}%<extra></extra>",
+        ))
+    fig.add_trace(_suppressed_trace(table, "repeat_rate", period_type))
+    _base_layout(fig, title, "Repeat rate (%)")
+    top = np.nanmax(np.r_[table["repeat_rate"].to_numpy(dtype=float), marac.REPEAT_TARGET_PCT]) if len(full) else 50
+    fig.update_yaxes(range=[0, max(top * 1.45, marac.REPEAT_TARGET_PCT * 1.6)])
+    if len(table):
+        _annotate(fig, notes, table["start"].min(), table["start"].max())
+    return fig
+
+
+def rate_figure(table: pd.DataFrame, title: str) -> go.Figure:
+    fig = go.Figure()
+    for area in marac.MARAC_AREAS:
+        part = table[table["Area"] == area]
+        values = pd.to_numeric(part["Cases per 10,000 adult females a year"], errors="coerce")
+        fig.add_trace(go.Bar(
+            x=part["Year"], y=values, name=area, marker_color=AREA_COLOURS[area],
+            hovertemplate=f"{area} %{{x}}: %{{y:.1f}} per 10,000<extra></extra>",
+        ))
+    fig.add_hline(y=marac.SAFELIVES_BENCHMARK, line=dict(color=TARGET_COLOUR, dash="dash", width=2.5),
+                  annotation_text=f"SafeLives benchmark ({marac.SAFELIVES_BENCHMARK:g})", annotation_position="top left")
+    _base_layout(fig, title, "Cases per 10,000 adult females")
+    fig.update_layout(barmode="group", hovermode="closest", height=400)
+    fig.update_yaxes(range=[0, marac.SAFELIVES_BENCHMARK * 1.35])
+    return fig
+
+
+# --------------------------------------------------------------------------- data for a view
+
+
+def _release() -> marac.Release:
+    return marac.release(state.store(), state.config.suppress_below)
+
+
+def _annotations() -> tuple[pd.DataFrame, list[str]]:
+    store = state.store()
+    return marac.read_annotations(store.data_dir, DATASET, store.is_synthetic(DATASET))
+
+
+def _columns(frame: pd.DataFrame, first_width: int = 170) -> list[dict]:
+    defs = []
+    for i, column in enumerate(frame.columns):
+        d = {"field": column, "cellStyle": SUPPRESSED_STYLE, "filter": False}
+        if i == 0:
+            d.update(minWidth=first_width, pinned="left")
+        elif column in TEXT_COLUMNS:
+            d["minWidth"] = 260 if column == "Note" else 150
+            if column == "Note":
+                d["tooltipField"] = "Note"
+        elif "(%)" in column or "per 10,000" in column or "benchmark" in column.lower():
+            d["valueFormatter"] = PCT_FORMAT
+        elif column.startswith("Adult females"):
+            d["valueFormatter"] = {"function": "params.value == null || params.value === '' ? '' : d3.format(',')(params.value)"}
+        else:
+            d["valueFormatter"] = COUNT_FORMAT
+        defs.append(d)
+    return components.column_defs(defs)
+
+
+def _records(frame: pd.DataFrame, newest_first: bool = False) -> list[dict]:
+    """Rows for a grid; period tables read newest first on screen (their CSVs stay in time order)."""
+    frame = frame.iloc[::-1] if newest_first else frame
+    return frame.replace({np.nan: None}).to_dict("records")
+
+
+def _population_note() -> tuple[pd.DataFrame, str]:
+    try:
+        population = marac.read_population(state.store().data_dir)
+    except marac.LookupFileError as exc:
+        return pd.DataFrame(columns=["area", "year", "adult_females", "source_note"]), f"No rates: {exc}"
+    sources = "; ".join(sorted(set(population["source_note"]) - {""}))
+    return population, (f"Adult females from data/{marac.POPULATION_FILE} ({sources or 'no source given'}): "
+                        "approximate and editable. Part years are annualised.")
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+@callback(
+    Output(f"{P}-cases-chart", "figure"),
+    Output(f"{P}-repeat-chart", "figure"),
+    Output(f"{P}-cases-notes", "children"),
+    Output(f"{P}-repeat-notes", "children"),
+    Output(f"{P}-periods", "rowData"),
+    Output(f"{P}-periods", "columnDefs"),
+    Output(f"{P}-periods-card-title", "children"),
+    Output(f"{P}-split", "rowData"),
+    Output(f"{P}-split", "columnDefs"),
+    Output(f"{P}-split-note", "children"),
+    Output(f"{P}-agency", "rowData"),
+    Output(f"{P}-agency", "columnDefs"),
+    Output(f"{P}-agency-note", "children"),
+    Output(f"{P}-rate-chart", "figure"),
+    Output(f"{P}-rate", "rowData"),
+    Output(f"{P}-rate", "columnDefs"),
+    Output(f"{P}-rate-note", "children"),
+    Output(f"{P}-permalink", "href"),
+    Output(f"{P}-url", "search"),
+    Input(f"{P}-area", "value"),
+    Input(f"{P}-period", "value"),
+)
+def update(area, period):
+    area, period, _ = _resolve({"area": area, "period": period})
+    rel = _release()
+    notes, problems = _annotations()
+    period_name = marac.PERIOD_TYPES[period].lower()
+    chart = marac.chart_table(rel, area, period)
+    cases_fig = cases_figure(chart, f"{area} - Cases discussed by {period_name}", notes, period)
+    repeat_fig = repeat_figure(chart, f"{area} - Repeat rate by {period_name}", notes, period)
+    chart_notes = [*problems]
+    if chart["cases"].isna().any() or chart["repeat_rate"].isna().any():
+        chart_notes.append(f"{marac.SUPPRESSED} marks a suppressed figure (see the note at the top of the page).")
+    repeat_notes = list(chart_notes)
+    if chart["history_incomplete"].any():
+        repeat_notes.append(
+            f"Open circles: the first {marac.REPEAT_WINDOW_MONTHS} months of data have too little history to find "
+            "every repeat, so those rates are too low.")
+    periods = marac.period_table(rel, area, period)
+    split = marac.split_table(rel, period)
+    year_type = period if period in marac.YEAR_TYPES else marac.FINANCIAL
+    agency = marac.agency_table(rel, area, year_type)
+    population, population_note = _population_note()
+    rates = marac.rate_table(rel, population, year_type)
+    rate_fig = rate_figure(rates, f"Cases per 10,000 adult females a year ({marac.PERIOD_TYPES[year_type].lower()})")
+    search = "?" + urlencode({"area": area, "period": period})
+    return (
+        cases_fig, repeat_fig,
+        components.notes_block(chart_notes).children, components.notes_block(repeat_notes).children,
+        _records(periods, True), _columns(periods), f"{area} - cases by {period_name} (newest first)",
+        _records(split, True), _columns(split, 190),
+        "Each half's share is of the force total. Derby City has its own MARAC; the county's cases are heard at "
+        "County MARACs.",
+        _records(agency), _columns(agency, 190),
+        f"{area}, by {marac.PERIOD_TYPES[year_type].lower()} (months and quarters have too few referrals per agency to "
+        "show). Police against all partner agencies is in the table above for every period.",
+        rate_fig, _records(rates.sort_values("Year", ascending=False, kind="stable") if len(rates) else rates), _columns(rates, 190),
+        population_note,
+        search, search,
+    )
+
+
+# --------------------------------------------------------------------------- downloads (suppressed, like the page)
+
+
+def _download(frame: pd.DataFrame, *parts: str) -> dict:
+    return dcc.send_data_frame(frame.to_csv, components.safe_filename("marac", *parts) + ".csv", index=False)
+
+
+@callback(Output(f"{P}-cases-csv", "data"), Input(f"{P}-cases-csv-button", "n_clicks"),
+          State(f"{P}-area", "value"), State(f"{P}-period", "value"), prevent_initial_call=True)
+def download_cases(_n, area, period):
+    area, period, _ = _resolve({"area": area, "period": period})
+    table = marac.chart_export(marac.chart_table(_release(), area, period))
+    return _download(table[["period", "cases"]], area, "cases", period)
+
+
+@callback(Output(f"{P}-repeat-csv", "data"), Input(f"{P}-repeat-csv-button", "n_clicks"),
+          State(f"{P}-area", "value"), State(f"{P}-period", "value"), prevent_initial_call=True)
+def download_repeat(_n, area, period):
+    area, period, _ = _resolve({"area": area, "period": period})
+    return _download(marac.chart_export(marac.chart_table(_release(), area, period)), area, "repeat-rate", period)
+
+
+@callback(Output(f"{P}-periods-csv", "data"), Input(f"{P}-periods-csv-button", "n_clicks"),
+          State(f"{P}-area", "value"), State(f"{P}-period", "value"), prevent_initial_call=True)
+def download_periods(_n, area, period):
+    area, period, _ = _resolve({"area": area, "period": period})
+    return _download(marac.period_table(_release(), area, period), area, "periods", period)
+
+
+@callback(Output(f"{P}-split-csv", "data"), Input(f"{P}-split-csv-button", "n_clicks"),
+          State(f"{P}-period", "value"), prevent_initial_call=True)
+def download_split(_n, period):
+    _, period, _ = _resolve({"period": period})
+    return _download(marac.split_table(_release(), period), "city-county", period)
+
+
+@callback(Output(f"{P}-agency-csv", "data"), Input(f"{P}-agency-csv-button", "n_clicks"),
+          State(f"{P}-area", "value"), State(f"{P}-period", "value"), prevent_initial_call=True)
+def download_agency(_n, area, period):
+    area, period, _ = _resolve({"area": area, "period": period})
+    year_type = period if period in marac.YEAR_TYPES else marac.FINANCIAL
+    return _download(marac.agency_table(_release(), area, year_type), area, "agencies", year_type)
+
+
+@callback(Output(f"{P}-rate-csv", "data"), Input(f"{P}-rate-csv-button", "n_clicks"),
+          State(f"{P}-period", "value"), prevent_initial_call=True)
+def download_rate(_n, period):
+    _, period, _ = _resolve({"period": period})
+    year_type = period if period in marac.YEAR_TYPES else marac.FINANCIAL
+    population, _ = _population_note()
+    return _download(marac.rate_table(_release(), population, year_type), "rate-per-10000", year_type)
