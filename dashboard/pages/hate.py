@@ -169,8 +169,8 @@ def caution_block(values, what: str) -> list:
     if not small:
         return []
     return [dbc.Alert(
-        [html.Strong(hate.CAUTION_TEXT.capitalize()), f": {small} of the {len(values)} {what} shown "
-         f"{'is' if small == 1 else 'are'} under {hate.CAUTION_BELOW}."],
+        ["Caution: ", html.Strong(hate.CAUTION_TEXT), f" ({small} of the {len(values)} {what} shown "
+         f"{'is' if small == 1 else 'are'} under {hate.CAUTION_BELOW})."],
         color="warning", class_name="py-1 px-2 mb-1 small hate-caution",
     )]
 
