@@ -203,83 +203,93 @@ def protect(values: np.ndarray, relations: list[tuple[int, list[int]]], threshol
     2. Secondary, locally: no relation may have exactly one hidden cell (it would equal the
        total minus the shown parts), and where the total is shown its hidden parts must add
        up to at least the threshold (hidden parts summing to 0 would all be known to be 0).
-       The complement hidden is the smallest shown part, or the total if every part is
-       hidden: small cells cost the reader least.
+       The complement hidden is a shown part that also mends another unsafe sum if there is
+       one (so hidden cells close up into small rectangles instead of spreading), else the
+       smallest shown part, else the total: small cells cost the reader least.
     3. Secondary, globally: chains of relations can still pin a cell down (e.g. a quarter
        from a year and a month from that quarter). `disclosed` solves the whole linear
        system of shown figures; any small cell it can determine gets another complement,
        and steps 2-3 repeat until nothing small can be determined.
     """
-    values = np.asarray(values, dtype=float)
-    primary = values < threshold
-    suppressed = primary.copy()
-    members = [np.array([total, *parts], dtype=int) for total, parts in relations]
-    by_cell: dict[int, list[int]] = {}
-    for r, m in enumerate(members):
-        for c in m:
-            by_cell.setdefault(int(c), []).append(r)
+    p = _Protection(np.asarray(values, dtype=float), relations, threshold)
     while True:
-        _pair_pass(values, members, suppressed, threshold)
-        leaked = np.flatnonzero(disclosed(suppressed, members) & primary)
+        p.pair_pass()
+        leaked = np.flatnonzero(disclosed(p.suppressed, p.members) & p.primary)
         if not len(leaked):
-            return suppressed, primary
+            return p.suppressed, p.primary
         hid = False
         for cell in leaked:
-            for r in by_cell.get(int(cell), []):
-                if _hide_complement(values, members[r], suppressed, exclude=int(cell)):
+            for r in p.by_cell.get(int(cell), []):
+                if p.hide_complement(r, exclude=int(cell)):
                     hid = True
                     break
         if not hid:
             # Every relation touching the leaked cells is fully hidden, yet a longer chain
             # still pins them down: widen the hiding to the next ring of relations.
-            ring = {r for cell in leaked for c in _linked(int(cell), members, by_cell, suppressed) for r in by_cell[c]}
-            if not any(_hide_complement(values, members[r], suppressed, exclude=-1) for r in sorted(ring)):
+            ring = {r for cell in leaked for c in p.linked(int(cell)) for r in p.by_cell[c]}
+            if not any(p.hide_complement(r, exclude=-1) for r in sorted(ring)):
                 raise RuntimeError("suppression cannot protect every small MARAC count; nothing was published")
 
 
-def _linked(cell: int, members: list[np.ndarray], by_cell: dict, suppressed: np.ndarray) -> set[int]:
-    """Hidden cells reachable from `cell` through relations whose members are all hidden."""
-    seen, todo = {cell}, [cell]
-    while todo:
-        for r in by_cell.get(todo.pop(), []):
-            for c in members[r]:
-                if suppressed[c] and int(c) not in seen:
-                    seen.add(int(c))
-                    todo.append(int(c))
-    return seen
+class _Protection:
+    """The working state of `protect`: cell values, sums, and which cells are hidden."""
 
+    def __init__(self, values: np.ndarray, relations: list[tuple[int, list[int]]], threshold: int):
+        self.values = values
+        self.threshold = threshold
+        self.primary = values < threshold
+        self.suppressed = self.primary.copy()
+        self.members = [np.array([total, *parts], dtype=int) for total, parts in relations]
+        self.by_cell: dict[int, list[int]] = {}
+        for r, m in enumerate(self.members):
+            for c in m:
+                self.by_cell.setdefault(int(c), []).append(r)
 
-def _pair_pass(values: np.ndarray, members: list[np.ndarray], suppressed: np.ndarray, threshold: int) -> None:
-    """Hide complements until every relation with a hidden cell is safe on its own.
+    def unsafe(self, r: int) -> bool:
+        """Exactly one hidden cell, or a shown total whose hidden parts add up to under the threshold."""
+        m = self.members[r]
+        hidden = self.suppressed[m]
+        count = int(hidden.sum())
+        if count == 0 or count == len(m):
+            return False
+        return count == 1 or (not hidden[0] and self.values[m[1:]][hidden[1:]].sum() < self.threshold)
 
-    Unsafe: exactly one hidden cell (it equals the total minus the shown parts), or a shown
-    total whose hidden parts add up to under the threshold (each of them is then known to
-    be at most that sum; a sum of 0 reveals them all as 0).
-    """
-    changed = True
-    while changed:
-        changed = False
-        for m in members:
-            hidden = suppressed[m]
-            count = int(hidden.sum())
-            if count == 0 or count == len(m):
-                continue
-            hidden_parts_sum = values[m[1:]][hidden[1:]].sum()
-            if count == 1 or (not hidden[0] and hidden_parts_sum < threshold):
-                changed |= _hide_complement(values, m, suppressed, exclude=int(m[hidden][0]) if count == 1 else -1)
+    def pair_pass(self) -> None:
+        """Hide complements until every relation with a hidden cell is safe on its own."""
+        changed = True
+        while changed:
+            changed = False
+            for r, m in enumerate(self.members):
+                if self.unsafe(r):
+                    hidden = m[self.suppressed[m]]
+                    changed |= self.hide_complement(r, exclude=int(hidden[0]) if len(hidden) == 1 else -1)
 
+    def hide_complement(self, r: int, exclude: int) -> bool:
+        """Hide one more cell of relation `r`; False if all are hidden already."""
+        m = self.members[r]
+        parts = [int(c) for c in m[1:] if not self.suppressed[c] and c != exclude]
+        if parts:
+            choice = min(parts, key=lambda c: (not self.mends_another(c, r), self.values[c], c))
+        elif not self.suppressed[m[0]] and m[0] != exclude:
+            choice = int(m[0])
+        else:
+            return False
+        self.suppressed[choice] = True
+        return True
 
-def _hide_complement(values: np.ndarray, m: np.ndarray, suppressed: np.ndarray, exclude: int) -> bool:
-    """Hide the smallest shown part of relation `m` (else its total); False if all are hidden."""
-    parts = [c for c in m[1:] if not suppressed[c] and c != exclude]
-    if parts:
-        choice = min(parts, key=lambda c: (values[c], c))
-    elif not suppressed[m[0]] and m[0] != exclude:
-        choice = m[0]
-    else:
-        return False
-    suppressed[choice] = True
-    return True
+    def mends_another(self, cell: int, current: int) -> bool:
+        return any(r != current and self.unsafe(r) for r in self.by_cell.get(cell, []))
+
+    def linked(self, cell: int) -> set[int]:
+        """Hidden cells reachable from `cell` through relations' hidden members."""
+        seen, todo = {cell}, [cell]
+        while todo:
+            for r in self.by_cell.get(todo.pop(), []):
+                for c in self.members[r]:
+                    if self.suppressed[c] and int(c) not in seen:
+                        seen.add(int(c))
+                        todo.append(int(c))
+        return seen
 
 
 def disclosed(suppressed: np.ndarray, members: list[np.ndarray], tol: float = 1e-9) -> np.ndarray:
