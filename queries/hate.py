@@ -211,7 +211,8 @@ def ytd_table(store, kind: str, report_month: pd.Timestamp, strand: str | None =
     Rows: the 8 CSPs, County Council Area, Derby City, then records outside the force area
     and with no known area when there are any (so the rows reconcile), then Force.
     Columns: Area, "<prev> YTD", "<current> YTD", "Vol. Change", "% Change" (% one decimal;
-    NaN when the previous figure is 0 or a month is missing). `attrs["note"]` explains gaps.
+    NaN when the previous figure is 0 or a month is missing). A year to date missing any
+    month is NaN, not a partial sum; `attrs["note"]` explains gaps.
     """
     current, previous = ytd_months(report_month)
     measure = measure_name(kind, strand)
@@ -221,13 +222,14 @@ def ytd_table(store, kind: str, report_month: pd.Timestamp, strand: str | None =
     extra = [a for a in (geography.OUTSIDE, geography.UNALLOCATED) if now.get(a, 0) or then.get(a, 0)]
     rows = geography.COUNTY_CSPS + [geography.COUNTY, geography.CITY] + extra + [FORCE_ROW]
     label_then, label_now = f"{fy_label(fy - 1)} YTD", f"{fy_label(fy)} YTD"
-    table = pd.DataFrame({
-        "Area": rows,
-        label_then: then.reindex(rows).fillna(0).astype(int).to_numpy(),
-        label_now: now.reindex(rows).fillna(0).astype(int).to_numpy(),
-    })
     missing_now, missing_then = _missing(store, current), _missing(store, previous)
     complete = missing_now == 0 and missing_then == 0
+    # A window missing a month is not a count (missing is not zero): its column is blank.
+    table = pd.DataFrame({
+        "Area": rows,
+        label_then: then.reindex(rows).fillna(0).astype(int).to_numpy() if not missing_then else np.nan,
+        label_now: now.reindex(rows).fillna(0).astype(int).to_numpy() if not missing_now else np.nan,
+    })
     table["Vol. Change"] = (table[label_now] - table[label_then]) if complete else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(table[label_then] > 0, 100 * table["Vol. Change"] / table[label_then], np.nan)
@@ -242,7 +244,8 @@ def ytd_table(store, kind: str, report_month: pd.Timestamp, strand: str | None =
 
 
 def format_count(value) -> str:
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{int(value):,}"
+    """A count with thousands separators; "n/a" for a window the store does not fully hold."""
+    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{int(value):,}"
 
 
 def format_change(value) -> str:
@@ -294,15 +297,16 @@ def strand_shares(store, kind: str, report_month: pd.Timestamp, area: str = geog
     rows = []
     for window, label in ((previous, fy_label(fy - 1)), (current, fy_label(fy))):
         counts = frame[frame["month"].isin(window)].groupby("measure")["count"].sum()
-        rows.append((label, [int(counts.get(measure_name(kind, s), 0)) for s in STRANDS]))
+        complete = _missing(store, window) == 0  # missing months are not zeros
+        rows.append((label, [int(counts.get(measure_name(kind, s), 0)) if complete else np.nan for s in STRANDS]))
     (label_then, then), (label_now, now) = rows
-    total_then, total_now = sum(then), sum(now)
+    total_then, total_now = np.nansum(then), np.nansum(now)
     table = pd.DataFrame({
         "Strand": STRANDS,
         f"{label_then} YTD": then,
-        f"{label_then} share (%)": [round(100 * v / total_then, 1) if total_then else np.nan for v in then],
+        f"{label_then} share (%)": [round(100 * v / total_then, 1) if total_then and v == v else np.nan for v in then],
         f"{label_now} YTD": now,
-        f"{label_now} share (%)": [round(100 * v / total_now, 1) if total_now else np.nan for v in now],
+        f"{label_now} share (%)": [round(100 * v / total_now, 1) if total_now and v == v else np.nan for v in now],
     })
     table["Caution"] = caution_column(table, [f"{label_then} YTD", f"{label_now} YTD"])
     return table
