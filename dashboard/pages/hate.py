@@ -55,8 +55,8 @@ def layout(**params) -> html.Div:
         return dbc.Alert("The store holds no hate crime data. Run `python app.py demo` or `python app.py import hate FILE`.",
                          color="danger")
     kind, strand, warnings = _kind_and_strand(params)
-    measure = _measure(kind, strand)
-    view = controls.resolve(DATASET, {**params, "measure": measure}, default_measure=measure)
+    # The measure comes from the toggle and strand (checked above), not from a `measure` parameter.
+    view = controls.resolve(DATASET, {k: v for k, v in params.items() if k != "measure"})
     view.warnings[:0] = warnings
     return html.Div(
         [
@@ -233,7 +233,13 @@ def _series(kind, strand, area, month, method_name, k, neighbourhood=None):
     *_inputs(),
 )
 def update_chart(kind, strand, area, month, method_name, k):
-    record_kind, view, table = _series(kind, strand, area, month, method_name, k)
+    try:
+        record_kind, view, table = _series(kind, strand, area, month, method_name, k)
+    except series.NoData:
+        _, view = _view(kind, strand, area, month, method_name, k)
+        search = _search(*_kind_and_strand({"kind": kind, "strand": strand})[:2], view)
+        return (components.empty_figure(f"No {view.measure.lower()} are recorded in the store"), [], [], search,
+                search, method.explanation(view.method, view.k, state.config.min_significant))
     figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=hate.COUNT_LABEL[record_kind])
     shown = table.loc[table["month"] <= view.month, "count"].dropna()
     notes = components.series_notes(table, view.method, view.month)
@@ -349,6 +355,8 @@ def update_drilldown(kind, strand, area, month, method_name, k):
         return ([], [], f"Choose a CSP (not {area}) to see its neighbourhoods ranked by how far they are above expected.",
                 {"display": "none"})
     _, view = _view(kind, strand, area, month, method_name, k)
+    if view.measure not in series.measures(state.store(), DATASET):
+        return [], [], f"No {view.measure.lower()} are recorded in the store.", {"display": "none"}
     table = _drill_table(view)
     columns = [{"field": c, **({"cellStyle": CAUTION_STYLE, "minWidth": 230} if c == "Caution" else {})}
                for c in table.columns if c != "id"]
@@ -385,7 +393,7 @@ def update_drill_chart(neighbourhood, kind, strand, area, month, method_name, k)
         return components.empty_figure(""), {"display": "none"}
     try:
         record_kind, view, table = _series(kind, strand, area, month, method_name, k, neighbourhood)
-    except geography.UnknownArea:
+    except (geography.UnknownArea, series.NoData):
         return components.empty_figure(""), {"display": "none"}
     figure = components.trend_figure(table, f"{neighbourhood} ({area}) - {view.measure}",
                                      count_label=hate.COUNT_LABEL[record_kind])
@@ -397,7 +405,10 @@ def update_drill_chart(neighbourhood, kind, strand, area, month, method_name, k)
 
 @callback(Output(f"{P}-chart-csv", "data"), Input(f"{P}-chart-csv-button", "n_clicks"), *_states(), prevent_initial_call=True)
 def download_chart(_n, kind, strand, area, month, method_name, k):
-    _, view, table = _series(kind, strand, area, month, method_name, k)
+    try:
+        _, view, table = _series(kind, strand, area, month, method_name, k)
+    except series.NoData:
+        return no_update
     table["month"] = table["month"].dt.strftime("%Y-%m")
     out = table[limits.COLUMNS].copy()
     out["caution"] = [hate.CAUTION_TEXT if c == c and c < hate.CAUTION_BELOW else "" for c in out["count"]]
@@ -435,5 +446,7 @@ def download_drill(_n, kind, strand, area, month, method_name, k):
     if area not in geography.CSPS:
         return no_update
     _, view = _view(kind, strand, area, month, method_name, k)
+    if view.measure not in series.measures(state.store(), DATASET):
+        return no_update
     table = _drill_table(view).drop(columns="id")
     return components.csv_download(table, components.safe_filename("neighbourhoods", area, view.measure, month) + ".csv")
