@@ -318,19 +318,22 @@ def test_bad_rows_are_quarantined_with_reasons_and_nothing_is_lost(tmp_data_dir)
     assert (recon["loaded"].sum(), recon["rejected"].sum()) == (4, 10)
     quarantine = pd.read_csv(result.quarantine_file)
     reasons = dict(zip(quarantine["line"], quarantine["reason"]))
-    assert "date '2025-02-30' is not a date" in reasons[3]
-    assert "unknown referring_agency 'Fire brigade'" in reasons[4]
+    assert "referral_date is not a date" in reasons[3]
+    assert "unknown referring_agency; choose one of: Police" in reasons[4]
     assert "3 fields, expected 5" in reasons[5]
     assert "victim_id is blank" in reasons[7]
     assert "outside the force area" in reasons[8]
     assert "area_code is blank" in reasons[9]
-    assert "duplicate referral_id 'FAKE-S001'" in reasons[10]
+    assert "duplicate referral_id (first at referrals-bad-rows.csv line 2)" in reasons[10]
     assert "in the future" in reasons[11]
-    assert "'XYZ' is not a ward" in reasons[12]
+    assert "area_code is not a ward" in reasons[12]
     assert "same victim is already referred" in reasons[14]
     # The quarantine never holds a victim id as given, only its pseudonym.
     assert not quarantine["raw"].str.contains("FAKE-[G-P],", regex=True).any()
     assert quarantine["raw"].str.contains(marac_importer.pseudonym("FAKE-I")).any()
+    # Reasons quote nothing from the row (the Data tab lists them): no ids, dates, codes or agency text.
+    for value in ("FAKE", "2025-02-30", "2025-01-", "2099", "Fire brigade", "XYZ", "E05000001"):
+        assert not quarantine["reason"].str.contains(value).any(), value
     # A rejected row only in a month with nothing loaded (2099) adds no month to the store.
     months = Store(tmp_data_dir).query("SELECT month FROM coverage WHERE dataset = 'marac'")["month"]
     assert {f"{m:%Y-%m}" for m in pd.to_datetime(months)} == {"2025-01", "2025-02"}
@@ -355,4 +358,4 @@ def test_reimporting_replaces_months_without_duplicates_and_refuses_known_ids(tm
                      "FAKE-R001,FAKE-A,2025-07-01,E05015507,Police\nFAKE-R900,FAKE-Z,2025-07-02,E05015507,Police\n")
     result, _ = marac_importer.import_files([moved], tmp_data_dir)
     quarantine = pd.read_csv(result.quarantine_file)
-    assert quarantine["reason"].str.contains("FAKE-R001' is already in the store for 2024-03").any()
+    assert quarantine["reason"].str.contains("referral_id is already in the store for 2024-03").any()

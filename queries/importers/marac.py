@@ -19,6 +19,10 @@ Why it is built this way:
   behind; the quarantine's copy of a rejected line has the id replaced the same way.
 * A case must belong to Derby City or a County MARAC: a row with no area, or an area outside
   the force, is rejected (quarantined with its reason), so City + County = Force exactly.
+* Rejection reasons quote nothing from the row (no ids, dates, codes or agency text): the
+  Data tab lists reasons with their counts, and a reason quoting a case's values would put
+  that case on screen. The analyst finds the row by file and line in the quarantine, whose
+  copy of the line has the victim id pseudonymised.
 * File problems (missing file, empty, wrong header, not UTF-8, broken quoting) stop the
   import before anything is written; row problems (bad date, unknown agency, truncated
   line, duplicate) reject that row only. For every file and month,
@@ -324,10 +328,10 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
             where = f"{Path(path).name} line {row.line}"
             if record is not None:
                 if record["record_id"] in seen_ids:
-                    record, reason = None, f"duplicate referral_id {record['record_id']!r} (first at {seen_ids[record['record_id']]})"
+                    record, reason = None, f"duplicate referral_id (first at {seen_ids[record['record_id']]})"
                 elif (record["victim_id"], record["referral_date"]) in seen_victim_dates:
                     first = seen_victim_dates[(record["victim_id"], record["referral_date"])]
-                    record, reason = None, f"the same victim is already referred on {row.fields['referral_date']} ({first}): duplicate case?"
+                    record, reason = None, f"the same victim is already referred on the same day ({first}): duplicate case?"
                 else:
                     seen_ids[record["record_id"]] = where
                     seen_victim_dates[(record["victim_id"], record["referral_date"])] = where
@@ -342,7 +346,7 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
         for row, record, reason, month in sorted(outcomes, key=lambda o: o[0].line):
             month = only_loaded_months(month, months)
             if record is not None and record["record_id"] in already:
-                record, reason = None, (f"referral_id {record['record_id']!r} is already in the store for "
+                record, reason = None, (f"referral_id is already in the store for "
                                         f"{already[record['record_id']]:%Y-%m}, a month this import does not replace")
             if record is None:
                 rejected.append({"file": str(csv_file.path), "line": row.line, "reason": reason,
@@ -373,25 +377,26 @@ def _parse_row(row: Row, resolver: AreaResolver, today: date) -> tuple[dict | No
     try:
         referral_date = parse_date(f["referral_date"])
         month = month_start(referral_date)
-    except ValueError as exc:
-        return None, str(exc) if f["referral_date"] else "referral_date is blank", None
+    except ValueError:  # parse_date's message quotes the date: MARAC reasons quote nothing (module doc)
+        return None, ("referral_date is not a date like 2025-03-15 or 15/03/2025" if f["referral_date"]
+                      else "referral_date is blank"), None
     if referral_date > today:
-        return None, f"referral_date {f['referral_date']} is in the future", month
+        return None, "referral_date is in the future", month
     if not f["referral_id"]:
         return None, "referral_id is blank", month
     if not f["victim_id"]:
         return None, "victim_id is blank: repeats cannot be worked out without it", month
     agency = marac.canonical_agency(f["referring_agency"])
     if agency is None:
-        return None, (f"unknown referring_agency {f['referring_agency']!r}; choose one of: {', '.join(marac.AGENCIES)}"), month
+        return None, f"unknown referring_agency; choose one of: {', '.join(marac.AGENCIES)}", month
     try:
         ward, location = resolver.resolve(f["area_code"])
-    except ValueError as exc:
-        return None, str(exc), month
+    except ValueError:
+        return None, "area_code is not a ward (E05...) or LSOA (E01...) code", month
     if location == geography.NO_LOCATION:
         return None, "area_code is blank: a MARAC case must be placed in Derby City or the County", month
     if location == geography.OUTSIDE_AREA:
-        return None, (f"area_code {f['area_code']!r} is outside the force area: a MARAC case must be placed in "
+        return None, ("area_code is outside the force area: a MARAC case must be placed in "
                       "Derby City or the County"), month
     return {
         "record_id": f["referral_id"],
