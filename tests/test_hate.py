@@ -193,6 +193,6 @@ def test_bad_rows_are_quarantined_with_reasons_and_nothing_is_lost(tmp_data_dir)
     assert "several strands 'Race;Religion'" in reasons[6]
     assert "unknown outcome '99'" in reasons[7]
     assert "4 fields, expected 6" in reasons[8]
-    assert "duplicate record_id 'FAKE-HB01'" in reasons[10]
+    assert "duplicate record_id (first at records-bad-rows.csv line 2)" in reasons[10]  # no id on screen
     assert "in the future" in reasons[11]
     assert "'NOT-A-CODE' is not a ward" in reasons[12]

@@ -147,7 +147,7 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
             record, reason, month, status = _parse_row(row, resolver, today)
             if record is not None:
                 if record["record_id"] in seen:
-                    record, reason, status = None, f"duplicate record_id {record['record_id']!r} (first at {seen[record['record_id']]})", REJECTED
+                    record, reason, status = None, f"duplicate record_id (first at {seen[record['record_id']]})", REJECTED
                 else:
                     seen[record["record_id"]] = f"{Path(path).name} line {row.line}"
             outcomes.append((row, record, reason, month, status))
@@ -162,7 +162,7 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
             month = only_loaded_months(month, months)
             if record is not None and record["record_id"] in already:
                 record, status = None, REJECTED
-                reason = (f"record_id {row.fields['record_id']!r} is already in the store for "
+                reason = (f"record_id is already in the store for "
                           f"{already[row.fields['record_id']]:%Y-%m}, a month this import does not replace")
             if record is None:
                 rejected.append({"file": str(csv_file.path), "line": row.line, "reason": reason, "raw": row.raw})
