@@ -64,6 +64,11 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     counts.add_argument("--data-dir", type=Path, default=config.data_dir)
     counts.add_argument("--out", type=Path, required=True)
 
+    mar = export_sub.add_parser("marac", help="MARAC period tables, small counts suppressed (the only MARAC export)")
+    mar.add_argument("--period", default="quarter", help="month, quarter, calendar or financial")
+    mar.add_argument("--data-dir", type=Path, default=config.data_dir)
+    mar.add_argument("--out", type=Path, required=True)
+
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
     for name, module_name in IMPORTERS.items():
@@ -80,8 +85,10 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
 
 
 def export_series(args, config: settings.Settings) -> int:
+    from queries.export import refuse_sensitive
     from queries.series import series_table
 
+    refuse_sensitive(args.dataset)
     store = Store(args.data_dir)
     table = series_table(
         store, args.dataset, args.area, args.measure, args.fy, args.method, args.k, config.min_significant,
@@ -103,6 +110,15 @@ def export_counts(args, config: settings.Settings) -> int:
     return 0
 
 
+def export_marac(args, config: settings.Settings) -> int:
+    from queries.export import marac_release_table
+
+    table = marac_release_table(Store(args.data_dir), args.period, config.suppress_below)
+    table.to_csv(args.out, index=False)
+    print(f"wrote {len(table)} rows to {args.out} (counts under {config.suppress_below} suppressed as *)")
+    return 0
+
+
 def main(argv: list[str] | None = None, serve=None) -> int:
     """Run a command; `serve(data_dir, config)` (given by app.py, which owns Dash) runs the dashboard."""
     try:
@@ -120,10 +136,10 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             print("wrote synthetic demo data: " + ", ".join(f"{k} {v:,} records" for k, v in written.items()))
             return 0
         if args.command == "export":
-            return (export_series if args.what == "series" else export_counts)(args, config)
+            return {"series": export_series, "counts": export_counts, "marac": export_marac}[args.what](args, config)
         if args.command == "import":
             return args.importer.main(args)
-    except (UnknownArea, NoData, StoreError, ValueError) as exc:
+    except (UnknownArea, NoData, StoreError, LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if serve is None:

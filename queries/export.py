@@ -7,6 +7,35 @@ from queries import geography
 from queries.measures import ALL_CRIME
 from queries.store import Store
 
+# Datasets whose raw counts may never leave the store: only their protected release
+# (small counts suppressed, with secondary suppression) is exported, by `export marac`.
+SENSITIVE_DATASETS = {"marac"}
+
+
+class SensitiveData(ValueError):
+    """A raw export of a sensitive dataset was asked for; the message says what to use instead."""
+
+
+def refuse_sensitive(dataset: str) -> None:
+    if dataset in SENSITIVE_DATASETS:
+        raise SensitiveData(
+            f"{dataset} counts are sensitive and are only exported with small counts suppressed: "
+            f"use `python app.py export {dataset} --period month|quarter|calendar|financial --out FILE`"
+        )
+
+
+def marac_release_table(store: Store, period_type: str, threshold: int) -> pd.DataFrame:
+    """The MARAC period tables for every MARAC area, exactly as the tab shows them (suppressed)."""
+    from queries import marac
+
+    if period_type not in marac.PERIOD_TYPES:
+        raise ValueError(f"unknown period {period_type!r}; choose from: {', '.join(marac.PERIOD_TYPES)}")
+    release = marac.release(store, threshold)
+    frames = [marac.period_table(release, area, period_type).assign(Area=area) for area in marac.MARAC_AREAS]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["Area", *[c for c in table.columns if c != "Area"]]]
+
+
 # When the grouping leaves out `measure`, counts are of this measure (a record counts in
 # several measures, e.g. "All crimes" and its group, so summing them all would double count).
 HEADLINE = {"crime": ALL_CRIME, "fire": "All fires", "marac": "Cases discussed", "hate": "Hate crimes"}
@@ -30,6 +59,7 @@ def grouped_counts(store: Store, dataset: str, fields: list[str], measure: str |
     Without `measure` among the fields, only one measure is counted: `measure` if given,
     else the dataset's headline measure.
     """
+    refuse_sensitive(dataset)
     if not store.has(dataset):
         raise ValueError(f"the store at {store.data_dir} holds no {dataset!r} data; datasets held: "
                          f"{', '.join(store.datasets) or 'none'}")

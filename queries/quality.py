@@ -8,7 +8,10 @@ from __future__ import annotations
 import pandas as pd
 
 from queries import series
+from queries.export import SENSITIVE_DATASETS
+from queries.settings import DEFAULT_SUPPRESS_BELOW
 from queries.store import DATASETS, Store
+
 
 RECONCILED_PARTS = ["loaded", "outside_area", "unallocated", "rejected"]
 
@@ -57,14 +60,20 @@ def reconciliation(store: Store, dataset: str) -> pd.DataFrame:
             FROM {dataset}_reconciliation GROUP BY file ORDER BY file"""
     )
     table["adds up"] = table[RECONCILED_PARTS].sum(axis=1) == table["rows_read"]
+    if dataset in SENSITIVE_DATASETS:
+        # Only whether each file reconciles: small row counts by file and month could point at a case.
+        return table[["file", "adds up"]]
     return table
 
 
-def rejection_reasons(store: Store, dataset: str) -> pd.DataFrame:
+def rejection_reasons(store: Store, dataset: str, suppress_below: int = DEFAULT_SUPPRESS_BELOW) -> pd.DataFrame:
     """How many rows were rejected for each reason (the rows stay in the quarantine file)."""
     if not store.has(dataset) or not _has_table(store, f"{dataset}_rejected"):
         return pd.DataFrame(columns=["reason", "rows"])
-    return store.query(f"SELECT reason, count(*) AS rows FROM {dataset}_rejected GROUP BY reason ORDER BY rows DESC, reason")
+    reasons = store.query(f"SELECT reason, count(*) AS rows FROM {dataset}_rejected GROUP BY reason ORDER BY rows DESC, reason")
+    if dataset in SENSITIVE_DATASETS:
+        reasons["rows"] = [f"under {suppress_below}" if n < suppress_below else f"{suppress_below} or more" for n in reasons["rows"]]
+    return reasons
 
 
 def _has_table(store: Store, name: str) -> bool:

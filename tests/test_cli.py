@@ -100,3 +100,24 @@ def test_demo_rebuild_is_deterministic(tmp_path):
     b = crime.crime_records(second, np.random.default_rng(crime.SEED))
     pd.testing.assert_frame_equal(a, b)
     assert 45_000 < len(a[a["measure"] != "Anti-social behaviour"]) / 6.6 < 60_000  # ~52,000 crimes a year
+
+
+def test_raw_marac_counts_cannot_be_exported(demo_dir, tmp_path):
+    for args in (["export", "counts", "--dataset", "marac"],
+                 ["export", "series", "--dataset", "marac", "--area", "Force Area", "--measure", "Cases discussed", "--fy", "2025"]):
+        out = tmp_path / "m.csv"
+        result = run(*args, "--data-dir", str(demo_dir), "--out", str(out))
+        assert result.returncode != 0
+        assert "sensitive" in result.stderr and "export marac" in result.stderr
+        assert not out.exists()
+
+
+def test_marac_export_suppresses_every_count_under_five(demo_dir, tmp_path):
+    out = tmp_path / "marac.csv"
+    result = run("export", "marac", "--period", "month", "--data-dir", str(demo_dir), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out, dtype=str, keep_default_na=False)
+    counts = table[["Cases discussed", "Repeat cases", "Police referrals", "Partner agency referrals"]]
+    shown = [int(v) for v in counts.to_numpy().ravel() if v not in ("*", "")]
+    assert shown and min(shown) >= 5
+    assert (counts == "*").to_numpy().any()

@@ -168,3 +168,14 @@ def test_store_reloads_after_a_new_version_is_published(tmp_data_dir):
     _publish_crime(tmp_data_dir, records, ["2025-01-01"])
     assert not reader.is_synthetic("crime")
     assert series.monthly_counts(reader, "crime", geography.FORCE, "Shoplifting").sum() == 1
+
+
+def test_a_month_whose_every_row_was_rejected_is_not_held_but_an_empty_file_month_is():
+    from queries.importers.common import held_months
+
+    reconciliation = pd.DataFrame({
+        "file": ["a.csv", "b.csv", "c.csv"], "month": ["2025-01-01", "2025-02-01", "2025-03-01"],
+        "rows_read": [5, 0, 3], "loaded": [0, 0, 3], "outside_area": [0, 0, 0], "unallocated": [0, 0, 0],
+        "rejected": [5, 0, 0],
+    })
+    assert held_months(reconciliation) == set(pd.to_datetime(["2025-02-01", "2025-03-01"]).date)

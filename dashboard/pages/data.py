@@ -19,7 +19,7 @@ def _dataset_section(dataset: str) -> dbc.Card:
     store = state.store()
     gaps = quality.missing_months(store, dataset)
     recon = quality.reconciliation(store, dataset)
-    reasons = quality.rejection_reasons(store, dataset)
+    reasons = quality.rejection_reasons(store, dataset, state.config.suppress_below)
     body = [
         html.P(
             ("Missing months (gaps in every chart, never zeros): " + ", ".join(gaps)) if gaps

@@ -52,6 +52,14 @@ def check_reconciliation(reconciliation: pd.DataFrame) -> None:
         )
 
 
+def held_months(reconciliation: pd.DataFrame) -> set:
+    """Months an import vouches for: a file month with no data rows is a real zero (held), but a
+    month whose every row was rejected is unknown, not zero, so it is not held."""
+    known = reconciliation.dropna(subset=["month"])
+    vouched = known[(known["rows_read"] == 0) | (known["rows_read"] > known["rejected"])]
+    return set(pd.to_datetime(vouched["month"]).dt.date)
+
+
 def publish_import(
     data_dir: Path,
     dataset: str,
@@ -67,7 +75,7 @@ def publish_import(
         raise ImportError_("no rows to import: every file was empty")
     records = records.copy()
     records["month"] = pd.to_datetime(records["month"]).dt.date
-    new_months = sorted(set(records["month"]) | set(pd.to_datetime(reconciliation["month"].dropna()).dt.date))
+    new_months = sorted(set(records["month"]) | held_months(reconciliation))
     with store.write_lock(data_dir):
         manifest = store.read_manifest(data_dir)
         replaced_synthetic = bool(manifest.get("synthetic", {}).get(dataset))
