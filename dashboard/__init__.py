@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 from dashboard import state
 from queries.settings import REPO_ROOT

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import dcc, html
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import state
 from queries import geography, limits, series
@@ -40,13 +40,13 @@ class ViewState:
         return "?" + urlencode(params)
 
 
-def _choices(values) -> str:
+def choices(values) -> str:
     values = [str(v) for v in values]
     shown = ", ".join(values[:MAX_SHOWN_CHOICES])
     return shown + (f" and {len(values) - MAX_SHOWN_CHOICES} more" if len(values) > MAX_SHOWN_CHOICES else "")
 
 
-def _clip(text: object) -> str:
+def clip(text: object) -> str:
     """Echo a user-supplied value back safely (Dash escapes HTML; this just keeps it short)."""
     text = str(text)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -59,14 +59,14 @@ def resolve(dataset: str, params: dict, default_area: str = geography.FORCE, def
     warnings: list[str] = []
     area = params.get("area") or default_area
     if area not in geography.TOP_AREAS:
-        warnings.append(f"Unknown area '{_clip(area)}' in the link; showing {default_area}. Choose from: {_choices(geography.TOP_AREAS)}.")
+        warnings.append(f"Unknown area '{clip(area)}' in the link; showing {default_area}. Choose from: {choices(geography.TOP_AREAS)}.")
         area = default_area
     measures = series.measures(store, dataset)
     measure = params.get("measure") or default_measure or (measures[-1] if measures else "")
     if measure not in measures:
         fallback = default_measure if default_measure in measures else (measures[-1] if measures else "")
         if params.get("measure"):
-            warnings.append(f"Unknown measure '{_clip(measure)}'; showing {fallback}. Choose from: {_choices(measures)}.")
+            warnings.append(f"Unknown measure '{clip(measure)}'; showing {fallback}. Choose from: {choices(measures)}.")
         measure = fallback
     held = series.coverage(store, dataset)
     latest = held.max() if len(held) else pd.Timestamp.today().normalize().replace(day=1)
@@ -78,7 +78,7 @@ def resolve(dataset: str, params: dict, default_area: str = geography.FORCE, def
                 warnings.append(f"No {dataset} data held for {month:%b %Y}; showing {latest:%b %Y}, the latest month held.")
                 month = latest
         except (ValueError, TypeError):
-            warnings.append(f"Month '{_clip(params['month'])}' is not a month like 2026-10; showing {latest:%b %Y}.")
+            warnings.append(f"Month '{clip(params['month'])}' is not a month like 2026-10; showing {latest:%b %Y}.")
             month = latest
     fy = limits.fy_of(month)
     if params.get("fy") and not params.get("month"):
@@ -88,12 +88,12 @@ def resolve(dataset: str, params: dict, default_area: str = geography.FORCE, def
             if len(in_year):
                 fy, month = wanted, in_year.max()
             else:
-                warnings.append(f"No {dataset} data held for financial year {_clip(params['fy'])}; showing {fy}/{str(fy + 1)[-2:]}.")
+                warnings.append(f"No {dataset} data held for financial year {clip(params['fy'])}; showing {fy}/{str(fy + 1)[-2:]}.")
         except ValueError:
-            warnings.append(f"Financial year '{_clip(params['fy'])}' is not a year like 2025; showing {fy}/{str(fy + 1)[-2:]}.")
+            warnings.append(f"Financial year '{clip(params['fy'])}' is not a year like 2025; showing {fy}/{str(fy + 1)[-2:]}.")
     method = params.get("method") or config.limit_method
     if method not in LIMIT_METHODS:
-        warnings.append(f"Unknown method '{_clip(method)}'; using {config.limit_method}. Choose from: {', '.join(LIMIT_METHODS)}.")
+        warnings.append(f"Unknown method '{clip(method)}'; using {config.limit_method}. Choose from: {', '.join(LIMIT_METHODS)}.")
         method = config.limit_method
     k = config.k
     if params.get("k"):
@@ -102,13 +102,13 @@ def resolve(dataset: str, params: dict, default_area: str = geography.FORCE, def
             if not 0 < k <= MAX_K:
                 raise ValueError
         except ValueError:
-            warnings.append(f"k '{_clip(params['k'])}' must be a number above 0 and at most {MAX_K:g}; using {config.k:g}.")
+            warnings.append(f"k '{clip(params['k'])}' must be a number above 0 and at most {MAX_K:g}; using {config.k:g}.")
             k = config.k
     neighbourhood = params.get("neighbourhood") or None
     if neighbourhood is not None:
         names = series.neighbourhoods(store, area) if area in geography.CSPS else []
         if neighbourhood not in names:
-            warnings.append(f"Unknown neighbourhood '{_clip(neighbourhood)}' for {area}; showing the whole area.")
+            warnings.append(f"Unknown neighbourhood '{clip(neighbourhood)}' for {area}; showing the whole area.")
             neighbourhood = None
     return ViewState(area, measure, fy, month, method, k, neighbourhood, warnings)
 
@@ -167,3 +167,49 @@ def checked_k(k) -> float:
     except (TypeError, ValueError):
         return state.config.k
     return k if 0 < k <= MAX_K else state.config.k
+
+
+def view_from_inputs(area, measure, month: str, method_name, k, neighbourhood=None) -> ViewState:
+    """The view state from a trend tab's selector values (month as 'YYYY-MM')."""
+    month = pd.Timestamp(f"{month}-01")
+    return ViewState(area, measure, limits.fy_of(month), month, method_name, checked_k(k), neighbourhood)
+
+
+def status_cell(status: str, low_volume: bool) -> str:
+    """Table text for a flag: arrows and words, so a table reads without colour; brackets = low volume."""
+    if status == limits.ABOVE:
+        return "(Above)" if low_volume else "▲ Above"
+    if status == limits.BELOW:
+        return "(Below)" if low_volume else "▼ Below"
+    return ""
+
+
+def register_selector_callbacks(prefix: str, dataset: str) -> None:
+    """The plumbing every trend tab shares, registered once per tab.
+
+    A new year lists its months and keeps the month if held, else the latest held (the report
+    is "up to and including"); a click in the drill-down table opens that neighbourhood's
+    chart; a new area clears the neighbourhood (it belongs to one CSP).
+    """
+
+    @callback(
+        Output(f"{prefix}-month", "options"),
+        Output(f"{prefix}-month", "value"),
+        Input(f"{prefix}-fy", "value"),
+        State(f"{prefix}-month", "value"),
+        prevent_initial_call=True,
+    )
+    def fy_changed(fy, month):
+        options = month_options(dataset, int(fy))
+        values = [o["value"] for o in options]
+        return options, (month if month in values else (values[-1] if values else None))
+
+    @callback(Output(f"{prefix}-neighbourhood", "data", allow_duplicate=True), Input(f"{prefix}-drill", "cellClicked"),
+              prevent_initial_call=True)
+    def drill_clicked(cell):
+        return cell.get("rowId") if cell else no_update
+
+    @callback(Output(f"{prefix}-neighbourhood", "data", allow_duplicate=True), Input(f"{prefix}-area", "value"),
+              prevent_initial_call=True)
+    def area_changed(_area):
+        return None

@@ -30,7 +30,7 @@ def explanation(method: str, k: float, min_significant: int) -> list:
             "months in 100 fall outside the lines at k = 2, so a month outside them is worth a look.",
         ])
     rules = html.P([
-        f"A month is marked ", html.Strong("Above"), " when its count is over the Upper Line and ", html.Strong("Below"),
+        "A month is marked ", html.Strong("Above"), " when its count is over the Upper Line and ", html.Strong("Below"),
         f" when under the Lower Line (which never goes below zero). Following the board's rule, a flagged month with "
         f"fewer than {min_significant} is marked ", html.Em("low volume"), " (open triangle) and is not counted as a "
         "significant exception. Months with no data are gaps, never zeros. With fewer than three earlier years the "

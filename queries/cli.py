@@ -11,7 +11,6 @@ import importlib
 import sys
 from pathlib import Path
 
-import pandas as pd
 
 from queries import demo, limits, settings
 from queries.geography import UnknownArea

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from queries import limits
-from queries.limits import ABOVE, BELOW, NO_DATA, NO_LIMITS, WITHIN, compute_limits, series_limits
+from queries.limits import ABOVE, BELOW, NO_DATA, NO_LIMITS, compute_limits, series_limits
 
 FY = 2015  # April 2015 - March 2016, the year of the Erewash reading
 

@@ -9,7 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import components, controls, method, state
 from queries import geography, limits, series
@@ -26,15 +26,6 @@ STATUS_STYLE = {
         {"condition": "params.value && params.value.startsWith('(')", "style": {"color": "#777", "fontStyle": "italic"}},
     ]
 }
-
-
-def _status_cell(status: str, low_volume: bool) -> str:
-    """Summary-table text: arrows and words, so the table reads without colour."""
-    if status == limits.ABOVE:
-        return "(Above)" if low_volume else "▲ Above"
-    if status == limits.BELOW:
-        return "(Below)" if low_volume else "▼ Below"
-    return ""
 
 
 def layout(**params) -> html.Div:
@@ -103,18 +94,7 @@ def _inputs():
     return [Input(f"{P}-{name}", "value") for name in ("area", "measure", "month", "method", "k")]
 
 
-@callback(
-    Output(f"{P}-month", "options"),
-    Output(f"{P}-month", "value"),
-    Input(f"{P}-fy", "value"),
-    State(f"{P}-month", "value"),
-    prevent_initial_call=True,
-)
-def fy_changed(fy, month):
-    """A new year lists its months and selects the latest held (the report is "up to and including")."""
-    options = controls.month_options(DATASET, int(fy))
-    values = [o["value"] for o in options]
-    return options, (month if month in values else (values[-1] if values else None))
+controls.register_selector_callbacks(P, DATASET)
 
 
 @callback(
@@ -132,25 +112,6 @@ def summary_clicked(cell):
 
 
 @callback(
-    Output(f"{P}-neighbourhood", "data", allow_duplicate=True),
-    Input(f"{P}-drill", "cellClicked"),
-    prevent_initial_call=True,
-)
-def drill_clicked(cell):
-    return cell.get("rowId") if cell else no_update
-
-
-@callback(
-    Output(f"{P}-neighbourhood", "data", allow_duplicate=True),
-    Input(f"{P}-area", "value"),
-    prevent_initial_call=True,
-)
-def area_changed(_area):
-    """A neighbourhood belongs to one CSP: changing area clears it."""
-    return None
-
-
-@callback(
     Output(f"{P}-chart", "figure"),
     Output(f"{P}-notes", "children"),
     Output(f"{P}-permalink", "href"),
@@ -161,7 +122,7 @@ def area_changed(_area):
     State(f"{P}-board", "data"),
 )
 def update_chart(area, measure, month, method_name, k, board):
-    view = _view(area, measure, month, method_name, k)
+    view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.series_table(
         state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
         state.config.min_significant, view.month,
@@ -174,11 +135,6 @@ def update_chart(area, measure, month, method_name, k, board):
             method.explanation(view.method, view.k, state.config.min_significant), here, toggle)
 
 
-def _view(area, measure, month, method_name, k, neighbourhood=None) -> controls.ViewState:
-    month = pd.Timestamp(f"{month}-01")
-    return controls.ViewState(area, measure, limits.fy_of(month), month, method_name, controls.checked_k(k), neighbourhood)
-
-
 @callback(
     Output(f"{P}-summary", "rowData"),
     Output(f"{P}-summary", "columnDefs"),
@@ -188,7 +144,7 @@ def _view(area, measure, month, method_name, k, neighbourhood=None) -> controls.
     Input(f"{P}-k", "value"),
 )
 def update_summary(month, method_name, k):
-    view = _view(None, None, month, method_name, k)
+    view = controls.view_from_inputs(None, None, month, method_name, k)
     table = series.summary_table(state.store(), DATASET, view.month, view.method, view.k, state.config.min_significant)
     wide = _summary_wide(table)
     columns = [{"field": "Crime group", "pinned": "left", "minWidth": 230}] + [
@@ -206,7 +162,7 @@ def update_summary(month, method_name, k):
 
 
 def _summary_wide(table: pd.DataFrame) -> pd.DataFrame:
-    table = table.assign(cell=[_status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])])
+    table = table.assign(cell=[controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])])
     wide = table.pivot(index="measure", columns="area", values="cell")
     wide = wide.reindex(index=series.measure_order(list(wide.index)), columns=geography.COUNTY_CSPS + [geography.COUNTY])
     return wide.rename_axis(None, axis=1).reset_index().rename(columns={"measure": "Crime group"})
@@ -249,9 +205,9 @@ def update_rolling(measure, month):
 def update_drilldown(area, measure, month, method_name, k):
     if area not in geography.CSPS:
         return [], [], f"Choose a CSP (not {area}) to see its neighbourhoods ranked by how far they are above expected."
-    view = _view(area, measure, month, method_name, k)
+    view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k, state.config.min_significant)
-    table["Status"] = [_status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])]
+    table["Status"] = [controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])]
     shown = pd.DataFrame({
         "id": table["neighbourhood"],
         "Neighbourhood": table["neighbourhood"],
@@ -276,7 +232,7 @@ def update_drilldown(area, measure, month, method_name, k):
 def update_drill_chart(neighbourhood, area, measure, month, method_name, k):
     if not neighbourhood or area not in geography.CSPS:
         return components.empty_figure(""), {"display": "none"}
-    view = _view(area, measure, month, method_name, k, neighbourhood)
+    view = controls.view_from_inputs(area, measure, month, method_name, k, neighbourhood)
     try:
         table = series.series_table(
             state.store(), DATASET, area, measure, view.fy, view.method, view.k, state.config.min_significant,
@@ -292,7 +248,7 @@ def update_drill_chart(neighbourhood, area, measure, month, method_name, k):
 
 @callback(Output(f"{P}-chart-csv", "data"), Input(f"{P}-chart-csv-button", "n_clicks"), *[State(i.component_id, i.component_property) for i in _inputs()], prevent_initial_call=True)
 def download_chart(_n, area, measure, month, method_name, k):
-    view = _view(area, measure, month, method_name, k)
+    view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
                                 state.config.min_significant, view.month)
     table["month"] = table["month"].dt.strftime("%Y-%m")
@@ -302,7 +258,7 @@ def download_chart(_n, area, measure, month, method_name, k):
 @callback(Output(f"{P}-summary-csv", "data"), Input(f"{P}-summary-csv-button", "n_clicks"), State(f"{P}-month", "value"),
           State(f"{P}-method", "value"), State(f"{P}-k", "value"), prevent_initial_call=True)
 def download_summary(_n, month, method_name, k):
-    view = _view(None, None, month, method_name, k)
+    view = controls.view_from_inputs(None, None, month, method_name, k)
     table = series.summary_table(state.store(), DATASET, view.month, view.method, view.k, state.config.min_significant)
     return components.csv_download(table, f"summary-{view.month:%Y-%m}-{view.method}-k{view.k:g}.csv")
 
@@ -319,6 +275,6 @@ def download_rolling(_n, measure, month):
 def download_drill(_n, area, measure, month, method_name, k):
     if area not in geography.CSPS:
         return no_update
-    view = _view(area, measure, month, method_name, k)
+    view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k, state.config.min_significant)
     return components.csv_download(table, components.safe_filename("neighbourhoods", area, measure, month) + ".csv")

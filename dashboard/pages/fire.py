@@ -80,24 +80,19 @@ def _resolve_quarter(params: dict, held: pd.DatetimeIndex, month: pd.Timestamp, 
     try:
         key = fire.quarter_key(*fire.parse_quarter(wanted))
     except ValueError:
-        warnings.append(f"Quarter '{controls._clip(wanted)}' is not a quarter like 2015-Q2 (financial year 2015/16, "
+        warnings.append(f"Quarter '{controls.clip(wanted)}' is not a quarter like 2015-Q2 (financial year 2015/16, "
                         f"July-September); showing {shown}.")
         return fallback
     valid = [o["value"] for o in _quarter_options(held)]
     if key not in valid:
-        warnings.append(f"No fire data held for quarter {controls._clip(wanted)}; showing {shown}. "
-                        f"Choose from: {controls._choices(valid)}.")
+        warnings.append(f"No fire data held for quarter {controls.clip(wanted)}; showing {shown}. "
+                        f"Choose from: {controls.choices(valid)}.")
         return fallback
     return key
 
 
 def _permalink(view: controls.ViewState, quarter: str | None) -> str:
     return view.query_string() + ("&" + urlencode({"quarter": quarter}) if quarter else "")
-
-
-def _view(area, measure, month, method_name, k, neighbourhood=None) -> controls.ViewState:
-    month = pd.Timestamp(f"{month}-01")
-    return controls.ViewState(area, measure, limits.fy_of(month), month, method_name, controls.checked_k(k), neighbourhood)
 
 
 def _targets() -> tuple[pd.DataFrame, str | None]:
@@ -194,21 +189,10 @@ def _inputs():
     return [Input(f"{P}-{name}", "value") for name in ("area", "measure", "month", "method", "k")]
 
 
+controls.register_selector_callbacks(P, DATASET)
+
+
 # --------------------------------------------------------------------------- selector plumbing
-
-
-@callback(
-    Output(f"{P}-month", "options"),
-    Output(f"{P}-month", "value"),
-    Input(f"{P}-fy", "value"),
-    State(f"{P}-month", "value"),
-    prevent_initial_call=True,
-)
-def fy_changed(fy, month):
-    """A new year lists its months and selects the latest held (the report is "up to and including")."""
-    options = controls.month_options(DATASET, int(fy))
-    values = [o["value"] for o in options]
-    return options, (month if month in values else (values[-1] if values else None))
 
 
 @callback(Output(f"{P}-quarter", "value"), Input(f"{P}-month", "value"), prevent_initial_call=True)
@@ -218,17 +202,6 @@ def month_changed(month):
     return quarter or no_update
 
 
-@callback(Output(f"{P}-neighbourhood", "data", allow_duplicate=True), Input(f"{P}-drill", "cellClicked"),
-          prevent_initial_call=True)
-def drill_clicked(cell):
-    return cell.get("rowId") if cell else no_update
-
-
-@callback(Output(f"{P}-neighbourhood", "data", allow_duplicate=True), Input(f"{P}-area", "value"),
-          prevent_initial_call=True)
-def area_changed(_area):
-    """A neighbourhood belongs to one CSP: changing area clears it."""
-    return None
 
 
 # --------------------------------------------------------------------------- trend
@@ -244,7 +217,7 @@ def area_changed(_area):
     Input(f"{P}-quarter", "value"),
 )
 def update_chart(area, measure, month, method_name, k, quarter):
-    view = _view(area, measure, month, method_name, k)
+    view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
                                 state.config.min_significant, view.month)
     figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=fire.COUNT_LABEL)
@@ -402,14 +375,6 @@ def update_quarter(area, quarter):
 # --------------------------------------------------------------------------- drill-down
 
 
-def _status_cell(status: str, low_volume: bool) -> str:
-    if status == limits.ABOVE:
-        return "(Above)" if low_volume else "▲ Above"
-    if status == limits.BELOW:
-        return "(Below)" if low_volume else "▼ Below"
-    return ""
-
-
 @callback(
     Output(f"{P}-drill", "rowData"),
     Output(f"{P}-drill", "columnDefs"),
@@ -421,7 +386,7 @@ def update_drilldown(area, measure, month, method_name, k):
     if area not in geography.CSPS:
         return ([], [], f"Choose a district (not {area}) in Area to see its neighbourhoods ranked by how far they "
                 "are above expected, and click one for its chart.", {"display": "none"})
-    view = _view(area, measure, month, method_name, k)
+    view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
                              state.config.min_significant)
     shown = pd.DataFrame({
@@ -431,7 +396,7 @@ def update_drilldown(area, measure, month, method_name, k):
         "Expected": table["expected"].round(1),
         "Difference": table["above_expected"].round(1),
         "Upper Line": table["upper"].round(1),
-        "Status": [_status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])],
+        "Status": [controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])],
     })
     columns = [{"field": c, "minWidth": 100, **({"cellStyle": STATUS_STYLE} if c == "Status" else NUMBER_COLUMN)}
                for c in shown.columns if c != "id"]
@@ -449,7 +414,7 @@ def update_drilldown(area, measure, month, method_name, k):
 def update_drill_chart(neighbourhood, area, measure, month, method_name, k):
     if not neighbourhood or area not in geography.CSPS:
         return components.empty_figure(""), {"display": "none"}
-    view = _view(area, measure, month, method_name, k, neighbourhood)
+    view = controls.view_from_inputs(area, measure, month, method_name, k, neighbourhood)
     try:
         table = series.series_table(state.store(), DATASET, area, measure, view.fy, view.method, view.k,
                                     state.config.min_significant, view.month, neighbourhood=neighbourhood)
@@ -469,7 +434,7 @@ def update_drill_chart(neighbourhood, area, measure, month, method_name, k):
 @callback(Output(f"{P}-chart-csv", "data"), Input(f"{P}-chart-csv-button", "n_clicks"),
           *[State(i.component_id, i.component_property) for i in _inputs()], prevent_initial_call=True)
 def download_chart(_n, area, measure, month, method_name, k):
-    view = _view(area, measure, month, method_name, k)
+    view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
                                 state.config.min_significant, view.month)
     table["month"] = table["month"].dt.strftime("%Y-%m")
@@ -530,7 +495,7 @@ def download_secondary(_n, area, quarter):
 def download_drill(_n, area, measure, month, method_name, k):
     if area not in geography.CSPS:
         return no_update
-    view = _view(area, measure, month, method_name, k)
+    view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
                              state.config.min_significant)
     return components.csv_download(table, components.safe_filename("fire-neighbourhoods", area, measure, month) + ".csv")

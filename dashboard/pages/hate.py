@@ -191,29 +191,7 @@ def annotate(figure: go.Figure, months: pd.Series) -> list[str]:
 # --------------------------------------------------------------------------- callbacks
 
 
-@callback(
-    Output(f"{P}-month", "options"),
-    Output(f"{P}-month", "value"),
-    Input(f"{P}-fy", "value"),
-    State(f"{P}-month", "value"),
-    prevent_initial_call=True,
-)
-def fy_changed(fy, month):
-    options = controls.month_options(DATASET, int(fy))
-    values = [o["value"] for o in options]
-    return options, (month if month in values else (values[-1] if values else None))
-
-
-@callback(Output(f"{P}-neighbourhood", "data", allow_duplicate=True), Input(f"{P}-drill", "cellClicked"),
-          prevent_initial_call=True)
-def drill_clicked(cell):
-    return cell.get("rowId") if cell else no_update
-
-
-@callback(Output(f"{P}-neighbourhood", "data", allow_duplicate=True), Input(f"{P}-area", "value"), prevent_initial_call=True)
-def area_changed(_area):
-    """A neighbourhood belongs to one CSP: changing area clears it."""
-    return None
+controls.register_selector_callbacks(P, DATASET)
 
 
 def _series(kind, strand, area, month, method_name, k, neighbourhood=None):
@@ -376,7 +354,7 @@ def _drill_table(view: controls.ViewState) -> pd.DataFrame:
         "Expected": table["expected"].round(1),
         "Difference": table["above_expected"].round(1),
         "Upper Line": table["upper"].round(1),
-        "Status": [s if s in (limits.ABOVE, limits.BELOW) else "" for s in table["status"]],
+        "Status": [controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])],
     })
     shown["Caution"] = [hate.CAUTION_TEXT if c == c and c < hate.CAUTION_BELOW else "" for c in shown["Count"]]
     return shown.replace({np.nan: None})

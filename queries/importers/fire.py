@@ -39,7 +39,6 @@ import argparse
 import calendar
 import csv
 import io
-import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from queries import geography, hate
+from queries import hate
 from queries.importers.common import REJECTED_COLUMNS, ImportError_, ImportResult, publish_import
 from queries.importers.marac import (
     DEFAULT_ENCODING,
