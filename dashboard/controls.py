@@ -213,3 +213,16 @@ def register_selector_callbacks(prefix: str, dataset: str) -> None:
               prevent_initial_call=True)
     def area_changed(_area):
         return None
+
+
+def drilldown_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """series.drilldown as the neighbourhood table shows it (row id = neighbourhood, for clicks)."""
+    return pd.DataFrame({
+        "id": table["neighbourhood"],
+        "Neighbourhood": table["neighbourhood"],
+        "Count": table["count"],
+        "Expected": table["expected"].round(1),
+        "Difference": table["above_expected"].round(1),
+        "Upper Line": table["upper"].round(1),
+        "Status": [status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])],
+    })

@@ -127,6 +127,18 @@ def _limits_for_groups(
     return limits.compute_limits(wide.to_numpy(), method, k, min_significant), column
 
 
+def _report_month_columns(result: limits.LimitResult, col: int) -> dict:
+    """The report month's figures from an engine result, as table columns."""
+    return {
+        "count": result.count[:, col],
+        "expected": result.monthly_average_prev3[:, col],
+        "upper": result.upper[:, col],
+        "lower": result.lower[:, col],
+        "status": result.status[:, col],
+        "low_volume": result.low_volume[:, col],
+    }
+
+
 def summary_table(
     store: Store, dataset: str, report_month: pd.Timestamp, method: str, k: float, min_significant: int,
     areas: list[str] | None = None,
@@ -151,12 +163,7 @@ def summary_table(
         {
             "measure": index.get_level_values(0),
             "area": index.get_level_values(1),
-            "count": result.count[:, col],
-            "expected": result.monthly_average_prev3[:, col],
-            "upper": result.upper[:, col],
-            "lower": result.lower[:, col],
-            "status": result.status[:, col],
-            "low_volume": result.low_volume[:, col],
+            **_report_month_columns(result, col),
         }
     )
 
@@ -179,12 +186,7 @@ def drilldown(
     table = pd.DataFrame(
         {
             "neighbourhood": index,
-            "count": result.count[:, col],
-            "expected": result.monthly_average_prev3[:, col],
-            "upper": result.upper[:, col],
-            "lower": result.lower[:, col],
-            "status": result.status[:, col],
-            "low_volume": result.low_volume[:, col],
+            **_report_month_columns(result, col),
         }
     )
     table["above_expected"] = table["count"] - table["expected"]

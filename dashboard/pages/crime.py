@@ -207,16 +207,7 @@ def update_drilldown(area, measure, month, method_name, k):
         return [], [], f"Choose a CSP (not {area}) to see its neighbourhoods ranked by how far they are above expected."
     view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k, state.config.min_significant)
-    table["Status"] = [controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])]
-    shown = pd.DataFrame({
-        "id": table["neighbourhood"],
-        "Neighbourhood": table["neighbourhood"],
-        "Count": table["count"],
-        "Expected": table["expected"].round(1),
-        "Difference": table["above_expected"].round(1),
-        "Upper Line": table["upper"].round(1),
-        "Status": table["Status"],
-    })
+    shown = controls.drilldown_rows(table)
     columns = [{"field": c, **({"cellStyle": STATUS_STYLE} if c == "Status" else {})} for c in shown.columns if c != "id"]
     columns[0]["minWidth"] = 200
     caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."

@@ -389,15 +389,7 @@ def update_drilldown(area, measure, month, method_name, k):
     view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
                              state.config.min_significant)
-    shown = pd.DataFrame({
-        "id": table["neighbourhood"],
-        "Neighbourhood": table["neighbourhood"],
-        "Count": table["count"],
-        "Expected": table["expected"].round(1),
-        "Difference": table["above_expected"].round(1),
-        "Upper Line": table["upper"].round(1),
-        "Status": [controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])],
-    })
+    shown = controls.drilldown_rows(table)
     columns = [{"field": c, "minWidth": 100, **({"cellStyle": STATUS_STYLE} if c == "Status" else NUMBER_COLUMN)}
                for c in shown.columns if c != "id"]
     columns[0] = {"field": "Neighbourhood", "minWidth": 190}

@@ -347,15 +347,7 @@ def update_drilldown(kind, strand, area, month, method_name, k):
 def _drill_table(view: controls.ViewState) -> pd.DataFrame:
     table = series.drilldown(state.store(), DATASET, view.area, view.measure, view.month, view.method, view.k,
                              state.config.min_significant)
-    shown = pd.DataFrame({
-        "id": table["neighbourhood"],
-        "Neighbourhood": table["neighbourhood"],
-        "Count": table["count"],
-        "Expected": table["expected"].round(1),
-        "Difference": table["above_expected"].round(1),
-        "Upper Line": table["upper"].round(1),
-        "Status": [controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])],
-    })
+    shown = controls.drilldown_rows(table)
     shown["Caution"] = [hate.CAUTION_TEXT if c == c and c < hate.CAUTION_BELOW else "" for c in shown["Count"]]
     return shown.replace({np.nan: None})
 
