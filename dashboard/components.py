@@ -46,8 +46,10 @@ def trend_figure(
     for key, dash_style in (("monthly_average_prev3", "dash"), ("average", "dot"), ("upper", "dashdot"), ("lower", "dashdot")):
         fig.add_trace(
             go.Scatter(
-                x=months, y=table[key], name=names[key], mode="lines",
+                x=months, y=table[key], name=names[key],
                 line=dict(color=COLOURS[key], dash=dash_style, width=2.5 if key in ("upper", "lower") else 2),
+                # Small markers so a month whose neighbours have no limits (gaps in real data) still shows.
+                marker=dict(size=4, color=COLOURS[key]), mode="lines+markers",
                 hovertemplate="%{y:,.1f}",
             )
         )
@@ -98,10 +100,7 @@ def empty_figure(message: str) -> go.Figure:
 
 def series_notes(table: pd.DataFrame, method: str, report_month: pd.Timestamp | None) -> list[str]:
     """Plain-words caveats for one chart: short baselines, missing months."""
-    notes = []
-    note = limits.baseline_note(table["baseline_years"].to_numpy(), method)
-    if note:
-        notes.append(note)
+    notes = limits.baseline_notes(table["month"], table["baseline_years"].to_numpy(), method)
     reported = table if report_month is None else table[table["month"] <= report_month]
     missing = reported.loc[reported["count"].isna(), "month"]
     if len(missing):

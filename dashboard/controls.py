@@ -175,12 +175,25 @@ def view_from_inputs(area, measure, month: str, method_name, k, neighbourhood=No
     return ViewState(area, measure, limits.fy_of(month), month, method_name, checked_k(k), neighbourhood)
 
 
+# AG Grid cell styles for status_cell's words: Above red, Below blue, low volume and no limits grey.
+STATUS_STYLE = {
+    "styleConditions": [
+        {"condition": "params.value && params.value.startsWith('▲')", "style": {"backgroundColor": "#f5c6c0", "fontWeight": "600"}},
+        {"condition": "params.value && params.value.startsWith('▼')", "style": {"backgroundColor": "#c6dcf5", "fontWeight": "600"}},
+        {"condition": "params.value && (params.value.startsWith('(') || params.value === 'no limits')",
+         "style": {"color": "#777", "fontStyle": "italic"}},
+    ]
+}
+
+
 def status_cell(status: str, low_volume: bool) -> str:
     """Table text for a flag: arrows and words, so a table reads without colour; brackets = low volume."""
     if status == limits.ABOVE:
         return "(Above)" if low_volume else "▲ Above"
     if status == limits.BELOW:
         return "(Below)" if low_volume else "▼ Below"
+    if status == limits.NO_LIMITS:
+        return "no limits"
     return ""
 
 

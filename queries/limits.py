@@ -196,3 +196,30 @@ def baseline_note(baseline_years: np.ndarray | pd.Series, method: str) -> str:
         return (f"Limits use the {years} earlier year{'s' if years > 1 else ''} that exist, "
                 f"not the usual {BASELINE_YEARS}: read them with more caution.")
     return ""
+
+
+def _month_list(months) -> str:
+    return ", ".join(pd.DatetimeIndex(months).strftime("%b %Y"))
+
+
+def baseline_notes(months: pd.Series, baseline_years: np.ndarray, method: str) -> list[str]:
+    """Plain words for each kind of short baseline in a chart, naming the months affected.
+
+    Real downloads have gaps, so one chart can mix months with three, one or no earlier years.
+    """
+    months = pd.DatetimeIndex(months)
+    years = np.asarray(baseline_years, dtype=int)
+    min_years = 2 if method == "classic" else 1
+    notes = []
+    none = months[years < min_years]
+    if len(none):
+        why = ("the classic method needs the same month in at least two earlier years"
+               if method == "classic" and (years[years < min_years] > 0).any()
+               else "the store holds none of those months in the three years before")
+        notes.append(f"No limits for {_month_list(none)}: {why}.")
+    for n in range(min_years, BASELINE_YEARS):
+        short = months[years == n]
+        if len(short):
+            notes.append(f"Limits for {_month_list(short)} use only {n} earlier year{'s' if n > 1 else ''}, "
+                         f"not the usual {BASELINE_YEARS}: read them with more caution.")
+    return notes

@@ -196,6 +196,11 @@ def drilldown(
 # --------------------------------------------------------------------------- rolling 12 months
 
 
+def _held_suffix(missing: int) -> str:
+    """A column label's warning that its window sums fewer than 12 months."""
+    return f" ({12 - missing} of 12 months held)" if missing else ""
+
+
 def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timestamp) -> pd.DataFrame:
     """The board's Table 1: 12 months to the report month against the 12 months a year earlier.
 
@@ -224,8 +229,8 @@ def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timest
     by_area = by_area.reindex(geography.RECONCILING_AREAS).fillna(0)
     missing_current = int((~current.isin(held)).sum())
     missing_previous = int((~previous.isin(held)).sum())
-    label_now = f"12 Months to {report_month:%b %Y}"
-    label_then = f"12 Months to {previous[-1]:%b %Y}"
+    label_now = f"12 Months to {report_month:%b %Y}" + _held_suffix(missing_current)
+    label_then = f"12 Months to {previous[-1]:%b %Y}" + _held_suffix(missing_previous)
     table = pd.DataFrame(
         {
             "Area": by_area.index,

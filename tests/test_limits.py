@@ -189,3 +189,14 @@ def test_pooled_flags_a_real_shift_far_more_often_than_noise():
     window[:, 36:] = rng.poisson(60, size=(SIM_SERIES, 12))  # a 50% rise in the current year
     status = compute_limits(window, method="pooled", k=2).status
     assert (status == ABOVE).mean() > 0.6  # measured 69% (vs under 7% on stable series)
+
+
+def test_baseline_notes_name_the_months_with_short_or_no_baseline():
+    months = limits.fy_months(FY)
+    years = np.array([1, 0, 0, 3, 3, 3, 3, 3, 3, 2, 2, 2])
+    notes = limits.baseline_notes(months, years, "pooled")
+    assert notes[0] == "No limits for May 2015, Jun 2015: the store holds none of those months in the three years before."
+    assert notes[1].startswith("Limits for Apr 2015 use only 1 earlier year,")
+    assert notes[2].startswith("Limits for Jan 2016, Feb 2016, Mar 2016 use only 2 earlier years")
+    classic = limits.baseline_notes(months, years, "classic")
+    assert classic[0].startswith("No limits for Apr 2015, May 2015, Jun 2015: the classic method needs")

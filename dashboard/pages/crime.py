@@ -19,13 +19,6 @@ P = "crime"  # id prefix
 
 dash.register_page(__name__, path="/", name="Crime", title="Crime - CSP Performance", order=0)
 
-STATUS_STYLE = {
-    "styleConditions": [
-        {"condition": "params.value && params.value.startsWith('▲')", "style": {"backgroundColor": "#f5c6c0", "fontWeight": "600"}},
-        {"condition": "params.value && params.value.startsWith('▼')", "style": {"backgroundColor": "#c6dcf5", "fontWeight": "600"}},
-        {"condition": "params.value && params.value.startsWith('(')", "style": {"color": "#777", "fontStyle": "italic"}},
-    ]
-}
 
 
 def layout(**params) -> html.Div:
@@ -148,7 +141,7 @@ def update_summary(month, method_name, k):
     table = series.summary_table(state.store(), DATASET, view.month, view.method, view.k, state.config.min_significant)
     wide = _summary_wide(table)
     columns = [{"field": "Crime group", "pinned": "left", "minWidth": 230}] + [
-        {"field": area, "cellStyle": STATUS_STYLE, "minWidth": 105, "headerTooltip": area} for area in wide.columns[1:]
+        {"field": area, "cellStyle": controls.STATUS_STYLE, "minWidth": 105, "headerTooltip": area} for area in wide.columns[1:]
     ]
     flagged = table[np.isin(table["status"], [limits.ABOVE, limits.BELOW])]
     significant = flagged[~flagged["low_volume"]]
@@ -158,6 +151,10 @@ def update_summary(month, method_name, k):
         f"of {len(table)} cells; {len(flagged) - len(significant)} more flagged but under {state.config.min_significant} "
         "crimes, shown in brackets. Click a cell to open its chart."
     )
+    no_limits = int((table["status"] == limits.NO_LIMITS).sum())
+    if no_limits:
+        caption += (f" {no_limits} cells have no limits: the store holds no {view.month:%B} in the earlier years "
+                    "needed (see the Data tab for missing months).")
     return wide.assign(id=wide["Crime group"]).to_dict("records"), components.column_defs(columns), caption
 
 
@@ -208,7 +205,7 @@ def update_drilldown(area, measure, month, method_name, k):
     view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k, state.config.min_significant)
     shown = controls.drilldown_rows(table)
-    columns = [{"field": c, **({"cellStyle": STATUS_STYLE} if c == "Status" else {})} for c in shown.columns if c != "id"]
+    columns = [{"field": c, **({"cellStyle": controls.STATUS_STYLE} if c == "Status" else {})} for c in shown.columns if c != "id"]
     columns[0]["minWidth"] = 200
     caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."
     return shown.to_dict("records"), components.column_defs(columns), caption

@@ -30,13 +30,6 @@ MET_STYLE = {
         {"condition": "params.value && params.value.startsWith('✗')", "style": {"backgroundColor": "#f5c6c0", "fontWeight": "600"}},
     ]
 }
-STATUS_STYLE = {
-    "styleConditions": [
-        {"condition": "params.value && params.value.startsWith('▲')", "style": {"backgroundColor": "#f5c6c0", "fontWeight": "600"}},
-        {"condition": "params.value && params.value.startsWith('▼')", "style": {"backgroundColor": "#c6dcf5", "fontWeight": "600"}},
-        {"condition": "params.value && params.value.startsWith('(')", "style": {"color": "#777", "fontStyle": "italic"}},
-    ]
-}
 # Secondary-fire groups: colours that differ in lightness too, so they read in grey.
 GROUP_COLOURS = {fire.RUBBISH: "#8c510a", fire.VEGETATION: "#5ab4ac", fire.OTHER_OUTDOOR: "#c7c7c7"}
 TILE_COLOURS = {True: "success", False: "danger", None: "secondary"}
@@ -390,7 +383,7 @@ def update_drilldown(area, measure, month, method_name, k):
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
                              state.config.min_significant)
     shown = controls.drilldown_rows(table)
-    columns = [{"field": c, "minWidth": 100, **({"cellStyle": STATUS_STYLE} if c == "Status" else NUMBER_COLUMN)}
+    columns = [{"field": c, "minWidth": 100, **({"cellStyle": controls.STATUS_STYLE} if c == "Status" else NUMBER_COLUMN)}
                for c in shown.columns if c != "id"]
     columns[0] = {"field": "Neighbourhood", "minWidth": 190}
     caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."
