@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from queries import limits
+from queries.annotations import read_annotations
 
 # Colours chosen to read on a projector and for colour-blind viewers; exceptions also
 # differ by marker shape and a text label, so colour is never the only cue.
@@ -89,6 +90,19 @@ def trend_figure(
         fig.update_layout(font=dict(FONT, size=FONT["size"] * BOARD_VIEW_SCALE), title_font_size=20 * BOARD_VIEW_SCALE,
                           margin=dict(l=80, r=30, t=80, b=40))
     return fig
+
+
+def mark_recording_changes(figure: go.Figure, store, dataset: str, months: pd.Series) -> list[str]:
+    """Draw data/annotations.csv's recording changes that fall in the chart; return problems with the file."""
+    notes, problems = read_annotations(store.data_dir, dataset, store.is_synthetic(dataset))
+    shown = set(pd.DatetimeIndex(months))
+    for row in notes.itertuples():
+        if row.month in shown:
+            label = f"{row.month:%b %Y}"
+            figure.add_vline(x=label, line=dict(color="#555", dash="dash", width=1.5))
+            figure.add_annotation(x=label, y=1.0, yref="paper", text=row.text, showarrow=False, xanchor="left",
+                                  font=dict(size=12), bgcolor="rgba(255,255,255,0.85)")
+    return problems
 
 
 def empty_figure(message: str) -> go.Figure:

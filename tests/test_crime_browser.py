@@ -93,3 +93,10 @@ def test_chart_and_summary_download_as_csv(live_server, browser, tmp_path):
     assert list(chart.columns) == COLUMNS and len(chart) == 12
     summary = pd.read_csv(files["summary-2026-10-pooled-k2.csv"])
     assert {"measure", "area", "count", "upper", "lower", "status"} <= set(summary.columns)
+
+
+def test_recording_changes_from_the_annotations_file_are_marked_on_the_chart(live_server, browser):
+    browser.get(live_server + "/?area=Force+Area&measure=Shoplifting&fy=2020")
+    wait_text(browser, "#crime-chart .gtitle", "Force Area - Shoplifting")
+    wait_text(browser, "#crime-chart .annotation-text", "First COVID-19 lockdown")
+    screenshot(browser, "crime-annotation")

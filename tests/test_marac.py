@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from queries import cli, geography, marac
+from queries import annotations, cli, geography, marac
 from queries.importers import marac as marac_importer
 from queries.importers.common import ImportError_
 from queries.store import Store, read_manifest
@@ -258,20 +258,20 @@ def test_population_file_reads_and_sums_the_county(tmp_path):
 
 
 def test_annotations_skip_bad_lines_with_a_reason_and_respect_scope(tmp_path):
-    (tmp_path / marac.ANNOTATIONS_FILE).write_text(
+    (tmp_path / annotations.ANNOTATIONS_FILE).write_text(
         "dataset,month,text,scope\nmarac,2022-04,Threshold change,demo\nmarac,2022-13,Bad month,\n"
         "marac,2023-01,New system,\nhate,2023-02,Other dataset,\n")
-    demo, problems = marac.read_annotations(tmp_path, "marac", synthetic=True)
+    demo, problems = annotations.read_annotations(tmp_path, "marac", synthetic=True)
     assert demo["text"].tolist() == ["Threshold change", "New system"]
     assert problems == ["annotations.csv line 3: month '2022-13' is not a month; line skipped"]
-    real, _ = marac.read_annotations(tmp_path, "marac", synthetic=False)
+    real, _ = annotations.read_annotations(tmp_path, "marac", synthetic=False)
     assert real["text"].tolist() == ["New system"]
 
 
 def test_the_shipped_annotation_marks_the_demo_threshold_change():
     from queries.demo.marac import MARAC_THRESHOLD_CHANGE
 
-    notes, problems = marac.read_annotations(Path(__file__).resolve().parent.parent / "data", "marac", synthetic=True)
+    notes, problems = annotations.read_annotations(Path(__file__).resolve().parent.parent / "data", "marac", synthetic=True)
     assert not problems
     assert pd.Timestamp(MARAC_THRESHOLD_CHANGE) in set(notes["month"])
 

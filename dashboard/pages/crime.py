@@ -122,6 +122,7 @@ def update_chart(area, measure, month, method_name, k, board):
     )
     figure = components.trend_figure(table, f"{view.area} - {view.measure}", board_view=bool(board))
     notes = components.series_notes(table, view.method, view.month)
+    notes += components.mark_recording_changes(figure, state.store(), DATASET, table["month"])
     here = view.query_string() + ("&present=1" if board else "")
     toggle = view.query_string() + ("" if board else "&present=1")
     return (figure, components.notes_block(notes).children, here,

@@ -215,6 +215,7 @@ def update_chart(area, measure, month, method_name, k, quarter):
                                 state.config.min_significant, view.month)
     figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=fire.COUNT_LABEL)
     notes = components.series_notes(table, view.method, view.month)
+    notes += components.mark_recording_changes(figure, state.store(), DATASET, table["month"])
     link = _permalink(view, quarter)
     return (figure, components.notes_block(notes).children, link,
             method.explanation(view.method, view.k, state.config.min_significant), link)

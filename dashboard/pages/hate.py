@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import components, controls, method, state
-from queries import geography, hate, limits, marac, series
+from queries import geography, hate, limits, series
 
 DATASET = hate.DATASET
 P = "hate"  # id prefix
@@ -175,19 +175,6 @@ def caution_block(values, what: str) -> list:
     )]
 
 
-def annotate(figure: go.Figure, months: pd.Series) -> list[str]:
-    """Mark recording changes from data/annotations.csv on the chart; returns problems with the file."""
-    store = state.store()
-    notes, problems = marac.read_annotations(store.data_dir, DATASET, store.is_synthetic(DATASET))
-    for row in notes.itertuples():
-        if row.month in set(months):
-            label = f"{row.month:%b %Y}"
-            figure.add_vline(x=label, line=dict(color="#555", dash="dash", width=1.5))
-            figure.add_annotation(x=label, y=1.0, yref="paper", text=row.text, showarrow=False, xanchor="left",
-                                  font=dict(size=12), bgcolor="rgba(255,255,255,0.85)")
-    return problems
-
-
 # --------------------------------------------------------------------------- callbacks
 
 
@@ -221,7 +208,7 @@ def update_chart(kind, strand, area, month, method_name, k):
     figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=hate.COUNT_LABEL[record_kind])
     shown = table.loc[table["month"] <= view.month, "count"].dropna()
     notes = components.series_notes(table, view.method, view.month)
-    notes += annotate(figure, table["month"])
+    notes += components.mark_recording_changes(figure, state.store(), DATASET, table["month"])
     search = _search(kind, strand, view)
     return (figure, caution_block(shown, "months"), components.notes_block(notes).children, search, search,
             method.explanation(view.method, view.k, state.config.min_significant))

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import components, state
-from queries import geography, marac
+from queries import annotations, geography, marac
 
 DATASET = marac.DATASET
 P = "marac"  # id prefix
@@ -185,7 +185,7 @@ def _method(threshold: int) -> list:
             "worked out by any combination. This was chosen over rounding to keep every shown figure exact.",
         ]),
         html.P(["Recording changes (such as a new referral threshold) are marked on the charts from "
-                f"data/{marac.ANNOTATIONS_FILE}; add your own lines there (dataset, month, text)."]),
+                f"data/{annotations.ANNOTATIONS_FILE}; add your own lines there (dataset, month, text)."]),
     ]
 
 
@@ -319,7 +319,7 @@ def _release() -> marac.Release:
 
 def _annotations() -> tuple[pd.DataFrame, list[str]]:
     store = state.store()
-    return marac.read_annotations(store.data_dir, DATASET, store.is_synthetic(DATASET))
+    return annotations.read_annotations(store.data_dir, DATASET, store.is_synthetic(DATASET))
 
 
 def _columns(frame: pd.DataFrame, first_width: int = 170) -> list[dict]:
