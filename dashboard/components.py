@@ -179,3 +179,15 @@ def csv_download(frame: pd.DataFrame, filename: str) -> dict:
 def safe_filename(*parts: str) -> str:
     text = "-".join(parts).lower()
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-")
+
+
+def neighbourhood_card(prefix: str) -> dbc.Card:
+    """The drill-down: a CSP's neighbourhoods ranked, and a chart for the one clicked."""
+    return card(
+        "Neighbourhoods",
+        [html.P(id=f"{prefix}-drill-caption", className="small text-muted mb-1"),
+         html.Div(grid(f"{prefix}-drill", height=430, getRowId="params.data.id"), id=f"{prefix}-drill-wrap"),
+         dcc.Graph(id=f"{prefix}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
+        actions=[download_button(f"{prefix}-drill-csv")],
+        id=f"{prefix}-drill-card",
+    )

@@ -197,6 +197,11 @@ def status_cell(status: str, low_volume: bool) -> str:
     return ""
 
 
+def trend_inputs(prefix: str) -> list[Input]:
+    """The selectors every trend chart depends on, in the order callbacks receive them."""
+    return [Input(f"{prefix}-{name}", "value") for name in ("area", "measure", "month", "method", "k")]
+
+
 def register_selector_callbacks(prefix: str, dataset: str) -> None:
     """The plumbing every trend tab shares, registered once per tab.
 

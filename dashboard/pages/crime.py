@@ -70,13 +70,7 @@ def _detail_cards(view: controls.ViewState, config) -> list:
                     actions=[components.download_button(f"{P}-rolling-csv")],
                     id=f"{P}-rolling-card",
                 ), lg=6),
-                dbc.Col(components.card(
-                    "Neighbourhoods",
-                    [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"), components.grid(f"{P}-drill", height=430, getRowId="params.data.id"),
-                     dcc.Graph(id=f"{P}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
-                    actions=[components.download_button(f"{P}-drill-csv")],
-                    id=f"{P}-drill-card",
-                ), lg=6),
+                dbc.Col(components.neighbourhood_card(P), lg=6),
             ]
         ),
         method.panel(f"{P}-method-text", view.method, view.k, config.min_significant),
@@ -84,7 +78,7 @@ def _detail_cards(view: controls.ViewState, config) -> list:
 
 
 def _inputs():
-    return [Input(f"{P}-{name}", "value") for name in ("area", "measure", "month", "method", "k")]
+    return controls.trend_inputs(P)
 
 
 controls.register_selector_callbacks(P, DATASET)

@@ -145,15 +145,7 @@ def layout(**params) -> html.Div:
                         actions=[components.download_button(f"{P}-districts-csv")],
                         id=f"{P}-districts-card",
                     ), lg=6),
-                    dbc.Col(components.card(
-                        "Neighbourhoods",
-                        [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"),
-                         html.Div(components.grid(f"{P}-drill", height=430, getRowId="params.data.id"),
-                                  id=f"{P}-drill-wrap"),
-                         dcc.Graph(id=f"{P}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
-                        actions=[components.download_button(f"{P}-drill-csv")],
-                        id=f"{P}-drill-card",
-                    ), lg=6),
+                    dbc.Col(components.neighbourhood_card(P), lg=6),
                 ]
             ),
             dbc.Row(
@@ -179,7 +171,7 @@ def layout(**params) -> html.Div:
 
 
 def _inputs():
-    return [Input(f"{P}-{name}", "value") for name in ("area", "measure", "month", "method", "k")]
+    return controls.trend_inputs(P)
 
 
 controls.register_selector_callbacks(P, DATASET)
@@ -439,41 +431,27 @@ def kpi_table(kpi: fire.QuarterKpi) -> pd.DataFrame:
     }])
 
 
-@callback(Output(f"{P}-kpi-csv", "data"), Input(f"{P}-kpi-csv-button", "n_clicks"), State(f"{P}-area", "value"),
-          State(f"{P}-quarter", "value"), prevent_initial_call=True)
-def download_kpi(_n, area, quarter):
-    report, _ = _report(area, quarter)
-    if report is None:
-        return no_update
-    return components.csv_download(kpi_table(report.kpi),
-                                   components.safe_filename("kpm1.4-deliberate-fires", report.kpi.area, quarter) + ".csv")
+# The quarter's tables: (card id, table from the report, file name).
+QUARTER_DOWNLOADS = {
+    "kpi": (lambda r: kpi_table(r.kpi), lambda r, q: components.safe_filename("kpm1.4-deliberate-fires", r.kpi.area, q)),
+    "districts": (lambda r: r.districts, lambda r, q: components.safe_filename("fire-districts", q)),
+    "vehicles": (lambda r: r.road_vehicles, lambda r, q: components.safe_filename("fire-road-vehicles", q)),
+    "secondary": (lambda r: r.secondary, lambda r, q: components.safe_filename("fire-secondary", q)),
+}
 
 
-@callback(Output(f"{P}-districts-csv", "data"), Input(f"{P}-districts-csv-button", "n_clicks"),
-          State(f"{P}-area", "value"), State(f"{P}-quarter", "value"), prevent_initial_call=True)
-def download_districts(_n, area, quarter):
-    report, _ = _report(area, quarter)
-    if report is None:
-        return no_update
-    return components.csv_download(report.districts, components.safe_filename("fire-districts", quarter) + ".csv")
+def _register_quarter_download(name: str, table_of, filename_of) -> None:
+    @callback(Output(f"{P}-{name}-csv", "data"), Input(f"{P}-{name}-csv-button", "n_clicks"),
+              State(f"{P}-area", "value"), State(f"{P}-quarter", "value"), prevent_initial_call=True)
+    def download(_n, area, quarter):
+        report, _ = _report(area, quarter)
+        if report is None:
+            return no_update
+        return components.csv_download(table_of(report), filename_of(report, quarter) + ".csv")
 
 
-@callback(Output(f"{P}-vehicles-csv", "data"), Input(f"{P}-vehicles-csv-button", "n_clicks"),
-          State(f"{P}-area", "value"), State(f"{P}-quarter", "value"), prevent_initial_call=True)
-def download_vehicles(_n, area, quarter):
-    report, _ = _report(area, quarter)
-    if report is None:
-        return no_update
-    return components.csv_download(report.road_vehicles, components.safe_filename("fire-road-vehicles", quarter) + ".csv")
-
-
-@callback(Output(f"{P}-secondary-csv", "data"), Input(f"{P}-secondary-csv-button", "n_clicks"),
-          State(f"{P}-area", "value"), State(f"{P}-quarter", "value"), prevent_initial_call=True)
-def download_secondary(_n, area, quarter):
-    report, _ = _report(area, quarter)
-    if report is None:
-        return no_update
-    return components.csv_download(report.secondary, components.safe_filename("fire-secondary", quarter) + ".csv")
+for _name, (_table_of, _filename_of) in QUARTER_DOWNLOADS.items():
+    _register_quarter_download(_name, _table_of, _filename_of)
 
 
 @callback(Output(f"{P}-drill-csv", "data"), Input(f"{P}-drill-csv-button", "n_clicks"),
