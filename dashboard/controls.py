@@ -13,7 +13,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashboard import state
+from dashboard import components, state
 from queries import geography, limits, series
 from queries.settings import LIMIT_METHODS
 
@@ -244,3 +244,14 @@ def drilldown_rows(table: pd.DataFrame) -> pd.DataFrame:
         "Upper Line": table["upper"].round(1),
         "Status": [status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])],
     })
+
+
+def trend_chart(dataset: str, view: ViewState, count_label: str = limits.SERIES_NAMES["count"],
+                board_view: bool = False) -> tuple:
+    """A tab's main chart and the plain-words notes under it (short baselines, gaps, recording changes)."""
+    table = series.series_table(state.store(), dataset, view.area, view.measure, view.fy, view.method, view.k,
+                                state.config.min_significant, view.month)
+    figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=count_label, board_view=board_view)
+    notes = components.series_notes(table, view.method, view.month)
+    notes += components.mark_recording_changes(figure, state.store(), dataset, table["month"])
+    return figure, components.notes_block(notes).children

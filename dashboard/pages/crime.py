@@ -110,16 +110,10 @@ def summary_clicked(cell):
 )
 def update_chart(area, measure, month, method_name, k, board):
     view = controls.view_from_inputs(area, measure, month, method_name, k)
-    table = series.series_table(
-        state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
-        state.config.min_significant, view.month,
-    )
-    figure = components.trend_figure(table, f"{view.area} - {view.measure}", board_view=bool(board))
-    notes = components.series_notes(table, view.method, view.month)
-    notes += components.mark_recording_changes(figure, state.store(), DATASET, table["month"])
+    figure, notes = controls.trend_chart(DATASET, view, board_view=bool(board))
     here = view.query_string() + ("&present=1" if board else "")
     toggle = view.query_string() + ("" if board else "&present=1")
-    return (figure, components.notes_block(notes).children, here,
+    return (figure, notes, here,
             method.explanation(view.method, view.k, state.config.min_significant), here, toggle)
 
 

@@ -203,13 +203,9 @@ def month_changed(month):
 )
 def update_chart(area, measure, month, method_name, k, quarter):
     view = controls.view_from_inputs(area, measure, month, method_name, k)
-    table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
-                                state.config.min_significant, view.month)
-    figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=fire.COUNT_LABEL)
-    notes = components.series_notes(table, view.method, view.month)
-    notes += components.mark_recording_changes(figure, state.store(), DATASET, table["month"])
+    figure, notes = controls.trend_chart(DATASET, view, count_label=fire.COUNT_LABEL)
     link = _permalink(view, quarter)
-    return (figure, components.notes_block(notes).children, link,
+    return (figure, notes, link,
             method.explanation(view.method, view.k, state.config.min_significant), link)
 
 
