@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from queries.lookup_cache import reparse_when_changed
+
 ANNOTATIONS_FILE = "annotations.csv"
 ANNOTATION_COLUMNS = ["dataset", "month", "text"]
 ANNOTATION_SCOPES = ("", "all", "demo", "real")
 _MONTH_TEXT = re.compile(r"^\d{4}-\d{2}$")
 
 
+@reparse_when_changed(lambda data_dir, *args, **kwargs: Path(data_dir) / ANNOTATIONS_FILE)
 def read_annotations(data_dir: Path, dataset: str, synthetic: bool) -> tuple[pd.DataFrame, list[str]]:
     """Recording changes to mark on a dataset's charts, from data/annotations.csv (editable).
 

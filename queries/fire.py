@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from queries import geography, limits
+from queries.lookup_cache import reparse_when_changed
 from queries.store import aggregate_records
 
 DATASET = "fire"
@@ -241,6 +242,7 @@ class TargetsError(ValueError):
     """The targets file cannot be used; the message names the file and line."""
 
 
+@reparse_when_changed(lambda path: Path(path))
 def read_targets(path: Path | str) -> pd.DataFrame:
     """The editable targets file as (district, fy, quarter, target); empty if the file is absent.
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from queries import geography, limits
+from queries.lookup_cache import reparse_when_changed
 from queries.settings import DEFAULT_SUPPRESS_BELOW
 
 DATASET = "marac"
@@ -646,6 +647,7 @@ class LookupFileError(ValueError):
     """An editable lookup file (population, annotations) is unreadable; the message says where."""
 
 
+@reparse_when_changed(lambda data_dir: Path(data_dir) / POPULATION_FILE)
 def read_population(data_dir: Path) -> pd.DataFrame:
     """Adult females (18+) by area and year from data/marac-population.csv (editable).
 
