@@ -84,10 +84,8 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
 
 
 def export_series(args, config: settings.Settings) -> int:
-    from queries.export import refuse_sensitive
     from queries.series import series_table
 
-    refuse_sensitive(args.dataset)
     store = Store(args.data_dir)
     table = series_table(
         store, args.dataset, args.area, args.measure, args.fy, args.method, args.k, config.min_significant,

@@ -5,24 +5,7 @@ import pandas as pd
 
 from queries import geography
 from queries.measures import ALL_CRIME
-from queries.store import Store
-
-# Datasets whose raw counts may never leave the store: only their protected release
-# (small counts suppressed, with secondary suppression) is exported, by `export marac`.
-SENSITIVE_DATASETS = {"marac"}
-
-
-class SensitiveData(ValueError):
-    """A raw export of a sensitive dataset was asked for; the message says what to use instead."""
-
-
-def refuse_sensitive(dataset: str) -> None:
-    if dataset in SENSITIVE_DATASETS:
-        raise SensitiveData(
-            f"{dataset} counts are sensitive and are only exported with small counts suppressed: "
-            f"use `python app.py export {dataset} --period month|quarter|calendar|financial --out FILE`"
-        )
-
+from queries.store import Store, refuse_sensitive
 
 def marac_release_table(store: Store, period_type: str, threshold: int) -> pd.DataFrame:
     """The MARAC period tables for every MARAC area, exactly as the tab shows them (suppressed)."""

@@ -8,9 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from queries import series
-from queries.export import SENSITIVE_DATASETS
 from queries.settings import DEFAULT_SUPPRESS_BELOW
-from queries.store import DATASETS, Store
+from queries.store import DATASETS, SENSITIVE_DATASETS, Store
 
 
 RECONCILED_PARTS = ["loaded", "outside_area", "unallocated", "rejected"]

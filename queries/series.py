@@ -11,7 +11,7 @@ import pandas as pd
 from queries import geography, limits
 from queries.geography import UnknownArea
 from queries.measures import measure_order
-from queries.store import Store
+from queries.store import Store, refuse_sensitive
 
 
 class NoData(LookupError):
@@ -57,7 +57,8 @@ def neighbourhoods(store: Store, csp: str) -> list[str]:
 
 
 def check_request(store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None) -> None:
-    """Raise UnknownArea / NoData with the valid choices listed."""
+    """Raise UnknownArea / NoData with the valid choices listed (SensitiveData for MARAC)."""
+    refuse_sensitive(dataset)
     if not store.has(dataset):
         raise NoData(f"the store at {store.data_dir} holds no {dataset} data; import some first")
     geography.check_area(area, neighbourhood, _areas(store))
@@ -73,6 +74,7 @@ def monthly_counts(
     store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None
 ) -> pd.Series:
     """Count per month over the dataset's whole coverage; NaN where a month is not held."""
+    refuse_sensitive(dataset)
     condition, params = geography.area_condition(area, neighbourhood)
     frame = store.query(
         f"SELECT month, sum(count) AS count FROM monthly WHERE dataset = ? AND measure = ? AND {condition} GROUP BY month",
@@ -147,6 +149,7 @@ def summary_table(
 
     The board's "Summary table of crimes falling above or below trigger levels".
     """
+    refuse_sensitive(dataset)
     report_month = pd.Timestamp(report_month)
     fy = limits.fy_of(report_month)
     areas = areas or geography.COUNTY_CSPS + [geography.COUNTY]
@@ -208,6 +211,7 @@ def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timest
     force area + no known area add to Force Area. A window missing any month says so
     instead of printing a misleading change.
     """
+    refuse_sensitive(dataset)
     report_month = pd.Timestamp(report_month)
     current = pd.date_range(end=report_month, periods=12, freq="MS")
     previous = current - pd.DateOffset(years=1)

@@ -44,6 +44,24 @@ class StoreError(RuntimeError):
     """The store is missing or unreadable; the message says which file."""
 
 
+# Datasets whose raw counts may never leave the store: only their protected release
+# (small counts suppressed, with secondary suppression) is exported, by `export marac`.
+SENSITIVE_DATASETS = {"marac"}
+
+
+class SensitiveData(ValueError):
+    """Raw counts of a sensitive dataset were asked for; the message says what to use instead."""
+
+
+def refuse_sensitive(dataset: str) -> None:
+    """Called by every generic count path (series, tables, exports), so raw MARAC counts cannot leak by a new route."""
+    if dataset in SENSITIVE_DATASETS:
+        raise SensitiveData(
+            f"{dataset} counts are sensitive and are only exported with small counts suppressed: "
+            f"use `python app.py export {dataset} --period month|quarter|calendar|financial --out FILE`"
+        )
+
+
 # --------------------------------------------------------------------------- reading
 
 

@@ -179,3 +179,19 @@ def test_a_month_whose_every_row_was_rejected_is_not_held_but_an_empty_file_mont
         "rejected": [5, 0, 0],
     })
     assert held_months(reconciliation) == set(pd.to_datetime(["2025-02-01", "2025-03-01"]).date)
+
+
+def test_every_generic_count_path_refuses_raw_marac_counts(demo_store):
+    from queries.store import SensitiveData
+
+    calls = [
+        lambda: series.monthly_counts(demo_store, "marac", geography.FORCE, "Cases discussed"),
+        lambda: series.series_table(demo_store, "marac", geography.FORCE, "Cases discussed", 2025, "pooled", 2, 10),
+        lambda: series.summary_table(demo_store, "marac", REPORT, "pooled", 2, 10),
+        lambda: series.drilldown(demo_store, "marac", "Erewash", "Cases discussed", REPORT, "pooled", 2, 10),
+        lambda: series.rolling_12(demo_store, "marac", "Cases discussed", REPORT),
+        lambda: grouped_counts(demo_store, "marac", ["month"]),
+    ]
+    for call in calls:
+        with pytest.raises(SensitiveData, match="export marac"):
+            call()
