@@ -115,10 +115,10 @@ class Store:
                 path = folder / f"{table}.parquet"
                 if path.exists():
                     con.execute(
-                        f"CREATE VIEW {dataset}_{table} AS SELECT * FROM read_parquet({_sql_string(path)})"
+                        f"CREATE VIEW {dataset}_{table} AS SELECT * FROM read_parquet({sql_string(path)})"
                     )
         monthly = [
-            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM read_parquet({_sql_string(f / 'monthly.parquet')})"
+            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM read_parquet({sql_string(f / 'monthly.parquet')})"
             for d, f in datasets.items()
         ]
         if monthly:
@@ -129,7 +129,7 @@ class Store:
                 "neighbourhood VARCHAR, csp VARCHAR, parent VARCHAR, location VARCHAR, count BIGINT)"
             )
         coverage = [
-            f"SELECT '{d}' AS dataset, month FROM read_parquet({_sql_string(f / 'coverage.parquet')})"
+            f"SELECT '{d}' AS dataset, month FROM read_parquet({sql_string(f / 'coverage.parquet')})"
             for d, f in datasets.items()
         ]
         con.execute(
@@ -180,7 +180,7 @@ class Store:
         return self.manifest.get("sources", {}).get(dataset, "")
 
 
-def _sql_string(path: Path) -> str:
+def sql_string(path: Path) -> str:
     """A file path as a SQL string literal (paths cannot be bound as view parameters)."""
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -255,10 +255,10 @@ def build_monthly(folder: Path, data_dir: Path, measure_sql: str) -> None:
     """Aggregate a version's records.parquet into its monthly.parquet."""
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet({_sql_string(folder / 'records.parquet')})")
+        con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet({sql_string(folder / 'records.parquet')})")
         con.register("areas", geography.ward_areas(data_dir))
         con.execute(
-            f"COPY ({monthly_select(measure_sql)}) TO {_sql_string(folder / 'monthly.parquet')} "
+            f"COPY ({monthly_select(measure_sql)}) TO {sql_string(folder / 'monthly.parquet')} "
             "(FORMAT parquet, COMPRESSION zstd)"
         )
     finally:

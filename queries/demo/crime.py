@@ -18,7 +18,7 @@ from queries.measures import ASB
 SEED = 20141
 FIRST_MONTH = "2020-04-01"
 LAST_MONTH = "2026-10-01"
-SOURCE = "Synthetic demo data (queries/demo.py, seed 20141)"
+SOURCE = "Synthetic demo data (queries/demo/, seed 20141)"
 
 # All crime a year by CSP: the board's Table 1, 12 months to Sept 2015.
 CRIME_PER_YEAR = {

@@ -14,6 +14,7 @@ and invented figures are never mixed.
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +88,9 @@ def publish_import(
             con.register("new_records", records)
             new_months_df = pd.DataFrame({"month": new_months})
             con.register("new_months", new_months_df)
-            target = store._sql_string(folder / "records.parquet")
+            target = store.sql_string(folder / "records.parquet")
             if current is not None and current.exists():
-                old = store._sql_string(current)
+                old = store.sql_string(current)
                 con.execute(
                     f"""COPY (
                         SELECT * FROM read_parquet({old}) WHERE month NOT IN (SELECT month FROM new_months)
@@ -113,9 +114,7 @@ def publish_import(
             _append(current_dir, folder, "rejected", rejected, REJECTED_COLUMNS)
             store.build_monthly(folder, data_dir, MEASURE_SQL[dataset])
             version = store.publish(data_dir, dataset, folder, source=source, synthetic=False)
-        except BaseException:
-            import shutil
-
+        except BaseException:  # interrupted or failed: leave nothing half-written behind
             shutil.rmtree(folder, ignore_errors=True)
             raise
     quarantine = None
