@@ -75,20 +75,24 @@ def trend_figure(
     )
     top = np.nanmax(table[["count", "upper", "monthly_average_prev3"]].to_numpy(dtype=float)) if table[["count", "upper"]].notna().any().any() else 1
     fig.update_layout(
-        title=dict(text=title, x=0.01, font=dict(size=20)),
+        # Below the mode bar, so a long title in a half-width card is never drawn under its icons.
+        title=dict(text=title, x=0.01, font=dict(size=20), yref="container", y=1, yanchor="top", pad=dict(t=34)),
         font=FONT,
         hovermode="x unified",
-        margin=dict(l=60, r=20, t=60, b=40),
-        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="center", x=0.5),
+        margin=dict(l=60, r=20, t=80, b=40),
+        legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="center", x=0.5),
         plot_bgcolor="white",
         yaxis=dict(rangemode="tozero", range=[0, top * 1.18 if top and not math.isnan(top) else 1], gridcolor="#e5e5e5",
                    title="Count"),
-        xaxis=dict(showgrid=False),
+        # Month over year on two lines: twelve labels fit a half-width card without slanting
+        # into the legend; the values stay "Apr 2026" so markers and annotations still match.
+        xaxis=dict(showgrid=False, tickmode="array", tickvals=list(months), tickangle=0,
+                   ticktext=list(table["month"].dt.strftime("%b<br>%Y"))),
         height=None if board_view else 460,
     )
     if board_view:
         fig.update_layout(font=dict(FONT, size=FONT["size"] * BOARD_VIEW_SCALE), title_font_size=20 * BOARD_VIEW_SCALE,
-                          margin=dict(l=80, r=30, t=80, b=40))
+                          margin=dict(l=80, r=30, t=100, b=40))
     return fig
 
 
@@ -129,6 +133,10 @@ def notes_block(notes: list[str], id: str | None = None) -> html.Div:
 
 # AG Grid formatter (d3-format ships with dash-ag-grid): 12,345; blank for missing values.
 THOUSANDS = {"function": "params.value == null ? '' : d3.format(',')(params.value)"}
+
+
+# Numbers need no text filter; without its icon a short header fits without breaking mid-word.
+NUMBER_COLUMN = {"filter": False, "minWidth": 100}
 
 
 def column_defs(defs: list[dict]) -> list[dict]:

@@ -255,3 +255,15 @@ def trend_chart(dataset: str, view: ViewState, count_label: str = limits.SERIES_
     notes = components.series_notes(table, view.method, view.month)
     notes += components.mark_recording_changes(figure, state.store(), dataset, table["month"])
     return figure, components.notes_block(notes).children
+
+
+def drilldown_columns(shown: pd.DataFrame) -> list[dict]:
+    """Column definitions for drilldown_rows' table."""
+    # Sized to fit a half-width card without scrolling the Status column out of sight.
+    columns = [{"field": c, "minWidth": 105, "cellStyle": STATUS_STYLE} if c == "Status"
+               else {"field": c, **components.NUMBER_COLUMN, "minWidth": 88}
+               for c in shown.columns if c not in ("id", "Neighbourhood")]
+    for column in columns:
+        if column["field"] == "Difference":
+            column["headerName"] = "Above expected"  # two short words wrap; "Difference" broke mid-word
+    return components.column_defs([{"field": "Neighbourhood", "minWidth": 150}, *columns])

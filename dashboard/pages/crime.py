@@ -130,7 +130,7 @@ def update_summary(month, method_name, k):
     table = series.summary_table(state.store(), DATASET, view.month, view.method, view.k, state.config.min_significant)
     wide = _summary_wide(table)
     columns = [{"field": "Crime group", "pinned": "left", "minWidth": 230}] + [
-        {"field": area, "cellStyle": controls.STATUS_STYLE, "minWidth": 105, "headerTooltip": area} for area in wide.columns[1:]
+        {"field": area, "cellStyle": controls.STATUS_STYLE, "minWidth": 105, "filter": False, "headerTooltip": area} for area in wide.columns[1:]
     ]
     flagged = table[np.isin(table["status"], [limits.ABOVE, limits.BELOW])]
     significant = flagged[~flagged["low_volume"]]
@@ -165,11 +165,13 @@ def _summary_wide(table: pd.DataFrame) -> pd.DataFrame:
 def update_rolling(measure, month):
     table = series.rolling_12(state.store(), DATASET, measure, pd.Timestamp(f"{month}-01"))
     columns = [{"field": "Area", "minWidth": 170}] + [
-        {"field": c, "valueFormatter": {"function": "params.value == null ? '' : d3.format(',')(params.value)"}}
+        {"field": c, "valueFormatter": components.THOUSANDS, **components.NUMBER_COLUMN}
         for c in table.columns[1:3]
     ] + [
-        {"field": "Numerical Change", "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format(',')(params.value)"}},
-        {"field": "% Change", "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format('.1f')(params.value) + ' %'"}},
+        {"field": "Numerical Change", **components.NUMBER_COLUMN,
+         "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format(',')(params.value)"}},
+        {"field": "% Change", **components.NUMBER_COLUMN,
+         "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format('.1f')(params.value) + ' %'"}},
     ]
     note = table.attrs.get("note") or (
         "County Council Area is the sum of its eight CSPs; Force Area adds Derby City, records placed outside "
@@ -194,10 +196,8 @@ def update_drilldown(area, measure, month, method_name, k):
     view = controls.view_from_inputs(area, measure, month, method_name, k)
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k, state.config.min_significant)
     shown = controls.drilldown_rows(table)
-    columns = [{"field": c, **({"cellStyle": controls.STATUS_STYLE} if c == "Status" else {})} for c in shown.columns if c != "id"]
-    columns[0]["minWidth"] = 200
     caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."
-    return shown.to_dict("records"), components.column_defs(columns), caption
+    return shown.to_dict("records"), controls.drilldown_columns(shown), caption
 
 
 @callback(

@@ -34,8 +34,6 @@ MET_STYLE = {
 GROUP_COLOURS = {fire.RUBBISH: "#8c510a", fire.VEGETATION: "#5ab4ac", fire.OTHER_OUTDOOR: "#c7c7c7"}
 TILE_COLOURS = {True: "success", False: "danger", None: "secondary"}
 INT_FORMAT = {"function": "params.value == null ? '' : d3.format(',')(params.value)"}
-# Numbers need no text filter, and without its icon a short header fits without wrapping mid-word.
-NUMBER_COLUMN = {"filter": False, "minWidth": 100}
 
 
 # --------------------------------------------------------------------------- view state
@@ -266,10 +264,10 @@ def _report(area: str, quarter: str | None) -> tuple[fire.QuarterReport | None, 
 def _district_columns() -> list[dict]:
     return components.column_defs([
         {"field": "District", "minWidth": 170},
-        {"field": "Incidents", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
-        {"field": "Target", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
+        {"field": "Incidents", "valueFormatter": INT_FORMAT, **components.NUMBER_COLUMN},
+        {"field": "Target", "valueFormatter": INT_FORMAT, **components.NUMBER_COLUMN},
         {"field": "Target Met?", "cellStyle": MET_STYLE, "minWidth": 120},
-        {"field": "Same quarter last year", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
+        {"field": "Same quarter last year", "valueFormatter": INT_FORMAT, **components.NUMBER_COLUMN},
         {"field": "Direction of travel", "headerTooltip": "↓20 = 20 fewer than the same quarter last year"},
     ])
 
@@ -336,8 +334,8 @@ def update_quarter(area, quarter):
         vehicles_caption = f"No deliberate primary fires in {kpi.area} in {label}."
     vehicle_columns = components.column_defs([
         {"field": "Area", "minWidth": 170},
-        {"field": "Deliberate primary fires", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
-        {"field": "Road vehicles", "valueFormatter": INT_FORMAT, **NUMBER_COLUMN},
+        {"field": "Deliberate primary fires", "valueFormatter": INT_FORMAT, **components.NUMBER_COLUMN},
+        {"field": "Road vehicles", "valueFormatter": INT_FORMAT, **components.NUMBER_COLUMN},
         {"field": "Road vehicle share (%)", "valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value) + ' %'"}},
     ])
     secondary = report.secondary
@@ -372,11 +370,8 @@ def update_drilldown(area, measure, month, method_name, k):
     table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
                              state.config.min_significant)
     shown = controls.drilldown_rows(table)
-    columns = [{"field": c, "minWidth": 100, **({"cellStyle": controls.STATUS_STYLE} if c == "Status" else NUMBER_COLUMN)}
-               for c in shown.columns if c != "id"]
-    columns[0] = {"field": "Neighbourhood", "minWidth": 190}
     caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."
-    return shown.to_dict("records"), components.column_defs(columns), caption, {"display": "block"}
+    return shown.to_dict("records"), controls.drilldown_columns(shown), caption, {"display": "block"}
 
 
 @callback(
