@@ -36,6 +36,7 @@ ENV_VARS = {
     "CSP_MIN_SIGNIFICANT": "Counts below this are flagged as low volume, not significant.",
     "CSP_SUPPRESS_BELOW": "MARAC counts below this are suppressed.",
     "CSP_DEBUG": "1 to run the development server with Dash debug tools.",
+    "CSP_STATE_DIR": "Writable directory for users, sign-in secret, audit log and commentary; never inside the store.",
 }
 
 
@@ -53,6 +54,7 @@ class Settings:
     min_significant: int
     suppress_below: int
     debug: bool
+    state_dir: Path
 
 
 def _number(env: dict, name: str, default, kind):
@@ -86,4 +88,20 @@ def load_settings(env: dict | None = None) -> Settings:
         min_significant=_number(env, "CSP_MIN_SIGNIFICANT", DEFAULT_MIN_SIGNIFICANT, int),
         suppress_below=_number(env, "CSP_SUPPRESS_BELOW", DEFAULT_SUPPRESS_BELOW, int),
         debug=env.get("CSP_DEBUG", "") == "1",
+        state_dir=state_dir_for(env, Path(env.get("CSP_DATA_DIR") or DEFAULT_DATA_DIR)),
     )
+
+
+def state_dir_for(env: dict, data_dir: Path) -> Path:
+    """Where the app writes (users, sessions' secret, audit log, commentary): beside the store, never in it.
+
+    The store is read-only to the web app and is replaced whole by imports, so nothing the
+    app writes may live inside it. The default is the sibling folder `<store>-state`
+    (for the repository's `data/`, `data-state/`, which git ignores).
+    """
+    raw = env.get("CSP_STATE_DIR")
+    state = Path(raw) if raw else data_dir.parent / f"{data_dir.name}-state"
+    resolved_state, resolved_data = state.resolve(), data_dir.resolve()
+    if resolved_state == resolved_data or resolved_data in resolved_state.parents:
+        raise SettingsError(f"CSP_STATE_DIR={str(state)!r} is inside the store {str(data_dir)!r}; choose a folder beside it")
+    return state

@@ -46,3 +46,10 @@ def test_environment_overrides_defaults():
 def test_bad_values_are_refused_naming_the_variable(env, message):
     with pytest.raises(settings.SettingsError, match=re.escape(message)):
         settings.load_settings(env)
+
+
+def test_state_dir_defaults_beside_the_store_and_refuses_inside_it(tmp_path):
+    config = settings.load_settings({"CSP_DATA_DIR": str(tmp_path / "store")})
+    assert config.state_dir == tmp_path / "store-state"
+    with pytest.raises(settings.SettingsError, match="CSP_STATE_DIR=.* is inside the store"):
+        settings.load_settings({"CSP_DATA_DIR": str(tmp_path / "store"), "CSP_STATE_DIR": str(tmp_path / "store" / "s")})
