@@ -12,27 +12,20 @@ import sys
 from pathlib import Path
 
 
-from queries import demo, limits, settings
+from queries import datasets, demo, limits, params, settings
 from queries.geography import UnknownArea
 from queries.series import NoData
 from queries.store import Store, StoreError
 
-IMPORTERS = {
-    "police-uk": "queries.importers.police_uk",
-    "fire": "queries.importers.fire",
-    "marac": "queries.importers.marac",
-    "hate": "queries.importers.hate",
-}
-
-
-def _fy(text: str) -> int:
-    try:
-        year = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--fy {text!r}: give the starting year, e.g. 2015 for April 2015 - March 2016")
-    if not 1990 <= year <= 2100:
-        raise argparse.ArgumentTypeError(f"--fy {year}: not a plausible financial year")
-    return year
+def _param(name: str):
+    """An argparse type from the parameter's one rule (queries/params.py), so --k obeys what the URL obeys."""
+    def parse(text: str):
+        try:
+            return params.check(name, text)
+        except params.ParamError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = name
+    return parse
 
 
 def build_parser(config: settings.Settings, importer: str | None = None) -> argparse.ArgumentParser:
@@ -50,14 +43,14 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     ser.add_argument("--area", required=True)
     ser.add_argument("--neighbourhood")
     ser.add_argument("--measure", required=True)
-    ser.add_argument("--dataset", default="crime")
-    ser.add_argument("--fy", type=_fy, required=True, help="starting year: 2015 = April 2015 - March 2016")
-    ser.add_argument("--method", choices=settings.LIMIT_METHODS, default=config.limit_method)
-    ser.add_argument("--k", type=float, default=config.k)
+    ser.add_argument("--dataset", default="crime", choices=list(datasets.DATASETS))
+    ser.add_argument("--fy", type=_param("fy"), required=True, help="starting year: 2015 = April 2015 - March 2016")
+    ser.add_argument("--method", choices=list(limits.METHODS), default=config.limit_method)
+    ser.add_argument("--k", type=_param("k"), default=config.k, help=params.PARAMS["k"].help)
     ser.add_argument("--data-dir", type=Path, default=config.data_dir)
     ser.add_argument("--out", type=Path, required=True)
     counts = export_sub.add_parser("counts", help="counts grouped by month, area and/or measure")
-    counts.add_argument("--dataset", default="crime")
+    counts.add_argument("--dataset", default="crime", choices=list(datasets.DATASETS))
     counts.add_argument("--by", default="month,area,measure")
     counts.add_argument("--measure", help="count only this measure (default without 'measure' in --by: the headline total)")
     counts.add_argument("--data-dir", type=Path, default=config.data_dir)
@@ -70,7 +63,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
 
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
-    for name, module_name in IMPORTERS.items():
+    for name, (_dataset, module_name) in datasets.importers().items():
         p = imp_sub.add_parser(name, help=f"import {name} files ({module_name.replace('.', '/')}.py)")
         p.add_argument("paths", nargs="+", type=Path)
         p.add_argument("--data-dir", type=Path, default=config.data_dir)
@@ -125,7 +118,7 @@ def main(argv: list[str] | None = None, serve=None) -> int:
         return 2
     argv = list(sys.argv[1:] if argv is None else argv)
     importer = argv[1] if len(argv) > 1 and argv[0] == "import" else None
-    parser = build_parser(config, importer if importer in IMPORTERS else None)
+    parser = build_parser(config, importer if importer in datasets.importers() else None)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":

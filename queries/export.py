@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from queries import geography
-from queries.measures import ALL_CRIME
-from queries.store import Store, refuse_sensitive
+from queries import datasets, geography
+from queries.datasets import refuse_sensitive
+from queries.store import Store
 
 def marac_release_table(store: Store, period_type: str, threshold: int) -> pd.DataFrame:
     """The MARAC period tables for every MARAC area, exactly as the tab shows them (suppressed)."""
@@ -18,10 +18,6 @@ def marac_release_table(store: Store, period_type: str, threshold: int) -> pd.Da
     table = pd.concat(frames, ignore_index=True)
     return table[["Area", *[c for c in table.columns if c != "Area"]]]
 
-
-# When the grouping leaves out `measure`, counts are of this measure (a record counts in
-# several measures, e.g. "All crimes" and its group, so summing them all would double count).
-HEADLINE = {"crime": ALL_CRIME, "fire": "All fires", "marac": "Cases discussed", "hate": "Hate crimes"}
 
 # Fields a user may group by, and the SQL that yields each. `area` is the CSP, or where a
 # record sits outside the force or has no known place, saying so (totals still reconcile).
@@ -43,9 +39,9 @@ def grouped_counts(store: Store, dataset: str, fields: list[str], measure: str |
     else the dataset's headline measure.
     """
     refuse_sensitive(dataset)
-    if not store.has(dataset):
-        raise ValueError(f"the store at {store.data_dir} holds no {dataset!r} data; datasets held: "
-                         f"{', '.join(store.datasets) or 'none'}")
+    record = datasets.get(dataset)
+    if not store.has(record.source):
+        raise ValueError(f"the store holds no {dataset!r} data; datasets held: {', '.join(store.datasets) or 'none'}")
     unknown = [f for f in fields if f not in GROUP_FIELDS]
     if unknown or not fields:
         raise ValueError(f"cannot group by {', '.join(unknown) or 'nothing'}; choose from: {', '.join(GROUP_FIELDS)}")
@@ -53,9 +49,9 @@ def grouped_counts(store: Store, dataset: str, fields: list[str], measure: str |
     for field in fields:
         select.append(f"{GROUP_FIELDS[field]} AS {field}")
         params += _AREA_PARAMS.get(field, [])
-    where, where_params = "dataset = ?", [dataset]
+    where, where_params = datasets.rows_of(dataset)
     if measure is not None or "measure" not in fields:
         where += " AND measure = ?"
-        where_params.append(measure or HEADLINE[dataset])
+        where_params.append(measure or record.headline)
     sql = f"SELECT {', '.join(select)}, sum(count)::BIGINT AS count FROM monthly WHERE {where} GROUP BY ALL ORDER BY ALL"
     return store.query(sql, params + where_params)

@@ -19,6 +19,7 @@ convenience used by charts and exports.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -85,6 +86,95 @@ def _nanmean(values: np.ndarray, axis) -> np.ndarray:
         return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
+# --------------------------------------------------------------------------- limit methods
+#
+# A method maps the baseline (series, BASELINE_YEARS, 12) - NaN where a month is not held -
+# to (centre, spread), each (series, 12). The shared code applies k, floors the lower line
+# at zero and sets the status and low-volume flags once. Register with @limit_method; the
+# radio options, the method panel, docs/method.md's table, the CLI's --method choices and the
+# CSP_LIMIT_METHOD check all read METHODS, so a new method is one function and its record.
+
+
+@dataclass(frozen=True)
+class LimitMethod:
+    name: str  # the URL / CLI / setting word
+    label: str  # the radio button's text
+    min_years: int  # earlier years of a month needed before it gets limits
+    default_k: float
+    explanation: str  # plain words for the method panel; {k} is replaced by the k in use
+    false_alarms: str  # what share of a steady series' months it flags at k = 2 (measured: tests/test_limits.py)
+    centre_and_spread: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+METHODS: dict[str, LimitMethod] = {}
+
+
+def limit_method(name: str, label: str, min_years: int, explanation: str, false_alarms: str,
+                 default_k: float = 2.0):
+    """Register a (baseline) -> (centre, spread) function as a limit method."""
+    def register(fn):
+        if name in METHODS:
+            raise ValueError(f"limit method {name!r} registered twice")
+        METHODS[name] = LimitMethod(name, label, min_years, default_k, explanation, false_alarms, fn)
+        return fn
+    return register
+
+
+def get_method(name: str) -> LimitMethod:
+    try:
+        return METHODS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown limit method {str(name)[:60]!r}; choose one of: {', '.join(METHODS)}") from None
+
+
+def _same_month(baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per calendar month: years with data, their mean, and each year's deviation from it."""
+    years = np.sum(~np.isnan(baseline), axis=1)
+    mean = _nanmean(baseline, axis=1)
+    return years, mean, baseline - mean[:, None, :]
+
+
+# Two earlier values are the fewest a standard deviation can be taken from.
+CLASSIC_MIN_YEARS = 2
+
+
+@limit_method(
+    "pooled", "Pooled", min_years=1,
+    explanation=(
+        "the monthly average plus or minus {k} times one spread worked out from all 36 earlier months (how far each "
+        "month sat from its own three-year average). The spread is never taken as smaller than chance alone would "
+        "give for counts of that size (the square root of the average), and it is widened a little because the "
+        "average itself comes from only three years."),
+    false_alarms="On a steady series, about 4 months in 100 fall outside the lines at k = 2, so a month outside "
+                 "them is worth a look.",
+)
+def pooled(baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Same-month mean; pooled within-month SD, floored at the Poisson SD, times sqrt(1 + 1/n)."""
+    years, mean, deviations = _same_month(baseline)
+    squares = np.nansum(deviations**2, axis=(1, 2))
+    dof = np.sum(np.maximum(years - 1, 0), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled_sd = np.where(dof > 0, np.sqrt(squares / np.maximum(dof, 1)), np.nan)
+        spread = np.fmax(pooled_sd[:, None], np.sqrt(np.maximum(mean, 0))) * np.sqrt(1 + 1 / years)
+    return mean, np.where(years >= 1, spread, np.nan)
+
+
+@limit_method(
+    "classic", "Classic", min_years=CLASSIC_MIN_YEARS,
+    explanation=(
+        "(as in the board's published reports) the monthly average plus or minus {k} times the standard deviation "
+        "of the three same-month values. Three values give a very unsteady spread, so even a perfectly steady "
+        "series crosses these lines often."),
+    false_alarms="On a steady series about 22% of months fall outside at k = 2, 12% at k = 3.",
+)
+def classic(baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Same-month mean; the sample SD of the same-month values (n - 1)."""
+    years, mean, deviations = _same_month(baseline)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.sqrt(np.nansum(deviations**2, axis=1) / (years - 1))
+    return mean, np.where(years >= CLASSIC_MIN_YEARS, spread, np.nan)
+
+
 def compute_limits(
     window: np.ndarray,
     method: str = "pooled",
@@ -100,8 +190,7 @@ def compute_limits(
     window = np.atleast_2d(np.asarray(window, dtype=float))
     if window.shape[1] != (BASELINE_YEARS + 1) * MONTHS_PER_YEAR:
         raise ValueError(f"window needs {(BASELINE_YEARS + 1) * MONTHS_PER_YEAR} months, got {window.shape[1]}")
-    if method not in ("pooled", "classic"):
-        raise ValueError(f"unknown limit method {method!r}: use 'pooled' or 'classic'")
+    chosen = get_method(method)
     n_series = window.shape[0]
     baseline = window[:, : BASELINE_YEARS * MONTHS_PER_YEAR].reshape(n_series, BASELINE_YEARS, MONTHS_PER_YEAR)
     current = window[:, BASELINE_YEARS * MONTHS_PER_YEAR :]
@@ -109,26 +198,10 @@ def compute_limits(
     years_with_data = np.sum(~np.isnan(baseline), axis=1)  # (series, 12)
     same_month_mean = _nanmean(baseline, axis=1)
     average = np.repeat(_nanmean(baseline.reshape(n_series, -1), axis=1)[:, None], MONTHS_PER_YEAR, axis=1)
+    centre, spread = chosen.centre_and_spread(baseline)
 
-    if method == "classic":
-        with np.errstate(invalid="ignore"):
-            deviations = baseline - same_month_mean[:, None, :]
-            spread = np.sqrt(np.nansum(deviations**2, axis=1) / (years_with_data - 1))
-        spread = np.where(years_with_data >= 2, spread, np.nan)
-    else:
-        deviations = baseline - same_month_mean[:, None, :]
-        squares = np.nansum(deviations**2, axis=(1, 2))
-        dof = np.sum(np.maximum(years_with_data - 1, 0), axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pooled_sd = np.where(dof > 0, np.sqrt(squares / np.maximum(dof, 1)), np.nan)
-        poisson_sd = np.sqrt(np.maximum(same_month_mean, 0))
-        spread = np.fmax(pooled_sd[:, None], poisson_sd)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            spread = spread * np.sqrt(1 + 1 / years_with_data)
-        spread = np.where(years_with_data >= 1, spread, np.nan)
-
-    upper = same_month_mean + k * spread
-    lower = np.maximum(same_month_mean - k * spread, 0.0)
+    upper = centre + k * spread
+    lower = np.maximum(centre - k * spread, 0.0)
 
     status = np.full(current.shape, WITHIN, dtype=object)
     status[np.isnan(upper)] = NO_LIMITS
@@ -189,13 +262,17 @@ def baseline_note(baseline_years: np.ndarray | pd.Series, method: str) -> str:
     years = int(np.max(baseline_years)) if len(baseline_years) else 0
     if years == 0:
         return "No limits: there is no data in the three years before this one to compare against."
-    if method == "classic" and years < 2:
-        return ("No limits: the classic method needs at least two earlier years of the same month "
-                "to take a standard deviation; only one exists. Try the pooled method.")
+    if years < get_method(method).min_years:
+        return (f"No limits: the {method} method needs at least {get_method(method).min_years} earlier years of the "
+                "same month; fewer exist. Try the pooled method.")
     if years < BASELINE_YEARS:
         return (f"Limits use the {years} earlier year{'s' if years > 1 else ''} that exist, "
                 f"not the usual {BASELINE_YEARS}: read them with more caution.")
     return ""
+
+
+def _count_words(n: int) -> str:
+    return {1: "one", 2: "two", 3: "three"}.get(n, str(n))
 
 
 def _month_list(months) -> str:
@@ -209,12 +286,12 @@ def baseline_notes(months: pd.Series, baseline_years: np.ndarray, method: str) -
     """
     months = pd.DatetimeIndex(months)
     years = np.asarray(baseline_years, dtype=int)
-    min_years = 2 if method == "classic" else 1
+    min_years = get_method(method).min_years
     notes = []
     none = months[years < min_years]
     if len(none):
-        why = ("the classic method needs the same month in at least two earlier years"
-               if method == "classic" and (years[years < min_years] > 0).any()
+        why = (f"the {method} method needs the same month in at least {_count_words(min_years)} earlier years"
+               if (years[years < min_years] > 0).any()
                else "the store holds none of those months in the three years before")
         notes.append(f"No limits for {_month_list(none)}: {why}.")
     for n in range(min_years, BASELINE_YEARS):

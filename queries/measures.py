@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from queries import fire, hate, marac
+from queries import datasets
 
 ALL_CRIME = "All crimes"
 ASB = "Anti-social behaviour"
@@ -54,18 +54,25 @@ POLICE_UK_TYPES = [
 ]
 MEASURES_FILE = "measures.csv"
 
-# Each dataset's SELECT over `records` giving (measure, month, ward_code, location);
-# a record may count in several measures. Used by store.build_monthly.
-MEASURE_SQL = {
-    "crime": f"""
+# Crime's SELECT over `records` giving (measure, month, ward_code, location): each record
+# in its own group, and every crime but anti-social behaviour again in "All crimes".
+CRIME_MEASURE_SQL = f"""
         SELECT measure, month, ward_code, location FROM records
         UNION ALL
         SELECT '{ALL_CRIME}', month, ward_code, location FROM records WHERE measure <> '{ASB}'
-    """,
-    "fire": fire.MEASURE_SQL,
-    "marac": marac.MEASURE_SQL,
-    "hate": hate.MEASURE_SQL,
-}
+    """
+
+
+class _MeasureSql(dict):
+    """dataset key -> its measure SQL, read from the dataset registry on first use."""
+
+    def __missing__(self, key: str) -> str:
+        self[key] = datasets.measure_sql(key)
+        return self[key]
+
+
+# Importers and the demo look a dataset's SQL up here; the registry record names it.
+MEASURE_SQL = _MeasureSql()
 
 
 def aliases(data_dir: Path) -> dict[str, str]:

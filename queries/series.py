@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from queries import geography, limits
+from queries import datasets, geography, limits
 from queries.geography import UnknownArea
 from queries.measures import measure_order
-from queries.store import Store, refuse_sensitive
+from queries.datasets import refuse_sensitive
+from queries.store import Store
 
 
 class NoData(LookupError):
@@ -23,7 +24,8 @@ class NoData(LookupError):
 
 def measures(store: Store, dataset: str) -> list[str]:
     def compute():
-        names = store.query("SELECT DISTINCT measure FROM monthly WHERE dataset = ?", [dataset])["measure"].tolist()
+        where, params = datasets.rows_of(dataset)
+        names = store.query(f"SELECT DISTINCT measure FROM monthly WHERE {where}", params)["measure"].tolist()
         return measure_order(names)
 
     return list(store.cached(("measures", dataset), compute))
@@ -32,7 +34,8 @@ def measures(store: Store, dataset: str) -> list[str]:
 def coverage(store: Store, dataset: str) -> pd.DatetimeIndex:
     """Months the dataset holds (cached per store version: every callback asks)."""
     def compute():
-        months = store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [dataset])["month"]
+        months = store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month",
+                             [datasets.get(dataset).source])["month"]
         return pd.DatetimeIndex(pd.to_datetime(months))
 
     return store.cached(("coverage", dataset), compute)
@@ -59,8 +62,8 @@ def neighbourhoods(store: Store, csp: str) -> list[str]:
 def check_request(store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None) -> None:
     """Raise UnknownArea / NoData with the valid choices listed (SensitiveData for MARAC)."""
     refuse_sensitive(dataset)
-    if not store.has(dataset):
-        raise NoData(f"the store at {store.data_dir} holds no {dataset} data; import some first")
+    if not store.has(datasets.get(dataset).source):
+        raise NoData(f"the store holds no {dataset} data; import some first")
     geography.check_area(area, neighbourhood, _areas(store))
     valid = measures(store, dataset)
     if measure not in valid:
@@ -76,9 +79,10 @@ def monthly_counts(
     """Count per month over the dataset's whole coverage; NaN where a month is not held."""
     refuse_sensitive(dataset)
     condition, params = geography.area_condition(area, neighbourhood)
+    rows, rows_params = datasets.rows_of(dataset)
     frame = store.query(
-        f"SELECT month, sum(count) AS count FROM monthly WHERE dataset = ? AND measure = ? AND {condition} GROUP BY month",
-        [dataset, measure, *params],
+        f"SELECT month, sum(count) AS count FROM monthly WHERE {rows} AND measure = ? AND {condition} GROUP BY month",
+        [*rows_params, measure, *params],
     )
     held = coverage(store, dataset)
     counts = pd.Series(frame["count"].to_numpy(dtype=float), index=pd.to_datetime(frame["month"]))
@@ -106,11 +110,12 @@ def series_table(
 def _window_frame(store: Store, dataset: str, fy: int, group_sql: str, condition: str, params: list) -> pd.DataFrame:
     """Counts for the 48-month window of `fy`, grouped, as rows of a (group, month) frame."""
     months = limits.window_months(fy)
+    rows, rows_params = datasets.rows_of(dataset)
     return store.query(
         f"""SELECT {group_sql}, month, sum(count) AS count FROM monthly
-            WHERE dataset = ? AND month BETWEEN ? AND ? AND {condition}
+            WHERE {rows} AND month BETWEEN ? AND ? AND {condition}
             GROUP BY ALL""",
-        [dataset, months[0].date(), months[-1].date(), *params],
+        [*rows_params, months[0].date(), months[-1].date(), *params],
     )
 
 
@@ -216,11 +221,12 @@ def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timest
     current = pd.date_range(end=report_month, periods=12, freq="MS")
     previous = current - pd.DateOffset(years=1)
     held = coverage(store, dataset)
+    rows, rows_params = datasets.rows_of(dataset)
     frame = store.query(
-        """SELECT coalesce(csp, CASE location WHEN 'outside_area' THEN ? ELSE ? END) AS area, parent, month,
+        f"""SELECT coalesce(csp, CASE location WHEN 'outside_area' THEN ? ELSE ? END) AS area, parent, month,
                   sum(count) AS count
-           FROM monthly WHERE dataset = ? AND measure = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
-        [geography.OUTSIDE, geography.UNALLOCATED, dataset, measure, previous[0].date(), current[-1].date()],
+           FROM monthly WHERE {rows} AND measure = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
+        [geography.OUTSIDE, geography.UNALLOCATED, *rows_params, measure, previous[0].date(), current[-1].date()],
     )
     frame["month"] = pd.to_datetime(frame["month"])
     frame["window"] = np.where(frame["month"] >= current[0], "current", "previous")

@@ -9,9 +9,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from queries import params
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-LIMIT_METHODS = ("pooled", "classic")
 
 # Defaults, named so tests and docs can refer to them.
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
@@ -31,7 +32,7 @@ ENV_VARS = {
     "CSP_DATA_DIR": "Directory holding the store (Parquet extracts and lookups).",
     "CSP_HOST": "Address the development server binds to.",
     "CSP_PORT": "Port the development server listens on.",
-    "CSP_LIMIT_METHOD": "Default limit method: pooled or classic.",
+    "CSP_LIMIT_METHOD": "Default limit method: one of the registered methods (pooled, classic).",
     "CSP_LIMIT_K": "Default multiplier k for the upper and lower lines.",
     "CSP_MIN_SIGNIFICANT": "Counts below this are flagged as low volume, not significant.",
     "CSP_SUPPRESS_BELOW": "MARAC counts below this are suppressed.",
@@ -70,12 +71,21 @@ def _number(env: dict, name: str, default, kind):
     return value
 
 
+def _checked(env: dict, name: str, default, parse):
+    """A setting parsed by the one rule its parameter has everywhere (queries/params.py)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc}") from None
+
+
 def load_settings(env: dict | None = None) -> Settings:
     """Read settings from `env` (default: the process environment), failing loudly on bad values."""
     env = dict(os.environ if env is None else env)
-    method = env.get("CSP_LIMIT_METHOD") or DEFAULT_LIMIT_METHOD
-    if method not in LIMIT_METHODS:
-        raise SettingsError(f"CSP_LIMIT_METHOD={method!r}: choose one of {', '.join(LIMIT_METHODS)}")
+    method = _checked(env, "CSP_LIMIT_METHOD", DEFAULT_LIMIT_METHOD, params.parse_method)
     port = _number(env, "CSP_PORT", DEFAULT_PORT, int)
     if not 0 < port < 65536:
         raise SettingsError(f"CSP_PORT={port} is outside 1-65535")
@@ -84,7 +94,7 @@ def load_settings(env: dict | None = None) -> Settings:
         host=env.get("CSP_HOST") or DEFAULT_HOST,
         port=port,
         limit_method=method,
-        k=_number(env, "CSP_LIMIT_K", DEFAULT_K, float),
+        k=_checked(env, "CSP_LIMIT_K", DEFAULT_K, params.parse_k),
         min_significant=_number(env, "CSP_MIN_SIGNIFICANT", DEFAULT_MIN_SIGNIFICANT, int),
         suppress_below=_number(env, "CSP_SUPPRESS_BELOW", DEFAULT_SUPPRESS_BELOW, int),
         debug=env.get("CSP_DEBUG", "") == "1",

@@ -29,9 +29,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from queries import geography
+from queries import datasets, geography
+from queries.datasets import SensitiveData, refuse_sensitive  # noqa: F401  (kept importable from here)
 
-DATASETS = ("crime", "fire", "marac", "hate")
+# The store datasets and which are sensitive come from the dataset registry.
+DATASETS = tuple(datasets.stored())
 MANIFEST = "manifest.json"
 TABLES = ("records", "monthly", "coverage", "reconciliation", "rejected")
 # Old versions kept after a swap, so a worker still reading one is not cut off.
@@ -44,22 +46,7 @@ class StoreError(RuntimeError):
     """The store is missing or unreadable; the message says which file."""
 
 
-# Datasets whose raw counts may never leave the store: only their protected release
-# (small counts suppressed, with secondary suppression) is exported, by `export marac`.
-SENSITIVE_DATASETS = {"marac"}
-
-
-class SensitiveData(ValueError):
-    """Raw counts of a sensitive dataset were asked for; the message says what to use instead."""
-
-
-def refuse_sensitive(dataset: str) -> None:
-    """Called by every generic count path (series, tables, exports), so raw MARAC counts cannot leak by a new route."""
-    if dataset in SENSITIVE_DATASETS:
-        raise SensitiveData(
-            f"{dataset} counts are sensitive and are only exported with small counts suppressed: "
-            f"use `python app.py export {dataset} --period month|quarter|calendar|financial --out FILE`"
-        )
+SENSITIVE_DATASETS = datasets.sensitive()
 
 
 # --------------------------------------------------------------------------- reading

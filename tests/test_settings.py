@@ -37,8 +37,11 @@ def test_environment_overrides_defaults():
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"CSP_LIMIT_METHOD": "xmr"}, "CSP_LIMIT_METHOD='xmr': choose one of pooled, classic"),
-        ({"CSP_LIMIT_K": "two"}, "CSP_LIMIT_K='two' is not a valid float"),
+        ({"CSP_LIMIT_METHOD": "xmr"}, "CSP_LIMIT_METHOD='xmr': unknown limit method 'xmr'; choose one of: pooled, classic"),
+        ({"CSP_LIMIT_K": "two"}, "CSP_LIMIT_K='two': The multiplier k 'two' must be a number above 0 and at most 5"),
+        ({"CSP_LIMIT_K": "0"}, "CSP_LIMIT_K='0': The multiplier k '0' must be a number above 0 and at most 5"),
+        ({"CSP_LIMIT_K": "10"}, "CSP_LIMIT_K='10': The multiplier k '10' must be"),
+        ({"CSP_LIMIT_K": "nan"}, "CSP_LIMIT_K='nan': The multiplier k 'nan' must be"),
         ({"CSP_PORT": "70000"}, "CSP_PORT=70000 is outside"),
         ({"CSP_MIN_SIGNIFICANT": "-1"}, "must not be negative"),
     ],

@@ -11,18 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from queries import geography, store
-from queries.demo import crime, fire, hate, marac
+from queries import datasets, geography, store
+from queries.demo import crime
 from queries.measures import MEASURE_SQL
 
 SEED = crime.SEED
 SOURCE = crime.SOURCE
-GENERATORS = {
-    "crime": crime.crime_records,
-    "fire": fire.fire_records,
-    "marac": marac.marac_records,
-    "hate": hate.hate_records,
-}
+
+
+
+def generators() -> dict:
+    """dataset key -> synthetic generator, from the dataset registry (views have none)."""
+    return {d.key: datasets.resolve(d.demo) for d in datasets.DATASETS.values() if d.demo}
 
 
 
@@ -31,7 +31,7 @@ def build_demo(data_dir: Path) -> dict[str, int]:
     """Write all four synthetic datasets into `data_dir`, each swapped in atomically."""
     data_dir = Path(data_dir)
     written = {}
-    for offset, (dataset, generate) in enumerate(GENERATORS.items()):
+    for offset, (dataset, generate) in enumerate(generators().items()):
         rng = np.random.default_rng(SEED + offset)
         records = generate(data_dir, rng)
         records["month"] = pd.to_datetime(records["month"]).dt.date
