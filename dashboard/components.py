@@ -96,6 +96,13 @@ def trend_figure(
     return fig
 
 
+def half_width(figure: go.Figure) -> go.Figure:
+    """A chart for a half-width card: smaller title clear of the tool bar, slanted months, legend below them."""
+    figure.update_layout(title=dict(font=dict(size=17)), xaxis=dict(tickangle=-45), legend=dict(y=-0.3), height=540,
+                         margin=dict(t=80, b=60))
+    return figure
+
+
 def mark_recording_changes(figure: go.Figure, store, dataset: str, months: pd.Series) -> list[str]:
     """Draw data/annotations.csv's recording changes that fall in the chart; return problems with the file."""
     notes, problems = read_annotations(store.data_dir, dataset, store.is_synthetic(dataset))

@@ -162,7 +162,7 @@ def pooled(baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @limit_method(
     "classic", "Classic", min_years=CLASSIC_MIN_YEARS,
     explanation=(
-        "(as in the board's published reports) the monthly average plus or minus {k} times the standard deviation "
+        "as in the board's published reports, the monthly average plus or minus {k} times the standard deviation "
         "of the three same-month values. Three values give a very unsteady spread, so even a perfectly steady "
         "series crosses these lines often."),
     false_alarms="On a steady series about 22% of months fall outside at k = 2, 12% at k = 3.",

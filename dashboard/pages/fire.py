@@ -8,21 +8,18 @@ queries.fire / queries.series; callbacks only pass the selections through.
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
-from dashboard import components, controls, method, state
-from queries import fire, geography, limits, series
+from dashboard import components, state, trend_tab
+from dashboard.safe import callback
+from queries import fire, geography, params, series
 
 DATASET = fire.DATASET
 P = "fire"  # id prefix
-
-dash.register_page(__name__, path="/fire", name="Fire", title="Fire - CSP Performance", order=1)
 
 MET_STYLE = {
     "styleConditions": [
@@ -61,29 +58,26 @@ def default_quarter(held: pd.DatetimeIndex, month: pd.Timestamp) -> str | None:
     return None if row is None else fire.quarter_key(int(row["fy"]), int(row["quarter"]))
 
 
-def _resolve_quarter(params: dict, held: pd.DatetimeIndex, month: pd.Timestamp, warnings: list[str]) -> str | None:
+QUARTER = params.register(params.Param(
+    "quarter", "Fire KPI quarter, e.g. 2015-Q2 (financial year 2015/16, July-September).",
+    parse=lambda raw: fire.quarter_key(*fire.parse_quarter(raw)),
+    choices=lambda ctx: [o["value"] for o in _quarter_options(series.coverage(ctx.store, DATASET))],
+    what="quarter",
+))
+
+
+def _resolve_quarter(raw: dict, held: pd.DatetimeIndex, month: pd.Timestamp, warnings: list[str]) -> str | None:
     """The quarter from the URL (e.g. quarter=2015-Q2), or the default with a warning saying why."""
-    wanted = params.get("quarter")
+    wanted = raw.get("quarter")
     fallback = default_quarter(held, month)
     if not wanted:
         return fallback
     shown = fire.quarter_label(*fire.parse_quarter(fallback)) if fallback else "no quarter"
     try:
-        key = fire.quarter_key(*fire.parse_quarter(wanted))
-    except ValueError:
-        warnings.append(f"Quarter '{controls.clip(wanted)}' is not a quarter like 2015-Q2 (financial year 2015/16, "
-                        f"July-September); showing {shown}.")
+        return params.check("quarter", wanted, params.Context(state.store(), DATASET, state.config))
+    except params.ParamError as exc:
+        warnings.append(f"{str(exc)[0].upper()}{str(exc)[1:]}; showing {shown}.")
         return fallback
-    valid = [o["value"] for o in _quarter_options(held)]
-    if key not in valid:
-        warnings.append(f"No fire data held for quarter {controls.clip(wanted)}; showing {shown}. "
-                        f"Choose from: {controls.choices(valid)}.")
-        return fallback
-    return key
-
-
-def _permalink(view: controls.ViewState, quarter: str | None) -> str:
-    return view.query_string() + ("&" + urlencode({"quarter": quarter}) if quarter else "")
 
 
 def _targets() -> tuple[pd.DataFrame, str | None]:
@@ -97,114 +91,75 @@ def _targets() -> tuple[pd.DataFrame, str | None]:
 # --------------------------------------------------------------------------- layout
 
 
-def layout(**params) -> html.Div:
-    store = state.store()
-    if not store.has(DATASET):
-        return dbc.Alert("The store holds no fire data. Run `python app.py demo` or `python app.py import fire ...`.",
-                         color="danger")
-    view = controls.resolve(DATASET, params, default_measure=fire.KPI_MEASURE)
-    held = series.coverage(store, DATASET)
-    quarter = _resolve_quarter(params, held, view.month, view.warnings)
-    config = state.config
-    return html.Div(
+def _extra(raw: dict, view: params.View) -> tuple[dict, list[str]]:
+    warnings: list[str] = []
+    quarter = _resolve_quarter(raw, series.coverage(state.store(), DATASET), view.month, warnings)
+    return {"quarter": quarter}, warnings
+
+
+def _kpi_card(view: params.View, extra: dict) -> dbc.Card:
+    return components.card(
+        fire.KPI_NAME,
         [
-            controls.warnings_block(view),
-            controls.selector_bar(P, DATASET, view, measure_label="Measure"),
-            dcc.Store(id=f"{P}-neighbourhood", data=view.neighbourhood),
-            dcc.Location(id=f"{P}-url", refresh=False),
-            dbc.Row(
-                [
-                    dbc.Col(components.card(
-                        "Trend",
-                        [dcc.Graph(id=f"{P}-chart", config={"displaylogo": False}),
-                         components.notes_block([], id=f"{P}-notes")],
-                        actions=[html.A("Link to this view", id=f"{P}-permalink", href="#", className="small me-2"),
-                                 components.download_button(f"{P}-chart-csv")],
-                    ), xl=8),
-                    dbc.Col(components.card(
-                        fire.KPI_NAME,
-                        [
-                            dbc.Label("Quarter", class_name="small fw-semibold mb-0", html_for=f"{P}-quarter"),
-                            dcc.Dropdown(_quarter_options(held), quarter, id=f"{P}-quarter", clearable=False,
-                                         className="mb-2"),
-                            html.Div(id=f"{P}-kpi"),
-                        ],
-                        actions=[components.download_button(f"{P}-kpi-csv")],
-                        id=f"{P}-kpi-card",
-                    ), xl=4),
-                ]
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(components.card(
-                        "Districts",
-                        [html.P(id=f"{P}-districts-caption", className="small text-muted mb-1"),
-                         components.grid(f"{P}-districts")],
-                        actions=[components.download_button(f"{P}-districts-csv")],
-                        id=f"{P}-districts-card",
-                    ), lg=6),
-                    dbc.Col(components.neighbourhood_card(P), lg=6),
-                ]
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(components.card(
-                        "Deliberate primary fires involving road vehicles",
-                        [html.P(id=f"{P}-vehicles-caption", className="mb-2"), components.grid(f"{P}-vehicles")],
-                        actions=[components.download_button(f"{P}-vehicles-csv")],
-                        id=f"{P}-vehicles-card",
-                    ), lg=6),
-                    dbc.Col(components.card(
-                        "Deliberate secondary fires by property",
-                        [html.P(id=f"{P}-secondary-caption", className="small text-muted mb-1"),
-                         dcc.Graph(id=f"{P}-secondary", config={"displaylogo": False, "displayModeBar": False})],
-                        actions=[components.download_button(f"{P}-secondary-csv")],
-                        id=f"{P}-secondary-card",
-                    ), lg=6),
-                ]
-            ),
-            method.panel(f"{P}-method-text", view.method, view.k, config.min_significant),
-        ]
+            dbc.Label("Quarter", class_name="small fw-semibold mb-0", html_for=f"{P}-quarter"),
+            dcc.Dropdown(_quarter_options(series.coverage(state.store(), DATASET)), extra["quarter"], id=f"{P}-quarter",
+                         clearable=False, className="mb-2"),
+            html.Div(id=f"{P}-kpi"),
+        ],
+        actions=[components.download_button(f"{P}-kpi-csv")],
+        id=f"{P}-kpi-card",
     )
 
 
-def _inputs():
-    return controls.trend_inputs(P)
+def _cards(view: params.View, extra: dict) -> list:
+    return [
+        components.card(
+            "Districts",
+            [html.P(id=f"{P}-districts-caption", className="small text-muted mb-1"), components.grid(f"{P}-districts")],
+            actions=[components.download_button(f"{P}-districts-csv")],
+            id=f"{P}-districts-card",
+        ),
+        dbc.Row(
+            [
+                dbc.Col(components.card(
+                    "Deliberate primary fires involving road vehicles",
+                    [html.P(id=f"{P}-vehicles-caption", className="mb-2"), components.grid(f"{P}-vehicles")],
+                    actions=[components.download_button(f"{P}-vehicles-csv")],
+                    id=f"{P}-vehicles-card",
+                ), lg=6),
+                dbc.Col(components.card(
+                    "Deliberate secondary fires by property",
+                    [html.P(id=f"{P}-secondary-caption", className="small text-muted mb-1"),
+                     dcc.Graph(id=f"{P}-secondary", config={"displaylogo": False, "displayModeBar": False})],
+                    actions=[components.download_button(f"{P}-secondary-csv")],
+                    id=f"{P}-secondary-card",
+                ), lg=6),
+            ]
+        ),
+    ]
 
 
-controls.register_selector_callbacks(P, DATASET)
+SPEC = trend_tab.register(trend_tab.TrendSpec(
+    dataset=DATASET, measure_label="Measure", file_prefix="fire", extra_params=("quarter",),
+    extra=_extra, side_card=_kpi_card, cards=_cards,
+))
+
+dash.register_page(__name__, path="/fire", name="Fire", title="Fire - CSP Performance", order=1, dataset=DATASET)
 
 
-# --------------------------------------------------------------------------- selector plumbing
+def layout(**raw) -> html.Div:
+    return trend_tab.layout(SPEC, raw)
 
 
 @callback(Output(f"{P}-quarter", "value"), Input(f"{P}-month", "value"), prevent_initial_call=True)
 def month_changed(month):
     """A new report month shows the latest whole quarter up to it."""
-    quarter = default_quarter(series.coverage(state.store(), DATASET), pd.Timestamp(f"{month}-01"))
+    try:
+        when = params.parse_month(month)
+    except ValueError:
+        return no_update
+    quarter = default_quarter(series.coverage(state.store(), DATASET), when)
     return quarter or no_update
-
-
-
-
-# --------------------------------------------------------------------------- trend
-
-
-@callback(
-    Output(f"{P}-chart", "figure"),
-    Output(f"{P}-notes", "children"),
-    Output(f"{P}-permalink", "href"),
-    Output(f"{P}-method-text", "children"),
-    Output(f"{P}-url", "search"),
-    *_inputs(),
-    Input(f"{P}-quarter", "value"),
-)
-def update_chart(area, measure, month, method_name, k, quarter):
-    view = controls.view_from_inputs(area, measure, month, method_name, k)
-    figure, notes = controls.trend_chart(DATASET, view, count_label=fire.COUNT_LABEL)
-    link = _permalink(view, quarter)
-    return (figure, notes, link,
-            method.explanation(view.method, view.k, state.config.min_significant), link)
 
 
 # --------------------------------------------------------------------------- the quarter
@@ -352,63 +307,7 @@ def update_quarter(area, quarter):
     )
 
 
-# --------------------------------------------------------------------------- drill-down
-
-
-@callback(
-    Output(f"{P}-drill", "rowData"),
-    Output(f"{P}-drill", "columnDefs"),
-    Output(f"{P}-drill-caption", "children"),
-    Output(f"{P}-drill-wrap", "style"),
-    *_inputs(),
-)
-def update_drilldown(area, measure, month, method_name, k):
-    if area not in geography.CSPS:
-        return ([], [], f"Choose a district (not {area}) in Area to see its neighbourhoods ranked by how far they "
-                "are above expected, and click one for its chart.", {"display": "none"})
-    view = controls.view_from_inputs(area, measure, month, method_name, k)
-    table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
-                             state.config.min_significant)
-    shown = controls.drilldown_rows(table)
-    caption = f"{area}, {measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its chart."
-    return shown.to_dict("records"), controls.drilldown_columns(shown), caption, {"display": "block"}
-
-
-@callback(
-    Output(f"{P}-drill-chart", "figure"),
-    Output(f"{P}-drill-chart", "style"),
-    Input(f"{P}-neighbourhood", "data"),
-    *_inputs(),
-)
-def update_drill_chart(neighbourhood, area, measure, month, method_name, k):
-    if not neighbourhood or area not in geography.CSPS:
-        return components.empty_figure(""), {"display": "none"}
-    view = controls.view_from_inputs(area, measure, month, method_name, k, neighbourhood)
-    try:
-        table = series.series_table(state.store(), DATASET, area, measure, view.fy, view.method, view.k,
-                                    state.config.min_significant, view.month, neighbourhood=neighbourhood)
-    except geography.UnknownArea:
-        return components.empty_figure(""), {"display": "none"}
-    figure = components.trend_figure(table, f"{neighbourhood} ({area})<br>{measure}", count_label=fire.COUNT_LABEL)
-    # Half-width: the title takes two lines so it clears the chart's tool bar, and slanted
-    # month labels need the legend pushed below them.
-    figure.update_layout(title=dict(font=dict(size=17)), xaxis=dict(tickangle=-45), legend=dict(y=-0.3), height=540,
-                         margin=dict(t=80, b=60))
-    return figure, {"display": "block"}
-
-
 # --------------------------------------------------------------------------- downloads
-
-
-@callback(Output(f"{P}-chart-csv", "data"), Input(f"{P}-chart-csv-button", "n_clicks"),
-          *[State(i.component_id, i.component_property) for i in _inputs()], prevent_initial_call=True)
-def download_chart(_n, area, measure, month, method_name, k):
-    view = controls.view_from_inputs(area, measure, month, method_name, k)
-    table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
-                                state.config.min_significant, view.month)
-    table["month"] = table["month"].dt.strftime("%Y-%m")
-    return components.csv_download(table[limits.COLUMNS],
-                                   components.safe_filename("fire", view.area, view.measure, str(view.fy)) + ".csv")
 
 
 def kpi_table(kpi: fire.QuarterKpi) -> pd.DataFrame:
@@ -443,14 +342,3 @@ def _register_quarter_download(name: str, table_of, filename_of) -> None:
 
 for _name, (_table_of, _filename_of) in QUARTER_DOWNLOADS.items():
     _register_quarter_download(_name, _table_of, _filename_of)
-
-
-@callback(Output(f"{P}-drill-csv", "data"), Input(f"{P}-drill-csv-button", "n_clicks"),
-          *[State(i.component_id, i.component_property) for i in _inputs()], prevent_initial_call=True)
-def download_drill(_n, area, measure, month, method_name, k):
-    if area not in geography.CSPS:
-        return no_update
-    view = controls.view_from_inputs(area, measure, month, method_name, k)
-    table = series.drilldown(state.store(), DATASET, area, measure, view.month, view.method, view.k,
-                             state.config.min_significant)
-    return components.csv_download(table, components.safe_filename("fire-neighbourhoods", area, measure, month) + ".csv")

@@ -7,41 +7,51 @@ the page says "small numbers, interpret with care" (on the chart and on each tab
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, dcc, html
 
-from dashboard import components, controls, method, state
-from queries import geography, hate, limits, series
+from dashboard import components, controls, state, trend_tab
+from dashboard.safe import callback
+from queries import hate, params
 
 DATASET = hate.DATASET
 P = "hate"  # id prefix
 DEFAULT_KIND = "crimes"
 KIND_OPTIONS = [{"label": "Hate crimes", "value": "crimes"}, {"label": "Hate incidents", "value": "incidents"}]
 STRAND_OPTIONS = [hate.ALL_STRANDS] + hate.STRANDS
-CAUTION_STYLE = {"styleConditions": [
-    {"condition": "params.value && params.value.length > 0", "style": {"color": "#8a5300", "fontStyle": "italic"}},
-]}
+CAUTION_STYLE = controls.CAUTION_STYLE
 SHARE_COLOURS = {"previous": "#b0b0b0", "current": "#1f3b73"}
 
-dash.register_page(__name__, path="/hate", name="Hate crime", title="Hate crime - CSP Performance", order=3)
+params.register(params.Param("kind", "Hate crimes or hate incidents (kept apart).",
+                             parse=lambda raw: _choice(raw, list(hate.KIND_PARAMS), "kind"), what="kind"))
+params.register(params.Param("strand", "Monitored strand, or all strands.",
+                             parse=lambda raw: _choice(raw, STRAND_OPTIONS, "strand"), what="strand"))
 
 
-def _kind_and_strand(params: dict) -> tuple[str, str, list[str]]:
-    warnings = []
-    kind = params.get("kind") or DEFAULT_KIND
-    if kind not in hate.KIND_PARAMS:
-        warnings.append(f"Unknown kind '{str(kind)[:60]}'; showing hate crimes. Choose crimes or incidents.")
-        kind = DEFAULT_KIND
-    strand = params.get("strand") or hate.ALL_STRANDS
-    if strand not in STRAND_OPTIONS:
-        warnings.append(f"Unknown strand '{str(strand)[:60]}'; showing all strands. Choose from: {', '.join(STRAND_OPTIONS)}.")
-        strand = hate.ALL_STRANDS
+def _choice(raw: object, valid: list[str], what: str) -> str:
+    if not isinstance(raw, str) or raw not in valid:
+        raise ValueError(f"unknown {what} '{params.clip(raw)}'; choose from: {', '.join(valid)}")
+    return raw
+
+
+def _kind_and_strand(raw: dict) -> tuple[str, str, list[str]]:
+    """Kind and strand from URL parameters or control values; bad ones fall back with a warning."""
+    warnings: list[str] = []
+    kind, strand = DEFAULT_KIND, hate.ALL_STRANDS
+    if raw.get("kind") not in (None, ""):
+        try:
+            kind = params.check("kind", raw.get("kind"))
+        except params.ParamError as exc:
+            warnings.append(f"{str(exc)[0].upper()}{str(exc)[1:]}; showing hate crimes.")
+    if raw.get("strand") not in (None, ""):
+        try:
+            strand = params.check("strand", raw.get("strand"))
+        except params.ParamError as exc:
+            warnings.append(f"{str(exc)[0].upper()}{str(exc)[1:]}; showing all strands.")
     return kind, strand, warnings
 
 
@@ -49,175 +59,82 @@ def _measure(kind: str, strand: str) -> str:
     return hate.measure_name(hate.KIND_PARAMS[kind], strand)
 
 
-def layout(**params) -> html.Div:
-    store = state.store()
-    if not store.has(DATASET):
-        return dbc.Alert("The store holds no hate crime data. Run `python app.py demo` or `python app.py import hate FILE`.",
-                         color="danger")
-    kind, strand, warnings = _kind_and_strand(params)
-    # The measure comes from the toggle and strand (checked above), not from a `measure` parameter.
-    view = controls.resolve(DATASET, {k: v for k, v in params.items() if k != "measure"})
-    view.warnings[:0] = warnings
-    return html.Div(
-        [
-            controls.warnings_block(view),
-            _selector_bar(kind, strand, view),
-            dcc.Store(id=f"{P}-neighbourhood", data=view.neighbourhood),
-            dcc.Location(id=f"{P}-url", refresh=False),
-            components.card(
-                "Trend",
-                [dcc.Graph(id=f"{P}-chart", config={"displaylogo": False}),
-                 html.Div(id=f"{P}-chart-caution"), components.notes_block([], id=f"{P}-notes")],
-                actions=[html.A("Link to this view", id=f"{P}-permalink", href="#", className="small me-2"),
-                         components.download_button(f"{P}-chart-csv")],
-            ),
-            components.card(
-                "Year to date",
-                [components.grid(f"{P}-ytd"), html.P(id=f"{P}-ytd-note", className="small text-muted mt-1")],
-                actions=[components.download_button(f"{P}-ytd-csv")], id=f"{P}-ytd-card",
-            ),
-            components.card(
-                "Strand shares",
-                dbc.Row([
-                    dbc.Col(dcc.Graph(id=f"{P}-strand-chart", config={"displayModeBar": False}), lg=5),
-                    dbc.Col([components.grid(f"{P}-strands"), html.P(id=f"{P}-strand-note", className="small text-muted mt-1")],
-                            lg=7),
-                ]),
-                actions=[components.download_button(f"{P}-strands-csv")], id=f"{P}-strand-card",
-            ),
-            components.card(
-                "Positive outcomes (hate crimes)",
-                [components.grid(f"{P}-outcomes"), html.P(id=f"{P}-outcome-note", className="small text-muted mt-1")],
-                actions=[components.download_button(f"{P}-outcomes-csv")], id=f"{P}-outcome-card",
-            ),
-            components.card(
-                "Neighbourhoods",
-                [html.P(id=f"{P}-drill-caption", className="small text-muted mb-1"),
-                 components.grid(f"{P}-drill", height=430, getRowId="params.data.id"),
-                 dcc.Graph(id=f"{P}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
-                actions=[components.download_button(f"{P}-drill-csv")], id=f"{P}-drill-card",
-            ),
-            method.panel(f"{P}-method-text", view.method, view.k, state.config.min_significant),
-        ]
-    )
+def _prepare(raw: dict) -> tuple[dict, list[str]]:
+    """The measure comes from the toggle and strand, not from a `measure` parameter."""
+    kind, strand, warnings = _kind_and_strand(raw)
+    return {**raw, "measure": _measure(kind, strand)}, warnings
 
 
-def _labelled(label: str, control, width: int) -> dbc.Col:
-    return dbc.Col([dbc.Label(label, class_name="small fw-semibold mb-0"), control], md=width)
+def _extra(raw: dict, view: params.View) -> tuple[dict, list[str]]:
+    kind, strand, _ = _kind_and_strand(raw)
+    return {"kind": kind, "strand": strand}, []
 
 
-def _selector_bar(kind: str, strand: str, view: controls.ViewState) -> dbc.Card:
-    """The toggle and strand on the first row; area, year, month, method and k as on every trend tab."""
-    store = state.store()
-    return dbc.Card(dbc.CardBody([
-        dbc.Row(
-            [
-                _labelled("Show", dbc.RadioItems(options=KIND_OPTIONS, value=kind, id=f"{P}-kind", inline=True,
-                                                 input_class_name="btn-check", label_class_name="btn btn-outline-primary",
-                                                 label_checked_class_name="active"), 4),
-                _labelled("Monitored strand", dcc.Dropdown(STRAND_OPTIONS, strand, id=f"{P}-strand", clearable=False), 3),
-                _labelled("Area", dcc.Dropdown(geography.TOP_AREAS, view.area, id=f"{P}-area", clearable=False), 3),
-            ],
-            class_name="g-2 align-items-end mb-2",
+def _controls(view: params.View, extra: dict) -> list:
+    return [
+        trend_tab.labelled("Show", dbc.RadioItems(options=KIND_OPTIONS, value=extra["kind"], id=f"{P}-kind", inline=True,
+                                                   input_class_name="btn-check", label_class_name="btn btn-outline-primary",
+                                                   label_checked_class_name="active"), 4),
+        trend_tab.labelled("Monitored strand", dcc.Dropdown(STRAND_OPTIONS, extra["strand"], id=f"{P}-strand",
+                                                             clearable=False), 3),
+    ]
+
+
+def _cards(view: params.View, extra: dict) -> list:
+    return [
+        components.card(
+            "Year to date",
+            [components.grid(f"{P}-ytd"), html.P(id=f"{P}-ytd-note", className="small text-muted mt-1")],
+            actions=[components.download_button(f"{P}-ytd-csv")], id=f"{P}-ytd-card",
         ),
-        dbc.Row(
-            [
-                _labelled("Financial year", dcc.Dropdown(
-                    [{"label": controls.fy_label(y), "value": y} for y in reversed(series.financial_years(store, DATASET))],
-                    view.fy, id=f"{P}-fy", clearable=False), 3),
-                _labelled("Up to and including", dcc.Dropdown(controls.month_options(DATASET, view.fy),
-                                                             f"{view.month:%Y-%m}", id=f"{P}-month", clearable=False), 3),
-                _labelled("Limit method", dbc.RadioItems(
-                    options=[{"label": "Pooled", "value": "pooled"}, {"label": "Classic", "value": "classic"}],
-                    value=view.method, id=f"{P}-method", inline=True), 2),
-                _labelled("k", dbc.Input(type="number", min=0.5, max=controls.MAX_K, step=0.5, value=view.k,
-                                         id=f"{P}-k", debounce=True), 1),
-            ],
-            class_name="g-2 align-items-end",
+        components.card(
+            "Strand shares",
+            dbc.Row([
+                dbc.Col(dcc.Graph(id=f"{P}-strand-chart", config={"displayModeBar": False}), lg=5),
+                dbc.Col([components.grid(f"{P}-strands"), html.P(id=f"{P}-strand-note", className="small text-muted mt-1")],
+                        lg=7),
+            ]),
+            actions=[components.download_button(f"{P}-strands-csv")], id=f"{P}-strand-card",
         ),
-    ]), class_name="mb-3 shadow-sm")
+        components.card(
+            "Positive outcomes (hate crimes)",
+            [components.grid(f"{P}-outcomes"), html.P(id=f"{P}-outcome-note", className="small text-muted mt-1")],
+            actions=[components.download_button(f"{P}-outcomes-csv")], id=f"{P}-outcome-card",
+        ),
+    ]
 
 
-def _inputs():
-    return [Input(f"{P}-{name}", "value") for name in ("kind", "strand", "area", "month", "method", "k")]
+def _count_label(measure: str) -> str:
+    return hate.COUNT_LABEL[hate.INCIDENT if measure.startswith(hate.KIND_MEASURE[hate.INCIDENT]) else hate.CRIME]
 
 
-def _states():
-    return [State(f"{P}-{name}", "value") for name in ("kind", "strand", "area", "month", "method", "k")]
+SPEC = trend_tab.register(trend_tab.TrendSpec(
+    dataset=DATASET, measure_label="Measure", show_measure=False, measure_may_be_absent=True,
+    extra_params=("kind", "strand"), prepare=_prepare, extra=_extra, controls=_controls, cards=_cards,
+    caution_below=hate.CAUTION_BELOW, caution_text=hate.CAUTION_TEXT, count_label=_count_label,
+))
+
+dash.register_page(__name__, path="/hate", name="Hate crime", title="Hate crime - CSP Performance", order=3,
+                   dataset=DATASET)
 
 
-def _view(kind, strand, area, month, method_name, k, neighbourhood=None) -> tuple[str, controls.ViewState]:
-    kind, strand, _ = _kind_and_strand({"kind": kind, "strand": strand})
-    month = pd.Timestamp(f"{month}-01")
-    view = controls.ViewState(area, _measure(kind, strand), limits.fy_of(month), month, method_name,
-                              controls.checked_k(k), neighbourhood)
-    return hate.KIND_PARAMS[kind], view
+def layout(**raw) -> html.Div:
+    return trend_tab.layout(SPEC, raw)
 
 
-def _search(kind: str, strand: str, view: controls.ViewState) -> str:
-    params = {"kind": kind, "strand": strand, "area": view.area, "fy": view.fy, "month": f"{view.month:%Y-%m}",
-              "method": view.method, "k": f"{view.k:g}"}
-    if view.neighbourhood:
-        params["neighbourhood"] = view.neighbourhood
-    return "?" + urlencode(params)
+def _month(month) -> pd.Timestamp:
+    """The report month from the month box, or the latest held when the box holds nonsense."""
+    return params.resolve_view(state.store(), DATASET, {"month": month}, state.config).month
 
 
-def caution_block(values, what: str) -> list:
-    """The caution, with how many of the shown counts are under ten; [] when none are."""
-    values = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").dropna()
-    small = int((values < hate.CAUTION_BELOW).sum())
-    if not small:
-        return []
-    return [dbc.Alert(
-        ["Caution: ", html.Strong(hate.CAUTION_TEXT), f" ({small} of the {len(values)} {what} shown "
-         f"{'is' if small == 1 else 'are'} under {hate.CAUTION_BELOW})."],
-        color="warning", class_name="py-1 px-2 mb-1 small hate-caution",
-    )]
-
-
-# --------------------------------------------------------------------------- callbacks
-
-
-controls.register_selector_callbacks(P, DATASET)
-
-
-def _series(kind, strand, area, month, method_name, k, neighbourhood=None):
-    record_kind, view = _view(kind, strand, area, month, method_name, k, neighbourhood)
-    table = series.series_table(state.store(), DATASET, view.area, view.measure, view.fy, view.method, view.k,
-                                state.config.min_significant, view.month, neighbourhood=neighbourhood)
-    return record_kind, view, table
-
-
-@callback(
-    Output(f"{P}-chart", "figure"),
-    Output(f"{P}-chart-caution", "children"),
-    Output(f"{P}-notes", "children"),
-    Output(f"{P}-permalink", "href"),
-    Output(f"{P}-url", "search"),
-    Output(f"{P}-method-text", "children"),
-    *_inputs(),
-)
-def update_chart(kind, strand, area, month, method_name, k):
-    try:
-        record_kind, view, table = _series(kind, strand, area, month, method_name, k)
-    except series.NoData:
-        _, view = _view(kind, strand, area, month, method_name, k)
-        search = _search(*_kind_and_strand({"kind": kind, "strand": strand})[:2], view)
-        return (components.empty_figure(f"No {view.measure.lower()} are recorded in the store"), [], [], search,
-                search, method.explanation(view.method, view.k, state.config.min_significant))
-    figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=hate.COUNT_LABEL[record_kind])
-    shown = table.loc[table["month"] <= view.month, "count"].dropna()
-    notes = components.series_notes(table, view.method, view.month)
-    notes += components.mark_recording_changes(figure, state.store(), DATASET, table["month"])
-    search = _search(kind, strand, view)
-    return (figure, caution_block(shown, "months"), components.notes_block(notes).children, search, search,
-            method.explanation(view.method, view.k, state.config.min_significant))
+def _area(area) -> str:
+    return params.resolve_view(state.store(), DATASET, {"area": area}, state.config).area
 
 
 def _ytd(kind, strand, month) -> tuple[pd.DataFrame, str]:
     record_kind = hate.KIND_PARAMS[_kind_and_strand({"kind": kind})[0]]
     _, strand, _ = _kind_and_strand({"strand": strand})
-    table = hate.ytd_table(state.store(), record_kind, pd.Timestamp(f"{month}-01"), strand)
+    table = hate.ytd_table(state.store(), record_kind, _month(month), strand)
     text = hate.format_ytd(table)
     text["Caution"] = hate.caution_column(table, list(table.columns[1:3]))
     return text, table.attrs.get("note", "")
@@ -256,9 +173,10 @@ def update_ytd(kind, strand, month):
     Input(f"{P}-month", "value"),
 )
 def update_strands(kind, area, month):
+    area = _area(area)
     kind, _, _ = _kind_and_strand({"kind": kind})
     record_kind = hate.KIND_PARAMS[kind]
-    table = hate.strand_shares(state.store(), record_kind, pd.Timestamp(f"{month}-01"), area)
+    table = hate.strand_shares(state.store(), record_kind, _month(month), area)
     fig = strand_figure(table, f"{area} - {hate.KIND_MEASURE[record_kind]} by strand, year to date")
     share_format = {"function": "params.value == null ? 'n/a' : d3.format('.1f')(params.value)"}
     columns = [{"field": "Strand", "minWidth": 160, "pinned": "left"}] + [
@@ -297,7 +215,7 @@ def strand_figure(table: pd.DataFrame, title: str) -> go.Figure:
 )
 def update_outcomes(strand, month):
     _, strand, _ = _kind_and_strand({"strand": strand})
-    table = hate.outcome_table(state.store(), pd.Timestamp(f"{month}-01"), strand)
+    table = hate.outcome_table(state.store(), _month(month), strand)
     columns = [{"field": "Area", "minWidth": 180, "pinned": "left"}] + [
         {"field": c, "type": "rightAligned", "minWidth": 100,
          **({"valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format('.1f')(params.value)"}}
@@ -308,73 +226,13 @@ def update_outcomes(strand, month):
     return table.replace({np.nan: None}).to_dict("records"), components.column_defs(columns), table.attrs["note"], title
 
 
-@callback(
-    Output(f"{P}-drill", "rowData"),
-    Output(f"{P}-drill", "columnDefs"),
-    Output(f"{P}-drill-caption", "children"),
-    Output(f"{P}-drill", "style"),
-    *_inputs(),
-)
-def update_drilldown(kind, strand, area, month, method_name, k):
-    if area not in geography.CSPS:
-        return ([], [], f"Choose a CSP (not {area}) to see its neighbourhoods ranked by how far they are above expected.",
-                {"display": "none"})
-    _, view = _view(kind, strand, area, month, method_name, k)
-    if view.measure not in series.measures(state.store(), DATASET):
-        return [], [], f"No {view.measure.lower()} are recorded in the store.", {"display": "none"}
-    table = _drill_table(view)
-    columns = [{"field": c, **({"cellStyle": CAUTION_STYLE, "minWidth": 230} if c == "Caution" else {})}
-               for c in table.columns if c != "id"]
-    columns[0].update(minWidth=200, pinned="left")
-    caption = (f"{area}, {view.measure}, {view.month:%B %Y}: ranked by count minus expected. Click a row for its "
-               "chart.")
-    return table.to_dict("records"), components.column_defs(columns), caption, {"height": "430px"}
-
-
-def _drill_table(view: controls.ViewState) -> pd.DataFrame:
-    table = series.drilldown(state.store(), DATASET, view.area, view.measure, view.month, view.method, view.k,
-                             state.config.min_significant)
-    shown = controls.drilldown_rows(table)
-    shown["Caution"] = [hate.CAUTION_TEXT if c == c and c < hate.CAUTION_BELOW else "" for c in shown["Count"]]
-    return shown.replace({np.nan: None})
-
-
-@callback(
-    Output(f"{P}-drill-chart", "figure"),
-    Output(f"{P}-drill-chart", "style"),
-    Input(f"{P}-neighbourhood", "data"),
-    *_inputs(),
-)
-def update_drill_chart(neighbourhood, kind, strand, area, month, method_name, k):
-    if not neighbourhood or area not in geography.CSPS:
-        return components.empty_figure(""), {"display": "none"}
-    try:
-        record_kind, view, table = _series(kind, strand, area, month, method_name, k, neighbourhood)
-    except (geography.UnknownArea, series.NoData):
-        return components.empty_figure(""), {"display": "none"}
-    figure = components.trend_figure(table, f"{neighbourhood} ({area}) - {view.measure}",
-                                     count_label=hate.COUNT_LABEL[record_kind])
-    return figure, {"display": "block"}
-
-
 # --------------------------------------------------------------------------- downloads
-
-
-@callback(Output(f"{P}-chart-csv", "data"), Input(f"{P}-chart-csv-button", "n_clicks"), *_states(), prevent_initial_call=True)
-def download_chart(_n, kind, strand, area, month, method_name, k):
-    try:
-        _, view, table = _series(kind, strand, area, month, method_name, k)
-    except series.NoData:
-        return no_update
-    table["month"] = table["month"].dt.strftime("%Y-%m")
-    out = table[limits.COLUMNS].copy()
-    out["caution"] = [hate.CAUTION_TEXT if c == c and c < hate.CAUTION_BELOW else "" for c in out["count"]]
-    return components.csv_download(out, components.safe_filename(view.area, view.measure, str(view.fy)) + ".csv")
 
 
 @callback(Output(f"{P}-ytd-csv", "data"), Input(f"{P}-ytd-csv-button", "n_clicks"), State(f"{P}-kind", "value"),
           State(f"{P}-strand", "value"), State(f"{P}-month", "value"), prevent_initial_call=True)
 def download_ytd(_n, kind, strand, month):
+    month = params.month_key(_month(month))
     text, _ = _ytd(kind, strand, month)
     kind, strand, _ = _kind_and_strand({"kind": kind, "strand": strand})
     return dcc.send_data_frame(text.to_csv, components.safe_filename("ytd", _measure(kind, strand), month) + ".csv",
@@ -384,26 +242,17 @@ def download_ytd(_n, kind, strand, month):
 @callback(Output(f"{P}-strands-csv", "data"), Input(f"{P}-strands-csv-button", "n_clicks"), State(f"{P}-kind", "value"),
           State(f"{P}-area", "value"), State(f"{P}-month", "value"), prevent_initial_call=True)
 def download_strands(_n, kind, area, month):
+    area, month = _area(area), params.month_key(_month(month))
     kind, _, _ = _kind_and_strand({"kind": kind})
-    table = hate.strand_shares(state.store(), hate.KIND_PARAMS[kind], pd.Timestamp(f"{month}-01"), area)
+    table = hate.strand_shares(state.store(), hate.KIND_PARAMS[kind], _month(month), area)
     return dcc.send_data_frame(table.to_csv, components.safe_filename("strands", kind, area, month) + ".csv", index=False)
 
 
 @callback(Output(f"{P}-outcomes-csv", "data"), Input(f"{P}-outcomes-csv-button", "n_clicks"),
           State(f"{P}-strand", "value"), State(f"{P}-month", "value"), prevent_initial_call=True)
 def download_outcomes(_n, strand, month):
+    month = params.month_key(_month(month))
     _, strand, _ = _kind_and_strand({"strand": strand})
-    table = hate.outcome_table(state.store(), pd.Timestamp(f"{month}-01"), strand)
+    table = hate.outcome_table(state.store(), _month(month), strand)
     return dcc.send_data_frame(table.to_csv, components.safe_filename("positive-outcomes", strand, month) + ".csv",
                                index=False)
-
-
-@callback(Output(f"{P}-drill-csv", "data"), Input(f"{P}-drill-csv-button", "n_clicks"), *_states(), prevent_initial_call=True)
-def download_drill(_n, kind, strand, area, month, method_name, k):
-    if area not in geography.CSPS:
-        return no_update
-    _, view = _view(kind, strand, area, month, method_name, k)
-    if view.measure not in series.measures(state.store(), DATASET):
-        return no_update
-    table = _drill_table(view).drop(columns="id")
-    return components.csv_download(table, components.safe_filename("neighbourhoods", area, view.measure, month) + ".csv")

@@ -1,0 +1,73 @@
+"""Total callbacks: whatever arrives, a callback answers with the page and a clear message, never an HTTP 500.
+
+Inputs are made valid first (queries/params.py falls back to defaults with a note); this is
+the net under that. `callback` is a drop-in for `dash.callback`: if the function still
+raises, each output gets a stand-in that says what could not be drawn (an empty chart with
+the message, an alert, an empty table) and the error is logged at ERROR level, so the
+property-based test in tests/test_callbacks_fuzz.py fails on it and the bug gets fixed.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Output, no_update
+from dash.exceptions import PreventUpdate
+
+log = logging.getLogger("csp.callbacks")
+
+SORRY = "This part could not be drawn for the values chosen; pick another value or reload the page."
+
+
+def message_figure(message: str) -> go.Figure:
+    """A blank chart that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=16), xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), height=300, plot_bgcolor="white")
+    return fig
+
+
+def _stand_in(output: Output, message: str):
+    prop = output.component_property
+    if prop == "figure":
+        return message_figure(message)
+    if prop == "children":
+        return dbc.Alert(message, color="warning", class_name="py-1 px-2 mb-1 small")
+    if prop in ("rowData", "columnDefs"):
+        return []
+    return no_update
+
+
+def callback(*args, **kwargs):
+    """`dash.callback`, made total (see the module docstring)."""
+    outputs = [a for a in args if isinstance(a, Output)]
+    for value in kwargs.values():
+        if isinstance(value, Output):
+            outputs.append(value)
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def total(*values, **named):
+            try:
+                return fn(*values, **named)
+            except PreventUpdate:
+                raise
+            except Exception:  # noqa: BLE001 - the net: logged loudly, answered politely
+                log.exception("callback %s failed for inputs %r", fn.__name__, values)
+                stand_ins = [_stand_in(o, SORRY) for o in outputs]
+                return stand_ins[0] if len(stand_ins) == 1 else tuple(stand_ins)
+
+        return dash.callback(*args, **kwargs)(total)
+
+    return decorate
+
+
+def clicked_id(cell: object, key: str = "rowId") -> str | None:
+    """The row (or column) id from an AG Grid cellClicked payload, if it is one; None for anything else."""
+    if not isinstance(cell, dict):
+        return None
+    value = cell.get(key)
+    return value if isinstance(value, str) and value else None

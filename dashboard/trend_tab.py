@@ -1,0 +1,534 @@
+"""The trend tab, built once for every dataset with monthly counts by area.
+
+Selector bar, the five-series chart, the summary table of exceptions, the rolling 12-month
+table, the neighbourhood drill-down, the method panel, the board view and every download
+are laid out and their callbacks registered here, once per `TrendSpec`. A page (Crime,
+Fire, Hate crime, ...) is `register_page` + a `TrendSpec` + its own cards: the differences
+between tabs are the spec's fields, not copied code.
+
+Component ids are "<dataset>-<part>" strings (e.g. "crime-chart"), so every id names the
+dataset it shows: the access checks and the browser tests both rely on that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+from dash import Input, Output, State, dcc, html, no_update
+
+from dashboard import components, controls, method, state
+from dashboard.safe import callback, clicked_id
+from queries import datasets, geography, limits, params, series
+
+# The chart fills the screen in board view, less the bar above it.
+BOARD_CHART_STYLE = {"height": "calc(100vh - 250px)", "minHeight": "420px"}
+HIDDEN = {"display": "none"}
+SHOWN = {"display": "block"}
+SELECTORS = ("area", "measure", "month", "method", "k")
+
+
+@dataclass(frozen=True)
+class TrendSpec:
+    """How one trend tab differs from the others.
+
+    dataset: the registry key (also the id prefix).
+    measure_label: the measure selector's label.
+    summary_title: the exceptions summary's title, or None for no summary card.
+    rolling / drill: whether the tab has the rolling 12-month table / neighbourhood drill-down.
+    file_prefix: put before download file names ("fire-erewash-deliberate-fires-2026.csv").
+    show_measure: False when the page sets the measure from its own controls (Hate: kind + strand).
+    measure_may_be_absent: a measure the page asks for may hold no records; say so instead of
+        falling back (a strand with no incidents is an answer, not a typo).
+    extra_params: the page's own URL parameters, read from components "<dataset>-<name>".
+    prepare: (URL params) -> (params, warnings): a page rewriting its parameters before the
+        common ones are resolved (Hate turns kind + strand into the measure).
+    extra: (URL params, View) -> (values for extra_params, warnings).
+    controls: (View, extra values) -> selector columns placed first in the bar.
+    side_card: (View, extra values) -> a card beside the chart (Fire's KPI).
+    cards: (View, extra values) -> the page's own cards, under the common ones.
+    caution_below / caution_text: counts under this carry the caution (Hate's small numbers).
+    count_label: measure -> the chart key's name for the count line.
+    """
+
+    dataset: str
+    measure_label: str = "Crime group"
+    summary_title: str | None = None
+    rolling: bool = False
+    drill: bool = True
+    file_prefix: str = ""
+    show_measure: bool = True
+    measure_may_be_absent: bool = False
+    extra_params: tuple[str, ...] = ()
+    prepare: Callable[[dict], tuple[dict, list[str]]] | None = None
+    extra: Callable[[dict, params.View], tuple[dict, list[str]]] | None = None
+    controls: Callable[[params.View, dict], list] | None = None
+    side_card: Callable[[params.View, dict], Any] | None = None
+    cards: Callable[[params.View, dict], list] | None = None
+    caution_below: int | None = None
+    caution_text: str = ""
+    count_label: Callable[[str], str] | None = None
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.dataset
+
+    def id(self, part: str) -> str:
+        return f"{self.dataset}-{part}"
+
+    def label_for(self, measure: str) -> str:
+        if self.count_label is not None:
+            return self.count_label(measure)
+        return datasets.get(self.dataset).count_label
+
+    def filename(self, *parts: str) -> str:
+        return components.safe_filename(*([self.file_prefix] if self.file_prefix else []), *parts)
+
+
+SPECS: dict[str, TrendSpec] = {}
+
+
+# --------------------------------------------------------------------------- views
+
+
+def view_from(spec: TrendSpec, raw: dict) -> params.View:
+    """A checked View from a URL's parameters or a callback's values (loose: bad values fall back, with notes)."""
+    raw = dict(raw) if isinstance(raw, dict) else {}
+    warnings: list[str] = []
+    if spec.prepare is not None:
+        raw, warnings = spec.prepare(raw)
+    default_measure = datasets.get(spec.dataset).opening_measure
+    view = params.resolve_view(state.store(), spec.dataset, raw, state.config, default_measure=default_measure)
+    return view.with_(warnings=tuple(warnings) + view.warnings)
+
+
+def _values(spec: TrendSpec, values: tuple) -> dict:
+    """Selector values as URL-style parameters (the month box holds 'YYYY-MM')."""
+    raw = dict(zip(SELECTORS, values[: len(SELECTORS)]))
+    raw.update(zip(spec.extra_params, values[len(SELECTORS):]))
+    return spec.prepare(raw)[0] if spec.prepare is not None else raw
+
+
+def _held_measure(spec: TrendSpec, raw: dict) -> str | None:
+    """The measure asked for when it is a name the store holds no records of (only for specs that allow it)."""
+    wanted = raw.get("measure")
+    if spec.measure_may_be_absent and isinstance(wanted, str) and wanted not in series.measures(state.store(), spec.dataset):
+        return wanted
+    return None
+
+
+def _extra(spec: TrendSpec, raw: dict, view: params.View) -> tuple[dict, list[str]]:
+    return spec.extra(raw, view) if spec.extra is not None else ({}, [])
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def month_options(dataset: str, fy: int) -> list[dict]:
+    held = series.coverage(state.store(), dataset)
+    return [{"label": f"{m:%B %Y}", "value": params.month_key(m)} for m in limits.fy_months(fy) if m in held]
+
+
+def labelled(label: str, control, width: int, control_id: str | None = None) -> dbc.Col:
+    return dbc.Col([dbc.Label(label, class_name="small fw-semibold mb-0", html_for=control_id), control], md=width)
+
+
+def selector_bar(spec: TrendSpec, view: params.View, extra: dict) -> dbc.Card:
+    """The page's own controls first, then area, measure, year, report month, method and k."""
+    store = state.store()
+    own = spec.controls(view, extra) if spec.controls is not None else []
+    measure = dcc.Dropdown(series.measures(store, spec.dataset), view.measure, id=spec.id("measure"), clearable=False)
+    common = [
+        labelled("Area", dcc.Dropdown(geography.TOP_AREAS, view.area, id=spec.id("area"), clearable=False), 2),
+        labelled(spec.measure_label, measure, 3) if spec.show_measure else html.Div(measure, style=HIDDEN),
+        labelled("Financial year", dcc.Dropdown(
+            [{"label": params.fy_label(y), "value": y} for y in reversed(series.financial_years(store, spec.dataset))],
+            view.fy, id=spec.id("fy"), clearable=False), 2),
+        labelled("Up to and including", dcc.Dropdown(month_options(spec.dataset, view.fy), params.month_key(view.month),
+                                                      id=spec.id("month"), clearable=False), 2),
+        labelled("Limit method", dbc.RadioItems(
+            options=[{"label": m.label, "value": m.name} for m in limits.METHODS.values()],
+            value=view.method, id=spec.id("method"), inline=True), 2),
+        labelled("k", html.Div([
+            dbc.Input(type="number", min=0.5, max=params.MAX_K, step=0.5, value=view.k, id=spec.id("k"), debounce=True),
+            dbc.FormFeedback(id=spec.id("k-feedback"), type="invalid"),
+        ]), 1, spec.id("k")),
+    ]
+    rows = [dbc.Row(own, class_name="g-2 align-items-end mb-2")] if own else []
+    rows.append(dbc.Row(common, class_name="g-2 align-items-end"))
+    return dbc.Card(dbc.CardBody(rows), class_name="mb-3 shadow-sm")
+
+
+def _chart_card(spec: TrendSpec, board: bool) -> dbc.Card:
+    return components.card(
+        "Trend",
+        [dcc.Graph(id=spec.id("chart"), config={"displaylogo": False}, style=BOARD_CHART_STYLE if board else {}),
+         html.Div(id=spec.id("chart-caution")),
+         components.notes_block([], id=spec.id("notes"))],
+        actions=[html.A("Link to this view", id=spec.id("permalink"), href="#", className="small me-2"),
+                 html.A("Exit board view" if board else "Board view", id=spec.id("board-link"), href="#",
+                        className="small me-2", title="Just the chart, large, for a projector"),
+                 components.download_button(spec.id("chart-csv"))],
+    )
+
+
+def _summary_card(spec: TrendSpec) -> dbc.Card:
+    return components.card(
+        spec.summary_title,
+        [html.P(id=spec.id("summary-caption"), className="small text-muted mb-1"),
+         components.grid(spec.id("summary"), getRowId="params.data.id")],
+        actions=[components.download_button(spec.id("summary-csv"))],
+        id=spec.id("summary-card"),
+    )
+
+
+def _rolling_card(spec: TrendSpec) -> dbc.Card:
+    return components.card(
+        "Rolling 12 months",
+        [components.grid(spec.id("rolling")), html.P(id=spec.id("rolling-note"), className="small text-muted mt-1")],
+        actions=[components.download_button(spec.id("rolling-csv"))],
+        id=spec.id("rolling-card"),
+    )
+
+
+def _detail_cards(spec: TrendSpec, view: params.View, extra: dict) -> list:
+    """Everything below the chart (hidden in board view, kept so callbacks have their targets)."""
+    cards: list = []
+    if spec.summary_title:
+        cards.append(_summary_card(spec))
+    pair = [c for c in ((_rolling_card(spec) if spec.rolling else None),
+                        (components.neighbourhood_card(spec.key) if spec.drill else None)) if c is not None]
+    if pair:
+        cards.append(dbc.Row([dbc.Col(c, lg=6) for c in pair]))
+    if spec.cards is not None:
+        cards.extend(spec.cards(view, extra))
+    cards.append(method.panel(spec.id("method-text"), view.method, view.k, state.config.min_significant))
+    return cards
+
+
+def layout(spec: TrendSpec, raw: dict) -> html.Div:
+    """The whole tab for a URL's parameters (`present=1`: the board view, just the chart, large)."""
+    store = state.store()
+    if not store.has(datasets.get(spec.dataset).source):
+        return dbc.Alert(f"The store holds no {datasets.get(spec.dataset).label.lower()} data. Run `python app.py demo` "
+                         "or import files (see the README).", color="danger")
+    raw = raw if isinstance(raw, dict) else {}
+    view = view_from(spec, raw)
+    extra, extra_warnings = _extra(spec, raw, view)
+    view = view.with_(warnings=view.warnings + tuple(extra_warnings))
+    board = raw.get("present") == "1"
+    hidden = HIDDEN if board else {}
+    chart = _chart_card(spec, board)
+    if spec.side_card is not None and not board:
+        chart = dbc.Row([dbc.Col(chart, xl=8), dbc.Col(spec.side_card(view, extra), xl=4)])
+    return html.Div(
+        [
+            controls.warnings_block(view.warnings),
+            html.Div(selector_bar(spec, view, extra), style=hidden),
+            dcc.Store(id=spec.id("neighbourhood"), data=view.neighbourhood),
+            dcc.Store(id=spec.id("board"), data=board),
+            dcc.Location(id=spec.id("url"), refresh=False),
+            chart,
+            html.Div(_detail_cards(spec, view, extra), style=hidden),
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _inputs(spec: TrendSpec, kind=Input) -> list:
+    return [kind(spec.id(name), "value") for name in (*SELECTORS, *spec.extra_params)]
+
+
+def _caution(spec: TrendSpec, counts) -> list:
+    if spec.caution_below is None:
+        return []
+    values = pd.to_numeric(pd.Series(list(counts), dtype=object), errors="coerce").dropna()
+    small = int((values < spec.caution_below).sum())
+    if not small:
+        return []
+    return [dbc.Alert(
+        ["Caution: ", html.Strong(spec.caution_text), f" ({small} of the {len(values)} months shown "
+         f"{'is' if small == 1 else 'are'} under {spec.caution_below})."],
+        color="warning", class_name="py-1 px-2 mb-1 small caution",
+    )]
+
+
+def _caution_column(spec: TrendSpec, counts) -> list[str]:
+    return [spec.caution_text if c == c and c is not None and c < spec.caution_below else "" for c in counts]
+
+
+def _series(spec: TrendSpec, view: params.View, neighbourhood: str | None = None) -> pd.DataFrame:
+    return series.series_table(state.store(), spec.dataset, view.area, view.measure, view.fy, view.method, view.k,
+                               view.min_significant, view.month, neighbourhood=neighbourhood)
+
+
+def _k_feedback(raw_k, view: params.View) -> tuple[bool, str]:
+    """Whether the k box holds a value that is not used, and the words saying what is used instead."""
+    try:
+        params.parse_k(raw_k)
+        return False, ""
+    except ValueError:
+        return True, f"k must be above 0 and at most {params.MAX_K:g}: using {view.k:g}"
+
+
+def register(spec: TrendSpec) -> TrendSpec:
+    """Register the tab's callbacks (once per spec: the ids carry the dataset key)."""
+    if spec.key in SPECS:
+        raise ValueError(f"trend tab {spec.key!r} registered twice")
+    SPECS[spec.key] = spec
+    _register_selectors(spec)
+    _register_chart(spec)
+    if spec.summary_title:
+        _register_summary(spec)
+    if spec.rolling:
+        _register_rolling(spec)
+    if spec.drill:
+        _register_drill(spec)
+    return spec
+
+
+def _register_selectors(spec: TrendSpec) -> None:
+    """A new year lists its months and keeps the month if held, else the latest held (the report is
+    "up to and including"); a new area clears the neighbourhood (it belongs to one CSP)."""
+
+    @callback(Output(spec.id("month"), "options"), Output(spec.id("month"), "value"),
+              Input(spec.id("fy"), "value"), State(spec.id("month"), "value"), prevent_initial_call=True)
+    def fy_changed(fy, month):
+        try:
+            year = params.parse_fy(fy)
+        except ValueError:
+            return no_update, no_update
+        options = month_options(spec.dataset, year)
+        values = [o["value"] for o in options]
+        return options, (month if month in values else (values[-1] if values else None))
+
+    @callback(Output(spec.id("neighbourhood"), "data", allow_duplicate=True), Input(spec.id("area"), "value"),
+              prevent_initial_call=True)
+    def area_changed(_area):
+        return None
+
+
+def _register_chart(spec: TrendSpec) -> None:
+    @callback(
+        Output(spec.id("chart"), "figure"),
+        Output(spec.id("chart-caution"), "children"),
+        Output(spec.id("notes"), "children"),
+        Output(spec.id("permalink"), "href"),
+        Output(spec.id("method-text"), "children"),
+        Output(spec.id("url"), "search"),
+        Output(spec.id("board-link"), "href"),
+        Output(spec.id("k"), "invalid"),
+        Output(spec.id("k-feedback"), "children"),
+        *_inputs(spec),
+        State(spec.id("board"), "data"),
+        State(spec.id("neighbourhood"), "data"),
+    )
+    def update_chart(*values):
+        *selected, board, neighbourhood = values
+        raw = _values(spec, tuple(selected))
+        view = view_from(spec, raw)
+        extra, _ = _extra(spec, raw, view)
+        more = {**extra, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None}
+        here = view.query_string(**more) + ("&present=1" if board is True else "")
+        toggle = view.query_string(**more) + ("" if board is True else "&present=1")
+        explanation = method.explanation(view.method, view.k, view.min_significant)
+        invalid, feedback = _k_feedback(raw.get("k"), view)
+        absent = _held_measure(spec, raw)
+        if absent:
+            empty = components.empty_figure(f"No {absent.lower()} are recorded in the store")
+            return empty, [], [], here, explanation, here, toggle, invalid, feedback
+        table = _series(spec, view)
+        figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=spec.label_for(view.measure),
+                                         board_view=board is True)
+        notes = list(view.warnings) + components.series_notes(table, view.method, view.month)
+        notes += components.mark_recording_changes(figure, state.store(), spec.dataset, table["month"])
+        shown = table.loc[table["month"] <= view.month, "count"].dropna()
+        return (figure, _caution(spec, shown), components.notes_block(notes).children, here, explanation, here, toggle,
+                invalid, feedback)
+
+    @callback(Output(spec.id("chart-csv"), "data"), Input(spec.id("chart-csv-button"), "n_clicks"),
+              *_inputs(spec, State), prevent_initial_call=True)
+    def download_chart(_n, *values):
+        raw = _values(spec, values)
+        if _held_measure(spec, raw):
+            return no_update
+        view = view_from(spec, raw)
+        table = _series(spec, view)
+        table["month"] = table["month"].dt.strftime("%Y-%m")
+        out = table[limits.COLUMNS].copy()
+        if spec.caution_below is not None:
+            out["caution"] = _caution_column(spec, out["count"])
+        return components.csv_download(out, spec.filename(view.area, view.measure, str(view.fy)) + ".csv")
+
+
+def _summary_wide(table: pd.DataFrame, measure_label: str) -> pd.DataFrame:
+    table = table.assign(cell=[controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])])
+    wide = table.pivot(index="measure", columns="area", values="cell")
+    wide = wide.reindex(index=series.measure_order(list(wide.index)), columns=geography.COUNTY_CSPS + [geography.COUNTY])
+    return wide.rename_axis(None, axis=1).reset_index().rename(columns={"measure": measure_label})
+
+
+def _register_summary(spec: TrendSpec) -> None:
+    def summary(month, method_name, k) -> tuple[params.View, pd.DataFrame]:
+        view = view_from(spec, {"month": month, "method": method_name, "k": k})
+        return view, series.summary_table(state.store(), spec.dataset, view.month, view.method, view.k,
+                                          view.min_significant)
+
+    @callback(
+        Output(spec.id("summary"), "rowData"),
+        Output(spec.id("summary"), "columnDefs"),
+        Output(spec.id("summary-caption"), "children"),
+        Input(spec.id("month"), "value"),
+        Input(spec.id("method"), "value"),
+        Input(spec.id("k"), "value"),
+    )
+    def update_summary(month, method_name, k):
+        view, table = summary(month, method_name, k)
+        wide = _summary_wide(table, spec.measure_label)
+        columns = [{"field": spec.measure_label, "pinned": "left", "minWidth": 230}] + [
+            {"field": area, "cellStyle": controls.STATUS_STYLE, "minWidth": 105, "filter": False, "headerTooltip": area}
+            for area in wide.columns[1:]
+        ]
+        flagged = table[np.isin(table["status"], [limits.ABOVE, limits.BELOW])]
+        significant = flagged[~flagged["low_volume"]]
+        caption = (
+            f"{view.month:%B %Y}, {view.method} limits at k = {view.k:g}. {len(significant)} significant exceptions "
+            f"({(significant['status'] == limits.ABOVE).sum()} Above, {(significant['status'] == limits.BELOW).sum()} Below) "
+            f"of {len(table)} cells; {len(flagged) - len(significant)} more flagged but under {view.min_significant} "
+            "crimes, shown in brackets. Click a cell to open its chart."
+        )
+        no_limits = int((table["status"] == limits.NO_LIMITS).sum())
+        if no_limits:
+            caption += (f" {no_limits} cells have no limits: the store holds no {view.month:%B} in the earlier years "
+                        "needed (see the Data tab for missing months).")
+        return wide.assign(id=wide[spec.measure_label]).to_dict("records"), components.column_defs(columns), caption
+
+    @callback(
+        Output(spec.id("area"), "value"),
+        Output(spec.id("measure"), "value"),
+        Output(spec.id("neighbourhood"), "data", allow_duplicate=True),
+        Input(spec.id("summary"), "cellClicked"),
+        prevent_initial_call=True,
+    )
+    def summary_clicked(cell):
+        """Clicking a summary cell opens that area's chart for that measure."""
+        area, measure = clicked_id(cell, "colId"), clicked_id(cell, "rowId")
+        if area not in geography.TOP_AREAS or measure not in series.measures(state.store(), spec.dataset):
+            return no_update, no_update, no_update
+        return area, measure, None
+
+    @callback(Output(spec.id("summary-csv"), "data"), Input(spec.id("summary-csv-button"), "n_clicks"),
+              State(spec.id("month"), "value"), State(spec.id("method"), "value"), State(spec.id("k"), "value"),
+              prevent_initial_call=True)
+    def download_summary(_n, month, method_name, k):
+        view, table = summary(month, method_name, k)
+        return components.csv_download(
+            table, spec.filename("summary", params.month_key(view.month), view.method, f"k{view.k:g}") + ".csv")
+
+
+def _register_rolling(spec: TrendSpec) -> None:
+    def rolling(measure, month) -> tuple[params.View, pd.DataFrame]:
+        view = view_from(spec, {"measure": measure, "month": month})
+        return view, series.rolling_12(state.store(), spec.dataset, view.measure, view.month)
+
+    @callback(
+        Output(spec.id("rolling"), "rowData"),
+        Output(spec.id("rolling"), "columnDefs"),
+        Output(spec.id("rolling-note"), "children"),
+        Output(spec.id("rolling-card-title"), "children"),
+        Input(spec.id("measure"), "value"),
+        Input(spec.id("month"), "value"),
+    )
+    def update_rolling(measure, month):
+        view, table = rolling(measure, month)
+        columns = [{"field": "Area", "minWidth": 170}] + [
+            {"field": c, "valueFormatter": components.THOUSANDS, **components.NUMBER_COLUMN}
+            for c in table.columns[1:3]
+        ] + [
+            {"field": "Numerical Change", **components.NUMBER_COLUMN,
+             "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format(',')(params.value)"}},
+            {"field": "% Change", **components.NUMBER_COLUMN,
+             "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format('.1f')(params.value) + ' %'"}},
+        ]
+        note = table.attrs.get("note") or (
+            f"{geography.COUNTY} is the sum of its CSPs; {geography.FORCE} adds {geography.CITY}, records placed "
+            "outside the force area and records with no known area, so every record is counted once."
+        )
+        return table.to_dict("records"), components.column_defs(columns), note, f"Rolling 12 months - {view.measure}"
+
+    @callback(Output(spec.id("rolling-csv"), "data"), Input(spec.id("rolling-csv-button"), "n_clicks"),
+              State(spec.id("measure"), "value"), State(spec.id("month"), "value"), prevent_initial_call=True)
+    def download_rolling(_n, measure, month):
+        view, table = rolling(measure, month)
+        return components.csv_download(
+            table, spec.filename("rolling-12", view.measure, params.month_key(view.month)) + ".csv")
+
+
+def _register_drill(spec: TrendSpec) -> None:
+    def drill_table(raw: dict) -> tuple[params.View, pd.DataFrame | None]:
+        view = view_from(spec, raw)
+        if view.area not in geography.CSPS or _held_measure(spec, raw):
+            return view, None
+        return view, series.drilldown(state.store(), spec.dataset, view.area, view.measure, view.month, view.method,
+                                      view.k, view.min_significant)
+
+    @callback(
+        Output(spec.id("drill"), "rowData"),
+        Output(spec.id("drill"), "columnDefs"),
+        Output(spec.id("drill-caption"), "children"),
+        Output(spec.id("drill-wrap"), "style"),
+        *_inputs(spec),
+    )
+    def update_drilldown(*values):
+        raw = _values(spec, values)
+        view, table = drill_table(raw)
+        if table is None:
+            if _held_measure(spec, raw):
+                return [], [], f"No {_held_measure(spec, raw).lower()} are recorded in the store.", HIDDEN
+            return ([], [], f"Choose a CSP (not {view.area}) in Area to see its neighbourhoods ranked by how far they "
+                    "are above expected, and click one for its chart.", HIDDEN)
+        shown = controls.drilldown_rows(table)
+        if spec.caution_below is not None:
+            shown["Caution"] = _caution_column(spec, shown["Count"])
+        caption = (f"{view.area}, {view.measure}, {view.month:%B %Y}: ranked by count minus expected. "
+                   "Click a row for its chart.")
+        return shown.replace({np.nan: None}).to_dict("records"), controls.drilldown_columns(shown), caption, SHOWN
+
+    @callback(Output(spec.id("neighbourhood"), "data", allow_duplicate=True), Input(spec.id("drill"), "cellClicked"),
+              prevent_initial_call=True)
+    def drill_clicked(cell):
+        name = clicked_id(cell)
+        return name if name is not None else no_update
+
+    @callback(
+        Output(spec.id("drill-chart"), "figure"),
+        Output(spec.id("drill-chart"), "style"),
+        Input(spec.id("neighbourhood"), "data"),
+        *_inputs(spec),
+    )
+    def update_drill_chart(neighbourhood, *values):
+        raw = _values(spec, values)
+        view = view_from(spec, {**raw, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None})
+        if not view.neighbourhood or _held_measure(spec, raw):
+            return components.empty_figure(""), HIDDEN
+        table = _series(spec, view, neighbourhood=view.neighbourhood)
+        figure = components.trend_figure(table, f"{view.neighbourhood} ({view.area}) - {view.measure}",
+                                         count_label=spec.label_for(view.measure))
+        return components.half_width(figure), SHOWN
+
+    @callback(Output(spec.id("drill-csv"), "data"), Input(spec.id("drill-csv-button"), "n_clicks"),
+              *_inputs(spec, State), prevent_initial_call=True)
+    def download_drill(_n, *values):
+        raw = _values(spec, values)
+        view, table = drill_table(raw)
+        if table is None:
+            return no_update
+        if spec.caution_below is not None:
+            table = table.assign(caution=_caution_column(spec, table["count"]))
+        return components.csv_download(
+            table, spec.filename("neighbourhoods", view.area, view.measure, params.month_key(view.month)) + ".csv")
