@@ -7,7 +7,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from dashboard import state
+from dashboard import guard, state
 from queries.settings import REPO_ROOT
 
 TITLE = "Community Safety Partnership Performance"
@@ -73,4 +73,5 @@ def create_app(data_dir: Path | str) -> dash.Dash:
         update_title=None,
     )
     app.layout = serve_layout
+    app.server.before_request(guard.check_callback_request)
     return app

@@ -71,3 +71,16 @@ def clicked_id(cell: object, key: str = "rowId") -> str | None:
         return None
     value = cell.get(key)
     return value if isinstance(value, str) and value else None
+
+
+def page_layout(fn):
+    """A page's `layout(**params)`, made total: a failure shows a message in place of the page, and is logged."""
+    @functools.wraps(fn)
+    def total(**params):
+        try:
+            return fn(**params)
+        except Exception:  # noqa: BLE001 - logged loudly, answered politely
+            log.exception("page layout %s failed for %r", fn.__module__, params)
+            return dbc.Alert("This page could not be drawn for the link given. Try the page without its "
+                             "parameters, or reload.", color="danger", class_name="mt-3")
+    return total

@@ -277,9 +277,11 @@ def _k_feedback(raw_k, view: params.View) -> tuple[bool, str]:
 
 
 def register(spec: TrendSpec) -> TrendSpec:
-    """Register the tab's callbacks (once per spec: the ids carry the dataset key)."""
-    if spec.key in SPECS:
-        raise ValueError(f"trend tab {spec.key!r} registered twice")
+    """Register the tab's callbacks (once per app: the ids carry the dataset key).
+
+    Dash runs each page module afresh for every app it creates (and hands the callbacks to
+    that app), so a page registering its spec again replaces the old record.
+    """
     SPECS[spec.key] = spec
     _register_selectors(spec)
     _register_chart(spec)

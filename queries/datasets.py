@@ -22,7 +22,8 @@ class Dataset:
     label: what people call it ("Crime", "Deliberate fires").
     headline: the measure counted when an export leaves `measure` out (a record counts in
         several measures, e.g. "All crimes" and its group, so summing them all would double count).
-    measure_sql: dotted path to the SELECT over `records` giving (measure, month, ward_code, location).
+    measure_sql: dotted path to the SELECT over `records` giving (measure, month, ward_code, location)
+        (None for a view: its source's is used).
     demo: dotted path to the synthetic generator `(data_dir, rng) -> records`, or None for a view.
     importer: (CLI word, module path) of its importer, or None.
     sensitive: raw counts never leave the store; only `protection` releases them.
@@ -38,7 +39,7 @@ class Dataset:
     key: str
     label: str
     headline: str
-    measure_sql: str
+    measure_sql: str | None = None
     demo: str | None = None
     importer: tuple[str, str] | None = None
     sensitive: bool = False
@@ -114,7 +115,9 @@ def rows_of(key: str) -> tuple[str, list]:
 
 
 def measure_sql(key: str) -> str:
-    return resolve(get(key).measure_sql)
+    """A dataset's aggregation SQL (a view aggregates as its source does)."""
+    record = get(key)
+    return resolve(record.measure_sql or get(record.source).measure_sql)
 
 
 class SensitiveData(ValueError):
@@ -153,4 +156,8 @@ register(Dataset(
     key="hate", label="Hate crime", headline="Hate crimes",
     measure_sql="queries.hate:MEASURE_SQL", demo="queries.demo.hate:hate_records",
     importer=("hate", "queries.importers.hate"), count_label="Hate Crime Count (Current)",
+))
+register(Dataset(
+    key="asb", label="Anti-social behaviour", headline="Anti-social behaviour",
+    reads="crime", measures=("Anti-social behaviour",), count_label="ASB Count (Current)",
 ))

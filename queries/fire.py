@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from queries import geography, limits
+from queries import geography, limits, params
 from queries.lookup_cache import reparse_when_changed
 from queries.store import aggregate_records
 
@@ -539,10 +539,14 @@ class QuarterReport:
     secondary: pd.DataFrame
 
 
+def months_held(store) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(
+        store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [DATASET])["month"]))
+
+
 def quarter_report(store, targets_table: pd.DataFrame, fy: int, quarter: int, area: str = geography.FORCE) -> QuarterReport:
     """The KPI for `area`, the district table and the two breakdowns for one quarter."""
-    held = pd.DatetimeIndex(pd.to_datetime(
-        store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ?", [DATASET])["month"]))
+    held = months_held(store)
     months = quarter_months(fy, quarter)
     monthly = store_monthly(store, quarter_months(fy - 1, quarter).append(months))
     return QuarterReport(
@@ -551,3 +555,12 @@ def quarter_report(store, targets_table: pd.DataFrame, fy: int, quarter: int, ar
         road_vehicles=road_vehicle_share(monthly, months),
         secondary=secondary_split(monthly, months),
     )
+
+
+# The KPI quarter as a URL / CLI parameter: its shape here, the quarters held as its choices.
+params.register(params.Param(
+    "quarter", "Fire KPI quarter, e.g. 2015-Q2 (financial year 2015/16, July-September).",
+    parse=lambda raw: quarter_key(*parse_quarter(raw)),
+    choices=lambda ctx: [quarter_key(int(r.fy), int(r.quarter)) for r in quarters_held(months_held(ctx.store)).itertuples()],
+    what="quarter",
+))

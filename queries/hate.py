@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from queries import geography, limits
+from queries import geography, limits, params
 from queries.settings import DEFAULT_SMALL_NUMBER_CAUTION
 
 DATASET = "hate"
@@ -35,6 +35,7 @@ COUNT_LABEL = {CRIME: "Hate Crime Count (Current)", INCIDENT: "Hate Incident Cou
 # The monitored strands in the order the packs list them; "Other" last.
 STRANDS = ["Race", "Religion", "Sexual orientation", "Disability", "Transgender", "Other"]
 ALL_STRANDS = "All strands"
+STRAND_CHOICES = [ALL_STRANDS] + STRANDS
 STRAND_ALIASES = {
     "race": "Race",
     "racial": "Race",
@@ -348,3 +349,18 @@ def outcome_table(store, report_month: pd.Timestamp, strand: str | None = None) 
         "rates rise as investigations close."
     )
     return table
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _choice(raw: object, valid: list[str], what: str) -> str:
+    if not isinstance(raw, str) or raw not in valid:
+        raise ValueError(f"unknown {what} '{params.clip(raw)}'; choose from: {', '.join(valid)}")
+    return raw
+
+
+params.register(params.Param("kind", "Hate crimes or hate incidents (kept apart): crimes or incidents.",
+                             parse=lambda raw: _choice(raw, list(KIND_PARAMS), "kind"), what="kind"))
+params.register(params.Param("strand", "Monitored strand, or all strands.",
+                             parse=lambda raw: _choice(raw, STRAND_CHOICES, "strand"), what="strand"))

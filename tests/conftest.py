@@ -55,6 +55,14 @@ def demo_store(demo_dir) -> Store:
     return Store(demo_dir)
 
 
+@pytest.fixture(scope="session")
+def demo_config(demo_dir):
+    """The default settings, on the demo store copy."""
+    from queries import settings
+
+    return settings.load_settings({"CSP_DATA_DIR": str(demo_dir)})
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

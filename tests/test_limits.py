@@ -200,3 +200,39 @@ def test_baseline_notes_name_the_months_with_short_or_no_baseline():
     assert notes[2].startswith("Limits for Jan 2016, Feb 2016, Mar 2016 use only 2 earlier years")
     classic = limits.baseline_notes(months, years, "classic")
     assert classic[0].startswith("No limits for Apr 2015, May 2015, Jun 2015: the classic method needs")
+
+
+# --------------------------------------------------------------------------- every registered method
+
+
+@pytest.mark.parametrize("name", list(limits.METHODS))
+def test_every_method_keeps_the_contract(name):
+    """Shapes, gaps as NaN, a lower line never under zero, words for the panel, few false alarms."""
+    method = limits.METHODS[name]
+    rng = np.random.default_rng(7)
+    window = rng.poisson(40, size=(500, 48)).astype(float)
+    window[0, :36] = np.nan  # a series with no baseline at all
+    result = limits.compute_limits(window, name, k=2)
+    assert result.upper.shape == result.lower.shape == (500, 12)
+    assert np.isnan(result.upper[0]).all() and (result.status[0] == limits.NO_LIMITS).all()
+    assert (np.nan_to_num(result.lower, nan=0) >= 0).all()
+    flagged = np.isin(result.status[1:], [limits.ABOVE, limits.BELOW]).mean()
+    assert 0.01 < flagged < 0.30, flagged
+    assert "{k}" in method.explanation and method.false_alarms and method.min_years >= 1
+    centre, spread = method.centre_and_spread(window[1:, :36].reshape(499, 3, 12))
+    assert centre.shape == spread.shape == (499, 12)
+
+
+def test_a_method_registered_twice_is_refused():
+    with pytest.raises(ValueError, match="registered twice"):
+        limits.limit_method("pooled", "Pooled", 1, "{k}", "x")(lambda baseline: (baseline, baseline))
+
+
+def test_docs_method_table_lists_every_registered_method():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "method.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (\d+) \| ([\d.]+) \|$", text, flags=re.M)
+    assert [(n, label, int(y), float(k)) for n, label, y, k in rows] == [
+        (m.name, m.label, m.min_years, m.default_k) for m in limits.METHODS.values()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dash
 
 from dashboard import trend_tab
+from dashboard.safe import page_layout
 
 SPEC = trend_tab.register(trend_tab.TrendSpec(
     dataset="crime",
@@ -19,5 +20,6 @@ SPEC = trend_tab.register(trend_tab.TrendSpec(
 dash.register_page(__name__, path="/", name="Crime", title="Crime - CSP Performance", order=0, dataset=SPEC.dataset)
 
 
+@page_layout
 def layout(**params):
     return trend_tab.layout(SPEC, params)

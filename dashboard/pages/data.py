@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from dashboard import components, state
+from dashboard.safe import page_layout
 from queries import quality
 from queries.store import DATASETS
 
@@ -45,6 +46,7 @@ def _dataset_section(dataset: str) -> dbc.Card:
     return components.card(f"{dataset.capitalize()}", body, id=f"data-{dataset}")
 
 
+@page_layout
 def layout(**_params) -> html.Div:
     store = state.store()
     overview = quality.overview(store)

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
 from dashboard import components, state, trend_tab
-from dashboard.safe import callback
+from dashboard.safe import callback, page_layout
 from queries import fire, geography, params, series
 
 DATASET = fire.DATASET
@@ -56,14 +56,6 @@ def default_quarter(held: pd.DatetimeIndex, month: pd.Timestamp) -> str | None:
     complete = table[table["months_held"] == 3]
     row = complete.iloc[0] if len(complete) else (table.iloc[0] if len(table) else None)
     return None if row is None else fire.quarter_key(int(row["fy"]), int(row["quarter"]))
-
-
-QUARTER = params.register(params.Param(
-    "quarter", "Fire KPI quarter, e.g. 2015-Q2 (financial year 2015/16, July-September).",
-    parse=lambda raw: fire.quarter_key(*fire.parse_quarter(raw)),
-    choices=lambda ctx: [o["value"] for o in _quarter_options(series.coverage(ctx.store, DATASET))],
-    what="quarter",
-))
 
 
 def _resolve_quarter(raw: dict, held: pd.DatetimeIndex, month: pd.Timestamp, warnings: list[str]) -> str | None:
@@ -147,6 +139,7 @@ SPEC = trend_tab.register(trend_tab.TrendSpec(
 dash.register_page(__name__, path="/fire", name="Fire", title="Fire - CSP Performance", order=1, dataset=DATASET)
 
 
+@page_layout
 def layout(**raw) -> html.Div:
     return trend_tab.layout(SPEC, raw)
 

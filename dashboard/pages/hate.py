@@ -15,28 +15,16 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from dashboard import components, controls, state, trend_tab
-from dashboard.safe import callback
+from dashboard.safe import callback, page_layout
 from queries import hate, params
 
 DATASET = hate.DATASET
 P = "hate"  # id prefix
 DEFAULT_KIND = "crimes"
 KIND_OPTIONS = [{"label": "Hate crimes", "value": "crimes"}, {"label": "Hate incidents", "value": "incidents"}]
-STRAND_OPTIONS = [hate.ALL_STRANDS] + hate.STRANDS
+STRAND_OPTIONS = hate.STRAND_CHOICES
 CAUTION_STYLE = controls.CAUTION_STYLE
 SHARE_COLOURS = {"previous": "#b0b0b0", "current": "#1f3b73"}
-
-params.register(params.Param("kind", "Hate crimes or hate incidents (kept apart).",
-                             parse=lambda raw: _choice(raw, list(hate.KIND_PARAMS), "kind"), what="kind"))
-params.register(params.Param("strand", "Monitored strand, or all strands.",
-                             parse=lambda raw: _choice(raw, STRAND_OPTIONS, "strand"), what="strand"))
-
-
-def _choice(raw: object, valid: list[str], what: str) -> str:
-    if not isinstance(raw, str) or raw not in valid:
-        raise ValueError(f"unknown {what} '{params.clip(raw)}'; choose from: {', '.join(valid)}")
-    return raw
-
 
 def _kind_and_strand(raw: dict) -> tuple[str, str, list[str]]:
     """Kind and strand from URL parameters or control values; bad ones fall back with a warning."""
@@ -118,6 +106,7 @@ dash.register_page(__name__, path="/hate", name="Hate crime", title="Hate crime 
                    dataset=DATASET)
 
 
+@page_layout
 def layout(**raw) -> html.Div:
     return trend_tab.layout(SPEC, raw)
 

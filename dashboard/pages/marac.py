@@ -16,9 +16,10 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from dashboard import components, state
+from dashboard.safe import callback, page_layout
 from queries import annotations, geography, marac
 
 DATASET = marac.DATASET
@@ -65,17 +66,18 @@ def _resolve(params: dict) -> tuple[str, str, list[str]]:
     """Area and period from the URL; odd values fall back to defaults with a warning."""
     warnings = []
     area = params.get("area") or DEFAULT_AREA
-    if area not in marac.MARAC_AREAS:
+    if not isinstance(area, str) or area not in marac.MARAC_AREAS:
         warnings.append(f"Unknown area '{str(area)[:60]}' in the link; showing {DEFAULT_AREA}. MARAC is reported for: "
                         f"{', '.join(marac.MARAC_AREAS)}.")
         area = DEFAULT_AREA
     period = params.get("period") or DEFAULT_PERIOD
-    if period not in marac.PERIOD_TYPES:
+    if not isinstance(period, str) or period not in marac.PERIOD_TYPES:
         warnings.append(f"Unknown period '{str(period)[:60]}'; showing quarters. Choose from: {', '.join(marac.PERIOD_TYPES)}.")
         period = DEFAULT_PERIOD
     return area, period, warnings
 
 
+@page_layout
 def layout(**params) -> html.Div:
     store = state.store()
     if not store.has(DATASET):
