@@ -263,8 +263,7 @@ def _caution_column(spec: TrendSpec, counts) -> list[str]:
 
 
 def _series(spec: TrendSpec, view: params.View, neighbourhood: str | None = None) -> pd.DataFrame:
-    return series.series_table(state.store(), spec.dataset, view.area, view.measure, view.fy, view.method, view.k,
-                               view.min_significant, view.month, neighbourhood=neighbourhood)
+    return series.chart(state.store(), view, neighbourhood=neighbourhood)
 
 
 def _k_feedback(raw_k, view: params.View) -> tuple[bool, str]:
@@ -378,8 +377,7 @@ def _summary_wide(table: pd.DataFrame, measure_label: str) -> pd.DataFrame:
 def _register_summary(spec: TrendSpec) -> None:
     def summary(month, method_name, k) -> tuple[params.View, pd.DataFrame]:
         view = view_from(spec, {"month": month, "method": method_name, "k": k})
-        return view, series.summary_table(state.store(), spec.dataset, view.month, view.method, view.k,
-                                          view.min_significant)
+        return view, series.summary(state.store(), view)
 
     @callback(
         Output(spec.id("summary"), "rowData"),
@@ -476,8 +474,7 @@ def _register_drill(spec: TrendSpec) -> None:
         view = view_from(spec, raw)
         if view.area not in geography.CSPS or _held_measure(spec, raw):
             return view, None
-        return view, series.drilldown(state.store(), spec.dataset, view.area, view.measure, view.month, view.method,
-                                      view.k, view.min_significant)
+        return view, series.neighbourhood_table(state.store(), view)
 
     @callback(
         Output(spec.id("drill"), "rowData"),

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from queries import params
+
 from queries.lookup_cache import reparse_when_changed
 
 ANNOTATIONS_FILE = "annotations.csv"
@@ -51,7 +53,7 @@ def read_annotations(data_dir: Path, dataset: str, synthetic: bool) -> tuple[pd.
                     problems.append(f"{path.name} line {line}: month {month!r} is not YYYY-MM; line skipped")
                     continue
                 try:
-                    when = pd.Timestamp(month + "-01")
+                    when = params.parse_month(month)
                 except ValueError:
                     problems.append(f"{path.name} line {line}: month {month!r} is not a month; line skipped")
                     continue

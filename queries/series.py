@@ -260,3 +260,25 @@ def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timest
         f"of the 12 before, so no change is shown."
     )
     return table
+
+
+# --------------------------------------------------------------------------- by view
+# The pages pass one checked request (queries.params.View) rather than nine positional
+# arguments; these are the same computations as above, read off the view.
+
+
+def chart(store: Store, view, neighbourhood: str | None = None) -> pd.DataFrame:
+    """The five chart series for the view's area (or `neighbourhood`), measure and financial year."""
+    return series_table(store, view.dataset, view.area, view.measure, view.fy, view.method, view.k,
+                        view.min_significant, view.month, neighbourhood=neighbourhood)
+
+
+def summary(store: Store, view) -> pd.DataFrame:
+    """The exceptions summary for the view's report month, method and k."""
+    return summary_table(store, view.dataset, view.month, view.method, view.k, view.min_significant)
+
+
+def neighbourhood_table(store: Store, view) -> pd.DataFrame:
+    """The view's CSP's neighbourhoods ranked for its report month."""
+    return drilldown(store, view.dataset, view.area, view.measure, view.month, view.method, view.k,
+                     view.min_significant)
