@@ -398,6 +398,7 @@ class Report:
     marac_note: str = ""
     hate_ytd: pd.DataFrame | None = None  # formatted as printed
     hate_note: str = ""
+    areas: list[str] | None = None  # one partnership's section alone (cover and that section only)
 
     @property
     def title(self) -> str:
@@ -472,9 +473,9 @@ def build_report(
     report = Report(
         month=month, method=method, k=k, min_significant=min_significant, version=store_version(store),
         latest_month=series.latest_month(store, DATASET), summary=summary_grid(table), rolling=rolling,
-        rolling_note=rolling.attrs.get("note", ""), sections=sections, all_limits=everything,
+        rolling_note=rolling.attrs.get("note", ""), sections=sections, all_limits=everything, areas=areas or None,
     )
-    if not with_other_datasets:
+    if not with_other_datasets or areas:
         return report
     if store.has(fire.DATASET):
         fy, quarter = _last_complete_quarter(store, month)
