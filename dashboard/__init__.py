@@ -73,4 +73,7 @@ def create_app(data_dir: Path | str) -> dash.Dash:
         update_title=None,
     )
     app.layout = serve_layout
+    from dashboard import report_files  # the Report tab's finished files
+
+    report_files.register_routes(app.server)
     return app

@@ -399,6 +399,7 @@ class Report:
     hate_ytd: pd.DataFrame | None = None  # formatted as printed
     hate_note: str = ""
     areas: list[str] | None = None  # one partnership's section alone (cover and that section only)
+    suppress_below: int = 5  # MARAC counts under this are suppressed
 
     @property
     def title(self) -> str:
@@ -474,6 +475,7 @@ def build_report(
         month=month, method=method, k=k, min_significant=min_significant, version=store_version(store),
         latest_month=series.latest_month(store, DATASET), summary=summary_grid(table), rolling=rolling,
         rolling_note=rolling.attrs.get("note", ""), sections=sections, all_limits=everything, areas=areas or None,
+        suppress_below=suppress_below,
     )
     if not with_other_datasets or areas:
         return report

@@ -321,15 +321,18 @@ def render_docx(report: Report, charts: dict[tuple, Path], out: Path) -> None:
 # --------------------------------------------------------------------------- the cache
 
 
-def cache_key(report: Report, areas: list[str] | None) -> str:
-    """A folder name for one report: store version, month, method, k, significance and areas."""
-    params = {"month": f"{report.month:%Y-%m}", "method": report.method, "k": float(report.k),
-              "min_significant": report.min_significant, "areas": sorted(areas or [])}
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+def cache_key(month: pd.Timestamp, method: str, k: float, min_significant: int, suppress_below: int,
+              areas: list[str] | None) -> str:
+    """A folder name for one report's parameters (the store version is the folder above it)."""
+    params = {"month": f"{pd.Timestamp(month):%Y-%m}", "method": method, "k": float(k), "min_significant": int(min_significant),
+              "suppress_below": int(suppress_below), "areas": sorted(areas or [])}
+    return f"{pd.Timestamp(month):%Y-%m}-" + hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def report_folder(cache_dir: Path, report: Report, areas: list[str] | None) -> Path:
-    return Path(cache_dir) / report.version.key / f"{report.month:%Y-%m}-{cache_key(report, areas)}"
+    """`<cache>/<store version>/<month>-<parameters>`: one folder per report, never shared between versions."""
+    key = cache_key(report.month, report.method, report.k, report.min_significant, report.suppress_below, areas)
+    return Path(cache_dir) / report.version.key / key
 
 
 def write_report(report: Report, fmt: str, out: Path, cache_dir: Path, areas: list[str] | None = None,
