@@ -134,9 +134,13 @@ def report_command(args, config: settings.Settings) -> int:
         raise ValueError(f"--format: give pdf, docx or html (or an --out file ending in one), not {fmt!r}")
     if not 0 < args.k <= 5:
         raise ValueError(f"--k {args.k:g}: choose a multiplier above 0 and at most 5")
+    from queries.commentary import Commentary
+
     store = Store(args.data_dir)
-    built = report.build_report(store, args.month, args.method, args.k, config.min_significant, areas=args.area,
-                                suppress_below=config.suppress_below)
+    month = report.check_month(store, args.month)
+    notes = Commentary(config.state_dir).approved_for_month(f"{month:%Y-%m}")
+    built = report.build_report(store, month, args.method, args.k, config.min_significant, areas=args.area,
+                                suppress_below=config.suppress_below, notes=notes)
     try:
         out = report_output.write_report(built, fmt, args.out, report_output.cache_dir_for(config), args.area)
     except report_output.RenderError as exc:

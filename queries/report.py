@@ -215,6 +215,9 @@ class Section:
     contexts: list[str]
     below: list[Flag]
     not_significant: list[Flag]
+    # Approved analyst text: one (text, approved by) or None per issue, and the area's CSP Activity.
+    commentary: list[tuple[str, str] | None] = field(default_factory=list)
+    activity: tuple[str, str] | None = None
 
     @property
     def title(self) -> str:
@@ -400,6 +403,7 @@ class Report:
     hate_note: str = ""
     areas: list[str] | None = None  # one partnership's section alone (cover and that section only)
     suppress_below: int = 5  # MARAC counts under this are suppressed
+    notes_key: str = ""  # hash of the approved commentary printed, so a new approval makes a new report
 
     @property
     def title(self) -> str:
@@ -431,6 +435,14 @@ def summary_grid(month: pd.DataFrame) -> pd.DataFrame:
     return grid.reset_index()
 
 
+def notes_key(notes: dict | None) -> str:
+    """A short hash of approved commentary, part of a report's cache key."""
+    if not notes:
+        return ""
+    flat = sorted([list(k) + list(v) for k, v in notes.items()])
+    return hashlib.sha256(json.dumps(flat).encode()).hexdigest()[:12]
+
+
 def check_month(store: Store, report_month: str | pd.Timestamp, dataset: str = DATASET) -> pd.Timestamp:
     """The report month as a month start, refused with the months held when the store lacks it."""
     if isinstance(report_month, str) and not MONTH_TEXT.match(report_month.strip()):
@@ -452,8 +464,13 @@ def check_month(store: Store, report_month: str | pd.Timestamp, dataset: str = D
 def build_report(
     store: Store, report_month: str | pd.Timestamp, method: str, k: float, min_significant: int,
     areas: list[str] | None = None, suppress_below: int = 5, with_other_datasets: bool = True,
+    notes: dict[tuple[str, str, str], tuple[str, str]] | None = None,
 ) -> Report:
-    """The whole report for a month; `areas` keeps only those sections (e.g. one partnership)."""
+    """The whole report for a month; `areas` keeps only those sections (e.g. one partnership).
+
+    `notes` is the month's approved commentary and CSP Activity
+    (`commentary.Commentary.approved_for_month`): {(area, measure, kind): (text, approved by)}.
+    """
     from queries import fire, hate, marac  # the other datasets' own tables, as their tabs show them
 
     month = check_month(store, report_month)
@@ -469,13 +486,15 @@ def build_report(
             continue
         issues, below, small = area_flags(table, area, min_significant)
         contexts = [context_paragraph(f, context_figures(everything, f), month) for f in issues]
-        sections.append(Section(area, heading, issues, contexts, below, small))
+        notes = notes or {}
+        remarks = [notes.get((area, f.measure, "commentary")) for f in issues]
+        sections.append(Section(area, heading, issues, contexts, below, small, remarks, notes.get((area, "", "activity"))))
     rolling = series.rolling_12(store, DATASET, ALL_CRIME, month)
     report = Report(
         month=month, method=method, k=k, min_significant=min_significant, version=store_version(store),
         latest_month=series.latest_month(store, DATASET), summary=summary_grid(table), rolling=rolling,
         rolling_note=rolling.attrs.get("note", ""), sections=sections, all_limits=everything, areas=areas or None,
-        suppress_below=suppress_below,
+        suppress_below=suppress_below, notes_key=notes_key(notes),
     )
     if not with_other_datasets or areas:
         return report

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from queries import report, report_output
+from queries import commentary, report, report_output
 from queries.settings import REPO_ROOT
 from queries.store import Store
 
@@ -45,10 +45,13 @@ class Job:
     k: float
     min_significant: int
     suppress_below: int
+    state_dir: Path | None = None  # where approved commentary is read from (None: no commentary)
+    notes_key: str = ""  # hash of the approved commentary the page saw
 
     @property
     def folder(self) -> Path:
-        key = report_output.cache_key(self.month, self.method, self.k, self.min_significant, self.suppress_below, None)
+        key = report_output.cache_key(self.month, self.method, self.k, self.min_significant, self.suppress_below, None,
+                                      self.notes_key)
         return Path(self.cache_dir) / self.version / key
 
     def files(self) -> dict[str, Path]:
@@ -56,6 +59,13 @@ class Job:
 
     def ready(self) -> bool:
         return all(p.exists() for p in self.files().values())
+
+
+def approved_notes(state_dir: Path | None, month: pd.Timestamp) -> dict:
+    """The month's approved commentary and CSP Activity, for the report."""
+    if state_dir is None:
+        return {}
+    return commentary.Commentary(state_dir).approved_for_month(f"{pd.Timestamp(month):%Y-%m}")
 
 
 def _write_status(folder: Path, **status) -> None:
@@ -87,7 +97,9 @@ def start(job: Job) -> dict:
     command = [sys.executable, "-m", "queries.report_jobs", "--data-dir", str(job.data_dir), "--cache-dir",
                str(job.cache_dir), "--version", job.version, "--month", f"{job.month:%Y-%m}", "--method", job.method,
                "--k", repr(float(job.k)), "--min-significant", str(job.min_significant),
-               "--suppress-below", str(job.suppress_below)]
+               "--suppress-below", str(job.suppress_below), "--notes-key", job.notes_key]
+    if job.state_dir is not None:
+        command += ["--state-dir", str(job.state_dir)]
     subprocess.Popen(command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True)
     return read_status(job)
@@ -108,8 +120,11 @@ def run(job: Job) -> int:
                 raise RuntimeError(f"the store changed (now version {current.key}) before this report was built; "
                                    "reload the page")
             _write_status(job.folder, state=RUNNING, stage="Calculating limits", done=0, total=0, error="")
+            notes = approved_notes(job.state_dir, job.month)
+            if report.notes_key(notes) != job.notes_key:
+                raise RuntimeError("the approved commentary changed before this report was built; reload the page")
             built = report.build_report(store, job.month, job.method, job.k, job.min_significant,
-                                        suppress_below=job.suppress_below)
+                                        suppress_below=job.suppress_below, notes=notes)
 
             def progress(stage: str, done: int, total: int) -> None:
                 words = {"charts": "Drawing charts", "pdf": "Printing the PDF", "docx": "Writing the Word file"}
@@ -133,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=float, required=True)
     parser.add_argument("--min-significant", type=int, required=True)
     parser.add_argument("--suppress-below", type=int, required=True)
+    parser.add_argument("--state-dir", type=Path)
+    parser.add_argument("--notes-key", default="")
     args = parser.parse_args(argv)
     return run(Job(args.data_dir, args.cache_dir, args.version, pd.Timestamp(args.month), args.method, args.k,
-                   args.min_significant, args.suppress_below))
+                   args.min_significant, args.suppress_below, args.state_dir, args.notes_key))
 
 
 if __name__ == "__main__":

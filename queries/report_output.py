@@ -39,6 +39,7 @@ DOCX_CHART_CM = 16.0
 CHART_BATCH = 6
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
+ACTIVITY_HEADING = "Community Safety Partnership (CSP) Activity"
 
 # The app's chart colours (dashboard/components.py), so printed and on-screen charts read alike;
 # exceptions differ by shape and label too, never by colour alone.
@@ -183,13 +184,15 @@ def template_context(report: Report, charts: dict[tuple, Path] | None, embed: bo
     sections = []
     for section in report.sections:
         issues = []
-        for flag, context in zip(section.issues, section.contexts):
+        remarks = section.commentary or [None] * len(section.issues)
+        for flag, context, remark in zip(section.issues, section.contexts, remarks):
             path = (charts or {}).get((flag.area, flag.measure))
             src = None
             if path is not None and path.exists():
                 src = ("data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()) if embed else path.name
-            issues.append({"key": (flag.area, flag.measure), "title": flag.measure, "chart_title": chart_title(flag), "context": context, "chart": src})
-        sections.append({"title": section.title, "issues": issues,
+            issues.append({"key": (flag.area, flag.measure), "title": flag.measure, "chart_title": chart_title(flag),
+                           "context": context, "chart": src, "commentary": remark})
+        sections.append({"title": section.title, "issues": issues, "activity": section.activity,
                          "below": [f"{f.measure} ({f.count:,.0f}, lower line {f.lower:,.1f})" for f in section.below],
                          "small": [f"{f.measure} ({f.count:,.0f}, upper line {f.upper:,.1f})" for f in section.not_significant]})
     fire_line, fire_districts = fire_display(report)
@@ -198,7 +201,7 @@ def template_context(report: Report, charts: dict[tuple, Path] | None, embed: bo
         "summary": Table.of(report.summary), "rolling": Table.of(rolling_display(report)),
         "fire_line": Table.of(fire_line), "fire_districts": Table.of(fire_districts),
         "marac": Table.of(report.marac), "marac_split": Table.of(report.marac_split), "hate": Table.of(report.hate_ytd),
-        "version": report.version, "min_significant": report.min_significant,
+        "version": report.version, "min_significant": report.min_significant, "activity_heading": ACTIVITY_HEADING,
     }
 
 
@@ -308,9 +311,14 @@ def render_docx(report: Report, charts: dict[tuple, Path], out: Path) -> None:
             document.add_heading("Context", level=2)
         for number, issue in enumerate(part["issues"], start=1):
             document.add_paragraph(f"{number}. {issue['context']}")
+            if issue["commentary"]:
+                document.add_paragraph(f"Analyst commentary (approved by {issue['commentary'][1]}): {issue['commentary'][0]}")
             path = charts.get(issue["key"])
             if path is not None and path.exists():
                 document.add_picture(str(path), width=Cm(DOCX_CHART_CM))
+        if part["activity"]:
+            document.add_heading(ACTIVITY_HEADING, level=2)
+            document.add_paragraph(f"{part['activity'][0]} (approved by {part['activity'][1]})")
     if not report.areas:
         _docx_other_datasets(document, report, context)
     tmp = out.with_suffix(".tmp.docx")
@@ -322,17 +330,25 @@ def render_docx(report: Report, charts: dict[tuple, Path], out: Path) -> None:
 
 
 def cache_key(month: pd.Timestamp, method: str, k: float, min_significant: int, suppress_below: int,
-              areas: list[str] | None) -> str:
+              areas: list[str] | None, notes_key: str = "") -> str:
     """A folder name for one report's parameters (the store version is the folder above it)."""
     params = {"month": f"{pd.Timestamp(month):%Y-%m}", "method": method, "k": float(k), "min_significant": int(min_significant),
-              "suppress_below": int(suppress_below), "areas": sorted(areas or [])}
+              "suppress_below": int(suppress_below), "areas": sorted(areas or []), "notes": notes_key}
     return f"{pd.Timestamp(month):%Y-%m}-" + hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def report_folder(cache_dir: Path, report: Report, areas: list[str] | None) -> Path:
     """`<cache>/<store version>/<month>-<parameters>`: one folder per report, never shared between versions."""
-    key = cache_key(report.month, report.method, report.k, report.min_significant, report.suppress_below, areas)
+    key = cache_key(report.month, report.method, report.k, report.min_significant, report.suppress_below, areas,
+                    report.notes_key)
     return Path(cache_dir) / report.version.key / key
+
+
+def chart_folder(cache_dir: Path, report: Report) -> Path:
+    """Charts depend only on the store version, month, method and k: shared by every report that shows them
+    (one partnership's or all, with or without commentary)."""
+    key = cache_key(report.month, report.method, report.k, 0, 0, None)
+    return Path(cache_dir) / report.version.key / f"charts-{key}"
 
 
 def write_report(report: Report, fmt: str, out: Path, cache_dir: Path, areas: list[str] | None = None,
@@ -341,7 +357,7 @@ def write_report(report: Report, fmt: str, out: Path, cache_dir: Path, areas: li
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     folder = report_folder(cache_dir, report, areas)
-    charts = render_charts(report, folder / "charts", progress)
+    charts = render_charts(report, chart_folder(cache_dir, report), progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "docx":
@@ -365,7 +381,7 @@ def build_all(report: Report, cache_dir: Path, areas: list[str] | None = None,
     """HTML, PDF and Word for one report in its cache folder (reused when already there)."""
     folder = report_folder(cache_dir, report, areas)
     folder.mkdir(parents=True, exist_ok=True)
-    charts = render_charts(report, folder / "charts", (lambda d, t: progress("charts", d, t)) if progress else None)
+    charts = render_charts(report, chart_folder(cache_dir, report), (lambda d, t: progress("charts", d, t)) if progress else None)
     paths = {fmt: folder / f"report.{fmt}" for fmt in FORMATS}
     if not paths["html"].exists():
         tmp = folder / "report.tmp.html"

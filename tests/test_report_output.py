@@ -105,11 +105,11 @@ def test_html_report_runs_in_the_report_order_with_none_where_no_issues(data_dir
 def test_charts_are_drawn_once_per_store_version(data_dir, state):
     store = Store(data_dir)
     built = report.build_report(store, "2025-09", "classic", 2, 10, areas=["Erewash"])
-    folder = report_output.report_folder(state / "reports", built, ["Erewash"])
-    first = report_output.render_charts(built, folder / "charts")
+    folder = report_output.chart_folder(state / "reports", built)
+    first = report_output.render_charts(built, folder)
     stamps = {p: p.stat().st_mtime_ns for p in first.values()}
     seen = []
-    again = report_output.render_charts(built, folder / "charts", lambda done, total: seen.append((done, total)))
+    again = report_output.render_charts(built, folder, lambda done, total: seen.append((done, total)))
     assert {p: p.stat().st_mtime_ns for p in again.values()} == stamps
     assert seen == [(2, 2)], "nothing left to draw"
 
@@ -117,3 +117,25 @@ def test_charts_are_drawn_once_per_store_version(data_dir, state):
 def test_unknown_format_is_refused_with_the_choices(data_dir, state, tmp_path, capsys):
     assert _run([*EREWASH_ARGS, "--data-dir", str(data_dir), "--out", str(tmp_path / "x.txt")]) == 2
     assert "give pdf, docx or html" in capsys.readouterr().err
+
+
+def test_approved_commentary_and_csp_activity_appear_in_the_report_drafts_do_not(data_dir, state, tmp_path):
+    from queries.commentary import ACTIVITY, COMMENTARY, Commentary, Key
+
+    notes = Commentary(state)
+    remark = Key("Erewash", "Violence without Injury", "2025-09", COMMENTARY)
+    notes.save(remark, "Two licensed premises account for the rise.", "A. Analyst", base_version=0)
+    notes.approve(remark, "Lead Analyst", version=1)
+    activity = Key("Erewash", "", "2025-09", ACTIVITY)
+    notes.save(activity, "Night-time economy patrols from October.", "A. Analyst", base_version=0)
+    draft = Key("Erewash", "All crimes", "2025-09", COMMENTARY)
+    notes.save(draft, "Unapproved musing.", "B. Analyst", base_version=0)
+    out = tmp_path / "erewash.html"
+    assert _run([*EREWASH_ARGS, "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "Analyst commentary (approved by Lead Analyst): Two licensed premises account for the rise." in html
+    assert "Night-time economy patrols" not in html and "Unapproved musing" not in html, "drafts stay out"
+    notes.approve(activity, "Lead Analyst", version=1)
+    assert _run([*EREWASH_ARGS, "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "Community Safety Partnership (CSP) Activity" in html and "Night-time economy patrols from October." in html

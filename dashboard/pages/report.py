@@ -25,8 +25,10 @@ dash.register_page(__name__, path="/report", name="Report", title="Report - CSP 
 def _job(month: pd.Timestamp) -> report_jobs.Job:
     config = state.config
     store = state.store()
+    notes = report_jobs.approved_notes(config.state_dir, month)
     return report_jobs.Job(store.data_dir, cache_dir(), report.store_version(store).key, month, config.limit_method,
-                           config.k, config.min_significant, config.suppress_below)
+                           config.k, config.min_significant, config.suppress_below, config.state_dir,
+                           report.notes_key(notes))
 
 
 def _months() -> list[str]:
