@@ -14,7 +14,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import components, state
 from dashboard.report_files import ROUTE, cache_dir
-from queries import report, report_jobs, series
+from queries import commentary, report, report_jobs, series
 
 P = "report"  # id prefix
 POLL_MS = 1000
@@ -64,6 +64,7 @@ def layout(month: str | None = None, **_params) -> html.Div:
             html.Div(id=f"{P}-status", className="mt-3"),
             html.Div(id=f"{P}-downloads", className="mt-2"),
         ]),
+        commentary_card(month),
         html.Iframe(id=f"{P}-frame", className="report-frame", style={"width": "100%", "height": "85vh", "border": "0",
                                                                       "background": "#fff", "display": "none"}),
         dcc.Interval(id=f"{P}-poll", interval=POLL_MS, disabled=True),
@@ -113,3 +114,114 @@ def _view(month: str | None, started: bool = False):
 def _update(month, _clicks, _ticks):
     started = dash.ctx.triggered_id == f"{P}-prepare"
     return _view(month, started)
+
+
+# --------------------------------------------------------------------------- commentary
+
+WHOLE_AREA = "__activity__"  # the "about" choice for the area's CSP Activity (measure "")
+
+
+def _about_options(month: str, area: str) -> list[dict]:
+    """CSP Activity first, then the area's Current Issues, then every other measure."""
+    store = state.store()
+    config = state.config
+    options = [{"label": commentary.KIND_LABELS[commentary.ACTIVITY], "value": WHOLE_AREA}]
+    try:
+        everything = report.all_series_limits(store, report.check_month(store, month), config.limit_method, config.k,
+                                              config.min_significant)
+        issues = [f.measure for f in report.area_flags(everything.month_table(), area, config.min_significant)[0]]
+    except (ValueError, LookupError):
+        issues = []
+    options += [{"label": f"Current Issue: {m}", "value": m} for m in issues]
+    options += [{"label": m, "value": m} for m in series.measures(store, report.DATASET) if m not in issues]
+    return options
+
+
+def _key(month: str, area: str, about: str) -> commentary.Key:
+    if about == WHOLE_AREA:
+        return commentary.Key(area, "", month, commentary.ACTIVITY)
+    return commentary.Key(area, about or "", month, commentary.COMMENTARY)
+
+
+def commentary_card(month: str):
+    areas = [a for a, _ in report.report_sections()]
+    return components.card("Commentary and CSP Activity", [
+        html.P("Write what the figures cannot say. A draft appears in the board's report once an analyst approves it; "
+               "every save and approval is kept with its author and time.", className="small text-muted"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Area", html_for=f"{P}-note-area"),
+                     dcc.Dropdown(id=f"{P}-note-area", options=areas, value=areas[0], clearable=False)], md=4),
+            dbc.Col([dbc.Label("About", html_for=f"{P}-note-about"),
+                     dcc.Dropdown(id=f"{P}-note-about", value=WHOLE_AREA, clearable=False)], md=5),
+            dbc.Col([dbc.Label("Your name", html_for=f"{P}-note-author"),
+                     dbc.Input(id=f"{P}-note-author", maxLength=commentary.MAX_NAME, persistence=True)], md=3),
+        ]),
+        dbc.Textarea(id=f"{P}-note-text", rows=4, maxLength=commentary.MAX_TEXT, class_name="mt-2"),
+        html.Div([
+            dbc.Button("Save draft", id=f"{P}-note-save", color="primary", size="sm", class_name="me-2 mt-2"),
+            dbc.Button("Approve for the report", id=f"{P}-note-approve", color="success", outline=True, size="sm",
+                       class_name="mt-2"),
+        ]),
+        html.Div(id=f"{P}-note-message", className="mt-2"),
+        html.P(id=f"{P}-note-info", className="small text-muted mt-1 mb-1"),
+        html.Details([html.Summary("History", className="small"), html.Ul(id=f"{P}-note-history", className="small")]),
+        dcc.Store(id=f"{P}-note-version", data=0),
+    ], id=f"{P}-commentary")
+
+
+@callback(Output(f"{P}-note-about", "options"), Output(f"{P}-note-about", "value"),
+          Input(f"{P}-month", "value"), Input(f"{P}-note-area", "value"), State(f"{P}-note-about", "value"))
+def _about(month, area, current):
+    options = _about_options(month, area)
+    values = [o["value"] for o in options]
+    return options, current if current in values else WHOLE_AREA
+
+
+def _describe(entry: commentary.Entry | None) -> str:
+    if entry is None:
+        return "Nothing saved yet."
+    approval = ("approved (this version)" if entry.approved_is_current else
+                f"version {entry.approved_version} approved by {entry.approved_by}" if entry.approved_version else
+                "not approved: the report does not show it yet")
+    return f"Version {entry.version}, saved by {entry.author} at {entry.saved_at}; {approval}."
+
+
+def _history(notes: commentary.Commentary, key: commentary.Key) -> list:
+    return [html.Li(f"v{e.version} {e.action} by {e.author} at {e.at}: {e.text}") for e in reversed(notes.history(key))]
+
+
+@callback(
+    Output(f"{P}-note-text", "value"), Output(f"{P}-note-version", "data"), Output(f"{P}-note-info", "children"),
+    Output(f"{P}-note-message", "children"), Output(f"{P}-note-history", "children"),
+    Input(f"{P}-month", "value"), Input(f"{P}-note-area", "value"), Input(f"{P}-note-about", "value"),
+    Input(f"{P}-note-save", "n_clicks"), Input(f"{P}-note-approve", "n_clicks"),
+    State(f"{P}-note-text", "value"), State(f"{P}-note-author", "value"), State(f"{P}-note-version", "data"),
+)
+def _commentary(month, area, about, _save, _approve, text, author, base):
+    """Load, save (refused with both texts if someone saved first) or approve the text shown."""
+    trigger = dash.ctx.triggered_id
+    try:
+        notes = commentary.Commentary(state.config.state_dir)
+        key = _key(month, area, about)
+        message = None
+        if trigger == f"{P}-note-save":
+            entry = notes.save(key, text or "", author or "", int(base or 0))
+            message = dbc.Alert(f"Saved as version {entry.version}.", color="success", class_name="py-1")
+        elif trigger == f"{P}-note-approve":
+            entry = notes.approve(key, author or "", int(base or 0))
+            message = dbc.Alert(f"Version {entry.version} approved: it will appear in the report.", color="success",
+                                class_name="py-1")
+        entry = notes.get(key)
+    except commentary.Conflict as clash:
+        theirs = clash.theirs
+        message = dbc.Alert([
+            html.Strong(f"Not saved: {theirs.author} saved version {theirs.version} at {theirs.saved_at} while you "
+                        "were editing. Their text is now in the box; yours is below. Merge them and save again."),
+            html.Pre(clash.mine, className="mt-2 mb-0", id=f"{P}-note-mine", style={"whiteSpace": "pre-wrap"}),
+        ], color="danger")
+        return theirs.text, theirs.version, _describe(theirs), message, _history(notes, key)
+    except commentary.CommentaryError as exc:
+        return dash.no_update, dash.no_update, dash.no_update, dbc.Alert(str(exc), color="warning", class_name="py-1"), dash.no_update
+    if trigger in (f"{P}-note-save", f"{P}-note-approve"):
+        return entry.text, entry.version, _describe(entry), message, _history(notes, key)
+    return (entry.text if entry else ""), (entry.version if entry else 0), _describe(entry), None, _history(notes, key)
