@@ -24,8 +24,13 @@ from pathlib import Path
 DB_FILE = "commentary.sqlite"
 COMMENTARY = "commentary"
 ACTIVITY = "activity"  # "Community Safety Partnership (CSP) Activity": per area and month, measure ""
-KINDS = (COMMENTARY, ACTIVITY)
-KIND_LABELS = {COMMENTARY: "Commentary", ACTIVITY: "Community Safety Partnership (CSP) Activity"}
+# Analysts hand-pick Current Issues from the computed flags: once approved, "drop" takes a
+# computed issue out of the report and "add" puts a measure in as an issue; the text is the reason.
+DROP = "drop"
+ADD = "add"
+KINDS = (COMMENTARY, ACTIVITY, DROP, ADD)
+KIND_LABELS = {COMMENTARY: "Commentary", ACTIVITY: "Community Safety Partnership (CSP) Activity",
+               DROP: "Drop this Current Issue (reason)", ADD: "Add as a Current Issue (reason)"}
 MAX_TEXT = 10_000  # characters: a few paragraphs is plenty; a paste of a whole document is a mistake
 MAX_NAME = 200
 BUSY_TIMEOUT_MS = 10_000  # another worker's write waits this long before we give up

@@ -218,6 +218,10 @@ class Section:
     # Approved analyst text: one (text, approved by) or None per issue, and the area's CSP Activity.
     commentary: list[tuple[str, str] | None] = field(default_factory=list)
     activity: tuple[str, str] | None = None
+    # Analysts' hand-picking, shown as theirs: who added each issue (None: computed), and
+    # computed issues they dropped, each with (reason, approved by).
+    added_by: list[tuple[str, str] | None] = field(default_factory=list)
+    dropped: list[tuple[Flag, str, str]] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -244,6 +248,22 @@ def area_flags(month: pd.DataFrame, area: str, min_significant: int) -> tuple[li
     small = above[above["count"] < min_significant]
     below = rows[rows["status"] == limits.BELOW]
     return _flags(issues), _flags(below), _flags(small)
+
+
+def hand_picked(month: pd.DataFrame, area: str, computed: list[Flag], notes: dict) -> tuple[list[Flag], list, list]:
+    """Apply approved "drop" and "add" notes to an area's computed Current Issues.
+
+    Returns (issues, added_by per issue, dropped). Added issues follow the computed ones in
+    measure order; a note naming a measure the store does not hold is ignored.
+    """
+    drops = {m: v for (a, m, k), v in notes.items() if a == area and k == "drop"}
+    adds = {m: v for (a, m, k), v in notes.items() if a == area and k == "add"}
+    kept = [f for f in computed if f.measure not in drops]
+    dropped = [(f, *drops[f.measure]) for f in computed if f.measure in drops]
+    rows = month[(month["area"] == area) & month["neighbourhood"].isna() & month["measure"].isin(list(adds))]
+    rows = rows[~rows["measure"].isin([f.measure for f in computed])]
+    extra = _flags(rows) if len(rows) else []
+    return kept + extra, [None] * len(kept) + [adds[f.measure] for f in extra], dropped
 
 
 def current_issues(all_limits: AllLimits, min_significant: int) -> list[tuple[str, list[Flag]]]:
@@ -365,8 +385,12 @@ def context_paragraph(flag: Flag, figures: ContextFigures, report_month: pd.Time
                 f"{number(-difference)} fewer than the {number(flag.expected)}" if difference < 0 else
                 f"the same as the {number(flag.expected)}")
     excess = flag.count - flag.upper
-    above = (f"{number(excess)} above the upper line of {number(flag.upper)}" if number(excess) not in ("0", "0.0")
-             else f"just above the upper line of {flag.upper:,.2f}")
+    if excess <= 0:  # an issue an analyst added although it is not above the line
+        above = f"{number(-excess)} below the upper line of {number(flag.upper)}"
+    elif number(excess) in ("0", "0.0"):
+        above = f"just above the upper line of {flag.upper:,.2f}"
+    else:
+        above = f"{number(excess)} above the upper line of {number(flag.upper)}"
     parts.append(f"In {month:%B %Y} there were {number(flag.count)} {word}, {above} and {relation} normally seen in {month:%B} "
                  "(the average for the month over the previous three years).")
     if figures.contributors:
@@ -484,11 +508,13 @@ def build_report(
     for area, heading in report_sections():
         if areas and area not in areas:
             continue
-        issues, below, small = area_flags(table, area, min_significant)
-        contexts = [context_paragraph(f, context_figures(everything, f), month) for f in issues]
         notes = notes or {}
+        computed, below, small = area_flags(table, area, min_significant)
+        issues, added_by, dropped = hand_picked(table, area, computed, notes)
+        contexts = [context_paragraph(f, context_figures(everything, f), month) for f in issues]
         remarks = [notes.get((area, f.measure, "commentary")) for f in issues]
-        sections.append(Section(area, heading, issues, contexts, below, small, remarks, notes.get((area, "", "activity"))))
+        sections.append(Section(area, heading, issues, contexts, below, small, remarks, notes.get((area, "", "activity")),
+                                added_by, dropped))
     rolling = series.rolling_12(store, DATASET, ALL_CRIME, month)
     report = Report(
         month=month, method=method, k=k, min_significant=min_significant, version=store_version(store),

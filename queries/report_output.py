@@ -185,14 +185,17 @@ def template_context(report: Report, charts: dict[tuple, Path] | None, embed: bo
     for section in report.sections:
         issues = []
         remarks = section.commentary or [None] * len(section.issues)
-        for flag, context, remark in zip(section.issues, section.contexts, remarks):
+        added = section.added_by or [None] * len(section.issues)
+        for flag, context, remark, adder in zip(section.issues, section.contexts, remarks, added):
             path = (charts or {}).get((flag.area, flag.measure))
             src = None
             if path is not None and path.exists():
                 src = ("data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()) if embed else path.name
-            issues.append({"key": (flag.area, flag.measure), "title": flag.measure, "chart_title": chart_title(flag),
+            title = flag.measure + (f" (added by {adder[1]}: {adder[0]})" if adder else "")
+            issues.append({"key": (flag.area, flag.measure), "title": title, "chart_title": chart_title(flag),
                            "context": context, "chart": src, "commentary": remark})
         sections.append({"title": section.title, "issues": issues, "activity": section.activity,
+                         "dropped": [f"{f.measure} (dropped by {by}: {reason})" for f, reason, by in section.dropped],
                          "below": [f"{f.measure} ({f.count:,.0f}, lower line {f.lower:,.1f})" for f in section.below],
                          "small": [f"{f.measure} ({f.count:,.0f}, upper line {f.upper:,.1f})" for f in section.not_significant]})
     fire_line, fire_districts = fire_display(report)
@@ -302,6 +305,8 @@ def render_docx(report: Report, charts: dict[tuple, Path], out: Path) -> None:
         # Numbered in the text, not with Word's list numbering, which would run on across sections.
         for number, issue in enumerate(part["issues"], start=1):
             document.add_paragraph(f"{number}. {issue['title']}")
+        if part["dropped"]:
+            document.add_paragraph("Above the upper line but not discussed: " + "; ".join(part["dropped"]) + ".")
         if part["below"]:
             document.add_paragraph("Below the lower line (not issues): " + "; ".join(part["below"]) + ".")
         if part["small"]:

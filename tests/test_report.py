@@ -224,3 +224,31 @@ def test_summary_grid_agrees_with_the_summary_table(demo_store):
     merged = expected.merge(melted, left_on=["measure", "area"], right_on=["Crime group", "area"])
     assert len(merged) == len(expected)
     assert (merged["status_x"] == merged["status_y"]).all()
+
+
+# --------------------------------------------------------------------------- analysts' hand-picking
+
+
+def test_approved_drop_and_add_notes_hand_pick_the_issues_shown_as_the_analysts(built):
+    notes = {
+        ("Erewash", ALL_CRIME, "drop"): ("the same offences as Violence without Injury", "Lead Analyst"),
+        ("Derbyshire Dales", VWI, "add"): ("two serious assaults in Matlock", "Lead Analyst"),
+        ("Erewash", "No such crime", "add"): ("typo", "Lead Analyst"),
+    }
+    rep = report.build_report(built, "2025-09", METHOD, K, MIN_SIGNIFICANT, notes=notes, with_other_datasets=False)
+    erewash = _section(rep, "Erewash")
+    assert [f.measure for f in erewash.issues] == [VWOI]
+    assert [(f.measure, reason, by) for f, reason, by in erewash.dropped] == [
+        (ALL_CRIME, "the same offences as Violence without Injury", "Lead Analyst")]
+    dales = _section(rep, "Derbyshire Dales")
+    assert [f.measure for f in dales.issues] == [VWI]
+    assert dales.added_by == [("two serious assaults in Matlock", "Lead Analyst")]
+    assert "In September 2025 there were 8 offences, 3 above the upper line of 5 and 5 more than the 3" in dales.contexts[0]
+    assert rep.notes_key != report.build_report(built, "2025-09", METHOD, K, MIN_SIGNIFICANT, with_other_datasets=False).notes_key
+
+
+def test_an_added_issue_within_the_lines_says_it_is_below_the_upper_line(built):
+    notes = {("Bolsover", SHOP, "add"): ("shop theft reports held back", "A")}
+    bolsover = _section(report.build_report(built, "2025-09", METHOD, K, MIN_SIGNIFICANT, notes=notes,
+                                            with_other_datasets=False), "Bolsover")
+    assert "In September 2025 there were 10 offences, 16 below the upper line of 26 and 12 fewer than the 22" in bolsover.contexts[0]

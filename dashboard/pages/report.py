@@ -122,7 +122,7 @@ WHOLE_AREA = "__activity__"  # the "about" choice for the area's CSP Activity (m
 
 
 def _about_options(month: str, area: str) -> list[dict]:
-    """CSP Activity first, then the area's Current Issues, then every other measure."""
+    """CSP Activity first, then the area's computed Current Issues, then every other measure."""
     store = state.store()
     config = state.config
     options = [{"label": commentary.KIND_LABELS[commentary.ACTIVITY], "value": WHOLE_AREA}]
@@ -137,17 +137,21 @@ def _about_options(month: str, area: str) -> list[dict]:
     return options
 
 
-def _key(month: str, area: str, about: str) -> commentary.Key:
+NOTE_KINDS = (commentary.COMMENTARY, commentary.DROP, commentary.ADD)  # for a measure; the area's is ACTIVITY
+
+
+def _key(month: str, area: str, about: str, kind: str | None) -> commentary.Key:
     if about == WHOLE_AREA:
         return commentary.Key(area, "", month, commentary.ACTIVITY)
-    return commentary.Key(area, about or "", month, commentary.COMMENTARY)
+    return commentary.Key(area, about or "", month, kind if kind in NOTE_KINDS else commentary.COMMENTARY)
 
 
 def commentary_card(month: str):
     areas = [a for a, _ in report.report_sections()]
     return components.card("Commentary and CSP Activity", [
-        html.P("Write what the figures cannot say. A draft appears in the board's report once an analyst approves it; "
-               "every save and approval is kept with its author and time.", className="small text-muted"),
+        html.P("Write what the figures cannot say, or drop a computed Current Issue or add one (give the reason). "
+               "A draft reaches the board's report once an analyst approves it, shown as theirs; every save and "
+               "approval is kept with its author and time.", className="small text-muted"),
         dbc.Row([
             dbc.Col([dbc.Label("Area", html_for=f"{P}-note-area"),
                      dcc.Dropdown(id=f"{P}-note-area", options=areas, value=areas[0], clearable=False)], md=4),
@@ -156,6 +160,8 @@ def commentary_card(month: str):
             dbc.Col([dbc.Label("Your name", html_for=f"{P}-note-author"),
                      dbc.Input(id=f"{P}-note-author", maxLength=commentary.MAX_NAME, persistence=True)], md=3),
         ]),
+        dbc.RadioItems(id=f"{P}-note-kind", inline=True, value=commentary.COMMENTARY, class_name="mt-2 small",
+                       options=[{"label": commentary.KIND_LABELS[k], "value": k} for k in NOTE_KINDS]),
         dbc.Textarea(id=f"{P}-note-text", rows=4, maxLength=commentary.MAX_TEXT, class_name="mt-2"),
         html.Div([
             dbc.Button("Save draft", id=f"{P}-note-save", color="primary", size="sm", class_name="me-2 mt-2"),
@@ -194,15 +200,15 @@ def _history(notes: commentary.Commentary, key: commentary.Key) -> list:
     Output(f"{P}-note-text", "value"), Output(f"{P}-note-version", "data"), Output(f"{P}-note-info", "children"),
     Output(f"{P}-note-message", "children"), Output(f"{P}-note-history", "children"),
     Input(f"{P}-month", "value"), Input(f"{P}-note-area", "value"), Input(f"{P}-note-about", "value"),
-    Input(f"{P}-note-save", "n_clicks"), Input(f"{P}-note-approve", "n_clicks"),
+    Input(f"{P}-note-kind", "value"), Input(f"{P}-note-save", "n_clicks"), Input(f"{P}-note-approve", "n_clicks"),
     State(f"{P}-note-text", "value"), State(f"{P}-note-author", "value"), State(f"{P}-note-version", "data"),
 )
-def _commentary(month, area, about, _save, _approve, text, author, base):
+def _commentary(month, area, about, kind, _save, _approve, text, author, base):
     """Load, save (refused with both texts if someone saved first) or approve the text shown."""
     trigger = dash.ctx.triggered_id
     try:
         notes = commentary.Commentary(state.config.state_dir)
-        key = _key(month, area, about)
+        key = _key(month, area, about, kind)
         message = None
         if trigger == f"{P}-note-save":
             entry = notes.save(key, text or "", author or "", int(base or 0))
@@ -225,3 +231,9 @@ def _commentary(month, area, about, _save, _approve, text, author, base):
     if trigger in (f"{P}-note-save", f"{P}-note-approve"):
         return entry.text, entry.version, _describe(entry), message, _history(notes, key)
     return (entry.text if entry else ""), (entry.version if entry else 0), _describe(entry), None, _history(notes, key)
+
+
+@callback(Output(f"{P}-note-kind", "style"), Input(f"{P}-note-about", "value"))
+def _kind_shown(about):
+    """Drop and add apply to a measure; the area's CSP Activity has no such choice."""
+    return {"display": "none"} if about == WHOLE_AREA else {}
