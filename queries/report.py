@@ -145,8 +145,8 @@ def all_series_limits(
     Series: each county CSP, County Council Area, Derby City and Force Area, and every
     neighbourhood of every CSP, for every measure the dataset holds. A held month with no
     records is zero; a month not held is NaN; months after the report month are blanked
-    in the engine's input (the report is "up to and including" that month) but kept in
-    `window` for nothing later than the report month is ever summed.
+    in the engine's input (the report is "up to and including" that month). `window`
+    keeps them, but the year-to-date and 12-month sums never reach past the report month.
     """
     refuse_sensitive(dataset)
     report_month = pd.Timestamp(report_month)

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import docx
+import pandas as pd
 import pytest
 
 from conftest import REPO, copy_store
@@ -17,8 +18,6 @@ from queries import cli, report, report_output
 from queries.store import Store
 from test_report import FIRST, MONTH, _records
 from test_series import _publish_crime
-
-import pandas as pd
 
 PDFTOPPM, PDFTOTEXT = "/usr/bin/pdftoppm", "/usr/bin/pdftotext"
 EREWASH_ARGS = ["--month", "2025-09", "--area", "Erewash", "--method", "classic", "--k", "2"]
