@@ -1,6 +1,9 @@
 # Serves the dashboard with gunicorn on the store in /app/data (mount real data over it).
 FROM python:3.11-slim
 WORKDIR /app
+# Chromium prints the monthly report to PDF and, through kaleido, draws its charts.
+RUN apt-get update && apt-get install -y --no-install-recommends chromium && rm -rf /var/lib/apt/lists/*
+ENV CSP_CHROMIUM=/usr/bin/chromium BROWSER_PATH=/usr/bin/chromium
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY app.py ./
@@ -10,6 +13,7 @@ COPY assets ./assets
 COPY data ./data
 ENV CSP_DATA_DIR=/app/data
 EXPOSE 8050
-RUN useradd --create-home csp && chown -R csp /app/data
+# The state folder (commentary, cached reports) sits beside the store: /app/data-state.
+RUN useradd --create-home csp && mkdir -p /app/data-state && chown -R csp /app/data /app/data-state
 USER csp
 CMD ["gunicorn", "--workers", "3", "--bind", "0.0.0.0:8050", "--timeout", "120", "app:server"]

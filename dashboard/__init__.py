@@ -74,4 +74,7 @@ def create_app(data_dir: Path | str) -> dash.Dash:
     )
     app.layout = serve_layout
     app.server.before_request(guard.check_callback_request)
+    from dashboard import report_files  # the Report tab's finished files
+
+    report_files.register_routes(app.server)
     return app

@@ -61,6 +61,15 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     mar.add_argument("--data-dir", type=Path, default=config.data_dir)
     mar.add_argument("--out", type=Path, required=True)
 
+    rep = sub.add_parser("report", help="the monthly performance report as PDF, Word or HTML")
+    rep.add_argument("--month", required=True, help="the report runs up to and including this month (YYYY-MM)")
+    rep.add_argument("--area", action="append", help="one partnership's section alone (repeatable)")
+    rep.add_argument("--format", choices=("pdf", "docx", "html"), help="default: from the --out file's extension")
+    rep.add_argument("--method", choices=list(limits.METHODS), default=config.limit_method)
+    rep.add_argument("--k", type=_param("k"), default=config.k, help=params.PARAMS["k"].help)
+    rep.add_argument("--data-dir", type=Path, default=config.data_dir)
+    rep.add_argument("--out", type=Path, required=True)
+
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
     for name, (_dataset, module_name) in datasets.importers().items():
@@ -109,6 +118,29 @@ def export_marac(args, config: settings.Settings) -> int:
     return 0
 
 
+def report_command(args, config: settings.Settings) -> int:
+    """Build the report straight from the store and write it; charts are cached per store version."""
+    from queries import report, report_output
+
+    fmt = args.format or args.out.suffix.lstrip(".").lower()
+    if fmt not in report_output.FORMATS:
+        raise ValueError(f"--format: give pdf, docx or html (or an --out file ending in one), not {fmt!r}")
+    from queries.commentary import Commentary
+
+    store = Store(args.data_dir)
+    month = report.check_month(store, args.month)
+    notes = Commentary(config.state_dir).approved_for_month(f"{month:%Y-%m}")
+    built = report.build_report(store, month, args.method, args.k, config.min_significant, areas=args.area,
+                                suppress_below=config.suppress_below, notes=notes)
+    try:
+        out = report_output.write_report(built, fmt, args.out, report_output.cache_dir_for(config), args.area)
+    except report_output.RenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    print(f"wrote {built.title} ({fmt}, store version {built.version.key}) to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None, serve=None) -> int:
     """Run a command; `serve(data_dir, config)` (given by app.py, which owns Dash) runs the dashboard."""
     try:
@@ -127,6 +159,8 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             return 0
         if args.command == "export":
             return {"series": export_series, "counts": export_counts, "marac": export_marac}[args.what](args, config)
+        if args.command == "report":
+            return report_command(args, config)
         if args.command == "import":
             return args.importer.main(args)
     except (UnknownArea, NoData, StoreError, LookupError, ValueError) as exc:

@@ -1,0 +1,40 @@
+"""The one Flask route that serves finished report files (HTML, PDF, Word) from the cache.
+
+Kept out of `dashboard/pages/` so `create_app` can register it without importing a page
+module twice (Dash imports pages itself, and a second import would register its callbacks again).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask import Flask, abort, send_file
+
+from dashboard import state
+from queries import report_output
+
+ROUTE = "/report-files"
+# Served names: <store version>/<month>-<parameters>/report.<format>, nothing else.
+VERSION_PART = re.compile(r"^[0-9a-f]{12}$")
+FOLDER_PART = re.compile(r"^\d{4}-\d{2}-[0-9a-f]{12}$")
+MIMETYPES = {"html": "text/html", "pdf": "application/pdf",
+             "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def cache_dir() -> Path:
+    return report_output.cache_dir_for(state.config)
+
+
+def register_routes(server: Flask) -> None:
+    """Serve finished report files; names are checked against the cache layout, nothing else is reachable."""
+
+    @server.route(f"{ROUTE}/<version>/<folder>/<name>")
+    def report_file(version: str, folder: str, name: str):
+        fmt = name.removeprefix("report.")
+        if not (VERSION_PART.match(version) and FOLDER_PART.match(folder) and name == f"report.{fmt}" and fmt in MIMETYPES):
+            abort(404)
+        path = cache_dir() / version / folder / name
+        if not path.is_file():
+            abort(404)
+        return send_file(path, mimetype=MIMETYPES[fmt], as_attachment=fmt != "html",
+                         download_name=f"csp-report-{folder[:7]}.{fmt}")

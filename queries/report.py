@@ -1,0 +1,558 @@
+"""The monthly Community Safety Partnership Performance Report, as data and sentences.
+
+The board's report "benchmarks current figures against the average taken across the
+previous three years", lists per partnership the **Current Issues** ("those where the
+current crime figures are above the trigger level and the volume is of significance")
+and explains each in a **Context** paragraph. This module computes all of that with no
+rendering: every series' limits in one vectorised call of the engine
+(`limits.compute_limits`), the issues in the report's order, and the paragraphs.
+`queries/report_output.py` turns a `Report` into HTML, PDF and Word.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from queries import geography, limits, params, series
+from queries.measures import ALL_CRIME, ASB, measure_order
+from queries.datasets import refuse_sensitive
+from queries.store import Store
+
+DATASET = "crime"
+REPORT_TITLE = "Community Safety Partnership Performance Report"
+CURRENT_ISSUES = "Current Issues"
+NONE_TEXT = "None"
+# "The majority of the offences were recorded in ...": neighbourhoods are named, largest
+# first, until together they hold more than this share of the month's count ...
+MAJORITY_SHARE = 0.5
+# ... and never more than this many, so a paragraph stays a sentence a board member reads.
+MAX_CONTRIBUTORS = 3
+MONTHS_PER_YEAR = limits.MONTHS_PER_YEAR
+WINDOW = limits.BASELINE_YEARS * MONTHS_PER_YEAR  # index of the report year's April in a window
+
+METHOD_WORDS = {
+    "classic": ("the same-month average of the previous three years plus or minus {k} standard deviations "
+                "of those three values (the method as originally published)"),
+    "pooled": ("the same-month average of the previous three years plus or minus {k} times one spread taken "
+               "from all 36 months of those years (never below the natural variation of a count of that size)"),
+}
+
+
+# --------------------------------------------------------------------------- report order
+
+
+def report_sections() -> list[tuple[str, str]]:
+    """(area, heading) for each "Summary of issues", county first then each CSP in report order.
+
+    The one place the report's order comes from: when geography becomes data (issue 8),
+    this is the edit that swaps the constants for the loaded table.
+    """
+    county = (geography.COUNTY, f"County (excluding {geography.CITY})")
+    return [county] + [(csp, csp) for csp in geography.COUNTY_CSPS]
+
+
+def summary_columns() -> list[str]:
+    """Columns of the summary table: the county's CSPs then "County Council Area", as printed."""
+    return geography.COUNTY_CSPS + [geography.COUNTY]
+
+
+# --------------------------------------------------------------------------- store version
+
+
+@dataclass(frozen=True)
+class StoreVersion:
+    """Which store a report was built from: enough to say "data as at" and to rebuild it."""
+
+    key: str  # short hash of the manifest's dataset versions; names cache folders
+    datasets: dict  # dataset -> version folder (relative to the data directory)
+    imported_at: pd.Timestamp | None  # when the manifest was last swapped (UTC)
+
+
+def store_version(store: Store) -> StoreVersion:
+    """The version of the store as currently loaded (the manifest a reader sees)."""
+    store.refresh()
+    datasets = dict(sorted(store.manifest.get("datasets", {}).items()))
+    key = hashlib.sha256(json.dumps(datasets, sort_keys=True).encode()).hexdigest()[:12]
+    updated = store.manifest.get("updated")
+    return StoreVersion(key, datasets, pd.Timestamp(updated) if updated else None)
+
+
+# --------------------------------------------------------------------------- every series at once
+
+
+@dataclass(frozen=True)
+class AllLimits:
+    """Every area x measure (and neighbourhood x measure) series of a financial year.
+
+    `keys` has one row per series (area, neighbourhood or None, measure); `window` is the
+    48-month count matrix (NaN where a month is not held), `result` the engine's output
+    for the report year, `column` the report month's column within the year.
+    """
+
+    keys: pd.DataFrame
+    months: pd.DatetimeIndex
+    window: np.ndarray
+    result: limits.LimitResult
+    column: int
+    report_month: pd.Timestamp
+
+    def month_table(self) -> pd.DataFrame:
+        """One row per series for the report month: count, expected, upper, lower, status, low_volume."""
+        c = self.column
+        r = self.result
+        return self.keys.assign(
+            count=r.count[:, c], expected=r.monthly_average_prev3[:, c], upper=r.upper[:, c], lower=r.lower[:, c],
+            status=r.status[:, c], low_volume=r.low_volume[:, c],
+        )
+
+    def row(self, area: str, measure: str, neighbourhood: str | None = None) -> int:
+        hood = self.keys["neighbourhood"].isna() if neighbourhood is None else self.keys["neighbourhood"] == neighbourhood
+        found = np.flatnonzero((self.keys["area"] == area) & (self.keys["measure"] == measure) & hood)
+        if not len(found):
+            raise KeyError(f"no series for {area!r} / {neighbourhood!r} / {measure!r}")
+        return int(found[0])
+
+    def series_frame(self, area: str, measure: str) -> pd.DataFrame:
+        """One series' twelve months in `limits.series_limits`' format (the chart's data)."""
+        i = self.row(area, measure)
+        r = self.result
+        return pd.DataFrame({
+            "month": limits.fy_months(limits.fy_of(self.report_month)), "count": r.count[i],
+            "monthly_average_prev3": r.monthly_average_prev3[i], "average": r.average[i], "upper": r.upper[i],
+            "lower": r.lower[i], "status": r.status[i], "low_volume": r.low_volume[i],
+            "baseline_years": r.baseline_years[i],
+        })
+
+    def window_sum(self, i: int, months: pd.DatetimeIndex) -> float:
+        """Total count of series `i` over `months`; NaN if any of them is not held (missing is not zero)."""
+        positions = self.months.get_indexer(months)
+        if (positions < 0).any():
+            return float("nan")
+        values = self.window[i, positions]
+        return float("nan") if np.isnan(values).any() else float(values.sum())
+
+
+def all_series_limits(
+    store: Store, report_month: pd.Timestamp, method: str, k: float, min_significant: int, dataset: str = DATASET,
+) -> AllLimits:
+    """Limits for every series the report may need, in one query and one engine call.
+
+    Series: each county CSP, County Council Area, Derby City and Force Area, and every
+    neighbourhood of every CSP, for every measure the dataset holds. A held month with no
+    records is zero; a month not held is NaN; months after the report month are blanked
+    in the engine's input (the report is "up to and including" that month). `window`
+    keeps them, but the year-to-date and 12-month sums never reach past the report month.
+    """
+    refuse_sensitive(dataset)
+    report_month = pd.Timestamp(report_month)
+    fy = limits.fy_of(report_month)
+    months = limits.window_months(fy)
+    names = series.measures(store, dataset)
+    if not names:
+        raise series.NoData(f"the store holds no {dataset} data; import some first")
+    frame = store.query(
+        """SELECT measure, csp, neighbourhood, parent, month, sum(count) AS count FROM monthly
+           WHERE dataset = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
+        [dataset, months[0].date(), months[-1].date()],
+    )
+    frame["month"] = pd.to_datetime(frame["month"])
+    areas = store.query("SELECT DISTINCT csp, neighbourhood FROM areas ORDER BY csp, neighbourhood")
+    # Stack the frame once per level so one pivot gives every series.
+    hood = frame[frame["csp"].notna()].rename(columns={"csp": "area"})
+    csp = hood.assign(neighbourhood=None)
+    county = frame[frame["parent"] == geography.COUNTY].assign(area=geography.COUNTY, neighbourhood=None)
+    force = frame.assign(area=geography.FORCE, neighbourhood=None)
+    stacked = pd.concat([hood, csp, county, force], ignore_index=True)[["area", "neighbourhood", "measure", "month", "count"]]
+    stacked["neighbourhood"] = stacked["neighbourhood"].fillna("")
+    top = [(a, "") for a in geography.COUNTY_CSPS + [geography.COUNTY, geography.CITY, geography.FORCE]]
+    places = top + [(r.csp, r.neighbourhood) for r in areas.itertuples() if r.csp in geography.CSPS]
+    index = pd.MultiIndex.from_tuples(
+        [(a, n, m) for a, n in places for m in names], names=["area", "neighbourhood", "measure"]
+    )
+    wide = stacked.pivot_table(index=["area", "neighbourhood", "measure"], columns="month", values="count", aggfunc="sum")
+    wide = wide.reindex(index=index, columns=months).fillna(0.0)
+    held = series.coverage(store, dataset)
+    window = wide.to_numpy(dtype=float, copy=True)
+    window[:, ~months.isin(held)] = np.nan
+    engine_input = window.copy()
+    engine_input[:, months > report_month] = np.nan
+    result = limits.compute_limits(engine_input, method, k, min_significant)
+    keys = index.to_frame(index=False)
+    keys["neighbourhood"] = keys["neighbourhood"].where(keys["neighbourhood"] != "", None)
+    column = int(months.get_loc(report_month)) - WINDOW
+    return AllLimits(keys, months, window, result, column, report_month)
+
+
+# --------------------------------------------------------------------------- issues
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One series flagged in the report month."""
+
+    area: str
+    measure: str
+    count: float
+    expected: float  # Monthly Average (Prev. 3 Years) for this month
+    upper: float
+    lower: float
+    status: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """One "<area> - Summary of issues": the numbered Current Issues with their Context,
+    plus falls below the lower line and low-volume flags, listed apart (never as issues)."""
+
+    area: str
+    heading: str
+    issues: list[Flag]
+    contexts: list[str]
+    below: list[Flag]
+    not_significant: list[Flag]
+    # Approved analyst text: one (text, approved by) or None per issue, and the area's CSP Activity.
+    commentary: list[tuple[str, str] | None] = field(default_factory=list)
+    activity: tuple[str, str] | None = None
+    # Analysts' hand-picking, shown as theirs: who added each issue (None: computed), and
+    # computed issues they dropped, each with (reason, approved by).
+    added_by: list[tuple[str, str] | None] = field(default_factory=list)
+    dropped: list[tuple[Flag, str, str]] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.heading} - Summary of issues"
+
+
+def _flags(table: pd.DataFrame) -> list[Flag]:
+    ordered = measure_order(table["measure"].tolist())
+    table = table.set_index("measure").loc[ordered].reset_index()
+    return [Flag(r.area, r.measure, float(r.count), float(r.expected), float(r.upper), float(r.lower), r.status)
+            for r in table.itertuples()]
+
+
+def area_flags(month: pd.DataFrame, area: str, min_significant: int) -> tuple[list[Flag], list[Flag], list[Flag]]:
+    """(current issues, below the lower line, above but under `min_significant`) for one area.
+
+    A Current Issue is a count above the upper line with a volume of significance
+    (count >= min_significant): "Normally a monthly crime figure of less than ten crimes
+    will not be regarded as significant".
+    """
+    rows = month[(month["area"] == area) & month["neighbourhood"].isna()]
+    above = rows[rows["status"] == limits.ABOVE]
+    issues = above[above["count"] >= min_significant]
+    small = above[above["count"] < min_significant]
+    below = rows[rows["status"] == limits.BELOW]
+    return _flags(issues), _flags(below), _flags(small)
+
+
+def hand_picked(month: pd.DataFrame, area: str, computed: list[Flag], notes: dict) -> tuple[list[Flag], list, list]:
+    """Apply approved "drop" and "add" notes to an area's computed Current Issues.
+
+    Returns (issues, added_by per issue, dropped). Added issues follow the computed ones in
+    measure order; a note naming a measure the store does not hold is ignored.
+    """
+    drops = {m: v for (a, m, k), v in notes.items() if a == area and k == "drop"}
+    adds = {m: v for (a, m, k), v in notes.items() if a == area and k == "add"}
+    kept = [f for f in computed if f.measure not in drops]
+    dropped = [(f, *drops[f.measure]) for f in computed if f.measure in drops]
+    rows = month[(month["area"] == area) & month["neighbourhood"].isna() & month["measure"].isin(list(adds))]
+    rows = rows[~rows["measure"].isin([f.measure for f in computed])]
+    extra = _flags(rows) if len(rows) else []
+    return kept + extra, [None] * len(kept) + [adds[f.measure] for f in extra], dropped
+
+
+def current_issues(all_limits: AllLimits, min_significant: int) -> list[tuple[str, list[Flag]]]:
+    """Every section's Current Issues in report order: what the board view walks through."""
+    month = all_limits.month_table()
+    return [(area, area_flags(month, area, min_significant)[0]) for area, _ in report_sections()]
+
+
+# --------------------------------------------------------------------------- context
+
+
+def noun(measure: str) -> str:
+    """What a count of this measure is called in a sentence."""
+    return "incidents" if measure == ASB else "offences"
+
+
+def number(value: float) -> str:
+    """A figure as printed: whole numbers with separators, else one decimal."""
+    value = float(value)
+    return f"{value:,.0f}" if abs(value - round(value)) < 0.05 else f"{value:,.1f}"
+
+
+def pct(change: float, base: float) -> str:
+    """A percentage change rounded to a whole number, as the packs print it ("23%")."""
+    return f"{abs(round(100 * change / base)):.0f}%"
+
+
+def _change_phrase(now: float, then: float, noun_word: str, count_word: str) -> str:
+    """"an increase of 23% (25 additional offences)" / "a decrease of 3% (4 fewer offences)"."""
+    change = now - then
+    if change == 0:
+        return f"no change ({number(now)} {noun_word} in each period)"
+    if then == 0:
+        return f"an increase of {number(change)} {noun_word} (none in the same period {count_word})"
+    if change > 0:
+        return f"an increase of {pct(change, then)} ({number(change)} additional {noun_word})"
+    return f"a decrease of {pct(change, then)} ({number(-change)} fewer {noun_word})"
+
+
+@dataclass(frozen=True)
+class ContextFigures:
+    """The figures one Context paragraph is written from (kept so tests and the report can show them)."""
+
+    ytd_now: float
+    ytd_then: float
+    ytd_first: pd.Timestamp
+    rolling_now: float
+    rolling_then: float
+    contributors: list[tuple[str, int]]
+    contributor_kind: str  # "neighbourhoods" or "partnerships"
+
+
+def context_figures(all_limits: AllLimits, flag: Flag) -> ContextFigures:
+    """Year-to-date and rolling 12-month totals, and the places contributing most, for one flag."""
+    month = all_limits.report_month
+    i = all_limits.row(flag.area, flag.measure)
+    fy = limits.fy_of(month)
+    ytd = limits.fy_months(fy)
+    ytd = ytd[ytd <= month]
+    rolling = pd.date_range(end=month, periods=MONTHS_PER_YEAR, freq="MS")
+    keys = all_limits.keys
+    column = all_limits.months.get_loc(month)
+    if flag.area == geography.COUNTY:
+        parts = keys[(keys["measure"] == flag.measure) & keys["neighbourhood"].isna() & keys["area"].isin(geography.COUNTY_CSPS)]
+        names, kind = parts["area"], "partnerships"
+    else:
+        parts = keys[(keys["measure"] == flag.measure) & (keys["area"] == flag.area) & keys["neighbourhood"].notna()]
+        names, kind = parts["neighbourhood"], "neighbourhoods"
+    counts = all_limits.window[parts.index.to_numpy(), column]
+    ranked = sorted(((n, int(c)) for n, c in zip(names, counts) if c > 0), key=lambda x: (-x[1], x[0]))
+    chosen, total = [], 0
+    for name, count in ranked[:MAX_CONTRIBUTORS]:
+        chosen.append((name, count))
+        total += count
+        if total > MAJORITY_SHARE * flag.count:
+            break
+    return ContextFigures(
+        ytd_now=all_limits.window_sum(i, ytd),
+        ytd_then=all_limits.window_sum(i, ytd - pd.DateOffset(years=1)),
+        ytd_first=ytd[0],
+        rolling_now=all_limits.window_sum(i, rolling),
+        rolling_then=all_limits.window_sum(i, rolling - pd.DateOffset(years=1)),
+        contributors=chosen,
+        contributor_kind=kind,
+    )
+
+
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def context_paragraph(flag: Flag, figures: ContextFigures, report_month: pd.Timestamp) -> str:
+    """The Context paragraph for one issue, in the report's style.
+
+    e.g. "Violence with injury is currently showing an increase of 23% (25 additional
+    offences) year to date ... The majority of the offences were recorded in ...".
+    """
+    month = pd.Timestamp(report_month)
+    word = noun(flag.measure)
+    name = flag.measure[0].upper() + flag.measure[1:]
+    first = figures.ytd_first
+    span = f"April to {month:%B %Y}" if first != month else f"April {month.year}"
+    parts = []
+    if np.isnan(figures.ytd_now) or np.isnan(figures.ytd_then):
+        parts.append(f"{name}: the store does not hold every month of this year to date and the same period last "
+                     "year, so no year-to-date change is given.")
+    else:
+        parts.append(f"{name} is currently showing {_change_phrase(figures.ytd_now, figures.ytd_then, word, 'last year')} "
+                     f"year to date ({span}, {number(figures.ytd_now)} against {number(figures.ytd_then)} "
+                     "in the same period last year).")
+    if np.isnan(figures.rolling_now) or np.isnan(figures.rolling_then):
+        parts.append("The store does not hold all of the last 24 months, so no 12-month change is given.")
+    else:
+        parts.append(f"Over the 12 months to {month:%B %Y} there has been "
+                     f"{_change_phrase(figures.rolling_now, figures.rolling_then, word, 'before')} "
+                     "compared with the previous 12 months.")
+    difference = flag.count - flag.expected
+    relation = (f"{number(difference)} more than the {number(flag.expected)}" if difference > 0 else
+                f"{number(-difference)} fewer than the {number(flag.expected)}" if difference < 0 else
+                f"the same as the {number(flag.expected)}")
+    excess = flag.count - flag.upper
+    if excess <= 0:  # an issue an analyst added although it is not above the line
+        above = f"{number(-excess)} below the upper line of {number(flag.upper)}"
+    elif number(excess) in ("0", "0.0"):
+        above = f"just above the upper line of {flag.upper:,.2f}"
+    else:
+        above = f"{number(excess)} above the upper line of {number(flag.upper)}"
+    parts.append(f"In {month:%B %Y} there were {number(flag.count)} {word}, {above} and {relation} normally seen in {month:%B} "
+                 "(the average for the month over the previous three years).")
+    if figures.contributors:
+        places = _listing([f"{n} ({c})" for n, c in figures.contributors])
+        lead = "The majority of the" if sum(c for _, c in figures.contributors) > MAJORITY_SHARE * flag.count else "Most of the"
+        parts.append(f"{lead} {word} were recorded in {places}.")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- the whole report
+
+
+@dataclass
+class Report:
+    """Everything the printed report shows, computed once from one store version."""
+
+    month: pd.Timestamp
+    method: str
+    k: float
+    min_significant: int
+    version: StoreVersion
+    latest_month: pd.Timestamp | None
+    summary: pd.DataFrame  # measures x (CSPs + County Council Area): "Above", "Below" or ""
+    rolling: pd.DataFrame  # Table 1, All crimes
+    rolling_note: str
+    sections: list[Section]
+    all_limits: AllLimits = field(repr=False)
+    fire_kpi: object | None = None  # fire.QuarterReport, or None when fire data is not held
+    fire_note: str = ""
+    marac: pd.DataFrame | None = None  # protected release (small counts suppressed) only
+    marac_split: pd.DataFrame | None = None
+    marac_note: str = ""
+    hate_ytd: pd.DataFrame | None = None  # formatted as printed
+    hate_note: str = ""
+    areas: list[str] | None = None  # one partnership's section alone (cover and that section only)
+    suppress_below: int = 5  # MARAC counts under this are suppressed
+    notes_key: str = ""  # hash of the approved commentary printed, so a new approval makes a new report
+
+    @property
+    def title(self) -> str:
+        return f"{REPORT_TITLE} up to and including {self.month:%B %Y}"
+
+    @property
+    def data_as_at(self) -> str:
+        imported = (f"imported {self.version.imported_at:%d %B %Y %H:%M} UTC" if self.version.imported_at is not None
+                    else "import time not recorded")
+        latest = f"latest month held {self.latest_month:%B %Y}" if self.latest_month is not None else "no months held"
+        return f"Data as at: store version {self.version.key}, {imported}; {latest}."
+
+    @property
+    def method_words(self) -> str:
+        k = number(self.k)
+        return (f"Upper and lower lines: {METHOD_WORDS[self.method].format(k=k)}. A month above the upper line is "
+                f"a Current Issue when its count is at least {self.min_significant}: \"Normally a monthly crime figure "
+                f"of less than ten crimes will not be regarded as significant\".")
+
+
+def summary_grid(month: pd.DataFrame) -> pd.DataFrame:
+    """The "Summary table of crimes falling above or below trigger levels": measures x areas."""
+    columns = summary_columns()
+    rows = month[month["neighbourhood"].isna() & month["area"].isin(columns)]
+    grid = rows.pivot(index="measure", columns="area", values="status").reindex(columns=columns)
+    grid = grid.reindex(measure_order(grid.index.tolist()))
+    grid = grid.where(grid.isin([limits.ABOVE, limits.BELOW]), "")
+    grid.index.name = "Crime group"
+    return grid.reset_index()
+
+
+def notes_key(notes: dict | None) -> str:
+    """A short hash of approved commentary, part of a report's cache key."""
+    if not notes:
+        return ""
+    flat = sorted([list(k) + list(v) for k, v in notes.items()])
+    return hashlib.sha256(json.dumps(flat).encode()).hexdigest()[:12]
+
+
+def check_month(store: Store, report_month: str | pd.Timestamp, dataset: str = DATASET) -> pd.Timestamp:
+    """The report month as a month start, refused with the months held when the store lacks it."""
+    try:
+        month = params.parse_month(report_month.strip() if isinstance(report_month, str) else report_month)
+    except ValueError:
+        raise ValueError(f"--month {report_month!r}: give a month as YYYY-MM, e.g. 2026-10") from None
+    held = series.coverage(store, dataset)
+    if not len(held):
+        raise series.NoData(f"the store holds no {dataset} data; import some first")
+    if month not in held:
+        raise series.NoData(f"the store does not hold {month:%B %Y}; it holds {held.min():%Y-%m} to {held.max():%Y-%m}")
+    return month
+
+
+def build_report(
+    store: Store, report_month: str | pd.Timestamp, method: str, k: float, min_significant: int,
+    areas: list[str] | None = None, suppress_below: int = 5, with_other_datasets: bool = True,
+    notes: dict[tuple[str, str, str], tuple[str, str]] | None = None,
+) -> Report:
+    """The whole report for a month; `areas` keeps only those sections (e.g. one partnership).
+
+    `notes` is the month's approved commentary and CSP Activity
+    (`commentary.Commentary.approved_for_month`): {(area, measure, kind): (text, approved by)}.
+    """
+    from queries import fire, hate, marac  # the other datasets' own tables, as their tabs show them
+
+    month = check_month(store, report_month)
+    known = [a for a, _ in report_sections()]
+    for area in areas or []:
+        if area not in known:
+            raise geography.UnknownArea(f"unknown report area {area!r}; choose one of: {', '.join(known)}")
+    everything = all_series_limits(store, month, method, k, min_significant)
+    table = everything.month_table()
+    sections = []
+    for area, heading in report_sections():
+        if areas and area not in areas:
+            continue
+        notes = notes or {}
+        computed, below, small = area_flags(table, area, min_significant)
+        issues, added_by, dropped = hand_picked(table, area, computed, notes)
+        contexts = [context_paragraph(f, context_figures(everything, f), month) for f in issues]
+        remarks = [notes.get((area, f.measure, "commentary")) for f in issues]
+        sections.append(Section(area, heading, issues, contexts, below, small, remarks, notes.get((area, "", "activity")),
+                                added_by, dropped))
+    rolling = series.rolling_12(store, DATASET, ALL_CRIME, month)
+    report = Report(
+        month=month, method=method, k=k, min_significant=min_significant, version=store_version(store),
+        latest_month=series.latest_month(store, DATASET), summary=summary_grid(table), rolling=rolling,
+        rolling_note=rolling.attrs.get("note", ""), sections=sections, all_limits=everything, areas=areas or None,
+        suppress_below=suppress_below, notes_key=notes_key(notes),
+    )
+    if not with_other_datasets or areas:
+        return report
+    if store.has(fire.DATASET):
+        fy, quarter = _last_complete_quarter(store, month)
+        if fy is None:
+            report.fire_note = "No complete quarter of fire data is held up to this month."
+        else:
+            report.fire_kpi = fire.quarter_report(store, fire.targets(store.data_dir), fy, quarter)
+    else:
+        report.fire_note = "The store holds no fire data."
+    if store.has(marac.DATASET):
+        release = marac.release(store, suppress_below)
+        quarters = marac.period_table(release, geography.FORCE, marac.QUARTER)
+        report.marac = quarters.tail(4).reset_index(drop=True)
+        report.marac_split = marac.split_table(release, marac.QUARTER).tail(4).reset_index(drop=True)
+        report.marac_note = f"Counts under {suppress_below} are suppressed (*), with further cells hidden where they would reveal one."
+    else:
+        report.marac_note = "The store holds no MARAC data."
+    if store.has(hate.DATASET) and month in series.coverage(store, hate.DATASET):
+        ytd = hate.ytd_table(store, hate.CRIME, month)
+        report.hate_ytd = hate.format_ytd(ytd)
+        report.hate_note = ytd.attrs.get("note", "")
+    else:
+        report.hate_note = f"The store holds no hate crime data for {month:%B %Y}."
+    return report
+
+
+def _last_complete_quarter(store: Store, month: pd.Timestamp) -> tuple[int | None, int | None]:
+    """The latest financial quarter ending on or before the report month that the fire data fully holds."""
+    from queries import fire
+
+    held = series.coverage(store, fire.DATASET)
+    fy, quarter = fire.quarter_of(month)
+    for _ in range(8):
+        months = fire.quarter_months(fy, quarter)
+        if months[-1] <= month and months.isin(held).all():
+            return fy, quarter
+        fy, quarter = (fy, quarter - 1) if quarter > 1 else (fy - 1, 4)
+    return None, None
