@@ -77,9 +77,9 @@ class Key:
     kind: str
 
     def checked(self) -> "Key":
-        if self.kind not in KINDS:
-            raise CommentaryError(f"kind {self.kind!r}: choose one of {', '.join(KINDS)}")
-        if not MONTH_TEXT.match(self.month or ""):
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
+            raise CommentaryError(f"kind {str(self.kind)[:60]!r}: choose one of {', '.join(KINDS)}")
+        if not isinstance(self.month, str) or not MONTH_TEXT.match(self.month):
             raise CommentaryError(f"month {self.month!r}: give it as YYYY-MM")
         for field, value in (("area", self.area), ("measure", self.measure)):
             if not isinstance(value, str) or len(value) > MAX_NAME or any(ord(c) < 32 for c in value):

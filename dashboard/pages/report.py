@@ -127,6 +127,8 @@ def _about_options(month: str, area: str) -> list[dict]:
     """CSP Activity first, then the area's computed Current Issues, then every other measure."""
     store = state.store()
     config = state.config
+    areas = [a for a, _ in report.report_sections()]
+    area = area if isinstance(area, str) and area in areas else areas[0]
     options = [{"label": commentary.KIND_LABELS[commentary.ACTIVITY], "value": WHOLE_AREA}]
     try:
         everything = report.all_series_limits(store, report.check_month(store, month), config.limit_method, config.k,
@@ -194,6 +196,16 @@ def _describe(entry: commentary.Entry | None) -> str:
     return f"Version {entry.version}, saved by {entry.author} at {entry.saved_at}; {approval}."
 
 
+def _text(value: object) -> str:
+    """Text from a box; anything that is not text (a crafted request) counts as empty."""
+    return value if isinstance(value, str) else ""
+
+
+def _version(value: object) -> int:
+    """The version the editor loaded; a crafted value counts as 0 (so a save is refused if anyone saved)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def _history(notes: commentary.Commentary, key: commentary.Key) -> list:
     return [html.Li(f"v{e.version} {e.action} by {e.author} at {e.at}: {e.text}") for e in reversed(notes.history(key))]
 
@@ -211,6 +223,7 @@ def _commentary(month, area, about, kind, _save, _approve, text, author, base):
     try:
         notes = commentary.Commentary(state.config.state_dir)
         key = _key(month, area, about, kind)
+        text, author, base = _text(text), _text(author), _version(base)
         message = None
         if trigger == f"{P}-note-save":
             entry = notes.save(key, text or "", author or "", int(base or 0))
