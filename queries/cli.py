@@ -35,6 +35,28 @@ def _fy(text: str) -> int:
     return year
 
 
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    from queries.formats import FORMATS
+
+    parser.add_argument("--format", choices=list(FORMATS), help="file format (default: from --out's suffix, else csv)")
+
+
+def _write(args, table, about: dict) -> str:
+    """Write `table` in the chosen format (queries/formats.py), via a temporary file so a
+    failed export never leaves half a file under the requested name. Returns the format key."""
+    from queries.formats import format_for
+
+    fmt = format_for(args.format, args.out)
+    partial = args.out.with_name(args.out.name + ".partial")
+    try:
+        with open(partial, "wb") as stream:
+            fmt.write(table, about, stream)
+        partial.replace(args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return fmt.key
+
+
 def build_parser(config: settings.Settings, importer: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python app.py", description="CSP performance dashboard and tools.")
     sub = parser.add_subparsers(dest="command")
@@ -44,7 +66,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     demo_cmd = sub.add_parser("demo", help="rebuild the synthetic demo store (deterministic)")
     demo_cmd.add_argument("--data-dir", type=Path, default=config.data_dir)
 
-    export = sub.add_parser("export", help="write a series or grouped counts to CSV")
+    export = sub.add_parser("export", help="write a series or grouped counts to CSV or Excel (--format csv|xlsx)")
     export_sub = export.add_subparsers(dest="what", required=True)
     ser = export_sub.add_parser("series", help="the five chart series for one area and measure")
     ser.add_argument("--area", required=True)
@@ -56,17 +78,20 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     ser.add_argument("--k", type=float, default=config.k)
     ser.add_argument("--data-dir", type=Path, default=config.data_dir)
     ser.add_argument("--out", type=Path, required=True)
+    _add_format(ser)
     counts = export_sub.add_parser("counts", help="counts grouped by month, area and/or measure")
     counts.add_argument("--dataset", default="crime")
     counts.add_argument("--by", default="month,area,measure")
     counts.add_argument("--measure", help="count only this measure (default without 'measure' in --by: the headline total)")
     counts.add_argument("--data-dir", type=Path, default=config.data_dir)
     counts.add_argument("--out", type=Path, required=True)
+    _add_format(counts)
 
     mar = export_sub.add_parser("marac", help="MARAC period tables, small counts suppressed (the only MARAC export)")
     mar.add_argument("--period", default="quarter", help="month, quarter, calendar or financial")
     mar.add_argument("--data-dir", type=Path, default=config.data_dir)
     mar.add_argument("--out", type=Path, required=True)
+    _add_format(mar)
 
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
@@ -91,8 +116,14 @@ def export_series(args, config: settings.Settings) -> int:
         store, args.dataset, args.area, args.measure, args.fy, args.method, args.k, config.min_significant,
         neighbourhood=args.neighbourhood,
     )
+    from queries.export import describe_view
+
     table["month"] = table["month"].dt.strftime("%Y-%m")
-    table[limits.COLUMNS].to_csv(args.out, index=False, float_format="%.2f")
+    filters = {"area": args.area, "neighbourhood": args.neighbourhood, "measure": args.measure,
+               "financial year": f"{args.fy}/{str(args.fy + 1)[-2:]}"}
+    about = describe_view(Store(args.data_dir), [args.dataset], title=f"{args.area} - {args.measure}",
+                          filters={k: v for k, v in filters.items() if v}, method=args.method, k=args.k)
+    _write(args, table[limits.COLUMNS], about)
     print(f"wrote {len(table)} months of {args.area} - {args.measure} (FY {args.fy}/{str(args.fy + 1)[-2:]}) to {args.out}")
     return 0
 
@@ -101,8 +132,14 @@ def export_counts(args, config: settings.Settings) -> int:
     from queries.export import grouped_counts
 
     fields = [f.strip() for f in args.by.split(",") if f.strip()]
-    table = grouped_counts(Store(args.data_dir), args.dataset, fields, args.measure)
-    table.to_csv(args.out, index=False)
+    from queries.export import HEADLINE, describe_view
+
+    store = Store(args.data_dir)
+    table = grouped_counts(store, args.dataset, fields, args.measure)
+    filters = {"grouped by": ", ".join(fields), "measure": args.measure or ("each" if "measure" in fields else HEADLINE.get(args.dataset))}
+    about = describe_view(store, [args.dataset], title=f"{args.dataset} counts by {', '.join(fields)}",
+                          filters={k: v for k, v in filters.items() if v})
+    _write(args, table, about)
     print(f"wrote {len(table)} rows to {args.out}")
     return 0
 
@@ -110,8 +147,13 @@ def export_counts(args, config: settings.Settings) -> int:
 def export_marac(args, config: settings.Settings) -> int:
     from queries.export import marac_release_table
 
-    table = marac_release_table(Store(args.data_dir), args.period, config.suppress_below)
-    table.to_csv(args.out, index=False)
+    from queries.export import describe_view
+
+    store = Store(args.data_dir)
+    table = marac_release_table(store, args.period, config.suppress_below)
+    about = describe_view(store, ["marac"], title=f"MARAC by {args.period}", filters={"period": args.period},
+                          suppression=f"counts under {config.suppress_below} shown as *")
+    _write(args, table, about)
     print(f"wrote {len(table)} rows to {args.out} (counts under {config.suppress_below} suppressed as *)")
     return 0
 
