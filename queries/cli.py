@@ -22,6 +22,8 @@ IMPORTERS = {
     "fire": "queries.importers.fire",
     "marac": "queries.importers.marac",
     "hate": "queries.importers.hate",
+    # Not a dataset: the map's ward boundaries (queries/boundaries.py).
+    "boundaries": "queries.importers.boundaries",
 }
 
 
