@@ -40,7 +40,8 @@ MAP_HEIGHT = 480
 # Plotly maps (MapLibre) draw the world 512 px wide at zoom 0; used to fit a CSP in the card.
 WORLD_PX = 512
 ASSUMED_WIDTH = 560
-ZOOM_MARGIN = 0.25
+ZOOM_MARGIN = 0.1
+TOP_MARGIN = 48  # px above the map for its title
 # Which page draws a dataset's neighbourhood chart (the lead's dataset registry will know this).
 CHART_PATHS = {"crime": "/", "fire": "/fire", "hate": "/hate"}
 
@@ -72,7 +73,7 @@ def _fit(boundaries: dict) -> tuple[dict, float]:
     lat = (south + north) / 2
     lon_span = max(east - west, 1e-4)
     lat_span = max((north - south) / math.cos(math.radians(lat)), 1e-4)  # Mercator stretch
-    zoom = min(math.log2(ASSUMED_WIDTH * 360 / (WORLD_PX * lon_span)), math.log2(MAP_HEIGHT * 360 / (WORLD_PX * lat_span)))
+    zoom = min(math.log2(ASSUMED_WIDTH * 360 / (WORLD_PX * lon_span)), math.log2((MAP_HEIGHT - TOP_MARGIN) * 360 / (WORLD_PX * lat_span)))
     return {"lon": (west + east) / 2, "lat": lat}, zoom - ZOOM_MARGIN
 
 
@@ -146,7 +147,7 @@ def map_figure(wards: pd.DataFrame, boundaries: dict, title: str) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.01, font=dict(size=16)),
         map=dict(style="white-bg", center=centre, zoom=zoom),
-        height=MAP_HEIGHT, margin=dict(l=0, r=0, t=48, b=0),
+        height=MAP_HEIGHT, margin=dict(l=0, r=0, t=TOP_MARGIN, b=0),
         legend=dict(orientation="h", yanchor="bottom", y=0.0, x=0.01, bgcolor="rgba(255,255,255,0.85)"),
         font=dict(family="Segoe UI, Helvetica, Arial, sans-serif", size=13),
     )

@@ -24,17 +24,27 @@ COLUMNS = ["ward_code", "ward_name", "neighbourhood", "count", "expected", "uppe
            "status", "low_volume"]
 
 
+def distance_from_expected(count, expected, upper, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """(spread, z) from the engine's columns: spread = (upper - expected) / k, z = (count - expected) / spread,
+    NaN where there is no spread or no count."""
+    if not k > 0:
+        raise ValueError(f"k must be above 0 to work out the spread, got {k!r}")
+    count, expected, upper = (np.asarray(v, dtype=float) for v in (count, expected, upper))
+    spread = (upper - expected) / k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(spread > 0, (count - expected) / spread, np.nan)
+    return spread, z
+
+
 def neighbourhood_status(
     store: Store, dataset: str, csp: str, measure: str, report_month: pd.Timestamp, method: str, k: float,
     min_significant: int,
 ) -> pd.DataFrame:
     """One row per neighbourhood of `csp` for the report month: drill-down figures plus spread and z."""
-    if not k > 0:
+    if not k > 0:  # checked before the query, so a bad k costs nothing
         raise ValueError(f"k must be above 0 to work out the spread, got {k!r}")
     table = series.drilldown(store, dataset, csp, measure, report_month, method, k, min_significant)
-    spread = (table["upper"] - table["expected"]) / k
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(spread > 0, (table["count"] - table["expected"]) / spread, np.nan)
+    spread, z = distance_from_expected(table["count"], table["expected"], table["upper"], k)
     return table.assign(spread=spread, z=z)
 
 
