@@ -3,7 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
-COPY app.py ./
+COPY app.py gunicorn.conf.py ./
 COPY queries ./queries
 COPY dashboard ./dashboard
 COPY assets ./assets
@@ -12,4 +12,5 @@ ENV CSP_DATA_DIR=/app/data
 EXPOSE 8050
 RUN useradd --create-home csp && chown -R csp /app/data
 USER csp
+# gunicorn.conf.py (read from /app) lets long addresses reach the app's friendly page.
 CMD ["gunicorn", "--workers", "3", "--bind", "0.0.0.0:8050", "--timeout", "120", "app:server"]
