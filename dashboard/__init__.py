@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
+import flask
 import dash_bootstrap_components as dbc
 from dash import html
 
@@ -48,8 +49,11 @@ def serve_layout() -> html.Div:
 
 def create_app(data_dir: Path | str) -> dash.Dash:
     state.init(data_dir)
+    server = flask.Flask(__name__)
+    shell.configure_compression(server)
     app = dash.Dash(
         __name__,
+        server=server,
         use_pages=True,
         pages_folder=str(Path(__file__).parent / "pages"),
         assets_folder=str(REPO_ROOT / "assets"),

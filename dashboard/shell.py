@@ -133,6 +133,56 @@ def _plain_page(title: str, message: str, status: int) -> flask.Response:
     return flask.Response(body, status=status, mimetype="text/html")
 
 
+# Static bundles (plotly.js is 4.8 MB) are the same bytes on every load: compress each once per
+# worker instead of on every request. Only GETs of these paths are cached; callback answers never.
+STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
+COMPRESSED_CACHE_ENTRIES = 128
+_NOT_CACHED = "not-cached:"
+
+
+def compression_cache_key(request) -> str:
+    """flask-compress's cache key: the address for static GETs, a never-stored key otherwise."""
+    if request.method == "GET" and any(p in request.path for p in STATIC_PREFIXES):
+        return request.full_path
+    return _NOT_CACHED
+
+
+class StaticCompressionCache:
+    """A small bounded in-process cache for flask-compress (COMPRESS_CACHE_BACKEND)."""
+
+    def __init__(self, size: int = COMPRESSED_CACHE_ENTRIES):
+        import collections
+        import threading
+
+        self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: str):
+        if key.endswith(_NOT_CACHED):
+            return None
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def set(self, key: str, value) -> None:
+        if key.endswith(_NOT_CACHED):
+            return
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+def configure_compression(server: flask.Flask) -> None:
+    """Set before Dash(compress=True) initialises flask-compress (it reads the config then)."""
+    server.config.setdefault("COMPRESS_CACHE_BACKEND", StaticCompressionCache)
+    server.config.setdefault("COMPRESS_CACHE_KEY", compression_cache_key)
+
+
 def install_server_hooks(app: dash.Dash) -> None:
     """Friendly over-long address page; HTTP 404 status for unknown page addresses."""
     server = app.server
