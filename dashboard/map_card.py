@@ -22,6 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import MATCH, Input, Output, State, dcc, html
 
+from dashboard import shell
 from queries import geography, limits, maps
 from queries.boundaries import BoundaryError
 
@@ -243,7 +244,7 @@ def map_card(dataset: str, store, area: str, measure: str, month: pd.Timestamp, 
             dbc.CardHeader(html.H2("Neighbourhood map", className="h5 mb-0")),
             dbc.CardBody([
                 html.P(summary, id=part(dataset, "map-summary"), className="small"),
-                dcc.Loading(graph, type="default", delay_show=300),
+                shell.loading(graph),
                 html.Div(id=part(dataset, "map-open"), className="mt-2", **{"aria-live": "polite"}),
                 dcc.Store(id=part(dataset, "map-context"), data=context),
                 html.Details([html.Summary("Table: the map as figures"), *table], className="mt-2", open=False),
