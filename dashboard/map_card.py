@@ -37,10 +37,11 @@ MARKER_SIZE = {limits.ABOVE: 20, limits.BELOW: 10}
 STATUS_WORDS = {limits.ABOVE: "Above the upper line", limits.BELOW: "Below the lower line"}
 # The legend names the marker by its size as well as the status, so the key reads without colour.
 LEGEND_WORDS = {limits.ABOVE: "Large dot: above the upper line", limits.BELOW: "Small dot: below the lower line"}
-MAP_HEIGHT = 480
+MAP_HEIGHT = 540
+BOTTOM_MARGIN = 80  # px below the map for the horizontal colour bar
 # Plotly maps (MapLibre) draw the world 512 px wide at zoom 0; used to fit a CSP in the card.
 WORLD_PX = 512
-ASSUMED_WIDTH = 560
+ASSUMED_WIDTH = 420  # a phone's card; wider cards show more margin round the CSP
 ZOOM_MARGIN = 0.1
 TOP_MARGIN = 48  # px above the map for its title
 # Which page draws a dataset's neighbourhood chart (the lead's dataset registry will know this).
@@ -74,7 +75,7 @@ def _fit(boundaries: dict) -> tuple[dict, float]:
     lat = (south + north) / 2
     lon_span = max(east - west, 1e-4)
     lat_span = max((north - south) / math.cos(math.radians(lat)), 1e-4)  # Mercator stretch
-    zoom = min(math.log2(ASSUMED_WIDTH * 360 / (WORLD_PX * lon_span)), math.log2((MAP_HEIGHT - TOP_MARGIN) * 360 / (WORLD_PX * lat_span)))
+    zoom = min(math.log2(ASSUMED_WIDTH * 360 / (WORLD_PX * lon_span)), math.log2((MAP_HEIGHT - TOP_MARGIN - BOTTOM_MARGIN) * 360 / (WORLD_PX * lat_span)))
     return {"lon": (west + east) / 2, "lat": lat}, zoom - ZOOM_MARGIN
 
 
@@ -121,9 +122,11 @@ def map_figure(wards: pd.DataFrame, boundaries: dict, title: str) -> go.Figure:
         z=scored["z"].clip(-Z_CLIP, Z_CLIP), zmin=-Z_CLIP, zmax=Z_CLIP, colorscale=Z_COLOURSCALE,
         marker=dict(line=dict(color=OUTLINE, width=1), opacity=0.85),
         customdata=custom(scored), hovertemplate=hover, name="Distance from expected",
+        # Horizontal, under the map, so a phone keeps the whole width for the wards.
         colorbar=dict(
-            title=dict(text="Distance from<br>expected (spreads)", side="top"), thickness=14, len=0.75,
-            tickvals=[-Z_CLIP, -2, 0, 2, Z_CLIP], ticktext=[f"≤ −{Z_CLIP:g} below", "−2", "0 as expected", "+2", f"≥ +{Z_CLIP:g} above"],
+            title=dict(text="Distance from expected (spreads)", side="top"), thickness=12, len=0.9,
+            orientation="h", x=0.5, xanchor="center", y=0, yanchor="top",
+            tickvals=[-2, 0, 2], ticktext=["−2 (below)", "0 (as expected)", "+2 (above)"],
         ),
         showlegend=False,
     ))
@@ -148,8 +151,8 @@ def map_figure(wards: pd.DataFrame, boundaries: dict, title: str) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.01, font=dict(size=16)),
         map=dict(style="white-bg", center=centre, zoom=zoom),
-        height=MAP_HEIGHT, margin=dict(l=0, r=0, t=TOP_MARGIN, b=0),
-        legend=dict(orientation="h", yanchor="bottom", y=0.0, x=0.01, bgcolor="rgba(255,255,255,0.85)"),
+        height=MAP_HEIGHT, margin=dict(l=0, r=0, t=TOP_MARGIN, b=BOTTOM_MARGIN),
+        legend=dict(orientation="h", yanchor="top", y=1.0, x=0.01, bgcolor="rgba(255,255,255,0.85)"),
         font=dict(family="Segoe UI, Helvetica, Arial, sans-serif", size=13),
     )
     return fig

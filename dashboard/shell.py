@@ -93,7 +93,7 @@ def page_names() -> dict[str, str]:
 def main_area(children) -> html.Main:
     """The one <main> landmark, focus target of the skip link, led by the page's one h1."""
     return html.Main(
-        [html.H1(id=HEADING_ID, className="h3 mb-2"), dcc.Location(id="shell-url", refresh=False),
+        [html.H1(id=HEADING_ID, className="h4 mb-2"), dcc.Location(id="shell-url", refresh=False),
          dcc.Store(id="shell-pages", data=page_names()), *children],
         id=MAIN_ID, tabIndex="-1",
     )
