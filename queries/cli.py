@@ -89,6 +89,12 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     counts.add_argument("--out", type=Path, required=True)
     _add_format(counts)
 
+    rec = export_sub.add_parser("records", help="every record of crime or fire, streamed (large)")
+    rec.add_argument("--dataset", default="crime")
+    rec.add_argument("--data-dir", type=Path, default=config.data_dir)
+    rec.add_argument("--out", type=Path, required=True)
+    _add_format(rec)
+
     mar = export_sub.add_parser("marac", help="MARAC period tables, small counts suppressed (the only MARAC export)")
     mar.add_argument("--period", default="quarter", help="month, quarter, calendar or financial")
     mar.add_argument("--data-dir", type=Path, default=config.data_dir)
@@ -146,6 +152,33 @@ def export_counts(args, config: settings.Settings) -> int:
     return 0
 
 
+def export_records(args, config: settings.Settings) -> int:
+    from queries.export import describe_view, record_chunks
+
+    store = Store(args.data_dir)
+    about = describe_view(store, [args.dataset], title=f"{args.dataset} records")
+    rows = 0
+
+    def counted():
+        nonlocal rows
+        for chunk in record_chunks(store, args.dataset):
+            rows += len(chunk)
+            yield chunk
+
+    from queries.formats import format_for
+
+    fmt = format_for(args.format, args.out)
+    partial = args.out.with_name(args.out.name + ".partial")
+    try:
+        with open(partial, "wb") as stream:
+            fmt.write_chunks(counted(), about, stream)
+        partial.replace(args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"wrote {rows:,} {args.dataset} records to {args.out}")
+    return 0
+
+
 def export_marac(args, config: settings.Settings) -> int:
     from queries.export import marac_release_table
 
@@ -177,7 +210,8 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             print("wrote synthetic demo data: " + ", ".join(f"{k} {v:,} records" for k, v in written.items()))
             return 0
         if args.command == "export":
-            return {"series": export_series, "counts": export_counts, "marac": export_marac}[args.what](args, config)
+            return {"series": export_series, "counts": export_counts, "marac": export_marac,
+                    "records": export_records}[args.what](args, config)
         if args.command == "import":
             return args.importer.main(args)
     except (UnknownArea, NoData, StoreError, LookupError, ValueError) as exc:

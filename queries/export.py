@@ -1,6 +1,7 @@
 """Grouped counts for `export counts` and the dashboard's download buttons."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -107,3 +108,36 @@ def describe_view(
         "synthetic": {d: ("Yes: invented demo figures, not real" if store.is_synthetic(d) else "No") for d in held},
         "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
     }
+
+
+# Record-level exports: only datasets whose records are public at this grain anyway
+# (police.uk street-level crime; fire incidents). Hate-crime records (strand by ward) and
+# MARAC cases could identify people in a small ward, so they are never exported row by row.
+RECORD_DATASETS = ("crime", "fire")
+# Rows per chunk handed to the writer: bounded memory whatever the store's size.
+RECORD_CHUNK_ROWS = 50_000
+
+
+def record_chunks(store: Store, dataset: str, chunk_rows: int = RECORD_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """A dataset's records in month order, as DataFrames of at most `chunk_rows` rows (streamed
+    from DuckDB in Arrow batches, never all in memory). Always yields at least one (maybe empty)
+    frame, so a file always gets its header."""
+    refuse_sensitive(dataset)
+    if dataset not in RECORD_DATASETS:
+        raise ValueError(f"{dataset!r} records are not exported row by row; record-level exports: "
+                         f"{', '.join(RECORD_DATASETS)} (use export counts or export series for totals)")
+    if not store.has(dataset):
+        raise ValueError(f"the store at {store.data_dir} holds no {dataset!r} data")
+    store.refresh()
+    cursor = store.con.cursor()
+    try:
+        # `dataset` is one of RECORD_DATASETS (checked above), so the view name is not user text.
+        reader = cursor.sql(f"SELECT * FROM {dataset}_records ORDER BY month, record_id").to_arrow_reader(chunk_rows)
+        empty = True
+        for batch in reader:
+            empty = False
+            yield batch.to_pandas()
+        if empty:
+            yield reader.schema.empty_table().to_pandas()
+    finally:
+        cursor.close()

@@ -42,6 +42,8 @@ MIN_COLUMN_WIDTH = 8
 MAX_COLUMN_WIDTH = 60
 # Longest file name we build (well under every filesystem's 255-byte limit, leaves room for "(1)").
 MAX_FILENAME = 150
+# An Excel sheet holds 1,048,576 rows, one of them our header.
+MAX_XLSX_ROWS = 1_048_575
 
 # What the "About this data" sheet lists, in order: key in `about` -> row label. Keys not
 # given are written as "not applicable" rather than left out, so every sheet has every row.
@@ -264,20 +266,28 @@ def _write_xlsx(chunks: Iterable[pd.DataFrame], about: Mapping[str, Any], stream
         cell.font = bold
         header.append(cell)
     data.append(header)
-    integer_columns = None
-    for chunk in itertools.chain([first], iterator):
-        if integer_columns is None:
-            integer_columns = {i for i, c in enumerate(chunk.columns) if pd.api.types.is_integer_dtype(chunk[c])}
-        for row in chunk.itertuples(index=False, name=None):
-            cells = []
-            for i, value in enumerate(row):
-                cell = WriteOnlyCell(data, value=_cell(value))
-                if i in integer_columns:
-                    cell.number_format = "0"
-                elif isinstance(cell.value, float):
-                    cell.number_format = "0." + "0" * DECIMALS
-                cells.append(cell)
-            data.append(cells)
+    try:
+        integer_columns = None
+        written = 0
+        for chunk in itertools.chain([first], iterator):
+            written += len(chunk)
+            if written > MAX_XLSX_ROWS:
+                raise ValueError(f"more than {MAX_XLSX_ROWS:,} rows: an Excel sheet cannot hold them; export as CSV")
+            if integer_columns is None:
+                integer_columns = {i for i, c in enumerate(chunk.columns) if pd.api.types.is_integer_dtype(chunk[c])}
+            for row in chunk.itertuples(index=False, name=None):
+                cells = []
+                for i, value in enumerate(row):
+                    cell = WriteOnlyCell(data, value=_cell(value))
+                    if i in integer_columns:
+                        cell.number_format = "0"
+                    elif isinstance(cell.value, float):
+                        cell.number_format = "0." + "0" * DECIMALS
+                    cells.append(cell)
+                data.append(cells)
+    except BaseException:
+        data.close()  # end openpyxl's row writer and its temporary file, then say why
+        raise
 
     sheet = book.create_sheet(ABOUT_SHEET)
     sheet.column_dimensions["A"].width = 45

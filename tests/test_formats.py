@@ -242,3 +242,39 @@ def test_cli_format_flag_wins_and_a_bad_suffix_fails_cleanly(demo_dir, tmp_path)
     bad = _run("export", "marac", "--data-dir", str(demo_dir), "--out", str(tmp_path / "m.pdf"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "cannot tell the export format" in bad.stderr and not (tmp_path / "m.pdf").exists()
+
+
+# --------------------------------------------------------------------------- record-level, streamed
+
+
+def test_records_stream_in_chunks_that_add_up_to_the_store(demo_store):
+    from queries.export import record_chunks
+
+    sizes = [len(chunk) for chunk in record_chunks(demo_store, "fire", chunk_rows=10_000)]
+    total = int(demo_store.query("SELECT count(*) AS n FROM fire_records")["n"][0])
+    assert len(sizes) >= -(-total // 10_000) and max(sizes) <= 10_000 and sum(sizes) == total
+
+
+def test_records_of_people_are_never_exported_row_by_row(demo_store):
+    from queries.export import record_chunks
+    from queries.store import SensitiveData
+
+    with pytest.raises(SensitiveData):
+        next(record_chunks(demo_store, "marac"))
+    with pytest.raises(ValueError, match="'hate' records are not exported row by row"):
+        next(record_chunks(demo_store, "hate"))
+
+
+def test_cli_export_records_streams_fire_to_csv(demo_dir, tmp_path):
+    out = tmp_path / "fire.csv"
+    result = _run("export", "records", "--dataset", "fire", "--data-dir", str(demo_dir), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    assert "record_id" == table.columns[0] and table["record_id"].is_unique
+    assert f"wrote {len(table):,} fire records" in result.stdout
+
+
+def test_excel_refuses_more_rows_than_a_sheet_holds(monkeypatch):
+    monkeypatch.setattr(formats, "MAX_XLSX_ROWS", 5)
+    with pytest.raises(ValueError, match="more than 5 rows: an Excel sheet cannot hold them; export as CSV"):
+        FORMATS["xlsx"].write_chunks([FRAME, FRAME], {}, io.BytesIO())
