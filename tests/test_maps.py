@@ -120,9 +120,14 @@ def test_cli_import_boundaries_from_the_shipped_file(tmp_path):
                              "--data-dir", str(data)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "wrote 176 ward boundaries" in result.stdout
-    bad = subprocess.run([sys.executable, "app.py", "import", "boundaries", str(REPO / "README.md"), "--data-dir", str(data)],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "not valid GeoJSON" in bad.stderr and "Traceback" not in bad.stderr
+    written = json.loads(boundaries.boundary_path(data).read_text())
+    shipped = json.loads((REPO / "data" / boundaries.BOUNDARY_FILE).read_text())
+    assert [f["id"] for f in written["features"]] == [f["id"] for f in shipped["features"]]
+
+
+def test_a_file_that_is_not_geojson_is_refused_by_name(tmp_data_dir):
+    with pytest.raises(BoundaryError, match="README.md: not valid GeoJSON"):
+        boundaries.import_boundaries(REPO / "README.md", tmp_data_dir)
 
 
 # --------------------------------------------------------------------------- figure

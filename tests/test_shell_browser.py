@@ -20,7 +20,11 @@ pytestmark = pytest.mark.browser
 # A phone as Chromium's device emulation sees it (overlay scrollbars, the page's viewport meta
 # honoured): a plain 390 px window is clamped to 500 px by headless Chromium.
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
-PAGES = ["/", "/fire", "/marac", "/hate", "/data", "/map"]
+PAGE_DRAWN = {
+    "/": ".js-plotly-plot .scatterlayer .trace", "/fire": ".js-plotly-plot .scatterlayer .trace", "/marac": ".ag-row",
+    "/hate": ".js-plotly-plot .scatterlayer .trace", "/data": ".ag-row", "/map": ".js-plotly-plot canvas",
+}
+PAGES = list(PAGE_DRAWN)
 MAP_VIEW = "/map?area=Chesterfield&measure=Shoplifting&month=2026-10&method=pooled&k=2"
 # Hasland ward is its own neighbourhood and carries no status marker, so the click lands on the ward shape.
 HASLAND = "E05015176"
@@ -92,7 +96,7 @@ def test_phone_layout_folds_the_menu_and_never_scrolls_sideways(live_server, bro
         for path in PAGES:
             browser.get(live_server + path)
             _shell_ready(browser)
-            time.sleep(1.5)  # let charts and grids lay out
+            wait_for(browser, PAGE_DRAWN[path])  # the widest parts: charts, grids, the map
             widths = browser.execute_script(
                 "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
             if path == "/":
