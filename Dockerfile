@@ -6,7 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends chromium && rm 
 ENV CSP_CHROMIUM=/usr/bin/chromium BROWSER_PATH=/usr/bin/chromium
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
-COPY app.py ./
+COPY app.py gunicorn.conf.py ./
 COPY queries ./queries
 COPY dashboard ./dashboard
 COPY assets ./assets
@@ -16,4 +16,5 @@ EXPOSE 8050
 # The state folder (commentary, cached reports) sits beside the store: /app/data-state.
 RUN useradd --create-home csp && mkdir -p /app/data-state && chown -R csp /app/data /app/data-state
 USER csp
+# gunicorn.conf.py (read from /app) lets long addresses reach the app's friendly page.
 CMD ["gunicorn", "--workers", "3", "--bind", "0.0.0.0:8050", "--timeout", "120", "app:server"]

@@ -4,33 +4,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
+import flask
 import dash_bootstrap_components as dbc
 from dash import html
 
-from dashboard import guard, state
+from dashboard import guard, shell, state
 from queries.settings import REPO_ROOT
 
 TITLE = "Community Safety Partnership Performance"
 
 
 def _navbar() -> dbc.Navbar:
-    links = [
-        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
-        for page in dash.page_registry.values()
-        if not page.get("hidden")
-    ]
-    return dbc.Navbar(
-        dbc.Container(
-            [
-                dbc.NavbarBrand(TITLE, href="/", class_name="fw-semibold"),
-                dbc.Nav(links, navbar=True, class_name="ms-auto", pills=True),
-            ],
-            fluid=True,
-        ),
-        color="dark",
-        dark=True,
-        class_name="mb-3",
-    )
+    return shell.navbar(TITLE)
 
 
 def _synthetic_banner() -> html.Div | None:
@@ -55,23 +40,32 @@ def serve_layout() -> html.Div:
     state.store().refresh()
     return html.Div(
         [
-            _navbar(),
-            dbc.Container([_synthetic_banner(), dash.page_container], fluid=True, class_name="pb-5"),
+            shell.skip_link(),
+            html.Header(_navbar()),
+            dbc.Container(shell.main_area([_synthetic_banner(), dash.page_container]), fluid=True, class_name="pb-5"),
         ]
     )
 
 
 def create_app(data_dir: Path | str) -> dash.Dash:
     state.init(data_dir)
+    server = flask.Flask(__name__)
+    shell.configure_compression(server)
     app = dash.Dash(
         __name__,
+        server=server,
         use_pages=True,
         pages_folder=str(Path(__file__).parent / "pages"),
         assets_folder=str(REPO_ROOT / "assets"),
         title=TITLE,
         suppress_callback_exceptions=True,
         update_title=None,
+        # Responses gzip/brotli-compressed by flask-compress (plotly.js alone is 4.8 MB raw).
+        compress=True,
+        meta_tags=shell.META_TAGS,
     )
+    app.index_string = shell.INDEX_STRING
+    shell.install_server_hooks(app)
     app.layout = serve_layout
     app.server.before_request(guard.check_callback_request)
     from dashboard import report_files  # the Report tab's finished files

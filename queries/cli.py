@@ -28,6 +28,40 @@ def _param(name: str):
     return parse
 
 
+# Importers that load no dataset (the dataset registry names the others).
+OTHER_IMPORTERS = {
+    # The map's ward boundaries (queries/boundaries.py).
+    "boundaries": "queries.importers.boundaries",
+}
+
+
+def importers() -> dict[str, str]:
+    """CLI word -> importer module: every dataset's, then the others."""
+    return {**{word: module for word, (_key, module) in datasets.importers().items()}, **OTHER_IMPORTERS}
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    from queries.formats import FORMATS
+
+    parser.add_argument("--format", choices=list(FORMATS), help="file format (default: from --out's suffix, else csv)")
+
+
+def _write(args, table, about: dict) -> str:
+    """Write `table` in the chosen format (queries/formats.py), via a temporary file so a
+    failed export never leaves half a file under the requested name. Returns the format key."""
+    from queries.formats import format_for
+
+    fmt = format_for(args.format, args.out)
+    partial = args.out.with_name(args.out.name + ".partial")
+    try:
+        with open(partial, "wb") as stream:
+            fmt.write(table, about, stream)
+        partial.replace(args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return fmt.key
+
+
 def build_parser(config: settings.Settings, importer: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python app.py", description="CSP performance dashboard and tools.")
     sub = parser.add_subparsers(dest="command")
@@ -37,7 +71,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     demo_cmd = sub.add_parser("demo", help="rebuild the synthetic demo store (deterministic)")
     demo_cmd.add_argument("--data-dir", type=Path, default=config.data_dir)
 
-    export = sub.add_parser("export", help="write a series or grouped counts to CSV")
+    export = sub.add_parser("export", help="write a series or grouped counts to CSV or Excel (--format csv|xlsx)")
     export_sub = export.add_subparsers(dest="what", required=True)
     ser = export_sub.add_parser("series", help="the five chart series for one area and measure")
     ser.add_argument("--area", required=True)
@@ -49,17 +83,26 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     ser.add_argument("--k", type=_param("k"), default=config.k, help=params.PARAMS["k"].help)
     ser.add_argument("--data-dir", type=Path, default=config.data_dir)
     ser.add_argument("--out", type=Path, required=True)
+    _add_format(ser)
     counts = export_sub.add_parser("counts", help="counts grouped by month, area and/or measure")
     counts.add_argument("--dataset", default="crime", choices=list(datasets.DATASETS))
     counts.add_argument("--by", default="month,area,measure")
     counts.add_argument("--measure", help="count only this measure (default without 'measure' in --by: the headline total)")
     counts.add_argument("--data-dir", type=Path, default=config.data_dir)
     counts.add_argument("--out", type=Path, required=True)
+    _add_format(counts)
+
+    rec = export_sub.add_parser("records", help="every record of crime or fire, streamed (large)")
+    rec.add_argument("--dataset", default="crime")
+    rec.add_argument("--data-dir", type=Path, default=config.data_dir)
+    rec.add_argument("--out", type=Path, required=True)
+    _add_format(rec)
 
     mar = export_sub.add_parser("marac", help="MARAC period tables, small counts suppressed (the only MARAC export)")
     mar.add_argument("--period", default="quarter", help="month, quarter, calendar or financial")
     mar.add_argument("--data-dir", type=Path, default=config.data_dir)
     mar.add_argument("--out", type=Path, required=True)
+    _add_format(mar)
 
     rep = sub.add_parser("report", help="the monthly performance report as PDF, Word or HTML")
     rep.add_argument("--month", required=True, help="the report runs up to and including this month (YYYY-MM)")
@@ -72,7 +115,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
 
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
-    for name, (_dataset, module_name) in datasets.importers().items():
+    for name, module_name in importers().items():
         p = imp_sub.add_parser(name, help=f"import {name} files ({module_name.replace('.', '/')}.py)")
         p.add_argument("paths", nargs="+", type=Path)
         p.add_argument("--data-dir", type=Path, default=config.data_dir)
@@ -93,8 +136,14 @@ def export_series(args, config: settings.Settings) -> int:
         store, args.dataset, args.area, args.measure, args.fy, args.method, args.k, config.min_significant,
         neighbourhood=args.neighbourhood,
     )
+    from queries.export import describe_view
+
     table["month"] = table["month"].dt.strftime("%Y-%m")
-    table[limits.COLUMNS].to_csv(args.out, index=False, float_format="%.2f")
+    filters = {"area": args.area, "neighbourhood": args.neighbourhood, "measure": args.measure,
+               "financial year": f"{args.fy}/{str(args.fy + 1)[-2:]}"}
+    about = describe_view(Store(args.data_dir), [args.dataset], title=f"{args.area} - {args.measure}",
+                          filters={k: v for k, v in filters.items() if v}, method=args.method, k=args.k)
+    _write(args, table[limits.COLUMNS], about)
     print(f"wrote {len(table)} months of {args.area} - {args.measure} (FY {args.fy}/{str(args.fy + 1)[-2:]}) to {args.out}")
     return 0
 
@@ -103,17 +152,55 @@ def export_counts(args, config: settings.Settings) -> int:
     from queries.export import grouped_counts
 
     fields = [f.strip() for f in args.by.split(",") if f.strip()]
-    table = grouped_counts(Store(args.data_dir), args.dataset, fields, args.measure)
-    table.to_csv(args.out, index=False)
+    from queries.export import HEADLINE, describe_view
+
+    store = Store(args.data_dir)
+    table = grouped_counts(store, args.dataset, fields, args.measure)
+    filters = {"grouped by": ", ".join(fields), "measure": args.measure or ("each" if "measure" in fields else HEADLINE.get(args.dataset))}
+    about = describe_view(store, [args.dataset], title=f"{args.dataset} counts by {', '.join(fields)}",
+                          filters={k: v for k, v in filters.items() if v})
+    _write(args, table, about)
     print(f"wrote {len(table)} rows to {args.out}")
+    return 0
+
+
+def export_records(args, config: settings.Settings) -> int:
+    from queries.export import describe_view, record_chunks
+
+    store = Store(args.data_dir)
+    about = describe_view(store, [args.dataset], title=f"{args.dataset} records")
+    rows = 0
+
+    def counted():
+        nonlocal rows
+        for chunk in record_chunks(store, args.dataset):
+            rows += len(chunk)
+            yield chunk
+
+    from queries.formats import format_for
+
+    fmt = format_for(args.format, args.out)
+    partial = args.out.with_name(args.out.name + ".partial")
+    try:
+        with open(partial, "wb") as stream:
+            fmt.write_chunks(counted(), about, stream)
+        partial.replace(args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"wrote {rows:,} {args.dataset} records to {args.out}")
     return 0
 
 
 def export_marac(args, config: settings.Settings) -> int:
     from queries.export import marac_release_table
 
-    table = marac_release_table(Store(args.data_dir), args.period, config.suppress_below)
-    table.to_csv(args.out, index=False)
+    from queries.export import describe_view
+
+    store = Store(args.data_dir)
+    table = marac_release_table(store, args.period, config.suppress_below)
+    about = describe_view(store, ["marac"], title=f"MARAC by {args.period}", filters={"period": args.period},
+                          suppression=f"counts under {config.suppress_below} shown as *")
+    _write(args, table, about)
     print(f"wrote {len(table)} rows to {args.out} (counts under {config.suppress_below} suppressed as *)")
     return 0
 
@@ -150,7 +237,7 @@ def main(argv: list[str] | None = None, serve=None) -> int:
         return 2
     argv = list(sys.argv[1:] if argv is None else argv)
     importer = argv[1] if len(argv) > 1 and argv[0] == "import" else None
-    parser = build_parser(config, importer if importer in datasets.importers() else None)
+    parser = build_parser(config, importer if importer in importers() else None)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -158,7 +245,8 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             print("wrote synthetic demo data: " + ", ".join(f"{k} {v:,} records" for k, v in written.items()))
             return 0
         if args.command == "export":
-            return {"series": export_series, "counts": export_counts, "marac": export_marac}[args.what](args, config)
+            return {"series": export_series, "counts": export_counts, "marac": export_marac,
+                    "records": export_records}[args.what](args, config)
         if args.command == "report":
             return report_command(args, config)
         if args.command == "import":

@@ -1,6 +1,10 @@
 """Grouped counts for `export counts` and the dashboard's download buttons."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
 import pandas as pd
 
 from queries import datasets, geography
@@ -55,3 +59,81 @@ def grouped_counts(store: Store, dataset: str, fields: list[str], measure: str |
         where_params.append(measure or record.headline)
     sql = f"SELECT {', '.join(select)}, sum(count)::BIGINT AS count FROM monthly WHERE {where} GROUP BY ALL ORDER BY ALL"
     return store.query(sql, params + where_params)
+
+
+# A store version folder is named <UTC timestamp>-<random>, e.g. 20261123T121441-5e3922:
+# the timestamp is when that import was published.
+_VERSION_STAMP = "%Y%m%dT%H%M%S"
+
+
+def imported_at(store: Store, dataset: str) -> str:
+    """When the dataset's current version was imported (UTC, from its version folder name)."""
+    folder = store.datasets.get(dataset)
+    if folder is None:
+        return "not held"
+    try:
+        stamp = datetime.strptime(Path(folder).name.split("-")[0], _VERSION_STAMP)
+    except ValueError:
+        return "unknown"
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def describe_view(
+    store: Store, datasets: list[str], *, title: str, view_url: str | None = None,
+    filters: dict | None = None, method: str | None = None, k: float | None = None,
+    report_month: pd.Timestamp | str | None = None, suppression: str | None = None,
+) -> dict:
+    """The `about` dict an export carries (queries.formats.ABOUT_FIELDS): the view and the
+    store's provenance for every dataset it draws on (source, import date, data as at, synthetic)."""
+    from queries.series import latest_month
+
+    store.refresh()
+    held = [d for d in datasets if store.has(d)]
+    as_at = {d: latest_month(store, d) for d in held}
+    return {
+        "title": title,
+        "view_url": view_url,
+        "dataset": ", ".join(datasets),
+        "filters": dict(filters or {}),
+        "method": method,
+        "k": None if k is None else f"{k:g}",
+        "report_month": None if report_month is None else pd.Timestamp(report_month).strftime("%Y-%m"),
+        "data_as_at": {d: (m.strftime("%Y-%m") if m is not None else "no months held") for d, m in as_at.items()},
+        "sources": {d: f"{store.source(d) or 'unknown source'} (imported {imported_at(store, d)})" for d in held},
+        "suppression": suppression or "none",
+        "synthetic": {d: ("Yes: invented demo figures, not real" if store.is_synthetic(d) else "No") for d in held},
+        "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+# Record-level exports: only datasets whose records are public at this grain anyway
+# (police.uk street-level crime; fire incidents). Hate-crime records (strand by ward) and
+# MARAC cases could identify people in a small ward, so they are never exported row by row.
+RECORD_DATASETS = ("crime", "fire")
+# Rows per chunk handed to the writer: bounded memory whatever the store's size.
+RECORD_CHUNK_ROWS = 50_000
+
+
+def record_chunks(store: Store, dataset: str, chunk_rows: int = RECORD_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """A dataset's records in month order, as DataFrames of at most `chunk_rows` rows (streamed
+    from DuckDB in Arrow batches, never all in memory). Always yields at least one (maybe empty)
+    frame, so a file always gets its header."""
+    refuse_sensitive(dataset)
+    if dataset not in RECORD_DATASETS:
+        raise ValueError(f"{dataset!r} records are not exported row by row; record-level exports: "
+                         f"{', '.join(RECORD_DATASETS)} (use export counts or export series for totals)")
+    if not store.has(dataset):
+        raise ValueError(f"the store at {store.data_dir} holds no {dataset!r} data")
+    store.refresh()
+    cursor = store.con.cursor()
+    try:
+        # `dataset` is one of RECORD_DATASETS (checked above), so the view name is not user text.
+        reader = cursor.sql(f"SELECT * FROM {dataset}_records ORDER BY month, record_id").to_arrow_reader(chunk_rows)
+        empty = True
+        for batch in reader:
+            empty = False
+            yield batch.to_pandas()
+        if empty:
+            yield reader.schema.empty_table().to_pandas()
+    finally:
+        cursor.close()

@@ -32,9 +32,14 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1600)
     parser.add_argument("--height", type=int, default=2400)
     parser.add_argument("--wait", type=float, default=4)
+    parser.add_argument("--phone", action="store_true",
+                        help="emulate a phone of --width x --height (headless Chromium clamps plain windows to 500 px)")
     args = parser.parse_args()
-    browser = driver(args.width, args.height)
+    browser = driver(max(args.width, 500), args.height)
     try:
+        if args.phone:
+            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": args.width, "height": args.height, "deviceScaleFactor": 1, "mobile": True})
         browser.get(args.url)
         time.sleep(args.wait)
         browser.save_screenshot(args.out)

@@ -1,13 +1,16 @@
 """Data tab: what the store holds, where it came from, and where every record went."""
 from __future__ import annotations
 
+import pandas as pd
+
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import State, html
 
-from dashboard import components, state
-from dashboard.safe import page_layout
+from dashboard import components, downloads, state
+from dashboard.safe import callback, page_layout
 from queries import quality
+from queries.export import describe_view
 from queries.store import DATASETS
 
 RECON_HEADERS = {"rows_read": "Rows read", "loaded": "Loaded", "outside_area": "Outside force area",
@@ -46,17 +49,38 @@ def _dataset_section(dataset: str) -> dbc.Card:
     return components.card(f"{dataset.capitalize()}", body, id=f"data-{dataset}")
 
 
+OVERVIEW = "data-overview"
+
+
+def _overview(store) -> pd.DataFrame:
+    """The overview table, built the same way for the page and for its downloads."""
+    overview = quality.overview(store)
+    overview["synthetic"] = overview["synthetic"].map({True: "yes (demo)", False: "no"})
+    return overview
+
+
 @page_layout
 def layout(**_params) -> html.Div:
     store = state.store()
-    overview = quality.overview(store)
-    overview["synthetic"] = overview["synthetic"].map({True: "yes (demo)", False: "no"})
+    overview = _overview(store)
     return html.Div(
         [
             components.card("Datasets in the store", [
                 html.P(f"Data directory: {store.data_dir}", className="small text-muted"),
-                components.grid("data-overview", overview),
-            ]),
+                components.grid(OVERVIEW, overview),
+            ], actions=[downloads.download_buttons(OVERVIEW, "the datasets table")]),
             *[_dataset_section(d) for d in DATASETS if store.has(d)],
         ]
     )
+
+
+@callback(*downloads.outputs(OVERVIEW), *downloads.inputs(OVERVIEW),
+          State(OVERVIEW, "filterModel"), State(OVERVIEW, "columnState"), State("shell-url", "href"),
+          prevent_initial_call=True)
+def _download_overview(*args):
+    """The overview as shown (grid filters and sort replayed on the server), as CSV or Excel."""
+    filter_model, column_state, href = args[-3:]
+    store = state.store()
+    about = describe_view(store, list(store.datasets), title="Datasets in the store", view_url=href)
+    return downloads.grid_download(_overview(store), filter_model, column_state, downloads.clicked_format(), about,
+                                   ["datasets-in-the-store"])
