@@ -48,6 +48,6 @@ def check_callback_request() -> flask.Response | None:
         if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i for i in items):
             return _bad(f"'{part}' must be a list of objects with an 'id'")
     for item in body.get("inputs", []) + body.get("state", []):
-        if item.get("id") in ROUTER_IDS and not _router_value_ok(item.get("property"), item.get("value")):
+        if isinstance(item.get("id"), str) and item["id"] in ROUTER_IDS and not _router_value_ok(item.get("property"), item.get("value")):
             return flask.Response(status=204)
     return None

@@ -152,11 +152,11 @@ def export_counts(args, config: settings.Settings) -> int:
     from queries.export import grouped_counts
 
     fields = [f.strip() for f in args.by.split(",") if f.strip()]
-    from queries.export import HEADLINE, describe_view
+    from queries.export import describe_view
 
     store = Store(args.data_dir)
     table = grouped_counts(store, args.dataset, fields, args.measure)
-    filters = {"grouped by": ", ".join(fields), "measure": args.measure or ("each" if "measure" in fields else HEADLINE.get(args.dataset))}
+    filters = {"grouped by": ", ".join(fields), "measure": args.measure or ("each" if "measure" in fields else datasets.get(args.dataset).headline)}
     about = describe_view(store, [args.dataset], title=f"{args.dataset} counts by {', '.join(fields)}",
                           filters={k: v for k, v in filters.items() if v})
     _write(args, table, about)

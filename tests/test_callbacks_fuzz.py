@@ -42,8 +42,8 @@ def app_client(demo_dir):
     client = app.server.test_client()
     assert client.get("/").status_code == 200  # sets the callbacks up
     dependencies = client.get("/_dash-dependencies").get_json()
-    callbacks = [d for d in dependencies if not d.get("clientside_function") and "{" not in d["output"]
-                 and not any(str(i["id"]).startswith("{") for i in d["inputs"] + d["state"])]
+    callbacks = [d for d in dependencies if not d.get("clientside_function") and d["output"].count("MATCH") <= 1
+                 and "ALL" not in d["output"]]
     return client, callbacks, _valid_values(app_store(demo_dir))
 
 
@@ -91,15 +91,36 @@ HOSTILE = st.one_of(
 )
 
 
-def _name(component_id: str, prop: str) -> str:
+def _name(component_id, prop: str) -> str:
     if prop in ("n_clicks", "cellClicked", "pathname", "search"):
         return prop
+    if isinstance(component_id, dict):
+        return str(component_id.get("part", ""))
     return component_id.rsplit("-", 1)[-1] if "-" in component_id else component_id
+
+
+# A pattern-matching callback (MATCH) is sent as a browser would: for one concrete tab.
+MATCHED_TAB = "crime"
+
+
+def _concrete(component_id: str):
+    """A dependency's id as a request carries it: dict ids decoded, MATCH replaced by one tab."""
+    if not component_id.startswith("{"):
+        return component_id
+    decoded = json.loads(component_id)
+    return {k: (MATCHED_TAB if v == ["MATCH"] else v) for k, v in decoded.items()}
+
+
+def _changed(item: dict) -> str:
+    """The triggering input as Dash names it: a dict id as compact sorted JSON, then the property."""
+    concrete = _concrete(item["id"])
+    name = json.dumps(concrete, sort_keys=True, separators=(",", ":")) if isinstance(concrete, dict) else concrete
+    return f"{name}.{item['property']}"
 
 
 def _split_outputs(output: str) -> list[dict]:
     parts = output[2:-2].split("...") if output.startswith("..") else [output]
-    return [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in parts]
+    return [{"id": _concrete(p.rsplit(".", 1)[0]), "property": p.rsplit(".", 1)[1]} for p in parts]
 
 
 def _drive(app_client, data, all_valid: bool) -> None:
@@ -108,19 +129,18 @@ def _drive(app_client, data, all_valid: bool) -> None:
     dependency = data.draw(st.sampled_from(callbacks), label="callback")
 
     def value_for(item: dict):
-        choices = valid.get(_name(item["id"], item["property"]))
+        choices = valid.get(_name(_concrete(item["id"]), item["property"]))
         if choices and (all_valid or data.draw(st.booleans(), label="valid?")):
-            return data.draw(st.sampled_from(choices), label=item["id"])
-        return data.draw(HOSTILE, label=item["id"])
+            return data.draw(st.sampled_from(choices), label=str(item["id"]))
+        return data.draw(HOSTILE, label=str(item["id"]))
 
     outputs = _split_outputs(dependency["output"])
     payload = {
         "output": dependency["output"],
         "outputs": outputs if dependency["output"].startswith("..") else outputs[0],
-        "inputs": [{**i, "value": value_for(i)} for i in dependency["inputs"]],
-        "state": [{**s, "value": value_for(s)} for s in dependency["state"]],
-        "changedPropIds": [f"{dependency['inputs'][0]['id']}.{dependency['inputs'][0]['property']}"]
-        if dependency["inputs"] else [],
+        "inputs": [{**i, "id": _concrete(i["id"]), "value": value_for(i)} for i in dependency["inputs"]],
+        "state": [{**s, "id": _concrete(s["id"]), "value": value_for(s)} for s in dependency["state"]],
+        "changedPropIds": [_changed(dependency["inputs"][0])] if dependency["inputs"] else [],
     }
     errors = _Errors()
     root = logging.getLogger()
