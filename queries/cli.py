@@ -15,6 +15,7 @@ from pathlib import Path
 from queries import demo, limits, settings
 from queries.geography import UnknownArea
 from queries.series import NoData
+from queries.importers.common import EXIT_WRITE_FAILED, REJECTED_LIMIT, REPLACE_SMALLER_FLAG, SHRINK_LIMIT, ImportError_
 from queries.store import Store, StoreError
 
 IMPORTERS = {
@@ -68,12 +69,19 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     mar.add_argument("--data-dir", type=Path, default=config.data_dir)
     mar.add_argument("--out", type=Path, required=True)
 
+    back = sub.add_parser("rollback", help="put the previous version of a dataset back (see docs/data.md)")
+    back.add_argument("dataset", help="crime, fire, marac or hate")
+    back.add_argument("--data-dir", type=Path, default=config.data_dir)
+
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
     for name, module_name in IMPORTERS.items():
         p = imp_sub.add_parser(name, help=f"import {name} files ({module_name.replace('.', '/')}.py)")
         p.add_argument("paths", nargs="+", type=Path)
         p.add_argument("--data-dir", type=Path, default=config.data_dir)
+        p.add_argument(REPLACE_SMALLER_FLAG, action="store_true", dest="replace_smaller",
+                       help=f"publish even if a held month would lose more than {SHRINK_LIMIT:.0%} of its records, "
+                            f"or more than {REJECTED_LIMIT:.0%} of a file's rows are rejected")
         # Only the importer asked for is loaded, so one importer's problem never stops the others or the app.
         if name == importer:
             module = importlib.import_module(module_name)
@@ -86,7 +94,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
 def export_series(args, config: settings.Settings) -> int:
     from queries.series import series_table
 
-    store = Store(args.data_dir)
+    store = Store(args.data_dir).snapshot()  # one version for every query of the command
     table = series_table(
         store, args.dataset, args.area, args.measure, args.fy, args.method, args.k, config.min_significant,
         neighbourhood=args.neighbourhood,
@@ -101,7 +109,7 @@ def export_counts(args, config: settings.Settings) -> int:
     from queries.export import grouped_counts
 
     fields = [f.strip() for f in args.by.split(",") if f.strip()]
-    table = grouped_counts(Store(args.data_dir), args.dataset, fields, args.measure)
+    table = grouped_counts(Store(args.data_dir).snapshot(), args.dataset, fields, args.measure)
     table.to_csv(args.out, index=False)
     print(f"wrote {len(table)} rows to {args.out}")
     return 0
@@ -110,9 +118,23 @@ def export_counts(args, config: settings.Settings) -> int:
 def export_marac(args, config: settings.Settings) -> int:
     from queries.export import marac_release_table
 
-    table = marac_release_table(Store(args.data_dir), args.period, config.suppress_below)
+    table = marac_release_table(Store(args.data_dir).snapshot(), args.period, config.suppress_below)
     table.to_csv(args.out, index=False)
     print(f"wrote {len(table)} rows to {args.out} (counts under {config.suppress_below} suppressed as *)")
+    return 0
+
+
+def rollback(args) -> int:
+    from queries import store_writer
+
+    try:
+        done = store_writer.rollback(args.data_dir, args.dataset)
+    except OSError as exc:
+        print(f"error: cannot write the store at {args.data_dir}: {exc.strerror}; nothing was changed", file=sys.stderr)
+        return EXIT_WRITE_FAILED
+    print(f"rolled back {done['dataset']}: restored version {done['restored']} ({done['records']:,} records, "
+          f"made {done['restored_created'] or 'at an unknown time'}; source: {done['source']}), "
+          f"replacing {done['replaced']}")
     return 0
 
 
@@ -136,6 +158,11 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             return {"series": export_series, "counts": export_counts, "marac": export_marac}[args.what](args, config)
         if args.command == "import":
             return args.importer.main(args)
+        if args.command == "rollback":
+            return rollback(args)
+    except ImportError_ as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
     except (UnknownArea, NoData, StoreError, LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

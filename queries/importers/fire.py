@@ -450,7 +450,8 @@ class FireImport:
     unmapped: pd.Series  # source_area -> incidents, for areas the mapping does not name
 
 
-def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None, encoding: str = "auto") -> FireImport:
+def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None, encoding: str = "auto",
+               replace_smaller: bool = False) -> FireImport:
     """Read and check every file, then publish them all in one atomic swap (or nothing)."""
     data_dir = Path(data_dir)
     if not paths:
@@ -478,7 +479,8 @@ def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None
     rejected = pd.DataFrame([r for p in parsed for r in p.rejected], columns=REJECTED_COLUMNS + ["month"])
     reconciliation = reconcile(parsed)
     source = "IRS incident export: " + ", ".join(p.name for p in parsed)
-    result = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source)
+    result = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source,
+                            replace_smaller=replace_smaller)
     unallocated = records[records["location"] == geography.NO_LOCATION]
     unmapped = unallocated["source_area"].fillna("(blank)").value_counts()
     return FireImport(result, records, rejected, reconciliation, parsed, unmapped)
@@ -488,11 +490,11 @@ def main(args: argparse.Namespace) -> int:
     """Import the given exports and print the reconciliation. Exit 0 on success, 2 on bad input."""
     try:
         outcome = run_import(list(args.paths), Path(args.data_dir), getattr(args, "areas", None),
-                             getattr(args, "encoding", "auto") or "auto")
+                             getattr(args, "encoding", "auto") or "auto", getattr(args, "replace_smaller", False))
     except ImportError_ as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("The store was not changed.", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     report(outcome, sys.stdout)
     return 0
 

@@ -121,7 +121,8 @@ def _parse_row(row: Row, resolver: AreaResolver, today: date) -> tuple[dict | No
     }, None, month, location
 
 
-def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING) -> tuple[ImportResult, list[str]]:
+def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING,
+                 replace_smaller: bool = False) -> tuple[ImportResult, list[str]]:
     """Read, check and publish hate files; raise ImportError_ (store unchanged) on a file problem."""
     data_dir = Path(data_dir)
     if not paths:
@@ -181,11 +182,13 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
         pd.DataFrame(rejected, columns=REJECTED_COLUMNS),
         pd.concat(reconciliation, ignore_index=True),
         source="Hate incidents and crimes CSV: " + ", ".join(Path(p).name for p in paths),
+        replace_smaller=replace_smaller, files=[str(p) for p in paths],
     )
     return result, notes
 
 
 def main(args) -> int:
-    result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING))
+    result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING),
+                                 getattr(args, "replace_smaller", False))
     print_result(result, notes, DATASET)
     return 0

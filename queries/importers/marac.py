@@ -299,7 +299,8 @@ def _redacted(row: Row, header: list[str]) -> str:
     return out.getvalue()
 
 
-def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING) -> tuple[ImportResult, list[str]]:
+def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING,
+                 replace_smaller: bool = False) -> tuple[ImportResult, list[str]]:
     """Read, check and publish MARAC files; raise ImportError_ (store unchanged) on a file problem."""
     data_dir = Path(data_dir)
     if not paths:
@@ -366,6 +367,7 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
         pd.DataFrame(rejected, columns=REJECTED_COLUMNS),
         pd.concat(reconciliation, ignore_index=True),
         source="MARAC case-level CSV: " + ", ".join(Path(p).name for p in paths),
+        replace_smaller=replace_smaller, files=[str(p) for p in paths],
     )
     return result, notes
 
@@ -410,6 +412,7 @@ def _parse_row(row: Row, resolver: AreaResolver, today: date) -> tuple[dict | No
 
 
 def main(args) -> int:
-    result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING))
+    result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING),
+                                 getattr(args, "replace_smaller", False))
     print_result(result, notes, DATASET)
     return 0

@@ -703,11 +703,12 @@ def main(args: argparse.Namespace) -> int:
         return run_import(
             list(args.paths), Path(args.data_dir), getattr(args, "groups", None),
             progress=not getattr(args, "no_progress", False),
+            replace_smaller=getattr(args, "replace_smaller", False),
         )
     except ImportError_ as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("The store was not changed.", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print("\ninterrupted: the store was not changed.", file=sys.stderr)
         return 130
@@ -725,6 +726,7 @@ def run_import(
     progress: bool = True,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    replace_smaller: bool = False,
 ) -> int:
     """Read, check and classify every file, then publish them in one atomic swap."""
     out = out if out is not None else sys.stdout
@@ -782,7 +784,8 @@ def run_import(
     if progress:
         err.write(f"writing the store ({len(records):,} records)...\n")
         err.flush()
-    published = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source_note)
+    published = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source_note,
+                               replace_smaller=replace_smaller)
     try:
         saved = _save_last_reconciliation(data_dir, reconciliation)
         report(out, reconciliation, rejected, categories, published, months_before, skipped + blank_notes, saved,
