@@ -77,6 +77,12 @@ EXAMPLES_SHOWN = 10
 SOURCE_AREA_SEPARATOR = " / "
 
 
+# A physical line longer than this is a rejected row, never parsed (an IRS row is a few hundred characters).
+MAX_LINE_CHARS = 65_536
+RAW_KEPT_CHARS = 200
+TOO_LONG_MARK = "(line too long)"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--areas", type=Path,
@@ -292,7 +298,10 @@ def parse_export(path: Path, areas: AreaMap, encoding: str = "auto", seen: dict 
     """Read one export into record dicts and rejected-row dicts (rows never vanish)."""
     text, used = decode(path, Path(path).read_bytes(), encoding)
     lines = io.StringIO(text, newline="").readlines()
-    reader = csv.reader(lines)
+    # An over-long line is a rejected row, never parsed (Python's csv refuses fields over 131,072 characters).
+    too_long = {number for number, line in enumerate(lines, start=1) if number > 1 and len(line) > MAX_LINE_CHARS}
+    reader = csv.reader(TOO_LONG_MARK + "\n" if number in too_long else line
+                        for number, line in enumerate(lines, start=1))
     try:
         header = next(reader)
     except csv.Error as exc:
@@ -316,6 +325,11 @@ def parse_export(path: Path, areas: AreaMap, encoding: str = "auto", seen: dict 
             parsed.blank_lines += consumed - start + 1
             continue
         parsed.rows += 1
+        if start in too_long:
+            parsed.rejected.append({"file": name, "line": start, "month": None,
+                                    "reason": f"line longer than {MAX_LINE_CHARS:,} characters (a row is a few hundred): not read",
+                                    "raw": raw[:RAW_KEPT_CHARS] + f"... ({len(raw):,} characters)"})
+            continue
         record, reason, month = _record(row, header, positions, areas)
         if reason is None:
             first = seen.get(record["record_id"])

@@ -140,7 +140,7 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
         if "outcome" not in csv_file.header:
             notes.append(f"{path}: no outcome column, so its crimes count as awaiting an outcome")
         outcomes = [
-            (row, None, f"{len(row.values)} fields, expected {len(csv_file.header)} (truncated line, or a comma "
+            (row, None, row.reason or f"{len(row.values)} fields, expected {len(csv_file.header)} (truncated line, or a comma "
                         "inside an unquoted value)", None, REJECTED)
             for row in csv_file.bad_rows
         ]

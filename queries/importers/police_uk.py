@@ -90,6 +90,11 @@ MONTH_TEXT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # memory flat and give the progress bar something to show on a single big file.
 BLOCK_SIZE = 16 << 20
 HEADER_LIMIT = 1 << 20
+# A zip member is refused unread if it would inflate beyond this, or compresses better than
+# MAX_ZIP_RATIO to 1 (real police.uk CSVs: about 5 to 1; small members are not ratio-checked).
+MAX_ZIP_MEMBER_BYTES = 1 << 30
+MAX_ZIP_RATIO = 50
+RATIO_CHECKED_ABOVE = 1 << 20
 # A file where more than this share of rows is unreadable is not the file it claims to
 # be (a renamed month, another format): refuse it rather than replace a month with scraps.
 MAX_REJECTED_SHARE = 0.10
@@ -263,6 +268,27 @@ def discover(paths: list[Path]) -> tuple[list[StreetFile], list[str], list[str]]
     return files, skipped, problems
 
 
+def refuse_implausible_member(path: Path, member: zipfile.ZipInfo) -> None:
+    """A zip bomb is refused before a byte of it is inflated: by its declared size and its compression ratio.
+
+    zipfile never inflates more than a member declares (it stops, then fails the CRC), so
+    checking the declared size bounds what will be read.
+    """
+    name = f"{path.name}:{member.filename}"
+    if member.file_size > MAX_ZIP_MEMBER_BYTES:
+        raise FileProblem(
+            f"{name}: {_size(member.file_size)} uncompressed, more than the {_size(MAX_ZIP_MEMBER_BYTES)} a police.uk "
+            "file can plausibly be (the largest force's month is about 30 MB); not imported"
+        )
+    ratio = member.file_size / max(member.compress_size, 1)
+    if member.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_ZIP_RATIO:
+        raise FileProblem(
+            f"{name}: compressed {ratio:,.0f} to 1 ({_size(member.compress_size)} inflating to {_size(member.file_size)}); "
+            f"police.uk CSVs compress about 5 to 1, more than {MAX_ZIP_RATIO} to 1 is a zip bomb or a file of one "
+            "repeated row; not imported"
+        )
+
+
 def _discover_one(path: Path) -> list[StreetFile]:
     if not path.exists():
         raise FileProblem(f"{path}: no such file or folder")
@@ -290,6 +316,8 @@ def _discover_one(path: Path) -> list[StreetFile]:
             for m in members
             if STREET_FILE.match(m.filename.replace("\\", "/").rsplit("/", 1)[-1])
         ]
+        for m in members:
+            refuse_implausible_member(path, m)
         if not files:
             others = [m.filename for m in members][:5]
             raise FileProblem(
@@ -321,6 +349,16 @@ def check_header(source: StreetFile) -> list[str]:
         first = handle.readline(HEADER_LIMIT)
     if not first:
         raise FileProblem(f"{source.display}: the file is empty (0 bytes, no header); re-download it")
+    if b"\r" in first.rstrip(b"\r\n"):
+        raise FileProblem(
+            f"{source.display}: its lines end in CR only (an old Mac format), so the file reads as one line; "
+            "police.uk files end lines in LF: re-download it, or save it again with Windows or Unix line ends"
+        )
+    if len(first) >= HEADER_LIMIT and not first.endswith(b"\n"):
+        raise FileProblem(
+            f"{source.display} line 1: longer than {HEADER_LIMIT >> 20} MiB with no line end, so it is not "
+            "police.uk's header line; is this a police.uk street-level CSV?"
+        )
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -369,6 +407,24 @@ def _first_non_utf8(source: StreetFile) -> str:
             except UnicodeDecodeError as exc:
                 return _not_utf8(source, number, raw, exc)
     return f"{source.display}: not UTF-8"
+
+
+def _too_long_line(source: StreetFile) -> str:
+    """Message naming the first line longer than the reader's block (only run once pyarrow has refused it)."""
+    number = 0
+    with source.open() as handle:
+        while True:
+            number += 1
+            chunk = handle.readline(BLOCK_SIZE)
+            if not chunk:
+                break
+            if not chunk.endswith(b"\n"):
+                if len(chunk) >= BLOCK_SIZE:
+                    break
+    return (
+        f"{source.display} line {number}: longer than {BLOCK_SIZE >> 20} MiB, the longest line the importer reads "
+        "(a police.uk row is a few hundred bytes), so the file is damaged; re-download it"
+    )
 
 
 def raw_lines(source: StreetFile, wanted: set[int]) -> dict[int, str]:
@@ -430,6 +486,8 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "UTF-8" in str(exc):
                 raise FileProblem(_first_non_utf8(source)) from None
+            if "straddl" in str(exc):
+                raise FileProblem(_too_long_line(source)) from None
             raise FileProblem(f"{source.display}: cannot be read as CSV: {exc}") from None
         progress.update(source.size - position)
     schema = pa.schema([(c, pa.string()) for c in KEPT_COLUMNS])
