@@ -174,6 +174,11 @@ def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: 
         manifest = read_manifest(data_dir)
         previous = manifest.setdefault("datasets", {}).get(dataset)
         history = manifest.setdefault("history", {}).get(dataset, [])
+        if previous and not (data_dir / previous / VERSION_META).exists() and (data_dir / previous).is_dir():
+            # A version made before version.json existed: record what the manifest says of it, for rollback.
+            _write_atomically(data_dir / previous / VERSION_META, json.dumps({
+                "dataset": dataset, "source": manifest.get("sources", {}).get(dataset, ""),
+                "synthetic": bool(manifest.get("synthetic", {}).get(dataset, False)), "created": ""}, indent=2) + "\n")
         if previous:
             history = [previous] + [h for h in history if h != previous]
         manifest["history"][dataset] = history[: VERSIONS_KEPT - 1]

@@ -90,6 +90,8 @@ MONTH_TEXT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # memory flat and give the progress bar something to show on a single big file.
 BLOCK_SIZE = 16 << 20
 HEADER_LIMIT = 1 << 20
+# A rejected line longer than this keeps only its start (and its length) in the quarantine.
+RAW_KEPT_CHARS = 10_000
 # A zip member is refused unread if it would inflate beyond this, or compresses better than
 # MAX_ZIP_RATIO to 1 (real police.uk CSVs: about 5 to 1; small members are not ratio-checked).
 MAX_ZIP_MEMBER_BYTES = 1 << 30
@@ -439,7 +441,10 @@ def raw_lines(source: StreetFile, wanted: set[int]) -> dict[int, str]:
     with source.open() as handle:
         for number, raw in enumerate(handle, start=1):
             if number in wanted:
-                found[number] = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if len(text) > RAW_KEPT_CHARS:  # an excerpt of a runaway line, not megabytes in the quarantine
+                    text = text[:RAW_KEPT_CHARS] + f"... ({len(text):,} characters)"
+                found[number] = text
             if number >= last:
                 break
     return found
@@ -460,8 +465,15 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
     columns = check_header(source)
     malformed: list[tuple[int, str, int]] = []  # (line, text, fields)
 
+    swallowed: list[int] = []  # lines where an unclosed quote ran several lines together
+
     def on_invalid(row) -> str:
-        malformed.append((row.number, row.text, row.actual_columns))
+        text = row.text
+        if "\n" in text or "\r" in text:
+            swallowed.append(row.number)
+        if len(text) > RAW_KEPT_CHARS:  # an excerpt of a runaway line, not megabytes in the quarantine
+            text = text[:RAW_KEPT_CHARS] + f"... ({len(text):,} characters)"
+        malformed.append((row.number, text, row.actual_columns))
         return "skip"
 
     read_options = pa_csv.ReadOptions(column_names=columns, skip_rows=1, use_threads=False, block_size=BLOCK_SIZE)
@@ -495,10 +507,9 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
     table = table.rename_columns(list(KEPT_COLUMNS.values()))
     del batches
 
-    swallowed = [m for m in malformed if "\n" in m[1] or "\r" in m[1]]
     if swallowed:
         raise FileProblem(
-            f"{source.display} line {swallowed[0][0]}: a quote (\") opens a field that is never closed, so the "
+            f"{source.display} line {min(swallowed)}: a quote (\") opens a field that is never closed, so the "
             "lines after it run together into one; fix that line or re-download the file"
         )
     bad_lines = np.array(sorted(m[0] for m in malformed), dtype=np.int64)
