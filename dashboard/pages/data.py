@@ -38,6 +38,14 @@ def _dataset_section(dataset: str) -> dbc.Card:
             components.grid(f"data-{dataset}-recon", recon.assign(**{"adds up": recon["adds up"].map({True: "yes", False: "NO"})})
                             .rename(columns=RECON_HEADERS)),
         ]
+    by_month = quality.reconciliation_by_month(store, dataset)
+    if len(by_month):
+        body += [
+            html.H6("By month held (as the store holds it now; past imports are in import-log.jsonl)", className="mt-3"),
+            components.grid(f"data-{dataset}-recon-month",
+                            by_month.assign(**{"adds up": by_month["adds up"].map({True: "yes", False: "NO"})})
+                            .rename(columns={**RECON_HEADERS, "month": "Month", "files": "Files"})),
+        ]
     if len(reasons):
         body += [html.H6("Rejected rows by reason", className="mt-3"),
                  html.P(f"The rows themselves are kept in {dataset}/quarantine.csv in the data directory.", className="small text-muted"),
