@@ -5,8 +5,8 @@ Layout under the data directory (see docs/data.md for every column)::
     manifest.json                    which version of each dataset is current
     .versions/<token>.json           every recent manifest, by version token (readers pin one)
     import-log.jsonl                 append-only log of imports and rollbacks
-    <dataset>/<version>/records.parquet         one row per crime / incident / case
-    <dataset>/<version>/monthly.parquet         pre-aggregated counts (no interactive query scans records)
+    <dataset>/<version>/records.parquet         one row per crime / incident / case (a file, or ym=YYYY-MM/ partitions)
+    <dataset>/<version>/monthly.parquet         pre-aggregated counts (no interactive query scans records; likewise)
     <dataset>/<version>/coverage.parquet        the months the dataset holds (missing is not zero)
     <dataset>/<version>/reconciliation.parquet  per file and month held: rows read = loaded + outside area + unallocated + rejected
     <dataset>/<version>/rejected.parquet        rejected rows, each with its reason
@@ -123,10 +123,10 @@ class StoreVersion:
                 path = folder / f"{table}.parquet"
                 if path.exists():
                     con.execute(
-                        f"CREATE VIEW {dataset}_{table} AS SELECT * FROM read_parquet({sql_string(path)})"
+                        f"CREATE VIEW {dataset}_{table} AS SELECT * FROM {parquet_source(path)}"
                     )
         monthly = [
-            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM read_parquet({sql_string(f / 'monthly.parquet')})"
+            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM {parquet_source(f / 'monthly.parquet')}"
             for d, f in datasets.items()
         ]
         if monthly:
@@ -315,6 +315,20 @@ class Store:
 
     def source(self, dataset: str) -> str:
         return self.snapshot().source(dataset)
+
+
+def parquet_source(path: Path) -> str:
+    """`read_parquet(...)` of a table that is one file, or a folder of month partitions (`ym=YYYY-MM/*.parquet`).
+
+    Importers write records and monthly tables partitioned by month, so a new month writes
+    only its own partition (the others are hard links to the previous version's files);
+    the demo and stores written before that hold single files. The partition key is not
+    added as a column (`hive_partitioning=false`): readers see the same columns either way.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return f"read_parquet({sql_string(path / '**' / '*.parquet')}, hive_partitioning=false, union_by_name=true)"
+    return f"read_parquet({sql_string(path)})"
 
 
 def sql_string(path: Path) -> str:

@@ -12,7 +12,9 @@ writer, which holds the lock, so nobody else can be writing it.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -27,7 +29,9 @@ import duckdb
 import pandas as pd
 
 from queries import geography
-from queries.store import MANIFEST, VERSIONS_FOLDER, StoreError, read_manifest, sql_string, version_token
+from queries.store import (
+    MANIFEST, VERSIONS_FOLDER, StoreError, parquet_source, read_manifest, sql_string, version_token,
+)
 
 # How many versions of each dataset are kept for `rollback`: the current one and the
 # VERSIONS_KEPT - 1 before it (so two rollbacks in a row are possible).
@@ -130,6 +134,84 @@ def build_monthly(folder: Path, data_dir: Path, measure_sql: str) -> None:
         con.close()
 
 
+# Records and monthly tables written by importers are folders of month partitions:
+# `records.parquet/ym=2025-03/part_<uuid>.parquet`. Importing a month writes only its
+# partition; every other month is a hard link to the previous version's file (no copy, no
+# extra space), so a new month costs the same whatever the store already holds.
+PARTITION_KEY = "ym"
+EMPTY_PARTITION = "empty.parquet"
+
+
+def write_month_partitions(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path) -> None:
+    """COPY a SELECT with a `month` column into `target/ym=YYYY-MM/` files (the key is not stored as a column).
+
+    A SELECT with no rows writes one empty file, so the table still has its columns.
+    """
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    append = ", APPEND" if any(target.iterdir()) else ""
+    con.execute(
+        f"COPY (SELECT *, strftime(month, '%Y-%m') AS {PARTITION_KEY} FROM ({select_sql})) TO {sql_string(target)} "
+        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({PARTITION_KEY}), FILENAME_PATTERN 'part_{{uuid}}'{append})"
+    )
+    if not any(target.rglob("*.parquet")):
+        con.execute(f"COPY (SELECT * FROM ({select_sql}) LIMIT 0) TO {sql_string(target / EMPTY_PARTITION)} (FORMAT parquet)")
+
+
+def month_partitions(table: Path) -> dict[str, Path]:
+    """`YYYY-MM` -> partition folder of a partitioned table (empty for a single-file table)."""
+    table = Path(table)
+    if not table.is_dir():
+        return {}
+    prefix = f"{PARTITION_KEY}="
+    return {p.name[len(prefix):]: p for p in table.iterdir() if p.is_dir() and p.name.startswith(prefix)}
+
+
+def link_month_partitions(source: Path, target: Path, skip: set[str]) -> int:
+    """Hard-link every month partition of `source` not in `skip` into `target`; returns files linked.
+
+    A hard link shares the file's data: the new version costs no space and no write for
+    the months it keeps, and deleting the old version later leaves the new one whole.
+    Falls back to a copy where the file system has no hard links.
+    """
+    linked = 0
+    for month, folder in month_partitions(source).items():
+        if month in skip:
+            continue
+        destination = Path(target) / folder.name
+        destination.mkdir(parents=True, exist_ok=True)
+        for part in folder.glob("*.parquet"):
+            try:
+                os.link(part, destination / part.name)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+                    raise
+                shutil.copyfile(part, destination / part.name)
+            linked += 1
+    return linked
+
+
+def areas_fingerprint(data_dir: Path) -> str:
+    """A digest of the ward -> neighbourhood -> CSP table: monthly partitions built under another one are rebuilt."""
+    areas = geography.ward_areas(data_dir)
+    return hashlib.sha256(areas.to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def build_monthly_partitions(folder: Path, data_dir: Path, measure_sql: str, months: list | None) -> None:
+    """Aggregate a version's partitioned records into monthly partitions: only `months`, or all when None."""
+    con = duckdb.connect(":memory:")
+    try:
+        where = ""
+        if months is not None:
+            listed = ", ".join(f"DATE '{pd.Timestamp(m):%Y-%m-%d}'" for m in months)
+            where = f" WHERE month IN ({listed})" if listed else " WHERE false"
+        con.execute(f"CREATE VIEW records AS SELECT * FROM {parquet_source(folder / 'records.parquet')}{where}")
+        con.register("areas", geography.ward_areas(data_dir))
+        write_month_partitions(con, monthly_select(measure_sql), folder / "monthly.parquet")
+    finally:
+        con.close()
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """Write a small file by tmp + fsync + rename; a failure leaves no tmp behind."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
@@ -155,7 +237,8 @@ def _swap_manifest(data_dir: Path, manifest: dict) -> str:
     return token
 
 
-def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: bool, log: dict | None = None) -> Path:
+def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: bool, log: dict | None = None,
+            meta: dict | None = None) -> Path:
     """Make a staged version current by an atomic swap of the manifest.
 
     Call inside `write_lock`. The staging folder must already hold every table (and the
@@ -167,7 +250,7 @@ def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: 
         raise StoreError(f"{folder}: cannot publish {dataset}, missing {', '.join(missing)}")
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _write_atomically(folder / VERSION_META, json.dumps({"dataset": dataset, "source": source, "synthetic": synthetic,
-                                                         "created": created}, indent=2) + "\n")
+                                                         "created": created, **(meta or {})}, indent=2) + "\n")
     final = folder.with_name(folder.name.removeprefix(".staging-"))
     os.rename(folder, final)
     try:
@@ -211,7 +294,7 @@ def rollback(data_dir: Path, dataset: str) -> dict:
                 "nothing was changed"
             )
         restored = history[0]
-        meta = _version_meta(data_dir / restored)
+        meta = version_meta(data_dir / restored)
         manifest["datasets"][dataset] = restored
         manifest["history"][dataset] = history[1:]
         manifest.setdefault("sources", {})[dataset] = meta.get("source", manifest.get("sources", {}).get(dataset, ""))
@@ -228,7 +311,7 @@ def rollback(data_dir: Path, dataset: str) -> dict:
     return outcome
 
 
-def _version_meta(folder: Path) -> dict:
+def version_meta(folder: Path) -> dict:
     try:
         return json.loads((folder / VERSION_META).read_text())
     except (OSError, json.JSONDecodeError):
@@ -238,7 +321,7 @@ def _version_meta(folder: Path) -> dict:
 def _count_rows(path: Path) -> int:
     con = duckdb.connect(":memory:")
     try:
-        return int(con.execute(f"SELECT count(*) FROM read_parquet({sql_string(path)})").fetchone()[0])
+        return int(con.execute(f"SELECT count(*) FROM {parquet_source(path)}").fetchone()[0])
     finally:
         con.close()
 

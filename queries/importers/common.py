@@ -35,7 +35,7 @@ import pandas as pd
 
 from queries import store_writer
 from queries.measures import MEASURE_SQL
-from queries.store import read_manifest, sql_string
+from queries.store import parquet_source, read_manifest, sql_string
 
 RECONCILIATION_COLUMNS = ["file", "month", "rows_read", "loaded", "outside_area", "unallocated", "rejected"]
 REJECTED_COLUMNS = ["file", "line", "reason", "raw"]
@@ -155,7 +155,7 @@ def _held_counts(current: Path | None) -> dict:
         return {}
     con = duckdb.connect(":memory:")
     try:
-        rows = con.execute(f"SELECT month, count(*) FROM read_parquet({sql_string(current)}) GROUP BY month").fetchall()
+        rows = con.execute(f"SELECT month, count(*) FROM {parquet_source(current)} GROUP BY month").fetchall()
     finally:
         con.close()
     return {pd.Timestamp(m).date(): n for m, n in rows if m is not None}
@@ -225,23 +225,30 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
         print(f"warning: {warning}", file=sys.stderr)
     folder = store_writer.new_version_dir(data_dir, dataset)
     try:
+        areas = store_writer.areas_fingerprint(data_dir)
         con = duckdb.connect(":memory:")
         con.register("new_records", records)
         con.register("new_months", pd.DataFrame({"month": new_months}))
-        target = sql_string(folder / "records.parquet")
+        target = folder / "records.parquet"
+        replaced = {_month(m) for m in new_months}
+        store_writer.write_month_partitions(con, "SELECT * FROM new_records", target)
+        old_coverage = pd.DataFrame({"month": [], "source": []})
+        rebuild_all = True
         if current is not None and current.exists():
-            con.execute(
-                f"""COPY (
-                    SELECT * FROM read_parquet({sql_string(current)}) WHERE month NOT IN (SELECT month FROM new_months)
-                    UNION ALL BY NAME SELECT * FROM new_records
-                    ORDER BY month
-                ) TO {target} (FORMAT parquet, COMPRESSION zstd)"""
-            )
+            if current.is_dir():  # partitioned: keep the other months by hard links, nothing rewritten
+                store_writer.link_month_partitions(current, target, skip=replaced)
+                rebuild_all = store_writer.version_meta(current_dir).get("areas") != areas
+            else:  # a single-file version (older stores): rewritten once, partitioned from now on
+                store_writer.write_month_partitions(
+                    con, f"SELECT * FROM read_parquet({sql_string(current)}) WHERE month NOT IN (SELECT month FROM new_months)",
+                    target)
             old_coverage = pd.read_parquet(current_dir / "coverage.parquet")
-        else:
-            con.execute(f"COPY (SELECT * FROM new_records ORDER BY month) TO {target} (FORMAT parquet, COMPRESSION zstd)")
-            old_coverage = pd.DataFrame({"month": [], "source": []})
         con.close()
+        if rebuild_all:
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], None)
+        else:  # only the months imported; the rest were built under the same geography
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], new_months)
+            store_writer.link_month_partitions(current_dir / "monthly.parquet", folder / "monthly.parquet", skip=replaced)
         coverage = pd.concat(
             [old_coverage[~pd.to_datetime(old_coverage["month"]).dt.date.isin(new_months)],
              pd.DataFrame({"month": new_months, "source": source})],
@@ -251,7 +258,6 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
         store_writer.write_parquet(coverage.sort_values("month", ignore_index=True), folder / "coverage.parquet")
         held_recon = _carry_reconciliation(current_dir, folder, reconciliation, new_months)
         all_rejected = _carry_rejected(current_dir, folder, rejected, reconciliation, held_recon)
-        store_writer.build_monthly(folder, data_dir, MEASURE_SQL[dataset])
         if len(all_rejected):
             # The quarantine is part of the version: on disk before the version is published.
             all_rejected.to_csv(folder / "quarantine.csv", index=False)
@@ -263,7 +269,8 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
             "unallocated": int(reconciliation["unallocated"].sum()), "rejected": int(reconciliation["rejected"].sum()),
             "records": len(records), "replaced_smaller": bool(problems), "warnings": warnings,
         }
-        version = store_writer.publish(data_dir, dataset, folder, source=source, synthetic=False, log=log)
+        version = store_writer.publish(data_dir, dataset, folder, source=source, synthetic=False, log=log,
+                                       meta={"areas": areas})
     except BaseException:  # interrupted or failed: leave nothing half-written behind
         shutil.rmtree(folder, ignore_errors=True)
         raise
