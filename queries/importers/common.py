@@ -24,6 +24,8 @@ is `import-log.jsonl` (store_writer.append_log).
 """
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -197,7 +199,18 @@ def publish_import(
 
 
 def _write_failure(data_dir: Path, exc: BaseException) -> str:
-    reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+    """One line from an OSError or a DuckDB IO error (whose text nests the OS reason in JSON)."""
+    reason = getattr(exc, "strerror", None)
+    if reason is None:
+        text = str(exc)
+        errno_found = re.search(r'"errno":\s*"?(\d+)', text)
+        found = re.search(r'(?:write|open|create)[^"]*\\?"[^"]+\\?":\s*([^"\\}]+)', text)
+        if errno_found:
+            reason = os.strerror(int(errno_found[1]))
+        elif found:
+            reason = found[1].strip()
+        else:
+            reason = text.splitlines()[0][:200]
     where = getattr(exc, "filename", None) or data_dir
     return (f"cannot write the store at {where}: {reason} (is the disk full or read-only?); "
             "nothing was published, the store is as it was")
