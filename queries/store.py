@@ -43,6 +43,9 @@ MANIFEST = "manifest.json"
 # Copies of recent manifests, by token, so a page pinned to a superseded version can still read it.
 VERSIONS_FOLDER = ".versions"
 TABLES = ("records", "monthly", "coverage", "reconciliation", "rejected")
+# The monthly table is loaded into each worker's memory up to this many rows (Derbyshire's
+# ten years: about 0.5 M); above it, queries scan its Parquet instead (a national store).
+MONTHLY_IN_MEMORY_ROWS = 3_000_000
 # Versions a process keeps open at once (the current one and pages still pinned to older ones).
 OPEN_VERSIONS = 4
 
@@ -111,6 +114,7 @@ class StoreVersion:
         self.token = token or version_token(manifest)
         self._cache: dict = {}
         self._cache_lock = threading.Lock()
+        self.monthly_in_memory = True
         con = duckdb.connect(":memory:")
         datasets = {}
         for dataset, rel in manifest.get("datasets", {}).items():
@@ -130,7 +134,13 @@ class StoreVersion:
             for d, f in datasets.items()
         ]
         if monthly:
-            con.execute("CREATE TABLE monthly AS " + " UNION ALL ".join(monthly))
+            union = " UNION ALL ".join(monthly)
+            rows = con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0]  # from Parquet metadata: no scan
+            # Small (a force's store): held in memory, fastest. Large (a national store): a view over
+            # the Parquet, scanned with filters pushed down, so a worker's memory does not grow with the store.
+            kind = "TABLE" if rows <= MONTHLY_IN_MEMORY_ROWS else "VIEW"
+            con.execute(f"CREATE {kind} monthly AS {union}")
+            self.monthly_in_memory = kind == "TABLE"
         else:
             con.execute(
                 "CREATE TABLE monthly (dataset VARCHAR, measure VARCHAR, month DATE, ward_code VARCHAR, "

@@ -85,3 +85,17 @@ def test_a_changed_neighbourhood_lookup_rebuilds_every_months_aggregates(tmp_dat
     held = Store(tmp_data_dir).query(
         "SELECT DISTINCT neighbourhood FROM crime_monthly WHERE month = DATE '2025-03-01' AND neighbourhood = ?", [ward])
     assert held["neighbourhood"].tolist() == [ward]  # March's aggregates use the new lookup too
+
+
+def test_a_store_too_big_to_hold_is_read_from_parquet_with_the_same_answers(demo_dir, monkeypatch):
+    from queries import store as store_module
+    from queries.series import series_table
+
+    held = Store(demo_dir).snapshot()
+    monkeypatch.setattr(store_module, "MONTHLY_IN_MEMORY_ROWS", 0)
+    scanned = Store(demo_dir).snapshot()
+    assert held.monthly_in_memory and not scanned.monthly_in_memory
+    for by in (["month", "area", "measure"], ["month", "neighbourhood"]):
+        pd.testing.assert_frame_equal(grouped_counts(held, "crime", by), grouped_counts(scanned, "crime", by))
+    args = ("crime", "Erewash", "Violence without Injury", 2025, "pooled", 2.0, 10)
+    pd.testing.assert_frame_equal(series_table(held, *args), series_table(scanned, *args))

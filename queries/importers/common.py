@@ -151,16 +151,29 @@ def month_warnings(months: list[date], held: list[date], reconciliation: pd.Data
     return warnings
 
 
-def _held_counts(current: Path | None) -> dict:
-    """Records per month in the current version (read from Parquet's statistics and one grouped scan)."""
-    if current is None or not current.exists():
+def _held_counts(current: Path | None, months: list) -> dict:
+    """Records per month the store holds, for the months this import brings (others are not read:
+    with month partitions, the filter skips every other month's files by their statistics)."""
+    if current is None or not current.exists() or not months:
         return {}
     con = duckdb.connect(":memory:")
     try:
-        rows = con.execute(f"SELECT month, count(*) FROM {parquet_source(current)} GROUP BY month").fetchall()
+        con.register("wanted", pd.DataFrame({"month": pd.to_datetime(pd.Series(months))}))
+        rows = con.execute(
+            f"SELECT month, count(*) FROM {parquet_source(current)} "
+            "WHERE month BETWEEN (SELECT min(month) FROM wanted)::DATE AND (SELECT max(month) FROM wanted)::DATE "
+            "GROUP BY month"
+        ).fetchall()
     finally:
         con.close()
     return {pd.Timestamp(m).date(): n for m, n in rows if m is not None}
+
+
+def _held_months(current_dir: Path | None) -> list:
+    """Every month the current version holds (its coverage table), for the far-outside warning."""
+    if current_dir is None or not (current_dir / "coverage.parquet").exists():
+        return []
+    return sorted(pd.to_datetime(pd.read_parquet(current_dir / "coverage.parquet")["month"]).dt.date)
 
 
 def publish_import(
@@ -221,7 +234,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
     replaced_synthetic = bool(manifest.get("synthetic", {}).get(dataset))
     current = None if replaced_synthetic else store_writer.current_records(data_dir, dataset)
     current_dir = current.parent if current is not None else None
-    held = _held_counts(current)
+    held = {m: n for m, n in _held_counts(current, new_months).items() if m in set(new_months)}
     incoming = records.groupby("month").size().to_dict()
     for month in new_months:
         incoming.setdefault(month, 0)
@@ -233,7 +246,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
             f"month) or is mostly rejected rows; nothing was written:\n  " + "\n  ".join(shown)
             + f"\nIf that is what you mean, run the import again with {REPLACE_SMALLER_FLAG}."
         )
-    warnings = month_warnings(new_months, sorted(held), reconciliation)
+    warnings = month_warnings(new_months, _held_months(current_dir), reconciliation)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     folder = store_writer.new_version_dir(data_dir, dataset)
