@@ -12,7 +12,8 @@ from queries.settings import DEFAULT_SUPPRESS_BELOW
 from queries.store import DATASETS, SENSITIVE_DATASETS, Store
 
 
-RECONCILED_PARTS = ["loaded", "outside_area", "unallocated", "rejected"]
+# read = loaded + outside the owner's area + another owner's + unknown area code + no location + rejected
+RECONCILED_PARTS = ["loaded", "outside_area", "another_owner", "unknown_area", "unallocated", "rejected"]
 
 
 def overview(store: Store) -> pd.DataFrame:
@@ -53,10 +54,8 @@ def reconciliation(store: Store, dataset: str) -> pd.DataFrame:
     if not store.has(dataset) or not _has_table(store, f"{dataset}_reconciliation"):
         return pd.DataFrame(columns=["file", "rows_read", *RECONCILED_PARTS, "adds up"])
     table = store.query(
-        f"""SELECT file, sum(rows_read)::BIGINT AS rows_read, sum(loaded)::BIGINT AS loaded,
-                   sum(outside_area)::BIGINT AS outside_area, sum(unallocated)::BIGINT AS unallocated,
-                   sum(rejected)::BIGINT AS rejected
-            FROM {dataset}_reconciliation GROUP BY file ORDER BY file"""
+        f"""SELECT file, sum(rows_read)::BIGINT AS rows_read, {_sums()}
+            FROM {_parts_relation(store, dataset)} GROUP BY file ORDER BY file"""
     )
     table["adds up"] = table[RECONCILED_PARTS].sum(axis=1) == table["rows_read"]
     if dataset in SENSITIVE_DATASETS:
@@ -84,13 +83,11 @@ def reconciliation_by_month(store: Store, dataset: str) -> pd.DataFrame:
     month_sql = "strftime(TRY_CAST(month AS DATE), '%Y-%m')" if has_month else "NULL::VARCHAR"
     table = store.query(
         f"""WITH r AS (
-                SELECT {month_sql} AS month, file, rows_read, loaded, outside_area, unallocated, rejected
-                FROM {dataset}_reconciliation
+                SELECT {month_sql} AS month, file, rows_read, {", ".join(RECONCILED_PARTS)}
+                FROM {_parts_relation(store, dataset)}
             ), held AS (SELECT DISTINCT strftime(month, '%Y-%m') AS month FROM coverage WHERE dataset = ?)
             SELECT coalesce(r.month, 'unknown') AS month, count(DISTINCT file)::BIGINT AS files,
-                   sum(rows_read)::BIGINT AS rows_read, sum(loaded)::BIGINT AS loaded,
-                   sum(outside_area)::BIGINT AS outside_area, sum(unallocated)::BIGINT AS unallocated,
-                   sum(rejected)::BIGINT AS rejected
+                   sum(rows_read)::BIGINT AS rows_read, {_sums()}
             FROM r WHERE r.month IS NULL OR r.month IN (SELECT month FROM held)
             GROUP BY 1 ORDER BY 1""",
         [dataset],
@@ -109,6 +106,22 @@ def rejection_reasons(store: Store, dataset: str, suppress_below: int = DEFAULT_
     if dataset in SENSITIVE_DATASETS:
         reasons["rows"] = [f"under {suppress_below}" if n < suppress_below else f"{suppress_below} or more" for n in reasons["rows"]]
     return reasons
+
+
+def _columns(store: Store, table: str) -> set[str]:
+    found = store.query("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
+    return set(found["column_name"])
+
+
+def _parts_relation(store: Store, dataset: str) -> str:
+    """The dataset's reconciliation with every part, 0 for parts an older store does not have."""
+    have = _columns(store, f"{dataset}_reconciliation")
+    missing = [f"0::BIGINT AS {p}" for p in RECONCILED_PARTS if p not in have]
+    return f"(SELECT *{', ' if missing else ''}{', '.join(missing)} FROM {dataset}_reconciliation)"
+
+
+def _sums() -> str:
+    return ", ".join(f"sum({p})::BIGINT AS {p}" for p in RECONCILED_PARTS)
 
 
 def _has_table(store: Store, name: str) -> bool:

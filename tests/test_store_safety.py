@@ -391,3 +391,15 @@ def test_marac_reconciliation_by_month_shows_only_whether_it_adds_up(tmp_data_di
     assert import_(tmp_data_dir, "marac", FIXTURES / "marac" / "referrals.csv")[0] == 0
     table = quality.reconciliation_by_month(Store(tmp_data_dir), "marac")
     assert list(table.columns) == ["month", "adds up"] and table["adds up"].all() and len(table) >= 1
+
+
+def test_the_stored_reconciliation_has_the_six_parts_and_the_check_counts_them_all(tmp_data_dir):
+    assert import_(tmp_data_dir, "hate", FIXTURES / "hate" / "records.csv")[0] == 0
+    stored = Store(tmp_data_dir).query("SELECT * FROM hate_reconciliation")
+    assert list(stored.columns[:9]) == common.STORED_RECONCILIATION_COLUMNS
+    assert (stored[common.OWNER_PARTS] == 0).all().all()
+    row = {"file": "a.csv", "month": date(2025, 3, 1), "rows_read": 10, "loaded": 6, "outside_area": 1,
+           "another_owner": 2, "unknown_area": 1, "unallocated": 0, "rejected": 0}
+    common.check_reconciliation(pd.DataFrame([row]))  # 6 + 1 + 2 + 1 = 10: adds up
+    with pytest.raises(common.ImportError_, match="rows read 11 != loaded"):
+        common.check_reconciliation(pd.DataFrame([{**row, "rows_read": 11}]))

@@ -10,6 +10,7 @@ from queries import quality
 from queries.store import DATASETS
 
 RECON_HEADERS = {"rows_read": "Rows read", "loaded": "Loaded", "outside_area": "Outside force area",
+                 "another_owner": "Another force's area", "unknown_area": "Unknown area code",
                  "unallocated": "No location", "rejected": "Rejected", "file": "File", "adds up": "Adds up"}
 
 dash.register_page(__name__, path="/data", name="Data", title="Data - CSP Performance", order=9)
@@ -31,7 +32,8 @@ def _dataset_section(dataset: str) -> dbc.Card:
         ok = bool(recon["adds up"].all())
         body += [
             html.P(
-                ("Every file reconciles: rows read = loaded + outside the force area + no location + rejected."
+                ("Every file reconciles: rows read = loaded + outside the force area + another force's area + "
+                 "unknown area code + no location + rejected."
                  if ok else "Some files do not reconcile: see the rows marked False."),
                 className="small " + ("text-success" if ok else "text-danger fw-semibold"),
             ),
