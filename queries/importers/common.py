@@ -34,8 +34,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from queries import store_writer
 from queries.measures import MEASURE_SQL
@@ -191,7 +189,7 @@ def _held_months(current_dir: Path | None) -> list:
 def publish_import(
     data_dir: Path,
     dataset: str,
-    records: pd.DataFrame | pa.Table,
+    records: pd.DataFrame,
     rejected: pd.DataFrame,
     reconciliation: pd.DataFrame,
     source: str,
@@ -206,27 +204,19 @@ def publish_import(
     """
     data_dir = Path(data_dir)
     check_reconciliation(reconciliation)
-    if isinstance(records, pa.Table):
-        # Arrow straight into DuckDB: no pandas copy of millions of records (police.uk passes Arrow).
-        month_counts = {r["values"]: r["counts"] for r in pc.value_counts(records["month"]).to_pylist()}
-        n_records = records.num_rows
-    else:
-        records = records.copy()
-        records["month"] = pd.to_datetime(records["month"]).dt.date
-        month_counts = records.groupby("month").size().to_dict()
-        n_records = len(records)
-    month_counts = {pd.Timestamp(m).date(): int(n) for m, n in month_counts.items() if m is not None}
-    if n_records == 0 and rejected.empty:
+    if records.empty and rejected.empty:
         names = sorted({Path(str(f)).name for f in list(reconciliation["file"]) + list(files or [])})
         raise ImportError_(
             "no rows to import: every file was empty"
             + (f" (only a header line, no rows: {', '.join(names)})" if names else "")
         )
-    new_months = sorted(set(month_counts) | held_months(reconciliation))
+    records = records.copy()
+    records["month"] = pd.to_datetime(records["month"]).dt.date
+    new_months = sorted(set(records["month"]) | held_months(reconciliation))
     try:
         with store_writer.write_lock(data_dir):
-            return _merge_and_publish(data_dir, dataset, records, month_counts, n_records, rejected, reconciliation,
-                                      source, new_months, replace_smaller)
+            return _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source,
+                                      new_months, replace_smaller)
     except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
         raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
 
@@ -249,14 +239,13 @@ def _write_failure(data_dir: Path, exc: BaseException) -> str:
             "nothing was published, the store is as it was")
 
 
-def _merge_and_publish(data_dir, dataset, records, month_counts, n_records, rejected, reconciliation, source,
-                       new_months, replace_smaller):
+def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source, new_months, replace_smaller):
     manifest = read_manifest(data_dir)
     replaced_synthetic = bool(manifest.get("synthetic", {}).get(dataset))
     current = None if replaced_synthetic else store_writer.current_records(data_dir, dataset)
     current_dir = current.parent if current is not None else None
     held = {m: n for m, n in _held_counts(current, new_months).items() if m in set(new_months)}
-    incoming = dict(month_counts)
+    incoming = records.groupby("month").size().to_dict()
     for month in new_months:
         incoming.setdefault(month, 0)
     problems = shrink_problems(held, incoming, reconciliation)
@@ -314,7 +303,7 @@ def _merge_and_publish(data_dir, dataset, records, month_counts, n_records, reje
             "rows_read": int(reconciliation["rows_read"].sum()), "loaded": int(reconciliation["loaded"].sum()),
             "outside_area": int(reconciliation["outside_area"].sum()),
             "unallocated": int(reconciliation["unallocated"].sum()), "rejected": int(reconciliation["rejected"].sum()),
-            "records": n_records, "replaced_smaller": bool(problems), "warnings": warnings,
+            "records": len(records), "replaced_smaller": bool(problems), "warnings": warnings,
         }
         version = store_writer.publish(data_dir, dataset, folder, source=source, synthetic=False, log=log,
                                        meta={"areas": areas})

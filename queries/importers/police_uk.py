@@ -848,10 +848,10 @@ def run_import(
     records_table = _as_categories(pa.concat_tables([r.records for r in results]))
     blank_notes = [f"{r.source.display}: {r.blank_lines:,} blank line(s) ignored (not rows)" for r in results if r.blank_lines]
     del results
-    records = records_table  # Arrow, handed to DuckDB as it is: no pandas copy
+    records = records_table.to_pandas(date_as_object=False)
     del records_table
     if progress:
-        err.write(f"writing the store ({records.num_rows:,} records)...\n")
+        err.write(f"writing the store ({len(records):,} records)...\n")
         err.flush()
     published = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source_note,
                                replace_smaller=replace_smaller)
