@@ -300,7 +300,7 @@ def rollback(data_dir: Path, dataset: str) -> dict:
         manifest.setdefault("sources", {})[dataset] = meta.get("source", manifest.get("sources", {}).get(dataset, ""))
         manifest.setdefault("synthetic", {})[dataset] = bool(meta.get("synthetic", False))
         token = _swap_manifest(data_dir, manifest)
-        _relink_quarantine(data_dir, dataset, data_dir / restored)
+        relink_quarantine(data_dir, dataset, data_dir / restored)
         outcome = {
             "action": "rollback", "dataset": dataset, "restored": Path(restored).name, "replaced": Path(current).name,
             "restored_created": meta.get("created", ""), "source": manifest["sources"][dataset], "token": token,
@@ -326,7 +326,7 @@ def _count_rows(path: Path) -> int:
         con.close()
 
 
-def _relink_quarantine(data_dir: Path, dataset: str, version: Path) -> None:
+def relink_quarantine(data_dir: Path, dataset: str, version: Path) -> None:
     """`<dataset>/quarantine.csv` shows the current version's rejected rows (a hard link: no copy, no extra space)."""
     target = data_dir / dataset / "quarantine.csv"
     source = version / "quarantine.csv"

@@ -11,11 +11,11 @@ import json
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
 
-import pytest
 
 from conftest import start_gunicorn, stop
 from queries import cli, quality, store_writer

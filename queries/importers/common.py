@@ -312,7 +312,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
         raise
     quarantine = None
     try:
-        store_writer._relink_quarantine(data_dir, dataset, version)
+        store_writer.relink_quarantine(data_dir, dataset, version)
     except OSError as exc:
         print(f"warning: the import was published; {dataset}/quarantine.csv could not be updated ({exc.strerror}): "
               f"the rejected rows are in {version / 'quarantine.csv'}", file=sys.stderr)
