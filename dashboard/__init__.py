@@ -6,6 +6,7 @@ from pathlib import Path
 import dash
 import flask
 import dash_bootstrap_components as dbc
+import flask
 from dash import html
 
 from dashboard import guard, shell, state
@@ -71,4 +72,25 @@ def create_app(data_dir: Path | str) -> dash.Dash:
     from dashboard import report_files  # the Report tab's finished files
 
     report_files.register_routes(app.server)
+    _pin_one_version_per_request(app)
     return app
+
+
+def _pin_one_version_per_request(app: dash.Dash) -> None:
+    """Every query of one HTTP request (a page layout, one callback) reads one store version.
+
+    An import may swap the store between two queries of the same callback; pinning the
+    version for the request means the answer is wholly the old version's or the new one's.
+    (Pinning a whole page, across its callbacks, is `state.store().at(token)`.)
+    """
+    @app.server.before_request
+    def _pin():
+        pin = state.store().pin()
+        pin.__enter__()
+        flask.g.csp_store_pin = pin
+
+    @app.server.teardown_request
+    def _unpin(_exc):
+        pin = flask.g.pop("csp_store_pin", None)
+        if pin is not None:
+            pin.__exit__(None, None, None)

@@ -15,6 +15,7 @@ from pathlib import Path
 from queries import datasets, demo, limits, params, settings
 from queries.geography import UnknownArea
 from queries.series import NoData
+from queries.importers.common import EXIT_WRITE_FAILED, REJECTED_LIMIT, REPLACE_SMALLER_FLAG, SHRINK_LIMIT, ImportError_
 from queries.store import Store, StoreError
 
 def _param(name: str):
@@ -113,12 +114,19 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     rep.add_argument("--data-dir", type=Path, default=config.data_dir)
     rep.add_argument("--out", type=Path, required=True)
 
+    back = sub.add_parser("rollback", help="put the previous version of a dataset back (see docs/data.md)")
+    back.add_argument("dataset", choices=datasets.stored())
+    back.add_argument("--data-dir", type=Path, default=config.data_dir)
+
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
     for name, module_name in importers().items():
         p = imp_sub.add_parser(name, help=f"import {name} files ({module_name.replace('.', '/')}.py)")
         p.add_argument("paths", nargs="+", type=Path)
         p.add_argument("--data-dir", type=Path, default=config.data_dir)
+        p.add_argument(REPLACE_SMALLER_FLAG, action="store_true", dest="replace_smaller",
+                       help=f"publish even if a held month would lose more than {SHRINK_LIMIT:.0%} of its records, "
+                            f"or more than {REJECTED_LIMIT:.0%} of a file's rows are rejected")
         # Only the importer asked for is loaded, so one importer's problem never stops the others or the app.
         if name == importer:
             module = importlib.import_module(module_name)
@@ -131,7 +139,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
 def export_series(args, config: settings.Settings) -> int:
     from queries.series import series_table
 
-    store = Store(args.data_dir)
+    store = Store(args.data_dir).snapshot()  # one version for every query of the command
     table = series_table(
         store, args.dataset, args.area, args.measure, args.fy, args.method, args.k, config.min_significant,
         neighbourhood=args.neighbourhood,
@@ -154,7 +162,7 @@ def export_counts(args, config: settings.Settings) -> int:
     fields = [f.strip() for f in args.by.split(",") if f.strip()]
     from queries.export import describe_view
 
-    store = Store(args.data_dir)
+    store = Store(args.data_dir).snapshot()
     table = grouped_counts(store, args.dataset, fields, args.measure)
     filters = {"grouped by": ", ".join(fields), "measure": args.measure or ("each" if "measure" in fields else datasets.get(args.dataset).headline)}
     about = describe_view(store, [args.dataset], title=f"{args.dataset} counts by {', '.join(fields)}",
@@ -196,7 +204,7 @@ def export_marac(args, config: settings.Settings) -> int:
 
     from queries.export import describe_view
 
-    store = Store(args.data_dir)
+    store = Store(args.data_dir).snapshot()
     table = marac_release_table(store, args.period, config.suppress_below)
     about = describe_view(store, ["marac"], title=f"MARAC by {args.period}", filters={"period": args.period},
                           suppression=f"counts under {config.suppress_below} shown as *")
@@ -214,7 +222,7 @@ def report_command(args, config: settings.Settings) -> int:
         raise ValueError(f"--format: give pdf, docx or html (or an --out file ending in one), not {fmt!r}")
     from queries.commentary import Commentary
 
-    store = Store(args.data_dir)
+    store = Store(args.data_dir).snapshot()
     month = report.check_month(store, args.month)
     notes = Commentary(config.state_dir).approved_for_month(f"{month:%Y-%m}")
     built = report.build_report(store, month, args.method, args.k, config.min_significant, areas=args.area,
@@ -225,6 +233,20 @@ def report_command(args, config: settings.Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     print(f"wrote {built.title} ({fmt}, store version {built.version.key}) to {out}")
+    return 0
+
+
+def rollback(args) -> int:
+    from queries import store_writer
+
+    try:
+        done = store_writer.rollback(args.data_dir, args.dataset)
+    except OSError as exc:
+        print(f"error: cannot write the store at {args.data_dir}: {exc.strerror}; nothing was changed", file=sys.stderr)
+        return EXIT_WRITE_FAILED
+    print(f"rolled back {done['dataset']}: restored version {done['restored']} ({done['records']:,} records, "
+          f"made {done['restored_created'] or 'at an unknown time'}; source: {done['source']}), "
+          f"replacing {done['replaced']}")
     return 0
 
 
@@ -251,6 +273,11 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             return report_command(args, config)
         if args.command == "import":
             return args.importer.main(args)
+        if args.command == "rollback":
+            return rollback(args)
+    except ImportError_ as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
     except (UnknownArea, NoData, StoreError, LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,29 +1,36 @@
-"""The store: record-level Parquet extracts per dataset, read through DuckDB.
+"""The store, read side: record-level Parquet extracts per dataset, read through DuckDB.
 
 Layout under the data directory (see docs/data.md for every column)::
 
     manifest.json                    which version of each dataset is current
-    <dataset>/<version>/records.parquet         one row per crime / incident / case
-    <dataset>/<version>/monthly.parquet         pre-aggregated counts (no interactive query scans records)
+    .versions/<token>.json           every recent manifest, by version token (readers pin one)
+    import-log.jsonl                 append-only log of imports and rollbacks
+    <dataset>/<version>/records.parquet         one row per crime / incident / case (a file, or ym=YYYY-MM/ partitions)
+    <dataset>/<version>/monthly.parquet         pre-aggregated counts (no interactive query scans records; likewise)
     <dataset>/<version>/coverage.parquet        the months the dataset holds (missing is not zero)
-    <dataset>/<version>/reconciliation.parquet  rows read = loaded + outside area + unallocated + rejected
+    <dataset>/<version>/reconciliation.parquet  per file and month held: rows read = loaded + outside area + unallocated + rejected
     <dataset>/<version>/rejected.parquet        rejected rows, each with its reason
+    <dataset>/<version>/version.json            source, synthetic flag and time of the version (for rollback)
     geography/*.csv, measures.csv, ...          editable lookups
 
-Writers build a whole new version directory aside and then swap `manifest.json` with an
-atomic rename, so a reader sees the old store or the new one, never half of one, and a
-failed import leaves the old store untouched.
+Writers (queries/store_writer.py) build a whole new version directory aside and then swap
+`manifest.json` with an atomic rename, so a reader sees the old store or the new one, never
+half of one, and a failed import leaves the old store untouched.
+
+Readers answer from one version: `Store.snapshot()` (or `Store.at(token)`) returns a
+`StoreVersion` bound to one manifest, with the same `query`/`cached`/`has` methods, so a
+page (or a CLI command) that draws every figure from that object can never mix two
+versions, however many swaps happen while it runs. `Store.pin(version)` binds the plain
+`Store` methods to one version for the current thread (one HTTP request).
 """
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import json
 import os
-import shutil
 import threading
-import uuid
+from collections import OrderedDict
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -35,11 +42,31 @@ from queries.datasets import SensitiveData, refuse_sensitive  # noqa: F401  (kep
 # The store datasets and which are sensitive come from the dataset registry.
 DATASETS = tuple(datasets.stored())
 MANIFEST = "manifest.json"
+# Copies of recent manifests, by token, so a page pinned to a superseded version can still read it.
+VERSIONS_FOLDER = ".versions"
 TABLES = ("records", "monthly", "coverage", "reconciliation", "rejected")
-# Old versions kept after a swap, so a worker still reading one is not cut off.
-VERSIONS_KEPT = 2
+# The monthly table is loaded into each worker's memory up to this many rows (Derbyshire's
+# ten years: about 0.5 M); above it, queries scan its Parquet instead (a national store).
+MONTHLY_IN_MEMORY_ROWS = 3_000_000
+# Versions a process keeps open at once (the current one and pages still pinned to older ones).
+OPEN_VERSIONS = 4
 
 MONTHLY_COLUMNS = ["measure", "month", "ward_code", "neighbourhood", "csp", "parent", "location", "count"]
+
+# Writing lives in queries/store_writer.py; these names are still reachable as `store.<name>`
+# so callers written before the split (demo builders, tools) keep working.
+_WRITER_NAMES = {
+    "write_lock", "new_version_dir", "write_parquet", "monthly_select", "aggregate_records", "build_monthly",
+    "publish", "current_records", "VERSIONS_KEPT", "rollback",
+}
+
+
+def __getattr__(name: str):
+    if name in _WRITER_NAMES:
+        from queries import store_writer
+
+        return getattr(store_writer, name)
+    raise AttributeError(f"module 'queries.store' has no attribute {name!r}")
 
 
 class StoreError(RuntimeError):
@@ -49,67 +76,58 @@ class StoreError(RuntimeError):
 SENSITIVE_DATASETS = datasets.sensitive()
 
 
-# --------------------------------------------------------------------------- reading
+def version_token(manifest: dict) -> str:
+    """A short name for one store version: the same manifest gives the same token in every process."""
+    canonical = json.dumps(
+        {k: manifest.get(k) for k in ("datasets", "sources", "synthetic", "updated")}, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-class Store:
-    """A read-only view of the data directory: one in-memory DuckDB per process.
+# --------------------------------------------------------------------------- one version
+
+
+class StoreVersion:
+    """One version of the store: an in-memory DuckDB over the files one manifest names.
 
     The monthly aggregates are loaded into memory (they are small); record tables stay
-    as views over Parquet. `refresh()` reloads when the manifest changed, so a running
-    dashboard picks up a finished import without a restart.
+    as views over Parquet. Nothing here ever changes after loading, so every query on
+    one StoreVersion reads the same data.
     """
 
-    def __init__(self, data_dir: Path | str):
+    def __init__(self, data_dir: Path, manifest: dict, token: str | None = None):
         self.data_dir = Path(data_dir)
-        self._lock = threading.Lock()
-        self._manifest_stamp: tuple | None = None
-        self._pid = os.getpid()
-        self.con: duckdb.DuckDBPyConnection | None = None
-        self.datasets: dict[str, Path] = {}
-        self.refresh()
-
-    # -- loading
-    def _stamp(self) -> tuple | None:
-        try:
-            st = (self.data_dir / MANIFEST).stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_ino, st.st_size)
-
-    def refresh(self) -> None:
-        """Reload if the manifest changed, or if this is a forked child (a DuckDB connection must not cross a fork)."""
-        stamp = self._stamp()
-        if os.getpid() != self._pid:
-            self._pid, self._manifest_stamp, self.con = os.getpid(), None, None
-        if stamp == self._manifest_stamp and self.con is not None:
-            return
-        with self._lock:
-            if stamp == self._manifest_stamp and self.con is not None:
-                return
-            self._load(stamp)
-
-    def _load(self, stamp) -> None:
-        manifest = read_manifest(self.data_dir)
+        self.manifest = manifest
+        self.token = token or version_token(manifest)
+        self._cache: dict = {}
+        self._cache_lock = threading.Lock()
+        self.monthly_in_memory = True
         con = duckdb.connect(":memory:")
         datasets = {}
         for dataset, rel in manifest.get("datasets", {}).items():
             folder = self.data_dir / rel
             if not (folder / "monthly.parquet").exists():
+                con.close()
                 raise StoreError(f"{folder / 'monthly.parquet'} is missing: rebuild or re-import {dataset}")
             datasets[dataset] = folder
             for table in TABLES:
                 path = folder / f"{table}.parquet"
                 if path.exists():
                     con.execute(
-                        f"CREATE VIEW {dataset}_{table} AS SELECT * FROM read_parquet({sql_string(path)})"
+                        f"CREATE VIEW {dataset}_{table} AS SELECT * FROM {parquet_source(path)}"
                     )
         monthly = [
-            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM read_parquet({sql_string(f / 'monthly.parquet')})"
+            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM {parquet_source(f / 'monthly.parquet')}"
             for d, f in datasets.items()
         ]
         if monthly:
-            con.execute("CREATE TABLE monthly AS " + " UNION ALL ".join(monthly))
+            union = " UNION ALL ".join(monthly)
+            rows = con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0]  # from Parquet metadata: no scan
+            # Small (a force's store): held in memory, fastest. Large (a national store): a view over
+            # the Parquet, scanned with filters pushed down, so a worker's memory does not grow with the store.
+            kind = "TABLE" if rows <= MONTHLY_IN_MEMORY_ROWS else "VIEW"
+            con.execute(f"CREATE {kind} monthly AS {union}")
+            self.monthly_in_memory = kind == "TABLE"
         else:
             con.execute(
                 "CREATE TABLE monthly (dataset VARCHAR, measure VARCHAR, month DATE, ward_code VARCHAR, "
@@ -128,18 +146,17 @@ class Store:
         con.register("areas_df", areas)
         con.execute("CREATE TABLE areas AS SELECT * FROM areas_df")
         con.unregister("areas_df")
-        old, self.con = self.con, con
-        self._cache = {}
-        self.datasets = datasets
-        self.manifest = manifest
-        self._manifest_stamp = stamp
-        if old is not None:
-            old.close()
+        self.con = con
+        self.datasets: dict[str, Path] = datasets
 
-    # -- querying
+    def refresh(self) -> None:
+        """A version never changes; kept so code written for `Store` runs unchanged on a version."""
+
+    def snapshot(self) -> "StoreVersion":
+        return self
+
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run parameterised SQL on a per-call cursor (DuckDB connections are not thread-safe)."""
-        self.refresh()
         cursor = self.con.cursor()
         try:
             return cursor.execute(sql, params or []).df()
@@ -147,24 +164,168 @@ class Store:
             cursor.close()
 
     def cached(self, key: tuple, compute):
-        """Memoise a small lookup (measure list, months held) until the store is reloaded."""
-        self.refresh()
+        """Memoise a small lookup (measure list, months held) for this version."""
         cache = self._cache
         if key not in cache:
-            cache[key] = compute()
+            value = compute()
+            with self._cache_lock:
+                cache.setdefault(key, value)
         return cache[key]
 
     def has(self, dataset: str) -> bool:
-        self.refresh()
         return dataset in self.datasets
 
     def is_synthetic(self, dataset: str) -> bool:
-        self.refresh()
         return bool(self.manifest.get("synthetic", {}).get(dataset, False))
 
     def source(self, dataset: str) -> str:
-        self.refresh()
         return self.manifest.get("sources", {}).get(dataset, "")
+
+
+# --------------------------------------------------------------------------- the process's view
+
+
+class Store:
+    """A read-only view of the data directory, one per process.
+
+    `refresh()` loads the current version when the manifest changed, so a running
+    dashboard picks up a finished import without a restart. Its query methods read the
+    current version at each call (or the version pinned to this thread by `pin`); code
+    that must not mix versions across several calls takes one `snapshot()` and uses it.
+    """
+
+    def __init__(self, data_dir: Path | str):
+        self.data_dir = Path(data_dir)
+        self._lock = threading.Lock()
+        self._manifest_stamp: tuple | None = None
+        self._pid = os.getpid()
+        self._current: StoreVersion | None = None
+        self._open: OrderedDict[str, StoreVersion] = OrderedDict()
+        self._local = threading.local()
+        self.refresh()
+
+    # -- loading
+    def _stamp(self) -> tuple | None:
+        try:
+            st = (self.data_dir / MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+    def refresh(self) -> None:
+        """Reload if the manifest changed, or if this is a forked child (a DuckDB connection must not cross a fork)."""
+        stamp = self._stamp()
+        if os.getpid() != self._pid:
+            self._pid, self._manifest_stamp, self._current = os.getpid(), None, None
+            self._open = OrderedDict()
+        if stamp == self._manifest_stamp and self._current is not None:
+            return
+        with self._lock:
+            if stamp == self._manifest_stamp and self._current is not None:
+                return
+            manifest = read_manifest(self.data_dir)
+            token = version_token(manifest)
+            version = self._open.get(token) or StoreVersion(self.data_dir, manifest, token)
+            self._remember(version)
+            # Old versions are not closed here: a request still reading one finishes on it,
+            # and DuckDB closes it when the last reference goes.
+            self._current = version
+            self._manifest_stamp = stamp
+
+    def _remember(self, version: StoreVersion) -> None:
+        self._open[version.token] = version
+        self._open.move_to_end(version.token)
+        while len(self._open) > OPEN_VERSIONS:
+            self._open.popitem(last=False)
+
+    def snapshot(self) -> StoreVersion:
+        """The current version, fixed: every query on it reads that one version."""
+        pinned = getattr(self._local, "version", None)
+        if pinned is not None:
+            return pinned
+        self.refresh()
+        return self._current
+
+    def at(self, token: str | None) -> StoreVersion:
+        """The version a page was drawn from, by its token; the current one if the token is unknown or gone.
+
+        A caller compares the returned `.token` with the one it asked for: a different
+        token means the asked-for version is no longer kept ("newer data available").
+        """
+        current = self.snapshot()
+        if not token or not isinstance(token, str) or token == current.token:
+            return current
+        with self._lock:
+            found = self._open.get(token)
+        if found is not None:
+            return found
+        if not all(c in "0123456789abcdef" for c in token) or len(token) != len(current.token):
+            return current
+        path = self.data_dir / VERSIONS_FOLDER / f"{token}.json"
+        try:
+            manifest = json.loads(path.read_text())
+            version = StoreVersion(self.data_dir, manifest, token)
+        except (OSError, json.JSONDecodeError, StoreError, duckdb.Error):
+            return current  # pruned: the caller sees a newer token
+        with self._lock:
+            self._remember(version)
+        return version
+
+    @contextmanager
+    def pin(self, version: StoreVersion | None = None):
+        """Within this block, this thread's `Store.query`/`cached`/`has`/... all read one version."""
+        previous = getattr(self._local, "version", None)
+        self._local.version = version or self.snapshot()
+        try:
+            yield self._local.version
+        finally:
+            self._local.version = previous
+
+    # -- the current (or pinned) version's view, for code written before snapshots
+    @property
+    def token(self) -> str:
+        return self.snapshot().token
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.snapshot().con
+
+    @property
+    def datasets(self) -> dict[str, Path]:
+        return self.snapshot().datasets
+
+    @property
+    def manifest(self) -> dict:
+        return self.snapshot().manifest
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        return self.snapshot().query(sql, params)
+
+    def cached(self, key: tuple, compute):
+        return self.snapshot().cached(key, compute)
+
+    def has(self, dataset: str) -> bool:
+        return self.snapshot().has(dataset)
+
+    def is_synthetic(self, dataset: str) -> bool:
+        return self.snapshot().is_synthetic(dataset)
+
+    def source(self, dataset: str) -> str:
+        return self.snapshot().source(dataset)
+
+
+def parquet_source(path: Path) -> str:
+    """`read_parquet(...)` of a table that is one file, or a folder of month partitions (`ym=YYYY-MM/*.parquet`).
+
+    Importers write records and monthly tables partitioned by month, so a new month writes
+    only its own partition (the others are hard links to the previous version's files);
+    the demo and stores written before that hold single files. The partition key is not
+    added as a column (`hive_partitioning=false`): readers see the same columns either way.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return f"read_parquet({sql_string(path / '**' / '*.parquet')}, hive_partitioning=false, union_by_name=true)"
+    return f"read_parquet({sql_string(path)})"
 
 
 def sql_string(path: Path) -> str:
@@ -180,119 +341,3 @@ def read_manifest(data_dir: Path) -> dict:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise StoreError(f"{path} is not valid JSON (line {exc.lineno}): {exc.msg}") from None
-
-
-# --------------------------------------------------------------------------- writing
-
-
-@contextmanager
-def write_lock(data_dir: Path):
-    """One writer at a time per data directory; readers never wait."""
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def new_version_dir(data_dir: Path, dataset: str) -> Path:
-    """A fresh, hidden staging folder for a dataset's next version."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    folder = Path(data_dir) / dataset / f".staging-{stamp}-{uuid.uuid4().hex[:6]}"
-    folder.mkdir(parents=True)
-    return folder
-
-
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_parquet(path, index=False, compression="zstd")
-
-
-def monthly_select(measure_sql: str) -> str:
-    """The aggregation every dataset shares: its measures per ward and month, with the area hierarchy.
-
-    `measure_sql` is the dataset's own SELECT over a relation named `records` returning
-    (measure, month, ward_code, location); one record may count in several measures
-    (a deliberate primary fire is also a deliberate fire), so it may UNION several selects.
-    A relation named `areas` (geography.ward_areas) must be visible too.
-    """
-    return f"""
-        SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location, count(*) AS count
-        FROM ({measure_sql}) AS m
-        LEFT JOIN areas AS a ON a.ward_code = m.ward_code
-        GROUP BY ALL
-        ORDER BY m.measure, m.month, a.csp, a.neighbourhood, m.ward_code, m.location
-    """
-
-
-def aggregate_records(records: pd.DataFrame, measure_sql: str, areas: pd.DataFrame) -> pd.DataFrame:
-    """The monthly table for records held in memory (tests and tools), by exactly the store's SQL."""
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("records", records)
-        con.register("areas", areas)
-        return con.execute(monthly_select(measure_sql)).df()
-    finally:
-        con.close()
-
-
-def build_monthly(folder: Path, data_dir: Path, measure_sql: str) -> None:
-    """Aggregate a version's records.parquet into its monthly.parquet."""
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet({sql_string(folder / 'records.parquet')})")
-        con.register("areas", geography.ward_areas(data_dir))
-        con.execute(
-            f"COPY ({monthly_select(measure_sql)}) TO {sql_string(folder / 'monthly.parquet')} "
-            "(FORMAT parquet, COMPRESSION zstd)"
-        )
-    finally:
-        con.close()
-
-
-def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: bool) -> Path:
-    """Make a staged version current by an atomic swap of the manifest.
-
-    Call inside `write_lock`. The staging folder must already hold every table.
-    """
-    data_dir = Path(data_dir)
-    missing = [t for t in ("records", "monthly", "coverage") if not (folder / f"{t}.parquet").exists()]
-    if missing:
-        raise StoreError(f"{folder}: cannot publish {dataset}, missing {', '.join(missing)}")
-    final = folder.with_name(folder.name.removeprefix(".staging-"))
-    os.rename(folder, final)
-    manifest = read_manifest(data_dir)
-    manifest.setdefault("datasets", {})[dataset] = str(final.relative_to(data_dir))
-    manifest.setdefault("sources", {})[dataset] = source
-    manifest.setdefault("synthetic", {})[dataset] = synthetic
-    manifest["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    tmp = data_dir / f".{MANIFEST}.{uuid.uuid4().hex[:6]}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    with open(tmp) as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, data_dir / MANIFEST)
-    _prune(data_dir, dataset, keep=final.name)
-    return final
-
-
-def _prune(data_dir: Path, dataset: str, keep: str) -> None:
-    """Delete stale staging folders and all but the newest few versions."""
-    root = Path(data_dir) / dataset
-    versions = sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for old in versions[VERSIONS_KEPT:]:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
-    for stale in root.glob(".staging-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-
-
-def current_records(data_dir: Path, dataset: str) -> Path | None:
-    """Path of the current records.parquet for a dataset, for importers that merge months."""
-    rel = read_manifest(data_dir).get("datasets", {}).get(dataset)
-    return Path(data_dir) / rel / "records.parquet" if rel else None

@@ -14,6 +14,7 @@ from queries.export import describe_view
 from queries.store import DATASETS
 
 RECON_HEADERS = {"rows_read": "Rows read", "loaded": "Loaded", "outside_area": "Outside force area",
+                 "another_owner": "Another force's area", "unknown_area": "Unknown area code",
                  "unallocated": "No location", "rejected": "Rejected", "file": "File", "adds up": "Adds up"}
 
 dash.register_page(__name__, path="/data", name="Data", title="Data - CSP Performance", order=9)
@@ -35,12 +36,21 @@ def _dataset_section(dataset: str) -> dbc.Card:
         ok = bool(recon["adds up"].all())
         body += [
             html.P(
-                ("Every file reconciles: rows read = loaded + outside the force area + no location + rejected."
+                ("Every file reconciles: rows read = loaded + outside the force area + another force's area + "
+                 "unknown area code + no location + rejected."
                  if ok else "Some files do not reconcile: see the rows marked False."),
                 className="small " + ("text-success" if ok else "text-danger fw-semibold"),
             ),
             components.grid(f"data-{dataset}-recon", recon.assign(**{"adds up": recon["adds up"].map({True: "yes", False: "NO"})})
                             .rename(columns=RECON_HEADERS)),
+        ]
+    by_month = quality.reconciliation_by_month(store, dataset)
+    if len(by_month):
+        body += [
+            html.H6("By month held (as the store holds it now; past imports are in import-log.jsonl)", className="mt-3"),
+            components.grid(f"data-{dataset}-recon-month",
+                            by_month.assign(**{"adds up": by_month["adds up"].map({True: "yes", False: "NO"})})
+                            .rename(columns={**RECON_HEADERS, "month": "Month", "files": "Files"})),
         ]
     if len(reasons):
         body += [html.H6("Rejected rows by reason", className="mt-3"),

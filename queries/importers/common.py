@@ -1,4 +1,4 @@
-"""What every importer shares: month-replacing merge, reconciliation, quarantine, atomic publish.
+"""What every importer shares: month-replacing merge, the shrink guard, reconciliation, quarantine, atomic publish.
 
 An importer parses its files into three frames and hands them to `publish_import`:
 
@@ -11,25 +11,72 @@ An importer parses its files into three frames and hands them to `publish_import
 Re-importing a month replaces that month (no duplicates); other months are kept. If the
 dataset currently holds synthetic demo data, a real import replaces it entirely, so real
 and invented figures are never mixed.
+
+The guard, in this one place for every importer: an import that would leave a month it
+replaces with much less than the store holds (SHRINK_LIMIT), or in which a file is mostly
+rejected rows (REJECTED_LIMIT), stops before writing and says which months and how many
+rows; `--replace-smaller` publishes it anyway. A month in the future, or far outside the
+months the store holds, is published with a warning naming the file.
+
+The reconciliation and rejected tables of a version describe the data it *holds*: a
+replaced month's old reconciliation rows go with its old records. The history of imports
+is `import-log.jsonl` (store_writer.append_log).
 """
 from __future__ import annotations
 
+import os
+import re
 import shutil
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from queries import store
+from queries import store_writer
 from queries.measures import MEASURE_SQL
+from queries.store import parquet_source, read_manifest, sql_string
 
 RECONCILIATION_COLUMNS = ["file", "month", "rows_read", "loaded", "outside_area", "unallocated", "rejected"]
+# The store's reconciliation, fixed here for every dataset (issue 9):
+#   rows_read = loaded + outside_area (outside the owner's area) + another_owner (in an area another
+#   owner covers) + unknown_area (an area code no lookup knows) + unallocated (no location) + rejected.
+# The owner is the police force for crime and hate crime, the fire and rescue service for fire, the
+# MARAC's area for MARAC. Importers that cannot yet tell another owner's area or an unknown code from
+# "outside" (they need national geography: issue 8) leave those two at 0.
+OWNER_PARTS = ["another_owner", "unknown_area"]
+RECONCILED_PARTS = ["loaded", "outside_area", *OWNER_PARTS, "unallocated", "rejected"]
+STORED_RECONCILIATION_COLUMNS = ["file", "month", "rows_read", *RECONCILED_PARTS]
 REJECTED_COLUMNS = ["file", "line", "reason", "raw"]
+
+# A month held in the store may not lose more than this share of its records in a
+# re-import without --replace-smaller (one stray row must not replace 9,162).
+SHRINK_LIMIT = 0.20
+# A file more than this share of whose rows are rejected is not published without --replace-smaller.
+REJECTED_LIMIT = 0.50
+# A month this many months before the first or after the last month held is worth a warning
+# (a mistyped year: 2052 for 2025).
+FAR_OUTSIDE_MONTHS = 36
+REPLACE_SMALLER_FLAG = "--replace-smaller"
+# Exit code for an import refused because the disk is full or read-only (the old store is live).
+EXIT_WRITE_FAILED = 3
+MONTHS_LISTED = 12
 
 
 class ImportError_(ValueError):
     """Input that cannot be imported; the message names the file (and line)."""
+
+
+class ShrinkRefused(ImportError_):
+    """The import would replace held months with much less, or most of a file was rejected."""
+
+
+class StoreWriteFailed(ImportError_):
+    """The disk refused the write (full, read-only, no permission); the old store is still live."""
+
+    exit_code = EXIT_WRITE_FAILED
 
 
 @dataclass
@@ -39,17 +86,19 @@ class ImportResult:
     replaced_synthetic: bool
     reconciliation: pd.DataFrame
     quarantine_file: Path | None
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_reconciliation(reconciliation: pd.DataFrame) -> None:
     """Refuse to publish numbers that do not add up: nothing may be silently lost."""
-    parts = reconciliation[["loaded", "outside_area", "unallocated", "rejected"]].sum(axis=1)
+    present = [c for c in RECONCILED_PARTS if c in reconciliation]
+    parts = reconciliation[present].sum(axis=1)
     bad = reconciliation[parts != reconciliation["rows_read"]]
     if len(bad):
         row = bad.iloc[0]
         raise ImportError_(
-            f"{row['file']} {row['month']}: rows read {row['rows_read']} != loaded + outside + "
-            f"unallocated + rejected ({parts[bad.index[0]]}); nothing was written"
+            f"{row['file']} {row['month']}: rows read {row['rows_read']} != {' + '.join(present)} "
+            f"({parts[bad.index[0]]}); nothing was written"
         )
 
 
@@ -61,6 +110,82 @@ def held_months(reconciliation: pd.DataFrame) -> set:
     return set(pd.to_datetime(vouched["month"]).dt.date)
 
 
+def _month(m) -> str:
+    return f"{pd.Timestamp(m):%Y-%m}"
+
+
+def _files_for(reconciliation: pd.DataFrame, month: date) -> str:
+    months = pd.to_datetime(reconciliation["month"]).dt.date
+    names = sorted({Path(str(f)).name for f in reconciliation.loc[months == month, "file"]})
+    return ", ".join(names) or "?"
+
+
+def shrink_problems(held: dict, incoming: dict, reconciliation: pd.DataFrame) -> list[str]:
+    """Why this import may not publish without --replace-smaller: months that would shrink, files mostly rejected.
+
+    `held` and `incoming` map month -> records (the store's now, and this import's).
+    """
+    problems = []
+    for month in sorted(held):
+        before, after = int(held[month]), int(incoming.get(month, 0))
+        if month in incoming and before > 0 and after < before * (1 - SHRINK_LIMIT):
+            problems.append(
+                f"{_month(month)}: the store holds {before:,} records, this import has {after:,} "
+                f"({(after - before) / before:+.0%}, from {_files_for(reconciliation, month)})"
+            )
+    per_file = reconciliation.groupby("file", sort=False)[["rows_read", "rejected"]].sum()
+    for name, row in per_file.iterrows():
+        if row["rows_read"] and row["rejected"] > REJECTED_LIMIT * row["rows_read"]:
+            problems.append(f"{name}: {int(row['rejected']):,} of {int(row['rows_read']):,} rows rejected "
+                            f"(more than {REJECTED_LIMIT:.0%})")
+    return problems
+
+
+def month_warnings(months: list[date], held: list[date], reconciliation: pd.DataFrame, today: date | None = None) -> list[str]:
+    """Months in the future, or far outside the months the store holds: published, but said out loud."""
+    today = today or date.today()
+    this_month = date(today.year, today.month, 1)
+    warnings = []
+    first, last = (min(held), max(held)) if held else (None, None)
+
+    def gap(a: date, b: date) -> int:
+        return (b.year - a.year) * 12 + b.month - a.month
+
+    for month in sorted(months):
+        files = _files_for(reconciliation, month)
+        if month > this_month:
+            warnings.append(f"{files}: {_month(month)} is in the future (today is {today:%Y-%m-%d}); is the date right?")
+        elif first is not None and (gap(month, first) > FAR_OUTSIDE_MONTHS or gap(last, month) > FAR_OUTSIDE_MONTHS):
+            warnings.append(f"{files}: {_month(month)} is more than {FAR_OUTSIDE_MONTHS} months outside the months "
+                            f"held ({_month(first)} to {_month(last)}); is the date right?")
+    return warnings
+
+
+def _held_counts(current: Path | None, months: list) -> dict:
+    """Records per month the store holds, for the months this import brings (others are not read:
+    with month partitions, the filter skips every other month's files by their statistics)."""
+    if current is None or not current.exists() or not months:
+        return {}
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("wanted", pd.DataFrame({"month": pd.to_datetime(pd.Series(months))}))
+        rows = con.execute(
+            f"SELECT month, count(*) FROM {parquet_source(current)} "
+            "WHERE month BETWEEN (SELECT min(month) FROM wanted)::DATE AND (SELECT max(month) FROM wanted)::DATE "
+            "GROUP BY month"
+        ).fetchall()
+    finally:
+        con.close()
+    return {pd.Timestamp(m).date(): n for m, n in rows if m is not None}
+
+
+def _held_months(current_dir: Path | None) -> list:
+    """Every month the current version holds (its coverage table), for the far-outside warning."""
+    if current_dir is None or not (current_dir / "coverage.parquet").exists():
+        return []
+    return sorted(pd.to_datetime(pd.read_parquet(current_dir / "coverage.parquet")["month"]).dt.date)
+
+
 def publish_import(
     data_dir: Path,
     dataset: str,
@@ -68,74 +193,179 @@ def publish_import(
     rejected: pd.DataFrame,
     reconciliation: pd.DataFrame,
     source: str,
+    replace_smaller: bool = False,
+    files: list | None = None,
 ) -> ImportResult:
-    """Merge new records into the dataset, replacing the months they cover, and swap it in."""
+    """Merge new records into the dataset, replacing the months they cover, and swap it in.
+
+    Raises ShrinkRefused (nothing written) when the guard trips and `replace_smaller` is
+    False, and StoreWriteFailed (old store live, nothing left half-written) when the disk
+    refuses a write.
+    """
     data_dir = Path(data_dir)
     check_reconciliation(reconciliation)
     if records.empty and rejected.empty:
-        raise ImportError_("no rows to import: every file was empty")
+        names = sorted({Path(str(f)).name for f in list(reconciliation["file"]) + list(files or [])})
+        raise ImportError_(
+            "no rows to import: every file was empty"
+            + (f" (only a header line, no rows: {', '.join(names)})" if names else "")
+        )
     records = records.copy()
     records["month"] = pd.to_datetime(records["month"]).dt.date
     new_months = sorted(set(records["month"]) | held_months(reconciliation))
-    with store.write_lock(data_dir):
-        manifest = store.read_manifest(data_dir)
-        replaced_synthetic = bool(manifest.get("synthetic", {}).get(dataset))
-        current = None if replaced_synthetic else store.current_records(data_dir, dataset)
-        current_dir = current.parent if current is not None else None
-        folder = store.new_version_dir(data_dir, dataset)
-        try:
-            con = duckdb.connect(":memory:")
-            con.register("new_records", records)
-            new_months_df = pd.DataFrame({"month": new_months})
-            con.register("new_months", new_months_df)
-            target = store.sql_string(folder / "records.parquet")
-            if current is not None and current.exists():
-                old = store.sql_string(current)
-                con.execute(
-                    f"""COPY (
-                        SELECT * FROM read_parquet({old}) WHERE month NOT IN (SELECT month FROM new_months)
-                        UNION ALL BY NAME SELECT * FROM new_records
-                        ORDER BY month
-                    ) TO {target} (FORMAT parquet, COMPRESSION zstd)"""
-                )
-                old_coverage = pd.read_parquet(current_dir / "coverage.parquet")
-            else:
-                con.execute(f"COPY (SELECT * FROM new_records ORDER BY month) TO {target} (FORMAT parquet, COMPRESSION zstd)")
-                old_coverage = pd.DataFrame({"month": [], "source": []})
-            con.close()
-            coverage = pd.concat(
-                [old_coverage[~pd.to_datetime(old_coverage["month"]).dt.date.isin(new_months)],
-                 pd.DataFrame({"month": new_months, "source": source})],
-                ignore_index=True,
-            )
-            coverage["month"] = pd.to_datetime(coverage["month"]).dt.date
-            store.write_parquet(coverage.sort_values("month", ignore_index=True), folder / "coverage.parquet")
-            _append(current_dir, folder, "reconciliation", reconciliation, RECONCILIATION_COLUMNS)
-            _append(current_dir, folder, "rejected", rejected, REJECTED_COLUMNS)
-            store.build_monthly(folder, data_dir, MEASURE_SQL[dataset])
-            version = store.publish(data_dir, dataset, folder, source=source, synthetic=False)
-        except BaseException:  # interrupted or failed: leave nothing half-written behind
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+    try:
+        with store_writer.write_lock(data_dir):
+            return _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source,
+                                      new_months, replace_smaller)
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
+        raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
+
+
+def _write_failure(data_dir: Path, exc: BaseException) -> str:
+    """One line from an OSError or a DuckDB IO error (whose text nests the OS reason in JSON)."""
+    reason = getattr(exc, "strerror", None)
+    if reason is None:
+        text = str(exc)
+        errno_found = re.search(r'"errno":\s*"?(\d+)', text)
+        found = re.search(r'(?:write|open|create)[^"]*\\?"[^"]+\\?":\s*([^"\\}]+)', text)
+        if errno_found:
+            reason = os.strerror(int(errno_found[1]))
+        elif found:
+            reason = found[1].strip()
+        else:
+            reason = text.splitlines()[0][:200]
+    where = getattr(exc, "filename", None) or data_dir
+    return (f"cannot write the store at {where}: {reason} (is the disk full or read-only?); "
+            "nothing was published, the store is as it was")
+
+
+def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source, new_months, replace_smaller):
+    manifest = read_manifest(data_dir)
+    replaced_synthetic = bool(manifest.get("synthetic", {}).get(dataset))
+    current = None if replaced_synthetic else store_writer.current_records(data_dir, dataset)
+    current_dir = current.parent if current is not None else None
+    held = {m: n for m, n in _held_counts(current, new_months).items() if m in set(new_months)}
+    incoming = records.groupby("month").size().to_dict()
+    for month in new_months:
+        incoming.setdefault(month, 0)
+    problems = shrink_problems(held, incoming, reconciliation)
+    if problems and not replace_smaller:
+        shown = problems[:MONTHS_LISTED] + ([f"... and {len(problems) - MONTHS_LISTED} more"] if len(problems) > MONTHS_LISTED else [])
+        raise ShrinkRefused(
+            f"this import would replace held data with much less (more than {SHRINK_LIMIT:.0%} fewer records in a "
+            f"month) or is mostly rejected rows; nothing was written:\n  " + "\n  ".join(shown)
+            + f"\nIf that is what you mean, run the import again with {REPLACE_SMALLER_FLAG}."
+        )
+    warnings = month_warnings(new_months, _held_months(current_dir), reconciliation)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    folder = store_writer.new_version_dir(data_dir, dataset)
+    try:
+        areas = store_writer.areas_fingerprint(data_dir)
+        con = duckdb.connect(":memory:")
+        con.register("new_records", records)
+        con.register("new_months", pd.DataFrame({"month": new_months}))
+        target = folder / "records.parquet"
+        replaced = {_month(m) for m in new_months}
+        store_writer.write_month_partitions(con, "SELECT * FROM new_records", target)
+        old_coverage = pd.DataFrame({"month": [], "source": []})
+        rebuild_all = True
+        if current is not None and current.exists():
+            if current.is_dir():  # partitioned: keep the other months by hard links, nothing rewritten
+                store_writer.link_month_partitions(current, target, skip=replaced)
+                rebuild_all = store_writer.version_meta(current_dir).get("areas") != areas
+            else:  # a single-file version (older stores): rewritten once, partitioned from now on
+                store_writer.write_month_partitions(
+                    con, f"SELECT * FROM read_parquet({sql_string(current)}) WHERE month NOT IN (SELECT month FROM new_months)",
+                    target)
+            old_coverage = pd.read_parquet(current_dir / "coverage.parquet")
+        con.close()
+        if rebuild_all:
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], None)
+        else:  # only the months imported; the rest were built under the same geography
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], new_months)
+            store_writer.link_month_partitions(current_dir / "monthly.parquet", folder / "monthly.parquet", skip=replaced)
+        coverage = pd.concat(
+            [old_coverage[~pd.to_datetime(old_coverage["month"]).dt.date.isin(new_months)],
+             pd.DataFrame({"month": new_months, "source": source})],
+            ignore_index=True,
+        )
+        coverage["month"] = pd.to_datetime(coverage["month"]).dt.date
+        store_writer.write_parquet(coverage.sort_values("month", ignore_index=True), folder / "coverage.parquet")
+        held_recon = _carry_reconciliation(current_dir, folder, reconciliation, new_months)
+        all_rejected = _carry_rejected(current_dir, folder, rejected, reconciliation, held_recon)
+        if len(all_rejected):
+            # The quarantine is part of the version: on disk before the version is published.
+            all_rejected.to_csv(folder / "quarantine.csv", index=False)
+        log = {
+            "files": sorted({str(f) for f in reconciliation["file"]}),
+            "months": [_month(m) for m in new_months],
+            "rows_read": int(reconciliation["rows_read"].sum()), "loaded": int(reconciliation["loaded"].sum()),
+            "outside_area": int(reconciliation["outside_area"].sum()),
+            "unallocated": int(reconciliation["unallocated"].sum()), "rejected": int(reconciliation["rejected"].sum()),
+            "records": len(records), "replaced_smaller": bool(problems), "warnings": warnings,
+        }
+        version = store_writer.publish(data_dir, dataset, folder, source=source, synthetic=False, log=log,
+                                       meta={"areas": areas})
+    except BaseException:  # interrupted or failed: leave nothing half-written behind
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     quarantine = None
+    try:
+        store_writer.relink_quarantine(data_dir, dataset, version)
+    except OSError as exc:
+        print(f"warning: the import was published; {dataset}/quarantine.csv could not be updated ({exc.strerror}): "
+              f"the rejected rows are in {version / 'quarantine.csv'}", file=sys.stderr)
     if len(rejected):
         quarantine = data_dir / dataset / "quarantine.csv"
-        all_rejected = pd.read_parquet(version / "rejected.parquet")
-        tmp = quarantine.with_suffix(".csv.tmp")
-        all_rejected.to_csv(tmp, index=False)
-        tmp.replace(quarantine)
-    return ImportResult(version, new_months, replaced_synthetic, reconciliation, quarantine)
+        if not quarantine.exists():
+            quarantine = version / "quarantine.csv"
+    return ImportResult(version, new_months, replaced_synthetic, reconciliation, quarantine, warnings)
 
 
-def _append(current_dir: Path | None, folder: Path, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    """Carry a history table (reconciliation, rejected rows) forward, adding this import's rows."""
-    # Required columns first; an importer's extra columns (e.g. fires vs false alarms) are kept too.
-    columns = columns + [c for c in frame.columns if c not in columns]
-    frame = frame.reindex(columns=columns).astype({c: "string" for c in columns if c in ("file", "reason", "raw")})
-    frames = [frame]
+def _read_history(current_dir: Path | None, table: str) -> pd.DataFrame | None:
     if current_dir is not None and (current_dir / f"{table}.parquet").exists():
-        frames.insert(0, pd.read_parquet(current_dir / f"{table}.parquet"))
+        return pd.read_parquet(current_dir / f"{table}.parquet")
+    return None
+
+
+def _carry_reconciliation(current_dir, folder, reconciliation: pd.DataFrame, new_months: list) -> pd.DataFrame:
+    """The reconciliation of the data held: old rows of replaced months go; a re-imported file's unknown-month rows go."""
+    columns = STORED_RECONCILIATION_COLUMNS + [c for c in reconciliation.columns if c not in STORED_RECONCILIATION_COLUMNS]
+    frame = _typed(reconciliation.reindex(columns=columns), columns)
+    for part in OWNER_PARTS:
+        frame[part] = frame[part].fillna(0).astype("int64")
+    old = _read_history(current_dir, "reconciliation")
+    if old is not None:
+        old = old.assign(**{p: old[p] if p in old else 0 for p in OWNER_PARTS})
+    frames = [frame]
+    if old is not None:
+        months = pd.to_datetime(old["month"], errors="coerce").dt.date
+        replaced = months.isin(new_months)
+        same_file_unknown = months.isna() & old["file"].isin(set(reconciliation["file"]))
+        frames.insert(0, old[~(replaced | same_file_unknown)])
+    merged = pd.concat(frames, ignore_index=True)
+    merged["month"] = merged["month"].astype("string")
+    store_writer.write_parquet(merged, folder / "reconciliation.parquet")
+    return merged
+
+
+def _carry_rejected(current_dir, folder, rejected: pd.DataFrame, reconciliation: pd.DataFrame,
+                    held_recon: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows of files still held (some reconciliation row kept), re-imported files' old rows replaced."""
+    columns = REJECTED_COLUMNS + [c for c in rejected.columns if c not in REJECTED_COLUMNS]
+    frame = _typed(rejected.reindex(columns=columns), columns)
+    old = _read_history(current_dir, "rejected")
+    frames = [frame]
+    if old is not None:
+        still_held = set(held_recon["file"]) - set(reconciliation["file"])
+        frames.insert(0, old[old["file"].isin(still_held)])
     merged = pd.concat(frames, ignore_index=True)
     if "month" in merged:
         merged["month"] = merged["month"].astype("string")
-    store.write_parquet(merged, folder / f"{table}.parquet")
+    store_writer.write_parquet(merged, folder / "rejected.parquet")
+    return merged
+
+
+def _typed(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return frame.astype({c: "string" for c in columns if c in ("file", "reason", "raw")})

@@ -77,6 +77,12 @@ EXAMPLES_SHOWN = 10
 SOURCE_AREA_SEPARATOR = " / "
 
 
+# A physical line longer than this is a rejected row, never parsed (an IRS row is a few hundred characters).
+MAX_LINE_CHARS = 65_536
+RAW_KEPT_CHARS = 200
+TOO_LONG_MARK = "(line too long)"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--areas", type=Path,
@@ -292,7 +298,10 @@ def parse_export(path: Path, areas: AreaMap, encoding: str = "auto", seen: dict 
     """Read one export into record dicts and rejected-row dicts (rows never vanish)."""
     text, used = decode(path, Path(path).read_bytes(), encoding)
     lines = io.StringIO(text, newline="").readlines()
-    reader = csv.reader(lines)
+    # An over-long line is a rejected row, never parsed (Python's csv refuses fields over 131,072 characters).
+    too_long = {number for number, line in enumerate(lines, start=1) if number > 1 and len(line) > MAX_LINE_CHARS}
+    reader = csv.reader(TOO_LONG_MARK + "\n" if number in too_long else line
+                        for number, line in enumerate(lines, start=1))
     try:
         header = next(reader)
     except csv.Error as exc:
@@ -316,6 +325,11 @@ def parse_export(path: Path, areas: AreaMap, encoding: str = "auto", seen: dict 
             parsed.blank_lines += consumed - start + 1
             continue
         parsed.rows += 1
+        if start in too_long:
+            parsed.rejected.append({"file": name, "line": start, "month": None,
+                                    "reason": f"line longer than {MAX_LINE_CHARS:,} characters (a row is a few hundred): not read",
+                                    "raw": raw[:RAW_KEPT_CHARS] + f"... ({len(raw):,} characters)"})
+            continue
         record, reason, month = _record(row, header, positions, areas)
         if reason is None:
             first = seen.get(record["record_id"])
@@ -450,7 +464,8 @@ class FireImport:
     unmapped: pd.Series  # source_area -> incidents, for areas the mapping does not name
 
 
-def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None, encoding: str = "auto") -> FireImport:
+def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None, encoding: str = "auto",
+               replace_smaller: bool = False) -> FireImport:
     """Read and check every file, then publish them all in one atomic swap (or nothing)."""
     data_dir = Path(data_dir)
     if not paths:
@@ -478,7 +493,8 @@ def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None
     rejected = pd.DataFrame([r for p in parsed for r in p.rejected], columns=REJECTED_COLUMNS + ["month"])
     reconciliation = reconcile(parsed)
     source = "IRS incident export: " + ", ".join(p.name for p in parsed)
-    result = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source)
+    result = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source,
+                            replace_smaller=replace_smaller)
     unallocated = records[records["location"] == geography.NO_LOCATION]
     unmapped = unallocated["source_area"].fillna("(blank)").value_counts()
     return FireImport(result, records, rejected, reconciliation, parsed, unmapped)
@@ -488,11 +504,11 @@ def main(args: argparse.Namespace) -> int:
     """Import the given exports and print the reconciliation. Exit 0 on success, 2 on bad input."""
     try:
         outcome = run_import(list(args.paths), Path(args.data_dir), getattr(args, "areas", None),
-                             getattr(args, "encoding", "auto") or "auto")
+                             getattr(args, "encoding", "auto") or "auto", getattr(args, "replace_smaller", False))
     except ImportError_ as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("The store was not changed.", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     report(outcome, sys.stdout)
     return 0
 

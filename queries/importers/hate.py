@@ -121,7 +121,8 @@ def _parse_row(row: Row, resolver: AreaResolver, today: date) -> tuple[dict | No
     }, None, month, location
 
 
-def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING) -> tuple[ImportResult, list[str]]:
+def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING,
+                 replace_smaller: bool = False) -> tuple[ImportResult, list[str]]:
     """Read, check and publish hate files; raise ImportError_ (store unchanged) on a file problem."""
     data_dir = Path(data_dir)
     if not paths:
@@ -139,7 +140,7 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
         if "outcome" not in csv_file.header:
             notes.append(f"{path}: no outcome column, so its crimes count as awaiting an outcome")
         outcomes = [
-            (row, None, f"{len(row.values)} fields, expected {len(csv_file.header)} (truncated line, or a comma "
+            (row, None, row.reason or f"{len(row.values)} fields, expected {len(csv_file.header)} (truncated line, or a comma "
                         "inside an unquoted value)", None, REJECTED)
             for row in csv_file.bad_rows
         ]
@@ -181,11 +182,13 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
         pd.DataFrame(rejected, columns=REJECTED_COLUMNS),
         pd.concat(reconciliation, ignore_index=True),
         source="Hate incidents and crimes CSV: " + ", ".join(Path(p).name for p in paths),
+        replace_smaller=replace_smaller, files=[str(p) for p in paths],
     )
     return result, notes
 
 
 def main(args) -> int:
-    result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING))
+    result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING),
+                                 getattr(args, "replace_smaller", False))
     print_result(result, notes, DATASET)
     return 0

@@ -56,6 +56,12 @@ REJECTED = "rejected"
 EXAMPLES_SHOWN = 5
 
 
+# A physical line longer than this is a rejected row, never parsed (a MARAC or hate row is
+# a few hundred characters; Python's csv module refuses fields over 131,072).
+MAX_LINE_CHARS = 65_536
+RAW_KEPT_CHARS = 200
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--encoding", default=DEFAULT_ENCODING,
@@ -74,6 +80,7 @@ class Row:
     fields: dict[str, str]
     raw: str
     values: list[str]
+    reason: str | None = None  # why a bad row is bad, when it is not its field count
 
 
 @dataclass
@@ -113,6 +120,14 @@ def read_csv(path: Path, required: list[str], optional: list[str], encoding: str
     except LookupError:
         raise ImportError_(f"--encoding {encoding!r} is not an encoding Python knows (try utf-8 or cp1252)") from None
     lines = text.splitlines(keepends=True)
+    too_long = [Row(number, {}, line[:RAW_KEPT_CHARS] + f"... ({len(line):,} characters)", [],
+                    f"line longer than {MAX_LINE_CHARS:,} characters (a row is a few hundred): not read")
+                for number, line in enumerate(lines, start=1) if len(line) > MAX_LINE_CHARS]
+    if too_long:
+        # Each over-long line becomes a blank one (skipped) and a rejected row: no crash, no field limit error.
+        for row in too_long:
+            lines[row.line - 1] = "\n"
+        text = "".join(lines)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     result: CsvFile | None = None
@@ -142,6 +157,7 @@ def read_csv(path: Path, required: list[str], optional: list[str], encoding: str
         ) from None
     if result is None:
         raise ImportError_(f"{path}: the file has only blank lines (no header, no rows)")
+    result.bad_rows = sorted(result.bad_rows + [r for r in too_long if r.line > 1], key=lambda r: r.line)
     return result
 
 
@@ -299,7 +315,8 @@ def _redacted(row: Row, header: list[str]) -> str:
     return out.getvalue()
 
 
-def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING) -> tuple[ImportResult, list[str]]:
+def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING,
+                 replace_smaller: bool = False) -> tuple[ImportResult, list[str]]:
     """Read, check and publish MARAC files; raise ImportError_ (store unchanged) on a file problem."""
     data_dir = Path(data_dir)
     if not paths:
@@ -321,7 +338,7 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
             )
         outcomes = []
         for row in csv_file.bad_rows:
-            outcomes.append((row, None, f"{len(row.values)} fields, expected {len(csv_file.header)} (truncated line, "
+            outcomes.append((row, None, row.reason or f"{len(row.values)} fields, expected {len(csv_file.header)} (truncated line, "
                                         "or a comma inside an unquoted value)", None))
         for row in csv_file.rows:
             record, reason, month = _parse_row(row, resolver, today)
@@ -366,6 +383,7 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
         pd.DataFrame(rejected, columns=REJECTED_COLUMNS),
         pd.concat(reconciliation, ignore_index=True),
         source="MARAC case-level CSV: " + ", ".join(Path(p).name for p in paths),
+        replace_smaller=replace_smaller, files=[str(p) for p in paths],
     )
     return result, notes
 
@@ -410,6 +428,7 @@ def _parse_row(row: Row, resolver: AreaResolver, today: date) -> tuple[dict | No
 
 
 def main(args) -> int:
-    result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING))
+    result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING),
+                                 getattr(args, "replace_smaller", False))
     print_result(result, notes, DATASET)
     return 0

@@ -90,6 +90,13 @@ MONTH_TEXT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # memory flat and give the progress bar something to show on a single big file.
 BLOCK_SIZE = 16 << 20
 HEADER_LIMIT = 1 << 20
+# A rejected line longer than this keeps only its start (and its length) in the quarantine.
+RAW_KEPT_CHARS = 10_000
+# A zip member is refused unread if it would inflate beyond this, or compresses better than
+# MAX_ZIP_RATIO to 1 (real police.uk CSVs: about 5 to 1; small members are not ratio-checked).
+MAX_ZIP_MEMBER_BYTES = 1 << 30
+MAX_ZIP_RATIO = 50
+RATIO_CHECKED_ABOVE = 1 << 20
 # A file where more than this share of rows is unreadable is not the file it claims to
 # be (a renamed month, another format): refuse it rather than replace a month with scraps.
 MAX_REJECTED_SHARE = 0.10
@@ -263,6 +270,27 @@ def discover(paths: list[Path]) -> tuple[list[StreetFile], list[str], list[str]]
     return files, skipped, problems
 
 
+def refuse_implausible_member(path: Path, member: zipfile.ZipInfo) -> None:
+    """A zip bomb is refused before a byte of it is inflated: by its declared size and its compression ratio.
+
+    zipfile never inflates more than a member declares (it stops, then fails the CRC), so
+    checking the declared size bounds what will be read.
+    """
+    name = f"{path.name}:{member.filename}"
+    if member.file_size > MAX_ZIP_MEMBER_BYTES:
+        raise FileProblem(
+            f"{name}: {_size(member.file_size)} uncompressed, more than the {_size(MAX_ZIP_MEMBER_BYTES)} a police.uk "
+            "file can plausibly be (the largest force's month is about 30 MB); not imported"
+        )
+    ratio = member.file_size / max(member.compress_size, 1)
+    if member.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_ZIP_RATIO:
+        raise FileProblem(
+            f"{name}: compressed {ratio:,.0f} to 1 ({_size(member.compress_size)} inflating to {_size(member.file_size)}); "
+            f"police.uk CSVs compress about 5 to 1, more than {MAX_ZIP_RATIO} to 1 is a zip bomb or a file of one "
+            "repeated row; not imported"
+        )
+
+
 def _discover_one(path: Path) -> list[StreetFile]:
     if not path.exists():
         raise FileProblem(f"{path}: no such file or folder")
@@ -290,6 +318,8 @@ def _discover_one(path: Path) -> list[StreetFile]:
             for m in members
             if STREET_FILE.match(m.filename.replace("\\", "/").rsplit("/", 1)[-1])
         ]
+        for m in members:
+            refuse_implausible_member(path, m)
         if not files:
             others = [m.filename for m in members][:5]
             raise FileProblem(
@@ -321,6 +351,16 @@ def check_header(source: StreetFile) -> list[str]:
         first = handle.readline(HEADER_LIMIT)
     if not first:
         raise FileProblem(f"{source.display}: the file is empty (0 bytes, no header); re-download it")
+    if b"\r" in first.rstrip(b"\r\n"):
+        raise FileProblem(
+            f"{source.display}: its lines end in CR only (an old Mac format), so the file reads as one line; "
+            "police.uk files end lines in LF: re-download it, or save it again with Windows or Unix line ends"
+        )
+    if len(first) >= HEADER_LIMIT and not first.endswith(b"\n"):
+        raise FileProblem(
+            f"{source.display} line 1: longer than {HEADER_LIMIT >> 20} MiB with no line end, so it is not "
+            "police.uk's header line; is this a police.uk street-level CSV?"
+        )
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -371,6 +411,24 @@ def _first_non_utf8(source: StreetFile) -> str:
     return f"{source.display}: not UTF-8"
 
 
+def _too_long_line(source: StreetFile) -> str:
+    """Message naming the first line longer than the reader's block (only run once pyarrow has refused it)."""
+    number = 0
+    with source.open() as handle:
+        while True:
+            number += 1
+            chunk = handle.readline(BLOCK_SIZE)
+            if not chunk:
+                break
+            if not chunk.endswith(b"\n"):
+                if len(chunk) >= BLOCK_SIZE:
+                    break
+    return (
+        f"{source.display} line {number}: longer than {BLOCK_SIZE >> 20} MiB, the longest line the importer reads "
+        "(a police.uk row is a few hundred bytes), so the file is damaged; re-download it"
+    )
+
+
 def raw_lines(source: StreetFile, wanted: set[int]) -> dict[int, str]:
     """The original text of the given physical lines (1-based), for the quarantine.
 
@@ -383,7 +441,10 @@ def raw_lines(source: StreetFile, wanted: set[int]) -> dict[int, str]:
     with source.open() as handle:
         for number, raw in enumerate(handle, start=1):
             if number in wanted:
-                found[number] = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if len(text) > RAW_KEPT_CHARS:  # an excerpt of a runaway line, not megabytes in the quarantine
+                    text = text[:RAW_KEPT_CHARS] + f"... ({len(text):,} characters)"
+                found[number] = text
             if number >= last:
                 break
     return found
@@ -404,8 +465,15 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
     columns = check_header(source)
     malformed: list[tuple[int, str, int]] = []  # (line, text, fields)
 
+    swallowed: list[int] = []  # lines where an unclosed quote ran several lines together
+
     def on_invalid(row) -> str:
-        malformed.append((row.number, row.text, row.actual_columns))
+        text = row.text
+        if "\n" in text or "\r" in text:
+            swallowed.append(row.number)
+        if len(text) > RAW_KEPT_CHARS:  # an excerpt of a runaway line, not megabytes in the quarantine
+            text = text[:RAW_KEPT_CHARS] + f"... ({len(text):,} characters)"
+        malformed.append((row.number, text, row.actual_columns))
         return "skip"
 
     read_options = pa_csv.ReadOptions(column_names=columns, skip_rows=1, use_threads=False, block_size=BLOCK_SIZE)
@@ -430,6 +498,8 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "UTF-8" in str(exc):
                 raise FileProblem(_first_non_utf8(source)) from None
+            if "straddl" in str(exc):
+                raise FileProblem(_too_long_line(source)) from None
             raise FileProblem(f"{source.display}: cannot be read as CSV: {exc}") from None
         progress.update(source.size - position)
     schema = pa.schema([(c, pa.string()) for c in KEPT_COLUMNS])
@@ -437,10 +507,9 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
     table = table.rename_columns(list(KEPT_COLUMNS.values()))
     del batches
 
-    swallowed = [m for m in malformed if "\n" in m[1] or "\r" in m[1]]
     if swallowed:
         raise FileProblem(
-            f"{source.display} line {swallowed[0][0]}: a quote (\") opens a field that is never closed, so the "
+            f"{source.display} line {min(swallowed)}: a quote (\") opens a field that is never closed, so the "
             "lines after it run together into one; fix that line or re-download the file"
         )
     bad_lines = np.array(sorted(m[0] for m in malformed), dtype=np.int64)
@@ -703,11 +772,12 @@ def main(args: argparse.Namespace) -> int:
         return run_import(
             list(args.paths), Path(args.data_dir), getattr(args, "groups", None),
             progress=not getattr(args, "no_progress", False),
+            replace_smaller=getattr(args, "replace_smaller", False),
         )
     except ImportError_ as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("The store was not changed.", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print("\ninterrupted: the store was not changed.", file=sys.stderr)
         return 130
@@ -725,6 +795,7 @@ def run_import(
     progress: bool = True,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    replace_smaller: bool = False,
 ) -> int:
     """Read, check and classify every file, then publish them in one atomic swap."""
     out = out if out is not None else sys.stdout
@@ -782,7 +853,8 @@ def run_import(
     if progress:
         err.write(f"writing the store ({len(records):,} records)...\n")
         err.flush()
-    published = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source_note)
+    published = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source_note,
+                               replace_smaller=replace_smaller)
     try:
         saved = _save_last_reconciliation(data_dir, reconciliation)
         report(out, reconciliation, rejected, categories, published, months_before, skipped + blank_notes, saved,

@@ -1,0 +1,408 @@
+"""The store, write side: staging a version, publishing it atomically, rollback, the import log.
+
+Only importers, the demo builder and `python app.py rollback` write; the web app never
+does. One writer at a time per data directory (`write_lock`); readers never wait.
+
+A version is published only when everything it references is on disk: its tables, its
+`version.json` and its quarantine. Then a copy of the new manifest is written to
+`.versions/<token>.json` (so a page pinned to it can find it again) and `manifest.json`
+is replaced by an atomic rename. A writer that dies at any point leaves the old store
+live; what it left half-written (a staging folder, a `.tmp` file) is removed by the next
+writer, which holds the lock, so nobody else can be writing it.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from queries import geography
+from queries.store import (
+    MANIFEST, VERSIONS_FOLDER, StoreError, parquet_source, read_manifest, sql_string, version_token,
+)
+
+# How many versions of each dataset are kept for `rollback`: the current one and the
+# VERSIONS_KEPT - 1 before it (so two rollbacks in a row are possible).
+VERSIONS_KEPT = 3
+# A superseded version stays on disk at least this long, whatever VERSIONS_KEPT says, so a
+# page drawn from it (pinned by its token) keeps answering from it until it is refreshed.
+SUPERSEDED_KEPT_SECONDS = 6 * 60 * 60
+IMPORT_LOG = "import-log.jsonl"
+VERSION_META = "version.json"
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def write_lock(data_dir: Path):
+    """One writer at a time per data directory; readers never wait.
+
+    Whoever holds the lock is the only writer, so anything temporary found now was left by
+    a writer that died: it is removed before this one starts.
+    """
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / LOCK_FILE, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            clean_leftovers(data_dir)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def clean_leftovers(data_dir: Path) -> list[Path]:
+    """Remove what a dead writer left: staging folders and `.tmp` files. Returns what was removed."""
+    data_dir = Path(data_dir)
+    removed = []
+    candidates = list(data_dir.glob(f".{MANIFEST}.*.tmp")) + list(data_dir.glob(f"{VERSIONS_FOLDER}/*.tmp"))
+    candidates += list(data_dir.glob("*.jsonl.tmp"))
+    for child in data_dir.iterdir() if data_dir.exists() else []:
+        if child.is_dir() and not child.name.startswith("."):
+            candidates += list(child.glob(".staging-*")) + list(child.glob("*.tmp"))
+    for path in candidates:
+        try:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            removed.append(path)
+        except OSError:
+            pass  # read-only or vanished: the next writer tries again
+    return removed
+
+
+def new_version_dir(data_dir: Path, dataset: str) -> Path:
+    """A fresh, hidden staging folder for a dataset's next version."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    folder = Path(data_dir) / dataset / f".staging-{stamp}-{uuid.uuid4().hex[:6]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_parquet(path, index=False, compression="zstd")
+
+
+def monthly_select(measure_sql: str) -> str:
+    """The aggregation every dataset shares: its measures per ward and month, with the area hierarchy.
+
+    `measure_sql` is the dataset's own SELECT over a relation named `records` returning
+    (measure, month, ward_code, location); one record may count in several measures
+    (a deliberate primary fire is also a deliberate fire), so it may UNION several selects.
+    A relation named `areas` (geography.ward_areas) must be visible too.
+    """
+    return f"""
+        SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location, count(*) AS count
+        FROM ({measure_sql}) AS m
+        LEFT JOIN areas AS a ON a.ward_code = m.ward_code
+        GROUP BY ALL
+        ORDER BY m.measure, m.month, a.csp, a.neighbourhood, m.ward_code, m.location
+    """
+
+
+def aggregate_records(records: pd.DataFrame, measure_sql: str, areas: pd.DataFrame) -> pd.DataFrame:
+    """The monthly table for records held in memory (tests and tools), by exactly the store's SQL."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("records", records)
+        con.register("areas", areas)
+        return con.execute(monthly_select(measure_sql)).df()
+    finally:
+        con.close()
+
+
+def build_monthly(folder: Path, data_dir: Path, measure_sql: str) -> None:
+    """Aggregate a version's records.parquet into its monthly.parquet."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet({sql_string(folder / 'records.parquet')})")
+        con.register("areas", geography.ward_areas(data_dir))
+        con.execute(
+            f"COPY ({monthly_select(measure_sql)}) TO {sql_string(folder / 'monthly.parquet')} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+    finally:
+        con.close()
+
+
+# Records and monthly tables written by importers are folders of month partitions:
+# `records.parquet/ym=2025-03/part_<uuid>.parquet`. Importing a month writes only its
+# partition; every other month is a hard link to the previous version's file (no copy, no
+# extra space), so a new month costs the same whatever the store already holds.
+PARTITION_KEY = "ym"
+EMPTY_PARTITION = "empty.parquet"
+
+
+def write_month_partitions(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path) -> None:
+    """COPY a SELECT with a `month` column into `target/ym=YYYY-MM/` files (the key is not stored as a column).
+
+    A SELECT with no rows writes one empty file, so the table still has its columns.
+    """
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    append = ", APPEND" if any(target.iterdir()) else ""
+    con.execute(
+        f"COPY (SELECT *, strftime(month, '%Y-%m') AS {PARTITION_KEY} FROM ({select_sql})) TO {sql_string(target)} "
+        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({PARTITION_KEY}), FILENAME_PATTERN 'part_{{uuid}}'{append})"
+    )
+    if not any(target.rglob("*.parquet")):
+        con.execute(f"COPY (SELECT * FROM ({select_sql}) LIMIT 0) TO {sql_string(target / EMPTY_PARTITION)} (FORMAT parquet)")
+
+
+def month_partitions(table: Path) -> dict[str, Path]:
+    """`YYYY-MM` -> partition folder of a partitioned table (empty for a single-file table)."""
+    table = Path(table)
+    if not table.is_dir():
+        return {}
+    prefix = f"{PARTITION_KEY}="
+    return {p.name[len(prefix):]: p for p in table.iterdir() if p.is_dir() and p.name.startswith(prefix)}
+
+
+def link_month_partitions(source: Path, target: Path, skip: set[str]) -> int:
+    """Hard-link every month partition of `source` not in `skip` into `target`; returns files linked.
+
+    A hard link shares the file's data: the new version costs no space and no write for
+    the months it keeps, and deleting the old version later leaves the new one whole.
+    Falls back to a copy where the file system has no hard links.
+    """
+    linked = 0
+    for month, folder in month_partitions(source).items():
+        if month in skip:
+            continue
+        destination = Path(target) / folder.name
+        destination.mkdir(parents=True, exist_ok=True)
+        for part in folder.glob("*.parquet"):
+            try:
+                os.link(part, destination / part.name)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+                    raise
+                shutil.copyfile(part, destination / part.name)
+            linked += 1
+    return linked
+
+
+def areas_fingerprint(data_dir: Path) -> str:
+    """A digest of the ward -> neighbourhood -> CSP table: monthly partitions built under another one are rebuilt."""
+    areas = geography.ward_areas(data_dir)
+    return hashlib.sha256(areas.to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def build_monthly_partitions(folder: Path, data_dir: Path, measure_sql: str, months: list | None) -> None:
+    """Aggregate a version's partitioned records into monthly partitions: only `months`, or all when None."""
+    con = duckdb.connect(":memory:")
+    try:
+        where = ""
+        if months is not None:
+            listed = ", ".join(f"DATE '{pd.Timestamp(m):%Y-%m-%d}'" for m in months)
+            where = f" WHERE month IN ({listed})" if listed else " WHERE false"
+        con.execute(f"CREATE VIEW records AS SELECT * FROM {parquet_source(folder / 'records.parquet')}{where}")
+        con.register("areas", geography.ward_areas(data_dir))
+        write_month_partitions(con, monthly_select(measure_sql), folder / "monthly.parquet")
+    finally:
+        con.close()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a small file by tmp + fsync + rename; a failure leaves no tmp behind."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
+    try:
+        with open(tmp, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _swap_manifest(data_dir: Path, manifest: dict) -> str:
+    """Make `manifest` current: its copy under .versions first (a reader seeing the token can load it), then the swap."""
+    manifest["updated"] = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    token = version_token(manifest)
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (data_dir / VERSIONS_FOLDER).mkdir(exist_ok=True)
+    _write_atomically(data_dir / VERSIONS_FOLDER / f"{token}.json", text)
+    _write_atomically(data_dir / MANIFEST, text)
+    return token
+
+
+def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: bool, log: dict | None = None,
+            meta: dict | None = None) -> Path:
+    """Make a staged version current by an atomic swap of the manifest.
+
+    Call inside `write_lock`. The staging folder must already hold every table (and the
+    quarantine, if any): nothing is written into a version after it is published.
+    """
+    data_dir = Path(data_dir)
+    missing = [t for t in ("records", "monthly", "coverage") if not (folder / f"{t}.parquet").exists()]
+    if missing:
+        raise StoreError(f"{folder}: cannot publish {dataset}, missing {', '.join(missing)}")
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    _write_atomically(folder / VERSION_META, json.dumps({"dataset": dataset, "source": source, "synthetic": synthetic,
+                                                         "created": created, **(meta or {})}, indent=2) + "\n")
+    final = folder.with_name(folder.name.removeprefix(".staging-"))
+    os.rename(folder, final)
+    try:
+        manifest = read_manifest(data_dir)
+        previous = manifest.setdefault("datasets", {}).get(dataset)
+        history = manifest.setdefault("history", {}).get(dataset, [])
+        if previous and not (data_dir / previous / VERSION_META).exists() and (data_dir / previous).is_dir():
+            # A version made before version.json existed: record what the manifest says of it, for rollback.
+            _write_atomically(data_dir / previous / VERSION_META, json.dumps({
+                "dataset": dataset, "source": manifest.get("sources", {}).get(dataset, ""),
+                "synthetic": bool(manifest.get("synthetic", {}).get(dataset, False)), "created": ""}, indent=2) + "\n")
+        if previous:
+            history = [previous] + [h for h in history if h != previous]
+        manifest["history"][dataset] = history[: VERSIONS_KEPT - 1]
+        manifest["datasets"][dataset] = str(final.relative_to(data_dir))
+        manifest.setdefault("sources", {})[dataset] = source
+        manifest.setdefault("synthetic", {})[dataset] = synthetic
+        token = _swap_manifest(data_dir, manifest)
+    except BaseException:
+        shutil.rmtree(final, ignore_errors=True)  # never referenced: the old manifest is still current
+        raise
+    append_log(data_dir, {"action": "import" if not synthetic else "demo", "dataset": dataset,
+                          "version": final.name, "token": token, "source": source, **(log or {})})
+    prune(data_dir, dataset)
+    return final
+
+
+def rollback(data_dir: Path, dataset: str) -> dict:
+    """Put the previous version of a dataset back; returns what was restored and what it replaced."""
+    data_dir = Path(data_dir)
+    with write_lock(data_dir):
+        manifest = read_manifest(data_dir)
+        current = manifest.get("datasets", {}).get(dataset)
+        if not current:
+            held = ", ".join(sorted(manifest.get("datasets", {}))) or "none"
+            raise StoreError(f"the store at {data_dir} holds no {dataset!r} data to roll back; datasets held: {held}")
+        history = [h for h in manifest.get("history", {}).get(dataset, []) if (data_dir / h / "monthly.parquet").exists()]
+        if not history:
+            raise StoreError(
+                f"no earlier version of {dataset} is kept (each import keeps the {VERSIONS_KEPT - 1} before it); "
+                "nothing was changed"
+            )
+        restored = history[0]
+        meta = version_meta(data_dir / restored)
+        manifest["datasets"][dataset] = restored
+        manifest["history"][dataset] = history[1:]
+        manifest.setdefault("sources", {})[dataset] = meta.get("source", manifest.get("sources", {}).get(dataset, ""))
+        manifest.setdefault("synthetic", {})[dataset] = bool(meta.get("synthetic", False))
+        token = _swap_manifest(data_dir, manifest)
+        relink_quarantine(data_dir, dataset, data_dir / restored)
+        outcome = {
+            "action": "rollback", "dataset": dataset, "restored": Path(restored).name, "replaced": Path(current).name,
+            "restored_created": meta.get("created", ""), "source": manifest["sources"][dataset], "token": token,
+            "records": _count_rows(data_dir / restored / "records.parquet"),
+        }
+        append_log(data_dir, outcome)
+        prune(data_dir, dataset)
+    return outcome
+
+
+def version_meta(folder: Path) -> dict:
+    try:
+        return json.loads((folder / VERSION_META).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _count_rows(path: Path) -> int:
+    con = duckdb.connect(":memory:")
+    try:
+        return int(con.execute(f"SELECT count(*) FROM {parquet_source(path)}").fetchone()[0])
+    finally:
+        con.close()
+
+
+def relink_quarantine(data_dir: Path, dataset: str, version: Path) -> None:
+    """`<dataset>/quarantine.csv` shows the current version's rejected rows (a hard link: no copy, no extra space)."""
+    target = data_dir / dataset / "quarantine.csv"
+    source = version / "quarantine.csv"
+    if not source.exists():
+        target.unlink(missing_ok=True)
+        return
+    tmp = target.with_name(f".quarantine.{uuid.uuid4().hex[:6]}.tmp")
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def prune(data_dir: Path, dataset: str, now: float | None = None) -> list[Path]:
+    """Delete versions neither current, nor kept for rollback, nor superseded recently (pages may still read them)."""
+    data_dir = Path(data_dir)
+    now = time.time() if now is None else now
+    manifest = read_manifest(data_dir)
+    keep = {manifest.get("datasets", {}).get(dataset)} | set(manifest.get("history", {}).get(dataset, []))
+    recent = []
+    for copy in (data_dir / VERSIONS_FOLDER).glob("*.json"):
+        try:
+            young = now - copy.stat().st_mtime < SUPERSEDED_KEPT_SECONDS
+        except OSError:
+            continue
+        if young:
+            recent.append(copy)
+            try:
+                keep |= set(json.loads(copy.read_text()).get("datasets", {}).values())
+            except (OSError, json.JSONDecodeError):
+                pass
+        elif copy.stem != version_token(manifest):
+            copy.unlink(missing_ok=True)
+    removed = []
+    root = data_dir / dataset
+    for old in root.iterdir() if root.exists() else []:
+        if old.is_dir() and not old.name.startswith(".") and str(old.relative_to(data_dir)) not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
+
+
+def append_log(data_dir: Path, entry: dict) -> None:
+    """One JSON line per import or rollback: time, files, counts. Never rewritten, only appended.
+
+    The store is already published when this runs, so a failure to log (a full disk) is
+    reported, not raised: the import itself succeeded.
+    """
+    line = json.dumps({"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), **entry}, default=str)
+    try:
+        with open(Path(data_dir) / IMPORT_LOG, "a") as handle:
+            handle.write(line + "\n")
+    except OSError as exc:
+        print(f"warning: the import was published but could not be logged in {IMPORT_LOG}: {exc.strerror}", file=sys.stderr)
+
+
+def read_log(data_dir: Path) -> list[dict]:
+    """The import log, oldest first (an unreadable line is skipped, not fatal)."""
+    path = Path(data_dir) / IMPORT_LOG
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
+
+
+def current_records(data_dir: Path, dataset: str) -> Path | None:
+    """Path of the current records.parquet for a dataset, for importers that merge months."""
+    rel = read_manifest(data_dir).get("datasets", {}).get(dataset)
+    return Path(data_dir) / rel / "records.parquet" if rel else None

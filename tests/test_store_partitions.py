@@ -1,0 +1,101 @@
+"""Issue 9, scale: a new month writes only its own partitions; every other month is the previous
+version's file, hard-linked, so adding a month costs the same whatever the store holds.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from conftest import copy_store
+from queries import cli
+from queries.export import grouped_counts
+from queries.store import Store, read_manifest
+from queries.store_writer import month_partitions
+
+FIXTURES = Path(__file__).parent / "fixtures" / "police-uk"
+MARCH = FIXTURES / "derbyshire-street-2025-03.zip"
+MAY = FIXTURES / "derbyshire-street-2025-05.zip"
+JAN_2014 = FIXTURES / "derbyshire-street-2014-01.zip"
+
+
+def import_(data_dir: Path, *paths) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = cli.main(["import", "police-uk", *map(str, paths), "--data-dir", str(data_dir), "--no-progress"])
+    finally:
+        sys.stdout, sys.stderr = old
+    assert code == 0, err.getvalue()
+
+
+def version(data_dir: Path) -> Path:
+    return data_dir / read_manifest(data_dir)["datasets"]["crime"]
+
+
+def inodes(table: Path) -> dict[str, set[int]]:
+    return {m: {p.stat().st_ino for p in folder.glob("*.parquet")} for m, folder in month_partitions(table).items()}
+
+
+def test_a_new_month_writes_only_its_partitions_and_links_the_rest(tmp_data_dir):
+    import_(tmp_data_dir, JAN_2014, MARCH)
+    first = version(tmp_data_dir)
+    records_before, monthly_before = inodes(first / "records.parquet"), inodes(first / "monthly.parquet")
+    assert set(records_before) == set(monthly_before) == {"2014-01", "2025-03"}
+
+    import_(tmp_data_dir, MAY)
+    second = version(tmp_data_dir)
+    records_after, monthly_after = inodes(second / "records.parquet"), inodes(second / "monthly.parquet")
+    assert set(records_after) == {"2014-01", "2025-03", "2025-05"}
+    for month in ("2014-01", "2025-03"):  # the very same files: nothing rewritten
+        assert records_after[month] == records_before[month]
+        assert monthly_after[month] == monthly_before[month]
+
+
+def test_months_added_one_by_one_give_the_figures_of_one_import(tmp_data_dir, tmp_path):
+    import_(tmp_data_dir, JAN_2014)
+    import_(tmp_data_dir, MARCH)
+    import_(tmp_data_dir, MAY)
+    together = copy_store(tmp_path / "together")
+    import_(together, JAN_2014, MARCH, MAY)
+    for by in (["month", "area", "measure"], ["month", "neighbourhood", "measure"]):
+        one_by_one = grouped_counts(Store(tmp_data_dir), "crime", by)
+        at_once = grouped_counts(Store(together), "crime", by)
+        pd.testing.assert_frame_equal(one_by_one, at_once)
+    count = "SELECT count(*) AS n FROM crime_records"
+    assert Store(tmp_data_dir).query(count)["n"].iloc[0] == Store(together).query(count)["n"].iloc[0]
+
+
+def test_a_changed_neighbourhood_lookup_rebuilds_every_months_aggregates(tmp_data_dir):
+    import_(tmp_data_dir, MARCH)
+    first = version(tmp_data_dir)
+    march_monthly = inodes(first / "monthly.parquet")["2025-03"]
+    sna = tmp_data_dir / "geography" / "sna-wards.csv"
+    lines = sna.read_text().splitlines()
+    # The first ward listed leaves its named neighbourhood (it becomes a neighbourhood of its own).
+    sna.write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    ward = lines[1].split(",")[2]
+    import_(tmp_data_dir, MAY)
+    second = version(tmp_data_dir)
+    assert inodes(second / "monthly.parquet")["2025-03"] != march_monthly  # rebuilt under the new lookup
+    assert inodes(second / "records.parquet")["2025-03"] == inodes(first / "records.parquet")["2025-03"]
+    held = Store(tmp_data_dir).query(
+        "SELECT DISTINCT neighbourhood FROM crime_monthly WHERE month = DATE '2025-03-01' AND neighbourhood = ?", [ward])
+    assert held["neighbourhood"].tolist() == [ward]  # March's aggregates use the new lookup too
+
+
+def test_a_store_too_big_to_hold_is_read_from_parquet_with_the_same_answers(demo_dir, monkeypatch):
+    from queries import store as store_module
+    from queries.series import series_table
+
+    held = Store(demo_dir).snapshot()
+    monkeypatch.setattr(store_module, "MONTHLY_IN_MEMORY_ROWS", 0)
+    scanned = Store(demo_dir).snapshot()
+    assert held.monthly_in_memory and not scanned.monthly_in_memory
+    for by in (["month", "area", "measure"], ["month", "neighbourhood"]):
+        pd.testing.assert_frame_equal(grouped_counts(held, "crime", by), grouped_counts(scanned, "crime", by))
+    args = ("crime", "Erewash", "Violence without Injury", 2025, "pooled", 2.0, 10)
+    pd.testing.assert_frame_equal(series_table(held, *args), series_table(scanned, *args))
