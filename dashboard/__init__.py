@@ -1,13 +1,16 @@
 """The Dash app: a navigation bar over one page per tab (Dash `pages`, state from the URL)."""
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from dashboard import state
+from dashboard import auth, state
+from queries import settings
 from queries.settings import REPO_ROOT
 
 TITLE = "Community Safety Partnership Performance"
@@ -17,13 +20,14 @@ def _navbar() -> dbc.Navbar:
     links = [
         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
         for page in dash.page_registry.values()
-        if not page.get("hidden")
+        if not page.get("hidden") and auth.may_view(auth.page_dataset(page))
     ]
     return dbc.Navbar(
         dbc.Container(
             [
                 dbc.NavbarBrand(TITLE, href="/", class_name="fw-semibold"),
                 dbc.Nav(links, navbar=True, class_name="ms-auto", pills=True),
+                html.Div(auth.status_bar(), className="d-flex align-items-center ms-3"),
             ],
             fluid=True,
         ),
@@ -73,4 +77,6 @@ def create_app(data_dir: Path | str) -> dash.Dash:
         update_title=None,
     )
     app.layout = serve_layout
+    # The state directory sits beside the store actually served (`run --data-dir` may differ from CSP_DATA_DIR).
+    auth.install(app, dataclasses.replace(state.config, state_dir=settings.state_dir_for(dict(os.environ), Path(data_dir))))
     return app

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 
-from queries import demo, limits, settings
+from queries import demo, limits, settings, users_cli
 from queries.geography import UnknownArea
 from queries.series import NoData
+from queries.statedb import StateError
 from queries.store import Store, StoreError
 
 IMPORTERS = {
@@ -67,6 +68,8 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     mar.add_argument("--period", default="quarter", help="month, quarter, calendar or financial")
     mar.add_argument("--data-dir", type=Path, default=config.data_dir)
     mar.add_argument("--out", type=Path, required=True)
+
+    users_cli.add_arguments(sub, config)
 
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
@@ -136,7 +139,9 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             return {"series": export_series, "counts": export_counts, "marac": export_marac}[args.what](args, config)
         if args.command == "import":
             return args.importer.main(args)
-    except (UnknownArea, NoData, StoreError, LookupError, ValueError) as exc:
+        if args.command == "users":
+            return users_cli.main(args)
+    except (UnknownArea, NoData, StoreError, LookupError, ValueError, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if serve is None:
