@@ -46,6 +46,7 @@ LOGIN_PATH, LOGOUT_PATH, SESSION_PATH, ADMIN_PATH, UNLOCK_PATH = "/login", "/log
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # How long a worker trusts its "are there any users?" answer before asking the database again.
 USERS_CHECK_SECONDS = 5.0
+COOKIE_IDLE_FACTOR = 2
 LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 # Content-Security-Policy, as strict as Dash 4 and plotly.js allow. Relaxations, each needed:
@@ -591,7 +592,9 @@ def install(app: dash.Dash, config: settings.Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="csp_session",
-        PERMANENT_SESSION_LIFETIME=int(_ACCESS.idle_minutes * 60) or 1,
+        # The server checks idleness itself (session "seen"); the cookie outlives that check a
+        # little so a returning user is told they were signed out, then the browser drops it.
+        PERMANENT_SESSION_LIFETIME=max(int(_ACCESS.idle_minutes * 60 * COOKIE_IDLE_FACTOR), 1),
         SESSION_REFRESH_EACH_REQUEST=True,
     )
     manager = flask_login.LoginManager()

@@ -1,0 +1,79 @@
+"""Sign-in, lock-out, the closed-session switch, sign-out and the idle timeout in real Chromium
+against real gunicorn with accounts set up (so visitors who do not sign in are public)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from conftest import screenshot, start_gunicorn, stop
+from helpers import click, wait_text
+from queries import roles, users
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+IDLE_MINUTES = 0.15  # 9 seconds, so the test can wait it out
+
+
+@pytest.fixture(scope="module")
+def signin_server(tmp_path_factory, demo_dir):
+    state = tmp_path_factory.mktemp("state")
+    users.add(state, "bea", roles.BOARD, PASSWORD)
+    users.add(state, "lou", roles.ANALYST, PASSWORD)
+    proc, url = start_gunicorn(demo_dir, workers=2, env_extra={"CSP_STATE_DIR": str(state),
+                                                               "CSP_IDLE_MINUTES": str(IDLE_MINUTES)})
+    yield url
+    stop(proc)
+
+
+def _sign_in(browser, url: str, name: str, password: str) -> None:
+    browser.get(url + "/login")
+    browser.find_element(By.ID, "login-username").send_keys(name)
+    browser.find_element(By.ID, "login-password").send_keys(password)
+    browser.find_element(By.ID, "login-submit").click()
+
+
+def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(signin_server, browser):
+    url = signin_server
+    browser.delete_all_cookies()
+    try:
+        browser.get(url + "/")
+        wait_text(browser, "#role-status", "Not signed in: public view")
+        assert not browser.find_elements(By.LINK_TEXT, "MARAC")
+        for _ in range(5):
+            _sign_in(browser, url, "lou", "not the password")
+        _sign_in(browser, url, "lou", PASSWORD)
+        assert "Too many failed sign-ins" in browser.find_element(By.ID, "login-error").text
+
+        _sign_in(browser, url, "bea", PASSWORD)
+        wait_text(browser, "#role-status", "bea (board)")
+        switch = wait_text(browser, "#session-switch", "Open session")
+        click(browser, switch)
+        wait_text(browser, "#session-switch", "Closed session (MARAC shown)")
+        browser.get(url + "/marac")
+        wait_text(browser, "#marac-cases-chart .gtitle", "Force Area - Cases discussed")
+        screenshot(browser, "access-board-closed-session")
+
+        click(browser, browser.find_element(By.ID, "sign-out"))
+        wait_text(browser, "h1", "Sign in")
+        browser.get(url + "/marac")
+        wait_text(browser, "#role-refused", "Not available to your role")
+        wait_text(browser, "#role-status", "Not signed in: public view")
+    finally:
+        browser.delete_all_cookies()
+
+
+def test_idle_session_is_signed_out(signin_server, browser):
+    url = signin_server
+    browser.delete_all_cookies()
+    try:
+        _sign_in(browser, url, "bea", PASSWORD)
+        wait_text(browser, "#role-status", "bea (board)")
+        time.sleep(IDLE_MINUTES * 60 + 2)
+        browser.get(url + "/fire")
+        wait_text(browser, "#role-status", "Not signed in: public view")
+        browser.get(url + "/login")
+        wait_text(browser, "#login-timed-out", "signed out after a period without activity")
+    finally:
+        browser.delete_all_cookies()
