@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     counts.add_argument("--out", type=Path, required=True)
 
     mar = export_sub.add_parser("marac", help="MARAC period tables, small counts suppressed (the only MARAC export)")
-    mar.add_argument("--period", default="quarter", help="month, quarter, calendar or financial")
+    mar.add_argument("--period", default="quarter", help="quarter or financial (complete periods only)")
     mar.add_argument("--data-dir", type=Path, default=config.data_dir)
     mar.add_argument("--out", type=Path, required=True)
 
@@ -113,7 +114,8 @@ def export_counts(args, config: settings.Settings) -> int:
 def export_marac(args, config: settings.Settings) -> int:
     from queries.export import marac_release_table
 
-    table = marac_release_table(Store(args.data_dir), args.period, config.suppress_below)
+    state_dir = settings.state_dir_for(dict(os.environ), Path(args.data_dir))
+    table = marac_release_table(Store(args.data_dir), args.period, config.suppress_below, state_dir)
     table.to_csv(args.out, index=False)
     print(f"wrote {len(table)} rows to {args.out} (counts under {config.suppress_below} suppressed as *)")
     return 0

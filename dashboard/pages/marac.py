@@ -19,7 +19,8 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import components, state
-from queries import annotations, geography, marac
+from queries import annotations, geography, marac, marac_ledger
+from queries.statedb import StateError
 
 DATASET = marac.DATASET
 P = "marac"  # id prefix
@@ -83,6 +84,10 @@ def layout(**params) -> html.Div:
                          color="danger")
     area, period, warnings = _resolve(params)
     threshold = state.config.suppress_below
+    try:
+        _release()
+    except (marac.RevisionError, marac_ledger.DisclosureError, StateError) as exc:
+        return dbc.Alert(f"MARAC figures are withheld: {exc}", color="danger", id=f"{P}-withheld")
     return html.Div(
         [
             html.Div([dbc.Alert(w, color="warning", class_name="py-1 px-2 mb-1 small", dismissable=True) for w in warnings],
@@ -314,7 +319,8 @@ def rate_figure(table: pd.DataFrame, title: str) -> go.Figure:
 
 
 def _release() -> marac.Release:
-    return marac.release(state.store(), state.config.suppress_below)
+    # Through the ledger in the state directory: the one release every view and export shows.
+    return marac.release(state.store(), state.config.suppress_below, state_dir=state.config.state_dir)
 
 
 def _annotations() -> tuple[pd.DataFrame, list[str]]:
