@@ -7,7 +7,7 @@ ways (repeat or first referral; by referring agency). So the audit models those 
 unknowns x >= 0 and each shown cell as one equation over them, for all releases at once:
 
 * exact recovery: a hidden cell is determined when its sum vector lies in the row space
-  of the shown cells' equations (null-space test, as `marac.disclosed` does for one release);
+  of the shown cells' equations (a row-space test, as `marac.disclosed` does for one release);
 * interval disclosure: linear programming (scipy's HiGHS) gives the least and greatest
   value each hidden cell can take; the audit fails when upper - lower is under the
   threshold (CSP_SUPPRESS_BELOW), e.g. a hidden 4 known to lie in [4, 5].
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
 
 from queries import geography
 from queries.marac import (AGENCY_PREFIX, CASES, FIRST, PARTNERS, PERIOD_MONTHS, POLICE, POLICE_AGENCY, REPEATS)
@@ -170,16 +171,28 @@ def audit(releases: list[Published], threshold: int) -> AuditResult:
     a_eq = np.array(rows) if rows else np.zeros((0, len(column)))
     b_eq = np.array(rhs)
 
-    _, s, vt = np.linalg.svd(a_eq, full_matrices=True)
+    # Row space of the shown equations (economy SVD): a sum vector inside it is determined.
+    u, s, vt = np.linalg.svd(a_eq, full_matrices=False)
     rank = int(np.sum(s > RANK_TOLERANCE * max(1.0, s.max(initial=0.0))))
-    null = vt[rank:]
+    basis = vt[:rank]
+    solution = basis.T @ ((u[:, :rank].T @ b_eq) / s[:rank]) if rank else np.zeros(len(column))
+
+    def determined(c: np.ndarray) -> bool:
+        return bool(np.all(np.abs(c - basis.T @ (basis @ c)) < NULL_TOLERANCE))
+
+    # Unknowns that share no equation are independent: each LP needs only its cell's block.
     a_sparse = sparse.csr_matrix(a_eq)
+    pattern = (abs(a_sparse).T @ abs(a_sparse)).tocsr()
+    _, labels = connected_components(pattern, directed=False)
     lower, upper, exact = [], [], []
     for area, measure, months in zip(hidden["area"], hidden["measure"], hidden["months"]):
         c = vector(area, measure, months)
-        exact.append(bool(len(null) == 0 or np.all(np.abs(null @ c) < NULL_TOLERANCE)))
-        low = linprog(c, A_eq=a_sparse, b_eq=b_eq, bounds=(0, None), method="highs")
-        high = linprog(-c, A_eq=a_sparse, b_eq=b_eq, bounds=(0, None), method="highs")
+        exact.append(determined(c))
+        cols = np.flatnonzero(np.isin(labels, np.unique(labels[c != 0])))
+        rows_used = np.flatnonzero(np.asarray(abs(a_sparse[:, cols]).sum(axis=1)).ravel() > 0)
+        sub, sub_b, sub_c = a_sparse[rows_used][:, cols], b_eq[rows_used], c[cols]
+        low = linprog(sub_c, A_eq=sub, b_eq=sub_b, bounds=(0, None), method="highs")
+        high = linprog(-sub_c, A_eq=sub, b_eq=sub_b, bounds=(0, None), method="highs")
         if low.status != 0 or high.status != 0:
             # Infeasible: the releases contradict each other (a revised figure); treat as pinned.
             lower.append(np.nan), upper.append(np.nan)
@@ -194,14 +207,13 @@ def audit(releases: list[Published], threshold: int) -> AuditResult:
     # Unpublished counts: every month group x area x measure a reader might want. Exactly
     # determined ones take the same value in every solution, so one least-squares solution
     # gives it; under the threshold (zeros too) is a disclosure.
-    solution = np.linalg.lstsq(a_eq, b_eq, rcond=None)[0] if len(rhs) else np.zeros(len(column))
     measures = sorted(set(cells["measure"]))
     derived = []
     for months in groups.values():
         for area in areas + [geography.FORCE]:
             for measure in measures:
                 c = vector(area, measure, tuple(months))
-                if len(null) and not np.all(np.abs(null @ c) < NULL_TOLERANCE):
+                if not determined(c):
                     continue
                 value = float(c @ solution)
                 if round(value) < threshold:
