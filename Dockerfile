@@ -9,7 +9,9 @@ COPY dashboard ./dashboard
 COPY assets ./assets
 COPY data ./data
 ENV CSP_DATA_DIR=/app/data
+# Users, the session secret, the audit log and the MARAC ledger: mount a volume here and back it up.
+ENV CSP_STATE_DIR=/app/data-state
 EXPOSE 8050
-RUN useradd --create-home csp && chown -R csp /app/data
+RUN useradd --create-home csp && mkdir -p /app/data-state && chown -R csp /app/data /app/data-state
 USER csp
 CMD ["gunicorn", "--workers", "3", "--bind", "0.0.0.0:8050", "--timeout", "120", "app:server"]

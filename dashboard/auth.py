@@ -586,7 +586,13 @@ def install(app: dash.Dash, config: settings.Settings) -> None:
     global _ACCESS, _CONFIG, _app
     _CONFIG, _ACCESS, _app = config, access_settings.load(), app
     server = app.server
-    server.secret_key = session_secret(config.state_dir)
+    try:
+        server.secret_key = session_secret(config.state_dir)
+    except (OSError, statedb.StateError) as exc:
+        # The app still serves what needs no sign-in; sign-in and exports are refused with a
+        # message because the state database cannot be written either.
+        print(f"warning: {exc}; sign-in and exports are refused until CSP_STATE_DIR is writable", file=sys.stderr)
+        server.secret_key = secrets.token_bytes(SECRET_BYTES)
     server.session_interface = _SessionInterface()
     server.config.update(
         SESSION_COOKIE_HTTPONLY=True,

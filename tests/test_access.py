@@ -2,17 +2,17 @@
 to a real gunicorn (2 workers sharing the state directory), crafted callbacks included."""
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import REPO, start_gunicorn, stop
-from queries import access_settings, audit, roles, statedb, users
+from conftest import start_gunicorn, stop
+from queries import access_settings, audit, cli, roles, statedb, users
 from queries.settings import SettingsError
 
 PASSWORD = "correct horse battery"
@@ -113,16 +113,18 @@ def test_access_settings_refuse_bad_values_by_name():
         access_settings.load({"CSP_TRUSTED_PROXIES": "not-an-ip"})
 
 
-def test_users_command_line_adds_lists_and_refuses_bad_roles(tmp_path):
+def test_users_command_line_adds_lists_and_refuses_bad_roles(tmp_path, monkeypatch, capsys):
     def run(*args, stdin=""):
-        return subprocess.run([sys.executable, "app.py", "users", "--state-dir", str(tmp_path), *args],
-                              cwd=REPO, input=stdin, capture_output=True, text=True)
-    assert run("add", "bea", "--role", "board", "--password-stdin", stdin=PASSWORD + "\n").returncode == 0
-    listed = run("list")
-    assert "bea\tboard" in listed.stdout and PASSWORD not in listed.stdout
-    bad = run("add", "cy", "--role", "king", "--password-stdin", stdin=PASSWORD + "\n")
-    assert bad.returncode == 2 and "choose one of" in bad.stderr
-    assert run("remove", "bea").returncode == 0 and "no users" in run("list").stdout
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = cli.main(["users", "--state-dir", str(tmp_path), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    assert run("add", "bea", "--role", "board", "--password-stdin", stdin=PASSWORD + "\n")[0] == 0
+    code, listed, _ = run("list")
+    assert "bea\tboard" in listed and PASSWORD not in listed
+    code, _, err = run("add", "cy", "--role", "king", "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 2 and "choose one of" in err
+    assert run("remove", "bea")[0] == 0 and "no users" in run("list")[1]
 
 
 # --------------------------------------------------------------------------- over HTTP
@@ -134,7 +136,9 @@ def secured(tmp_path_factory, demo_dir):
     state = tmp_path_factory.mktemp("state")
     for name, role in ACCOUNTS.items():
         users.add(state, name, role, PASSWORD)
-    proc, url = start_gunicorn(demo_dir, workers=2, env_extra={"CSP_STATE_DIR": str(state)})
+    # Proxy mode, trusting this computer as the proxy: the app's own sign-in works beside it.
+    proc, url = start_gunicorn(demo_dir, workers=2, env_extra={
+        "CSP_STATE_DIR": str(state), "CSP_AUTH": "proxy", "CSP_TRUSTED_PROXIES": "127.0.0.1/32"})
     deps = requests.get(url + "/_dash-dependencies", timeout=30).json()
     yield url, state, deps
     stop(proc)
@@ -261,6 +265,35 @@ def test_security_headers_are_on_every_response(secured):
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_trusted_proxy_headers_name_the_user_and_role(secured):
+    url, _, deps = secured
+    as_board = {"X-CSP-User": "pat@example.org", "X-CSP-Role": roles.BOARD}
+    layout = requests.get(url + "/_dash-layout", headers=as_board, timeout=30).text
+    assert "pat@example.org (board)" in layout
+    download = _payload(deps, "crime-chart-csv.data", {"crime-chart-csv-button": 1})
+    assert requests.post(url + "/_dash-update-component", json=download, headers=as_board, timeout=30).status_code == 403
+    as_analyst = {"X-CSP-User": "pat@example.org", "X-CSP-Role": roles.ANALYST}
+    assert requests.post(url + "/_dash-update-component", json=_payload(deps, "marac-cases-csv.data", MARAC_VALUES),
+                         headers=as_analyst, timeout=30).status_code == 200
+    # An unknown role in the header is not believed: the visitor stays public.
+    odd = requests.get(url + "/_dash-layout", headers={"X-CSP-User": "pat", "X-CSP-Role": "root"}, timeout=30).text
+    assert "Not signed in: public view" in odd
+
+
+def test_proxy_headers_are_believed_only_from_the_listed_addresses():
+    listed = access_settings.load({"CSP_AUTH": "proxy", "CSP_TRUSTED_PROXIES": "10.1.0.0/16, ::1"})
+    assert access_settings.trusted("10.1.2.3", listed) and access_settings.trusted("::1", listed)
+    assert not access_settings.trusted("10.2.0.1", listed) and not access_settings.trusted("", listed)
+
+
+def test_readme_defaults_for_sign_in_match_the_code():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    defaults = access_settings.load({})
+    assert f"| `CSP_AUTH` | `{defaults.auth}` |" in readme
+    assert f"| `CSP_ANONYMOUS_ROLE` | `{defaults.anonymous_role}` |" in readme
+    assert f"| `CSP_IDLE_MINUTES` | `{defaults.idle_minutes:g}` |" in readme
 
 
 def test_local_demo_without_users_is_a_local_analyst_said_on_the_page(live_server):

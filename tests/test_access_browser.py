@@ -13,7 +13,7 @@ from queries import roles, users
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
-IDLE_MINUTES = 0.15  # 9 seconds, so the test can wait it out
+IDLE_MINUTES = 0.1  # 6 seconds, so the test can wait it out
 
 
 @pytest.fixture(scope="module")
