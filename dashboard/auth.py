@@ -49,18 +49,18 @@ USERS_CHECK_SECONDS = 5.0
 COOKIE_IDLE_FACTOR = 2
 LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
-# Content-Security-Policy, as strict as Dash 4 and plotly.js allow. Relaxations, each needed:
-# - script-src 'unsafe-eval': dash-ag-grid evaluates the {"function": ...} value formatters
-#   (our count and percentage formats) with new Function(), and plotly.js compiles some
-#   expressions the same way; without it the tables show raw numbers and error.
+# Content-Security-Policy, as strict as Dash 4 and plotly.js allow. Checked in Chromium
+# (tests/test_access_browser.py listens for violations). Relaxations, each needed:
 # - script-src sha256 hashes: Dash's own inline scripts (the renderer start-up and the
-#   page-title clientside callback), from app.csp_hashes(); no 'unsafe-inline' for scripts.
-# - style-src 'unsafe-inline': React sets style attributes and plotly.js injects <style>
-#   rules at run time; neither can carry a nonce.
-# - img-src data: blob:: plotly's "download plot as png" and its modebar icons.
+#   page-title clientside callback), from app.csp_hashes(); no 'unsafe-inline' and no
+#   'unsafe-eval' for scripts (dash-ag-grid parses our {"function": ...} formatters itself).
+# - style-src 'unsafe-inline': the Dash renderer, dcc and plotly.js insert <style> elements
+#   and style attributes at run time, and none can carry a nonce (without it Chromium
+#   refuses them and the page renders unstyled).
+# - img-src data: blob:: plotly's modebar icons and "download plot as png".
 CSP_BASE = {
     "default-src": ["'self'"],
-    "script-src": ["'self'", "'unsafe-eval'"],
+    "script-src": ["'self'"],
     "style-src": ["'self'", "'unsafe-inline'"],
     "img-src": ["'self'", "data:", "blob:"],
     "font-src": ["'self'", "data:"],

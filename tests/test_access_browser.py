@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from conftest import screenshot, start_gunicorn, stop
-from helpers import click, wait_text
+from helpers import click, wait_for, wait_text
 from queries import roles, users
 
 pytestmark = pytest.mark.browser
@@ -34,9 +34,15 @@ def _sign_in(browser, url: str, name: str, password: str) -> None:
     browser.find_element(By.ID, "login-submit").click()
 
 
+# Records Content-Security-Policy violations from the first script on (CDP scripts bypass CSP).
+LISTEN_FOR_CSP = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+                  "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile));")
+
+
 def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(signin_server, browser):
     url = signin_server
     browser.delete_all_cookies()
+    listener = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LISTEN_FOR_CSP})
     try:
         browser.get(url + "/")
         wait_text(browser, "#role-status", "Not signed in: public view")
@@ -53,7 +59,10 @@ def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(s
         wait_text(browser, "#session-switch", "Closed session (MARAC shown)")
         browser.get(url + "/marac")
         wait_text(browser, "#marac-cases-chart .gtitle", "Force Area - Cases discussed")
+        wait_for(browser, "#marac-periods .ag-row", condition=lambda rows: len(rows) >= 3)
         screenshot(browser, "access-board-closed-session")
+        # The strict policy (no inline or eval'd scripts) leaves Dash, plotly and the grids working.
+        assert browser.execute_script("return window.__csp") == []
 
         click(browser, browser.find_element(By.ID, "sign-out"))
         wait_text(browser, "h1", "Sign in")
@@ -61,6 +70,7 @@ def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(s
         wait_text(browser, "#role-refused", "Not available to your role")
         wait_text(browser, "#role-status", "Not signed in: public view")
     finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", listener)
         browser.delete_all_cookies()
 
 
