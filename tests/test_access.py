@@ -12,8 +12,9 @@ import pytest
 import requests
 
 from conftest import start_gunicorn, stop
-from queries import access_settings, audit, cli, roles, statedb, users
-from queries.settings import SettingsError
+from queries import access_settings, audit, cli, marac, roles, statedb, users
+from queries.settings import DEFAULT_SUPPRESS_BELOW, SettingsError
+from queries.store import Store
 
 PASSWORD = "correct horse battery"
 ACCOUNTS = {"bea": roles.BOARD, "ann": roles.ANALYST, "ada": roles.ADMIN, "lou": roles.ANALYST}
@@ -136,6 +137,8 @@ def secured(tmp_path_factory, demo_dir):
     state = tmp_path_factory.mktemp("state")
     for name, role in ACCOUNTS.items():
         users.add(state, name, role, PASSWORD)
+    # As `import marac` does: the release is audited and in the ledger before anyone asks.
+    marac.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)
     # Proxy mode, trusting this computer as the proxy: the app's own sign-in works beside it.
     proc, url = start_gunicorn(demo_dir, workers=2, env_extra={
         "CSP_STATE_DIR": str(state), "CSP_AUTH": "proxy", "CSP_TRUSTED_PROXIES": "127.0.0.1/32"})
