@@ -309,6 +309,9 @@ def _check_callback(request) -> flask.Response | None:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return _forbidden("a callback request must be a JSON object", 400)
+    if _app is not None and str(payload.get("output", "")) not in _app.callback_map:
+        # Dash would answer a made-up output with a traceback and HTTP 500.
+        return _forbidden("no such callback: the request names an output this app does not have", 400)
     ident = identity()
     closed = closed_session()
     exports = []

@@ -7,13 +7,14 @@ and `main(args) -> int`; the table below names them.
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import os
 import sys
 from pathlib import Path
 
 
-from queries import demo, limits, settings, users_cli
+from queries import audit, demo, limits, settings, users_cli
 from queries.geography import UnknownArea
 from queries.series import NoData
 from queries.statedb import StateError
@@ -87,6 +88,17 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     return parser
 
 
+def _log_export(args, view: str, rows: int) -> None:
+    """Command-line exports go in the audit log like the dashboard's; if it cannot be written, nothing is written."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = str(os.getuid())
+    filters = {k: str(v) for k, v in vars(args).items() if k not in ("command", "what", "importer") and v is not None}
+    audit.record(settings.state_dir_for(dict(os.environ), Path(args.data_dir)), f"cli:{who}", "command line",
+                 audit.EXPORT, view=view, filters=filters, rows=rows)
+
+
 def export_series(args, config: settings.Settings) -> int:
     from queries.series import series_table
 
@@ -96,6 +108,7 @@ def export_series(args, config: settings.Settings) -> int:
         neighbourhood=args.neighbourhood,
     )
     table["month"] = table["month"].dt.strftime("%Y-%m")
+    _log_export(args, "export series", len(table))
     table[limits.COLUMNS].to_csv(args.out, index=False, float_format="%.2f")
     print(f"wrote {len(table)} months of {args.area} - {args.measure} (FY {args.fy}/{str(args.fy + 1)[-2:]}) to {args.out}")
     return 0
@@ -106,6 +119,7 @@ def export_counts(args, config: settings.Settings) -> int:
 
     fields = [f.strip() for f in args.by.split(",") if f.strip()]
     table = grouped_counts(Store(args.data_dir), args.dataset, fields, args.measure)
+    _log_export(args, "export counts", len(table))
     table.to_csv(args.out, index=False)
     print(f"wrote {len(table)} rows to {args.out}")
     return 0
@@ -116,6 +130,7 @@ def export_marac(args, config: settings.Settings) -> int:
 
     state_dir = settings.state_dir_for(dict(os.environ), Path(args.data_dir))
     table = marac_release_table(Store(args.data_dir), args.period, config.suppress_below, state_dir)
+    _log_export(args, "export marac", len(table))
     table.to_csv(args.out, index=False)
     print(f"wrote {len(table)} rows to {args.out} (counts under {config.suppress_below} suppressed as *)")
     return 0

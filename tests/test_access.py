@@ -128,6 +128,17 @@ def test_users_command_line_adds_lists_and_refuses_bad_roles(tmp_path, monkeypat
     assert run("remove", "bea")[0] == 0 and "no users" in run("list")[1]
 
 
+def test_command_line_exports_are_in_the_audit_log(tmp_data_dir, tmp_path, monkeypatch, capsys):
+    state = tmp_path / "state"
+    monkeypatch.setenv("CSP_STATE_DIR", str(state))
+    out = tmp_path / "counts.csv"
+    assert cli.main(["export", "counts", "--dataset", "fire", "--by", "month", "--data-dir", str(tmp_data_dir), "--out", str(out)]) == 0
+    logged = audit.entries(state).iloc[0]
+    assert logged["event"] == audit.EXPORT and logged["view"] == "export counts" and logged["who"].startswith("cli:")
+    assert logged["rows"] == len(out.read_text().splitlines()) - 1
+    capsys.readouterr()
+
+
 # --------------------------------------------------------------------------- over HTTP
 
 
@@ -234,6 +245,15 @@ def test_admin_sees_users_and_the_audit_log_and_the_data_directory(secured, demo
     assert str(demo_dir) in _page(admin, url, "/data")
     analyst = _signed_in(url, "ann")
     assert str(demo_dir) not in _page(analyst, url, "/data")
+
+
+def test_malformed_and_made_up_callback_requests_get_a_message_not_a_500(secured):
+    url, _, _ = secured
+    garbage = requests.post(url + "/_dash-update-component", data="not json", timeout=30,
+                            headers={"Content-Type": "application/json"})
+    assert garbage.status_code == 400 and "JSON object" in garbage.text
+    made_up = requests.post(url + "/_dash-update-component", json={"output": "marac-secret.data", "inputs": []}, timeout=30)
+    assert made_up.status_code == 400 and "no such callback" in made_up.text
 
 
 def test_cross_site_posts_are_refused(secured):
