@@ -504,7 +504,9 @@ def switch_session():
     closed = flask.request.form.get("mode") == "closed"
     flask.session["closed"] = closed
     _audit_quietly(ident.name or ident.how, ident.role, audit.SESSION, "closed" if closed else "open")
-    back = flask.request.form.get("next") or "/"
+    # Back to the page the switch was pressed on (same site only, path and query only).
+    referrer = urlsplit(flask.request.referrer or "")
+    back = (referrer.path + (f"?{referrer.query}" if referrer.query else "")) if referrer.netloc == flask.request.host else "/"
     return flask.redirect(back if back.startswith("/") and not back.startswith("//") else "/")
 
 

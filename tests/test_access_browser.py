@@ -1,5 +1,6 @@
 """Sign-in, lock-out, the closed-session switch, sign-out and the idle timeout in real Chromium
-against real gunicorn with accounts set up (so visitors who do not sign in are public)."""
+against real gunicorn with accounts set up and CSP_ANONYMOUS_ROLE=none (everything needs sign-in;
+the public role is tested over HTTP in test_access.py)."""
 from __future__ import annotations
 
 import time
@@ -27,8 +28,8 @@ def signin_server(tmp_path_factory, demo_dir):
     users.add(state, "lou", roles.ANALYST, PASSWORD)
     # As `import marac` does: the release is audited and in the ledger before anyone asks.
     marac.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)
-    proc, url = start_gunicorn(demo_dir, workers=2, env_extra={"CSP_STATE_DIR": str(state),
-                                                               "CSP_IDLE_MINUTES": str(IDLE_MINUTES)})
+    proc, url = start_gunicorn(demo_dir, workers=2, env_extra={
+        "CSP_STATE_DIR": str(state), "CSP_IDLE_MINUTES": str(IDLE_MINUTES), "CSP_ANONYMOUS_ROLE": "none"}, ready_path="/login")
     yield url
     stop(proc)
 
@@ -53,9 +54,9 @@ def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(s
     browser.delete_all_cookies()
     listener = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LISTEN_FOR_CSP})
     try:
-        browser.get(url + "/")
-        wait_text(browser, "#role-status", "Not signed in: public view")
-        assert not browser.find_elements(By.LINK_TEXT, "MARAC")
+        browser.get(url + "/marac")  # not signed in: every page leads to the sign-in form
+        wait_text(browser, "h1", "Sign in")
+        assert browser.current_url == url + "/login"
         for _ in range(5):
             _sign_in(browser, url, "lou", "not the password")
         _sign_in(browser, url, "lou", PASSWORD)
@@ -76,8 +77,8 @@ def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(s
         click(browser, browser.find_element(By.ID, "sign-out"))
         wait_text(browser, "h1", "Sign in")
         browser.get(url + "/marac")
-        wait_text(browser, "#role-refused", "Not available to your role")
-        wait_text(browser, "#role-status", "Not signed in: public view")
+        wait_text(browser, "h1", "Sign in")
+        assert browser.current_url == url + "/login" and not browser.find_elements(By.ID, "marac-cases-chart")
     finally:
         browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", listener)
         browser.delete_all_cookies()
@@ -91,8 +92,7 @@ def test_idle_session_is_signed_out(signin_server, browser):
         wait_text(browser, "#role-status", "bea (board)")
         time.sleep(IDLE_MINUTES * 60 + 2)
         browser.get(url + "/fire")
-        wait_text(browser, "#role-status", "Not signed in: public view")
-        browser.get(url + "/login")
         wait_text(browser, "#login-timed-out", "signed out after a period without activity")
+        assert browser.current_url == url + "/login"
     finally:
         browser.delete_all_cookies()
