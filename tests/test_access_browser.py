@@ -64,10 +64,11 @@ def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(s
 
         _sign_in(browser, url, "bea", PASSWORD)
         wait_text(browser, "#role-status", "bea (board)")
-        switch = wait_text(browser, "#session-switch", "Open session")
-        click(browser, switch)
+        browser.get(url + "/marac")  # a board member starts in open session: no MARAC
+        wait_text(browser, "#role-refused", "shown only in a closed session")
+        click(browser, wait_text(browser, "#session-switch", "Open session"))
         wait_text(browser, "#session-switch", "Closed session (MARAC shown)")
-        browser.get(url + "/marac")
+        assert browser.current_url == url + "/marac"  # back on the page the switch was pressed on
         wait_text(browser, "#marac-cases-chart .gtitle", "Force Area - Cases discussed")
         wait_for(browser, "#marac-periods .ag-row", condition=lambda rows: len(rows) >= 3)
         screenshot(browser, "access-board-closed-session")
