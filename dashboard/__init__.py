@@ -61,7 +61,8 @@ def serve_layout() -> html.Div:
         [
             _navbar(),
             dbc.Container([_synthetic_banner(), dash.page_container], fluid=True, class_name="pb-5"),
-        ]
+        ],
+        className=auth.hidden_controls(),  # assets/roles.css hides what the role may not use
     )
 
 

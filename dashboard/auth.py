@@ -565,6 +565,21 @@ def may_view(dataset: str) -> bool:
     return roles.allowed(identity().role, dataset, roles.VIEW, closed_session())
 
 
+def hidden_controls() -> str:
+    """Classes naming the controls this role may not use ("no-download-marac", "no-drill-hate").
+
+    assets/roles.css hides those buttons and cards, so nobody is offered what the server
+    would refuse with 403. Hiding is only courtesy: the server check is the control.
+    """
+    ident, closed = identity(), closed_session()
+    names = []
+    for dataset in roles.ACCESS:
+        for capability in (roles.DOWNLOAD, roles.DRILL):
+            if not roles.allowed(ident.role, dataset, capability, closed):
+                names.append(f"no-{capability}-{dataset}")
+    return " ".join(names)
+
+
 def status_bar() -> list:
     """The navbar's right end: who you are (on every page), the session switch, sign-in/out."""
     ident = identity()

@@ -221,6 +221,10 @@ def test_board_gets_marac_only_after_switching_to_closed_session_and_no_exports(
     assert "Closed session (MARAC shown)" in board.get(url + "/_dash-layout", timeout=30).text
     assert _call(board, url, chart).status_code == 200
     assert _call(board, url, _payload(deps, "marac-cases-csv.data", MARAC_VALUES)).status_code == 403
+    # The page does not offer what the server refuses (assets/roles.css hides it).
+    classes = board.get(url + "/_dash-layout", timeout=30).json()["props"]["className"].split()
+    assert {"no-download-marac", "no-download-crime", "no-drill-hate"} <= set(classes)
+    assert "no-download-marac" not in _signed_in(url, "ann").get(url + "/_dash-layout", timeout=30).json()["props"]["className"]
 
 
 def test_analyst_export_is_served_and_written_to_the_audit_log(secured):
