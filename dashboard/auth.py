@@ -388,12 +388,13 @@ def _before():
             flask.session["seen"] = time.time()
             flask.session.permanent = True
     ident = identity()
-    if request.path == CALLBACK_PATH and request.method == "POST":
-        return _check_callback(request)
-    if ident.role == roles.NO_ROLE and request.path not in (LOGIN_PATH,) and not request.path.startswith(("/assets/", "/_dash-component-suites/")):
+    if ident.role == roles.NO_ROLE and request.path != LOGIN_PATH and not request.path.startswith(("/assets/", "/_dash-component-suites/")):
+        # CSP_ANONYMOUS_ROLE=none: nothing but the sign-in form (and its static files) without signing in.
         if request.path.startswith("/_dash"):
             return _forbidden("sign in first", 401)
         return flask.redirect(LOGIN_PATH)
+    if request.path == CALLBACK_PATH and request.method == "POST":
+        return _check_callback(request)
     return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -99,3 +100,12 @@ def test_idle_session_is_signed_out(signin_server, browser):
         assert browser.current_url == url + "/login"
     finally:
         browser.delete_all_cookies()
+
+
+def test_without_signing_in_callbacks_and_layouts_are_refused(signin_server):
+    url = signin_server
+    page_callback = {"output": ".._pages_content.children..._pages_store.data..",
+                     "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/"}]}
+    assert requests.post(url + "/_dash-update-component", json=page_callback, timeout=30).status_code == 401
+    assert requests.get(url + "/_dash-layout", timeout=30).status_code == 401
+    assert requests.get(url + "/assets/app.css", timeout=30).status_code == 200
