@@ -61,6 +61,22 @@ def test_audit_catches_calendar_minus_financial_year_differencing_in_the_tables_
     assert len(narrow) and ((narrow["upper"] - narrow["lower"]) > 0).any()
 
 
+def test_audit_catches_part_years_growing_by_one_month_between_two_monthly_releases(monthly_and_held):
+    monthly, held = _recent(monthly_and_held)
+    before = []
+    for last in ("2026-09-01", "2026-10-01"):  # the September and October stores, as published before
+        months = held[held <= last]
+        rel = marac.build_release(monthly[monthly["month"].isin(months)], months, THRESHOLD,
+                                  periods=(marac.FINANCIAL,), complete_only=False)
+        before.append(marac_audit.published(rel))
+    recovered = marac_audit.audit(before, THRESHOLD).derived
+    october = {(r.area, r.measure): r.value for r in recovered.itertuples() if r.months == (pd.Timestamp("2026-10-01"),)}
+    # The example: Force Area, Adult Social Care, October = 15 - 14 = 1.
+    assert october[("Force Area", marac.AGENCY_PREFIX + "Adult Social Care")] == 1
+    for (area, measure), value in october.items():
+        assert value == _true_count(monthly, area, measure, [pd.Timestamp("2026-10-01")]) < THRESHOLD
+
+
 def test_released_tables_hold_only_complete_quarters_and_financial_years(monthly_and_held):
     monthly, held = monthly_and_held
     rel = marac.build_release(monthly, held, THRESHOLD)
