@@ -12,6 +12,8 @@ COPY dashboard ./dashboard
 COPY assets ./assets
 COPY data ./data
 ENV CSP_DATA_DIR=/app/data
+# Users, the session secret, the audit log and the MARAC ledger: mount a volume here and back it up.
+ENV CSP_STATE_DIR=/app/data-state
 EXPOSE 8050
 # The state folder (commentary, cached reports) sits beside the store: /app/data-state.
 RUN useradd --create-home csp && mkdir -p /app/data-state && chown -R csp /app/data /app/data-state

@@ -1,22 +1,25 @@
 """The Dash app: a navigation bar over one page per tab (Dash `pages`, state from the URL)."""
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 import dash
-import flask
 import dash_bootstrap_components as dbc
 import flask
 from dash import html
 
-from dashboard import guard, shell, state
+from dashboard import auth, guard, shell, state
+from queries import settings
 from queries.settings import REPO_ROOT
 
 TITLE = "Community Safety Partnership Performance"
 
 
 def _navbar() -> dbc.Navbar:
-    return shell.navbar(TITLE)
+    return shell.navbar(TITLE, may_view=lambda page: auth.may_view(auth.page_dataset(page)),
+                        extra=html.Div(auth.status_bar(), className="d-flex align-items-center ms-3"))
 
 
 def _synthetic_banner() -> html.Div | None:
@@ -44,7 +47,8 @@ def serve_layout() -> html.Div:
             shell.skip_link(),
             html.Header(_navbar()),
             dbc.Container(shell.main_area([_synthetic_banner(), dash.page_container]), fluid=True, class_name="pb-5"),
-        ]
+        ],
+        className=auth.hidden_controls(),  # assets/roles.css hides what the role may not use
     )
 
 
@@ -73,6 +77,8 @@ def create_app(data_dir: Path | str) -> dash.Dash:
 
     report_files.register_routes(app.server)
     _pin_one_version_per_request(app)
+    # The state directory sits beside the store actually served (`run --data-dir` may differ from CSP_DATA_DIR).
+    auth.install(app, dataclasses.replace(state.config, state_dir=settings.state_dir_for(dict(os.environ), Path(data_dir))))
     return app
 
 

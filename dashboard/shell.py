@@ -60,12 +60,13 @@ def skip_link() -> html.A:
     return html.A("Skip to main content", href=f"#{MAIN_ID}", className="visually-hidden-focusable skip-link")
 
 
-def navbar(title: str) -> dbc.Navbar:
-    """Brand + page links; on narrow screens the links fold behind a labelled toggler button."""
+def navbar(title: str, may_view=lambda page: True, extra=None) -> dbc.Navbar:
+    """Brand + the page links the visitor's role may open (+ `extra`, the sign-in status);
+    on narrow screens the links fold behind a labelled toggler button."""
     links = [
         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
         for page in dash.page_registry.values()
-        if not page.get("hidden")
+        if not page.get("hidden") and may_view(page)
     ]
     return dbc.Navbar(
         dbc.Container(
@@ -73,8 +74,8 @@ def navbar(title: str) -> dbc.Navbar:
                 dbc.NavbarBrand(title, href="/", class_name="fw-semibold text-wrap"),
                 # react-bootstrap names the button "Toggle navigation" (aria-label).
                 dbc.NavbarToggler(id=NAV_TOGGLER_ID, n_clicks=0),
-                dbc.Collapse(dbc.Nav(links, navbar=True, class_name="ms-auto", pills=True), id=NAV_COLLAPSE_ID,
-                             is_open=False, navbar=True),
+                dbc.Collapse([dbc.Nav(links, navbar=True, class_name="ms-auto", pills=True), *([extra] if extra else [])],
+                             id=NAV_COLLAPSE_ID, is_open=False, navbar=True),
             ],
             fluid=True,
         ),

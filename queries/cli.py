@@ -7,15 +7,18 @@ and `main(args) -> int`; the table below names them.
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
+import os
 import sys
 from pathlib import Path
 
 
-from queries import datasets, demo, limits, params, settings
+from queries import audit, datasets, demo, limits, params, settings, users_cli
 from queries.geography import UnknownArea
 from queries.series import NoData
 from queries.importers.common import EXIT_WRITE_FAILED, REJECTED_LIMIT, REPLACE_SMALLER_FLAG, SHRINK_LIMIT, ImportError_
+from queries.statedb import StateError
 from queries.store import Store, StoreError
 
 def _param(name: str):
@@ -100,7 +103,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     _add_format(rec)
 
     mar = export_sub.add_parser("marac", help="MARAC period tables, small counts suppressed (the only MARAC export)")
-    mar.add_argument("--period", default="quarter", help="month, quarter, calendar or financial")
+    mar.add_argument("--period", default="quarter", help="quarter or financial (complete periods only)")
     mar.add_argument("--data-dir", type=Path, default=config.data_dir)
     mar.add_argument("--out", type=Path, required=True)
     _add_format(mar)
@@ -117,6 +120,8 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     back = sub.add_parser("rollback", help="put the previous version of a dataset back (see docs/data.md)")
     back.add_argument("dataset", choices=datasets.stored())
     back.add_argument("--data-dir", type=Path, default=config.data_dir)
+
+    users_cli.add_arguments(sub, config)
 
     imp = sub.add_parser("import", help="import real files into the store")
     imp_sub = imp.add_subparsers(dest="source", required=True)
@@ -136,6 +141,17 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     return parser
 
 
+def _log_export(args, view: str, rows: int) -> None:
+    """Command-line exports go in the audit log like the dashboard's; if it cannot be written, nothing is written."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = str(os.getuid())
+    filters = {k: str(v) for k, v in vars(args).items() if k not in ("command", "what", "importer") and v is not None}
+    audit.record(settings.state_dir_for(dict(os.environ), Path(args.data_dir)), f"cli:{who}", "command line",
+                 audit.EXPORT, view=view, filters=filters, rows=rows)
+
+
 def export_series(args, config: settings.Settings) -> int:
     from queries.series import series_table
 
@@ -151,6 +167,7 @@ def export_series(args, config: settings.Settings) -> int:
                "financial year": f"{args.fy}/{str(args.fy + 1)[-2:]}"}
     about = describe_view(Store(args.data_dir), [args.dataset], title=f"{args.area} - {args.measure}",
                           filters={k: v for k, v in filters.items() if v}, method=args.method, k=args.k)
+    _log_export(args, "export series", len(table))
     _write(args, table[limits.COLUMNS], about)
     print(f"wrote {len(table)} months of {args.area} - {args.measure} (FY {args.fy}/{str(args.fy + 1)[-2:]}) to {args.out}")
     return 0
@@ -167,6 +184,7 @@ def export_counts(args, config: settings.Settings) -> int:
     filters = {"grouped by": ", ".join(fields), "measure": args.measure or ("each" if "measure" in fields else datasets.get(args.dataset).headline)}
     about = describe_view(store, [args.dataset], title=f"{args.dataset} counts by {', '.join(fields)}",
                           filters={k: v for k, v in filters.items() if v})
+    _log_export(args, "export counts", len(table))
     _write(args, table, about)
     print(f"wrote {len(table)} rows to {args.out}")
     return 0
@@ -205,9 +223,11 @@ def export_marac(args, config: settings.Settings) -> int:
     from queries.export import describe_view
 
     store = Store(args.data_dir).snapshot()
-    table = marac_release_table(store, args.period, config.suppress_below)
+    state_dir = settings.state_dir_for(dict(os.environ), Path(args.data_dir))
+    table = marac_release_table(store, args.period, config.suppress_below, state_dir)
     about = describe_view(store, ["marac"], title=f"MARAC by {args.period}", filters={"period": args.period},
                           suppression=f"counts under {config.suppress_below} shown as *")
+    _log_export(args, "export marac", len(table))
     _write(args, table, about)
     print(f"wrote {len(table)} rows to {args.out} (counts under {config.suppress_below} suppressed as *)")
     return 0
@@ -275,10 +295,12 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             return args.importer.main(args)
         if args.command == "rollback":
             return rollback(args)
+        if args.command == "users":
+            return users_cli.main(args)
     except ImportError_ as exc:
         print(f"error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
-    except (UnknownArea, NoData, StoreError, LookupError, ValueError) as exc:
+    except (UnknownArea, NoData, StoreError, LookupError, ValueError, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if serve is None:

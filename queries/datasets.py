@@ -3,7 +3,7 @@
 Adding a dataset is adding one `Dataset(...)` to `DATASETS` below (and, for a new tab, one
 page module that builds a `dashboard.trend_tab.TrendSpec` from it): see docs/extending.md.
 
-This module is a *leaf*: it imports nothing from `queries`, because `queries.store` and the
+This module is a *leaf* (it imports only `queries.roles`, itself a leaf), because `queries.store` and the
 dataset modules (`queries.fire`, `queries.hate`, ...) import it. Code is named by dotted path
 ("queries.fire:MEASURE_SQL") and loaded on first use by `resolve`, as Datasette loads its
 plugins, so no import cycle can form and one dataset's broken module never stops the others.
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+
+from queries import roles  # a leaf too: the role names and the access record
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class Dataset:
     reads: the store dataset whose monthly table this one reads (a *view* of another
         dataset's records, e.g. anti-social behaviour from police.uk's crime records).
     measures: with `reads`, the measures of that dataset this view shows (None: all).
-    minimum_role: the least role that may see its aggregates (roles are the access-control issue's).
+    access: which role may view, drill down into and download it (queries/roles.py enforces it on
+        every callback and download; a view of another dataset declares its own).
     """
 
     key: str
@@ -48,7 +51,7 @@ class Dataset:
     count_label: str = "Crime Count (Current)"
     reads: str | None = None
     measures: tuple[str, ...] | None = None
-    minimum_role: str = "public"
+    access: roles.DatasetAccess = roles.PUBLISHED
 
     @property
     def source(self) -> str:
@@ -149,13 +152,18 @@ register(Dataset(
 register(Dataset(
     key="marac", label="MARAC", headline="Cases discussed",
     measure_sql="queries.marac:MEASURE_SQL", demo="queries.demo.marac:marac_records",
-    importer=("marac", "queries.importers.marac"), sensitive=True, minimum_role="board",
+    importer=("marac", "queries.importers.marac"), sensitive=True,
+    # MARAC: victims at the highest risk. Only the protected release, only in closed session.
+    access=roles.DatasetAccess(view=roles.BOARD, drill=None, download=roles.ANALYST, closed=True),
     protection="counts under CSP_SUPPRESS_BELOW suppressed, with secondary suppression checked by solving the sums",
 ))
 register(Dataset(
     key="hate", label="Hate crime", headline="Hate crimes",
     measure_sql="queries.hate:MEASURE_SQL", demo="queries.demo.hate:hate_records",
     importer=("hate", "queries.importers.hate"), count_label="Hate Crime Count (Current)",
+    # Withheld from the public until a suppressed public release (district level and above, counts
+    # under CSP_SUPPRESS_BELOW hidden) exists: small counts of a strand in one district identify people.
+    access=roles.DatasetAccess(view=roles.BOARD, drill=roles.ANALYST, download=roles.ANALYST),
 ))
 register(Dataset(
     key="asb", label="Anti-social behaviour", headline="Anti-social behaviour",

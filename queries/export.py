@@ -11,13 +11,13 @@ from queries import datasets, geography
 from queries.datasets import refuse_sensitive
 from queries.store import Store
 
-def marac_release_table(store: Store, period_type: str, threshold: int) -> pd.DataFrame:
+def marac_release_table(store: Store, period_type: str, threshold: int, state_dir=None) -> pd.DataFrame:
     """The MARAC period tables for every MARAC area, exactly as the tab shows them (suppressed)."""
     from queries import marac
 
     if period_type not in marac.PERIOD_TYPES:
         raise ValueError(f"unknown period {period_type!r}; choose from: {', '.join(marac.PERIOD_TYPES)}")
-    release = marac.release(store, threshold)
+    release = marac.release(store, threshold, state_dir=state_dir)
     frames = [marac.period_table(release, area, period_type).assign(Area=area) for area in marac.MARAC_AREAS]
     table = pd.concat(frames, ignore_index=True)
     return table[["Area", *[c for c in table.columns if c != "Area"]]]

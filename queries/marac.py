@@ -119,7 +119,13 @@ MARAC_AREAS = [geography.FORCE, geography.COUNTY, geography.CITY]
 ELSEWHERE = "Elsewhere or not known"
 
 MONTH, QUARTER, CALENDAR, FINANCIAL = "month", "quarter", "calendar", "financial"
-PERIOD_TYPES = {MONTH: "Month", QUARTER: "Quarter", CALENDAR: "Calendar year", FINANCIAL: "Financial year"}
+ALL_PERIOD_TYPES = {MONTH: "Month", QUARTER: "Quarter", CALENDAR: "Calendar year", FINANCIAL: "Financial year"}
+# What is released: complete quarters and complete financial years only. Part years grow by
+# one month's count from one release to the next, and a calendar year beside a financial
+# year differs from it by whole quarters, so either gives small counts away by subtraction
+# (14 agency counts under 5 were recoverable from one release that had both).
+RELEASED_PERIODS = (QUARTER, FINANCIAL)
+PERIOD_TYPES = {t: ALL_PERIOD_TYPES[t] for t in RELEASED_PERIODS}
 PERIOD_MONTHS = {MONTH: 1, QUARTER: 3, CALENDAR: 12, FINANCIAL: 12}
 YEAR_TYPES = (CALENDAR, FINANCIAL)
 
@@ -189,7 +195,8 @@ def canonical_agency(text: str) -> str | None:
 # --------------------------------------------------------------------------- protection
 
 
-def protect(values: np.ndarray, relations: list[tuple[int, list[int]]], threshold: int) -> tuple[np.ndarray, np.ndarray]:
+def protect(values: np.ndarray, relations: list[tuple[int, list[int]]], threshold: int,
+            hidden: np.ndarray | None = None, fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Which cells to hide so that no count under `threshold` can be shown or worked out.
 
     `values` are the true counts of every cell that can be published; `relations` say
@@ -207,8 +214,11 @@ def protect(values: np.ndarray, relations: list[tuple[int, list[int]]], threshol
        from a year and a month from that quarter). `disclosed` solves the whole linear
        system of shown figures; any small cell it can determine gets another complement,
        and steps 2-3 repeat until nothing small can be determined.
+
+    `hidden` and `fixed` pin earlier releases (never revised): cells hidden before start
+    hidden, and cells shown before (`fixed`) are never chosen as complements.
     """
-    p = _Protection(np.asarray(values, dtype=float), relations, threshold)
+    p = _Protection(np.asarray(values, dtype=float), relations, threshold, hidden, fixed)
     while True:
         p.pair_pass()
         leaked = np.flatnonzero(disclosed(p.suppressed, p.members) & p.primary)
@@ -231,11 +241,13 @@ def protect(values: np.ndarray, relations: list[tuple[int, list[int]]], threshol
 class _Protection:
     """The working state of `protect`: cell values, sums, and which cells are hidden."""
 
-    def __init__(self, values: np.ndarray, relations: list[tuple[int, list[int]]], threshold: int):
+    def __init__(self, values: np.ndarray, relations: list[tuple[int, list[int]]], threshold: int,
+                 hidden: np.ndarray | None = None, fixed: np.ndarray | None = None):
         self.values = values
         self.threshold = threshold
         self.primary = values < threshold
-        self.suppressed = self.primary.copy()
+        self.suppressed = self.primary | (np.zeros(len(values), dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool))
+        self.fixed = np.zeros(len(values), dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
         self.members = [np.array([total, *parts], dtype=int) for total, parts in relations]
         self.by_cell: dict[int, list[int]] = {}
         for r, m in enumerate(self.members):
@@ -264,10 +276,10 @@ class _Protection:
     def hide_complement(self, r: int, exclude: int) -> bool:
         """Hide one more cell of relation `r`; False if all are hidden already."""
         m = self.members[r]
-        parts = [int(c) for c in m[1:] if not self.suppressed[c] and c != exclude]
+        parts = [int(c) for c in m[1:] if not self.suppressed[c] and c != exclude and not self.fixed[c]]
         if parts:
             choice = min(parts, key=lambda c: (not self.mends_another(c, r), self.values[c], c))
-        elif not self.suppressed[m[0]] and m[0] != exclude:
+        elif not self.suppressed[m[0]] and m[0] != exclude and not self.fixed[m[0]]:
             choice = int(m[0])
         else:
             return False
@@ -359,13 +371,15 @@ class Release:
 
     `cells` has one row per (period_type, period, area, measure): label, start, months_held,
     months_in_period, value (the true count; never leaves this module unmasked) and
-    suppressed. `shown` is the only way to read a value.
+    suppressed. `shown` is the only way to read a value. `held` is the months the store
+    covered, so the disclosure audit knows which months each period adds up.
     """
 
     cells: pd.DataFrame
     threshold: int
     first_month: pd.Timestamp | None
     relations: list = field(default_factory=list, repr=False)
+    held: tuple = ()
 
     def shown(self, period_type: str, area: str, measure: str) -> pd.DataFrame:
         """label, start, months_held, value (float, NaN where suppressed) for one series."""
@@ -383,13 +397,25 @@ class Release:
         rows = self.cells[self.cells["period_type"] == period_type]
         return rows.drop_duplicates("start").sort_values("start")[["label", "start", "months_held", "months_in_period"]]
 
+    def published(self) -> pd.DataFrame:
+        """What a reader sees: period_type, start, area, measure, shown (NaN where hidden)."""
+        return self.cells.assign(shown=self.cells["value"].astype(float).where(~self.cells["suppressed"]))[
+            ["period_type", "start", "area", "measure", "shown"]]
 
-def _period_keys(months: pd.DatetimeIndex) -> dict[str, pd.DatetimeIndex]:
+
+class RevisionError(ValueError):
+    """The store's figures differ from figures already released; released figures are never revised."""
+
+
+def _period_keys(months: pd.DatetimeIndex, periods=tuple(ALL_PERIOD_TYPES)) -> dict[str, pd.DatetimeIndex]:
     """Start of the period each held month falls in, per period type."""
-    quarter = months.to_period("Q").to_timestamp()
-    calendar = pd.DatetimeIndex([pd.Timestamp(m.year, 1, 1) for m in months])
-    financial = pd.DatetimeIndex([pd.Timestamp(limits.fy_of(m), limits.FY_START_MONTH, 1) for m in months])
-    return {MONTH: months, QUARTER: quarter, CALENDAR: calendar, FINANCIAL: financial}
+    keys = {
+        MONTH: months,
+        QUARTER: months.to_period("Q").to_timestamp(),
+        CALENDAR: pd.DatetimeIndex([pd.Timestamp(m.year, 1, 1) for m in months]),
+        FINANCIAL: pd.DatetimeIndex([pd.Timestamp(limits.fy_of(m), limits.FY_START_MONTH, 1) for m in months]),
+    }
+    return {t: keys[t] for t in periods}
 
 
 def period_label(period_type: str, start: pd.Timestamp, months_held: int) -> str:
@@ -407,12 +433,21 @@ def period_label(period_type: str, start: pd.Timestamp, months_held: int) -> str
     return label if months_held >= full else f"{label} ({months_held} of {full} months)"
 
 
-def build_release(monthly: pd.DataFrame, held: pd.DatetimeIndex, threshold: int = DEFAULT_SUPPRESS_BELOW) -> Release:
+CELL_KEY = ["period_type", "start", "area", "measure"]
+
+
+def build_release(monthly: pd.DataFrame, held: pd.DatetimeIndex, threshold: int = DEFAULT_SUPPRESS_BELOW,
+                  periods: tuple[str, ...] = RELEASED_PERIODS, complete_only: bool = True,
+                  pinned: pd.DataFrame | None = None) -> Release:
     """Protect every publishable MARAC figure at once.
 
     `monthly`: measure, month, area (the parent area: County Council Area, Derby City, or
     ELSEWHERE), count. `held`: the months the dataset covers (a month not held is missing,
-    not zero, and belongs to no period).
+    not zero, and belongs to no period). `periods` and `complete_only` default to what is
+    released (complete quarters and financial years); other values exist only so tests can
+    rebuild the tables published before, to show what they gave away. `pinned`: cells
+    released earlier (CELL_KEY + shown, NaN where hidden), which are never revised: a cell
+    hidden before stays hidden, a cell shown before keeps its figure or RevisionError.
     """
     held = pd.DatetimeIndex(sorted(pd.to_datetime(held))).unique()
     frame = monthly.assign(month=pd.to_datetime(monthly["month"]))
@@ -428,7 +463,7 @@ def build_release(monthly: pd.DataFrame, held: pd.DatetimeIndex, threshold: int 
                         columns=measures).fillna(0).astype(int)
     wide[FIRST] = wide[CASES] - wide[REPEATS]
 
-    keys = _period_keys(held)
+    keys = _period_keys(held, periods)
     parts = []
     for period_type, starts in keys.items():
         mapping = pd.Series(starts, index=held)
@@ -446,16 +481,38 @@ def build_release(monthly: pd.DataFrame, held: pd.DatetimeIndex, threshold: int 
         long["period_type"] = period_type
         long["months_held"] = long["start"].map(months_held).astype(int)
         long["months_in_period"] = PERIOD_MONTHS[period_type]
+        if complete_only:
+            long = long[long["months_held"] == long["months_in_period"]]
         long["label"] = [period_label(period_type, s, n) for s, n in zip(long["start"], long["months_held"])]
         parts.append(long)
     cells = pd.concat(parts, ignore_index=True)
     cells["value"] = cells["value"].astype(int)
-    relations = _relations(cells, keys, parts_areas, partner_measures)
+    relations = _relations(cells, parts_areas, partner_measures)
     check_relations(cells["value"].to_numpy(), relations)
-    suppressed, primary = protect(cells["value"].to_numpy(), relations, threshold)
+    hidden = fixed = None
+    if pinned is not None and len(pinned):
+        hidden, fixed = _pins(cells, pinned)
+    suppressed, primary = protect(cells["value"].to_numpy(), relations, threshold, hidden, fixed)
     cells["suppressed"] = suppressed
     cells["primary"] = primary
-    return Release(cells, threshold, held.min() if len(held) else None, relations)
+    return Release(cells, threshold, held.min() if len(held) else None, relations, tuple(held))
+
+
+def _pins(cells: pd.DataFrame, pinned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(hidden before, shown before) masks over `cells`; RevisionError if a shown figure changed."""
+    earlier = pinned.assign(start=pd.to_datetime(pinned["start"])).drop_duplicates(CELL_KEY, keep="first")
+    merged = cells[CELL_KEY + ["value"]].merge(earlier[CELL_KEY + ["shown"]], on=CELL_KEY, how="left", indicator=True)
+    before = (merged["_merge"] == "both").to_numpy()
+    shown_before = before & merged["shown"].notna().to_numpy()
+    changed = shown_before & (merged["shown"].to_numpy() != merged["value"].to_numpy())
+    if changed.any():
+        rows = merged[changed].head(5)
+        listed = "; ".join(f"{r.area} {r.measure} {r.period_type} from {pd.Timestamp(r.start):%Y-%m}: "
+                           f"released {int(r.shown)}, now {int(r.value)}" for r in rows.itertuples())
+        raise RevisionError(
+            f"{int(changed.sum())} MARAC figure(s) already released would change ({listed}). Released figures are "
+            "never revised; MARAC is withheld until the change is resolved (see docs/security.md)")
+    return before & ~shown_before, shown_before
 
 
 def check_relations(values: np.ndarray, relations: list) -> None:
@@ -468,10 +525,11 @@ def check_relations(values: np.ndarray, relations: list) -> None:
             )
 
 
-def _relations(cells: pd.DataFrame, keys: dict, parts_areas: list[str], partner_measures: list[str]) -> list:
+def _relations(cells: pd.DataFrame, parts_areas: list[str], partner_measures: list[str]) -> list:
     """Every way the publishable cells add up (see `protect`)."""
-    index = {(t, s, a, m): i for i, (t, s, a, m) in enumerate(
+    index = {(t, pd.Timestamp(s), a, m): i for i, (t, s, a, m) in enumerate(
         zip(cells["period_type"], cells["start"], cells["area"], cells["measure"]))}
+    held = {(t, pd.Timestamp(s)): n for t, s, n in zip(cells["period_type"], cells["start"], cells["months_held"])}
     relations = []
     # Areas: Force = County + City (+ elsewhere), for every period and measure.
     for (t, s, a, m), i in index.items():
@@ -484,20 +542,18 @@ def _relations(cells: pd.DataFrame, keys: dict, parts_areas: list[str], partner_
             relations.append((i, [index[(t, s, a, POLICE)], index[(t, s, a, PARTNERS)]]))
             if t in YEAR_TYPES and partner_measures:
                 relations.append((index[(t, s, a, PARTNERS)], [index[(t, s, a, p)] for p in partner_measures]))
-    # Time: a quarter is its months; calendar and financial years are their quarters.
-    quarter_of = dict(zip(keys[MONTH], keys[QUARTER]))
-    quarters = pd.DatetimeIndex(sorted(set(keys[QUARTER])))
-    calendar_of = {q: pd.Timestamp(q.year, 1, 1) for q in quarters}
-    financial_of = {q: pd.Timestamp(limits.fy_of(q), limits.FY_START_MONTH, 1) for q in quarters}
-    areas = [geography.FORCE] + parts_areas
-    for a in areas:
-        for m in BASE_MEASURES:
-            for q in quarters:
-                months = [mo for mo, qq in quarter_of.items() if qq == q]
-                relations.append((index[(QUARTER, q, a, m)], [index[(MONTH, mo, a, m)] for mo in months]))
-            for year_type, of in ((CALENDAR, calendar_of), (FINANCIAL, financial_of)):
-                for y in sorted(set(of.values())):
-                    relations.append((index[(year_type, y, a, m)], [index[(QUARTER, q, a, m)] for q in quarters if of[q] == y]))
+    # Time: a quarter is its months, a year its quarters, wherever all of them are released.
+    for big, small in ((QUARTER, MONTH), (CALENDAR, QUARTER), (FINANCIAL, QUARTER)):
+        for (t, s), months in held.items():
+            if t != big:
+                continue
+            end = s + pd.DateOffset(months=PERIOD_MONTHS[big])
+            inside = [ss for (tt, ss) in held if tt == small and s <= ss < end]
+            if not inside or sum(held[(small, ss)] for ss in inside) != months:
+                continue
+            for a in [geography.FORCE] + parts_areas:
+                for m in BASE_MEASURES:
+                    relations.append((index[(big, s, a, m)], [index[(small, ss, a, m)] for ss in inside]))
     return relations
 
 
@@ -506,13 +562,18 @@ _CACHE: dict[tuple, Release] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW) -> Release:
-    """The protected release for the store's current MARAC version (cached per version)."""
+def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW, state_dir: Path | None = None) -> Release:
+    """The protected release for the store's current MARAC version (cached per version).
+
+    With `state_dir`, the release is the one in the ledger (queries/marac_ledger.py): a
+    version released before is read back, never recomputed differently; a new version is
+    protected with the earlier releases pinned, audited over the whole ledger, and appended.
+    """
     store.refresh()
     version = store.datasets.get(DATASET)
     if version is None:
         raise LookupError(f"the store at {store.data_dir} holds no MARAC data; import some with `python app.py import marac`")
-    key = (str(store.data_dir), str(version), int(threshold))
+    key = (str(store.data_dir), str(version), int(threshold), str(state_dir))
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -521,8 +582,14 @@ def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW) -> Release:
         "FROM monthly WHERE dataset = ? GROUP BY ALL",
         [ELSEWHERE, DATASET],
     )
-    held = store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [DATASET])["month"]
-    result = build_release(monthly, pd.DatetimeIndex(pd.to_datetime(held)), threshold)
+    held = pd.DatetimeIndex(pd.to_datetime(
+        store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [DATASET])["month"]))
+    if state_dir is None:
+        result = build_release(monthly, held, threshold)
+    else:
+        from queries import marac_ledger
+
+        result = marac_ledger.release_through_ledger(state_dir, str(version), monthly, held, threshold)
     with _CACHE_LOCK:
         _CACHE.clear()  # one version at a time is plenty
         _CACHE[key] = result

@@ -38,6 +38,11 @@ ENV_VARS = {
     "CSP_SUPPRESS_BELOW": "MARAC counts below this are suppressed.",
     "CSP_DEBUG": "1 to run the development server with Dash debug tools.",
     "CSP_STATE_DIR": "Writable directory for users, sign-in secret, audit log and commentary; never inside the store.",
+    # Sign-in and roles: read by queries/access_settings.py.
+    "CSP_AUTH": "login (users signed in by the app) or proxy (trusted sign-on headers).",
+    "CSP_ANONYMOUS_ROLE": "Role of visitors not signed in: public, analyst or none.",
+    "CSP_TRUSTED_PROXIES": "Reverse-proxy addresses whose sign-on and forwarding headers are trusted.",
+    "CSP_IDLE_MINUTES": "Minutes without a request after which a signed-in session ends.",
 }
 
 

@@ -69,8 +69,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(data_dir: Path, workers: int = 2, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """Real gunicorn serving app:server on a free loopback port; returns (process, base URL)."""
+def start_gunicorn(data_dir: Path, workers: int = 2, env_extra: dict | None = None,
+                   ready_path: str = "/_dash-layout") -> tuple[subprocess.Popen, str]:
+    """Real gunicorn serving app:server on a free loopback port; returns (process, base URL).
+
+    Ready when `ready_path` answers 200 (pass "/login" when visitors must sign in first).
+    """
     port = _free_port()
     env = dict(os.environ, CSP_DATA_DIR=str(data_dir), **(env_extra or {}))
     proc = subprocess.Popen(
@@ -83,7 +87,7 @@ def start_gunicorn(data_dir: Path, workers: int = 2, env_extra: dict | None = No
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited early:\n{proc.stdout.read()}")
         try:
-            with urllib.request.urlopen(url + "/_dash-layout", timeout=5) as response:
+            with urllib.request.urlopen(url + ready_path, timeout=5) as response:
                 if response.status == 200:
                     return proc, url
         except OSError:

@@ -112,9 +112,16 @@ def test_raw_marac_counts_cannot_be_exported(demo_dir, tmp_path):
         assert not out.exists()
 
 
-def test_marac_export_suppresses_every_count_under_five(demo_dir, tmp_path):
+def test_marac_export_refuses_periods_that_are_not_released(demo_dir, tmp_path):
     out = tmp_path / "marac.csv"
     result = run("export", "marac", "--period", "month", "--data-dir", str(demo_dir), "--out", str(out))
+    assert result.returncode == 2 and "choose from: quarter, financial" in result.stderr
+    assert not out.exists()
+
+
+def test_marac_export_suppresses_every_count_under_five(demo_dir, tmp_path):
+    out = tmp_path / "marac.csv"
+    result = run("export", "marac", "--period", "quarter", "--data-dir", str(demo_dir), "--out", str(out))
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out, dtype=str, keep_default_na=False)
     counts = table[["Cases discussed", "Repeat cases", "Police referrals", "Partner agency referrals"]]

@@ -209,7 +209,7 @@ def test_rates_show_only_where_both_figures_are_shown(release):
 
 
 def test_city_and_county_add_up_to_the_force_where_all_are_shown(release):
-    split = marac.split_table(release, marac.CALENDAR)
+    split = marac.split_table(release, marac.FINANCIAL)
     shown = split[(split[geography.CITY] != marac.SUPPRESSED) & (split[geography.COUNTY] != marac.SUPPRESSED)]
     assert len(shown)
     assert (shown[geography.CITY] + shown[geography.COUNTY] == shown[geography.FORCE]).all()

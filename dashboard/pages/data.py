@@ -7,9 +7,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import State, html
 
-from dashboard import components, downloads, state
+from dashboard import auth, components, downloads, state
 from dashboard.safe import callback, page_layout
-from queries import quality
+from queries import quality, roles
 from queries.export import describe_view
 from queries.store import DATASETS
 
@@ -54,7 +54,7 @@ def _dataset_section(dataset: str) -> dbc.Card:
         ]
     if len(reasons):
         body += [html.H6("Rejected rows by reason", className="mt-3"),
-                 html.P(f"The rows themselves are kept in {dataset}/quarantine.csv in the data directory.", className="small text-muted"),
+                 html.P(f"The rows themselves are kept in {dataset}/quarantine.csv in the store.", className="small text-muted"),
                  components.grid(f"data-{dataset}-rejected", reasons)]
     return components.card(f"{dataset.capitalize()}", body, id=f"data-{dataset}")
 
@@ -76,7 +76,9 @@ def layout(**_params) -> html.Div:
     return html.Div(
         [
             components.card("Datasets in the store", [
-                html.P(f"Data directory: {store.data_dir}", className="small text-muted"),
+                # Server paths are for admins only (they tell an attacker where to look).
+                *([html.P(f"Data directory: {store.data_dir}", className="small text-muted")]
+                  if auth.identity().role == roles.ADMIN else []),
                 components.grid(OVERVIEW, overview),
             ], actions=[downloads.download_buttons(OVERVIEW, "the datasets table")]),
             *[_dataset_section(d) for d in DATASETS if store.has(d)],

@@ -20,7 +20,8 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard import components, state
 from dashboard.safe import callback, page_layout
-from queries import annotations, geography, marac
+from queries import annotations, geography, marac, marac_ledger
+from queries.statedb import StateError
 
 DATASET = marac.DATASET
 P = "marac"  # id prefix
@@ -85,6 +86,10 @@ def layout(**params) -> html.Div:
                          color="danger")
     area, period, warnings = _resolve(params)
     threshold = state.config.suppress_below
+    try:
+        _release()
+    except (marac.RevisionError, marac_ledger.DisclosureError, StateError) as exc:
+        return dbc.Alert(f"MARAC figures are withheld: {exc}", color="danger", id=f"{P}-withheld")
     return html.Div(
         [
             html.Div([dbc.Alert(w, color="warning", class_name="py-1 px-2 mb-1 small", dismissable=True) for w in warnings],
@@ -175,16 +180,19 @@ def _method(threshold: int) -> list:
         ]),
         html.P([
             html.Strong("Rate per 10,000 adult females"), " = cases in a year / adult females (18+) x 10,000, "
-            f"against SafeLives' benchmark of {marac.SAFELIVES_BENCHMARK:g}. Part years are annualised. Population "
+            f"against SafeLives' benchmark of {marac.SAFELIVES_BENCHMARK:g}. Only complete financial years are shown. Population "
             f"figures come from data/{marac.POPULATION_FILE}: approximate, and editable.",
         ]),
         html.P([
             html.Strong("Suppression. "), f"Every figure the page can show is protected together: counts under "
-            f"{threshold} are hidden, and so is, in every sum (areas, months in a quarter, quarters in a year, "
+            f"{threshold} are hidden, and so is, in every sum (areas, quarters in a financial year, "
             "repeats and first referrals in cases, police and partners in cases), at least one more figure, so that "
             "no hidden count equals a shown total minus shown parts, and the hidden parts of a shown total add up to "
             f"at least {threshold}. The whole system of sums is then solved to check that no small count can be "
-            "worked out by any combination. This was chosen over rounding to keep every shown figure exact.",
+            "worked out by any combination. This was chosen over rounding to keep every shown figure exact. "
+            "Only complete quarters and complete financial years are released, a released figure is never revised, "
+            "and every release is audited together with all earlier ones (exactly, and by linear programming for "
+            "ranges narrower than the threshold) before anyone sees it.",
         ]),
         html.P(["Recording changes (such as a new referral threshold) are marked on the charts from "
                 f"data/{annotations.ANNOTATIONS_FILE}; add your own lines there (dataset, month, text)."]),
@@ -316,7 +324,8 @@ def rate_figure(table: pd.DataFrame, title: str) -> go.Figure:
 
 
 def _release() -> marac.Release:
-    return marac.release(state.store(), state.config.suppress_below)
+    # Through the ledger in the state directory: the one release every view and export shows.
+    return marac.release(state.store(), state.config.suppress_below, state_dir=state.config.state_dir)
 
 
 def _annotations() -> tuple[pd.DataFrame, list[str]]:
@@ -357,7 +366,7 @@ def _population_note() -> tuple[pd.DataFrame, str]:
         return pd.DataFrame(columns=["area", "year", "adult_females", "source_note"]), f"No rates: {exc}"
     sources = "; ".join(sorted(set(population["source_note"]) - {""}))
     return population, (f"Adult females from data/{marac.POPULATION_FILE} ({sources or 'no source given'}): "
-                        "approximate and editable. Part years are annualised.")
+                        "approximate and editable. Only complete financial years are shown.")
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -418,7 +427,7 @@ def update(area, period):
         "Each half's share is of the force total. Derby City has its own MARAC; the county's cases are heard at "
         "County MARACs.",
         _records(agency), _columns(agency, 190),
-        f"{area}, by {marac.PERIOD_TYPES[year_type].lower()} (months and quarters have too few referrals per agency to "
+        f"{area}, by {marac.PERIOD_TYPES[year_type].lower()} (quarters have too few referrals per agency to "
         "show). Police against all partner agencies is in the table above for every period.",
         rate_fig, _records(rates.sort_values("Year", ascending=False, kind="stable") if len(rates) else rates), _columns(rates, 190),
         population_note,

@@ -34,7 +34,9 @@ import argparse
 import csv
 import hashlib
 import io
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -431,4 +433,22 @@ def main(args) -> int:
     result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING),
                                  getattr(args, "replace_smaller", False))
     print_result(result, notes, DATASET)
+    return release_to_ledger(Path(args.data_dir))
+
+
+def release_to_ledger(data_dir: Path) -> int:
+    """Each import that changes MARAC appends its release to the ledger now (audited), not at first view."""
+    from queries import marac_ledger, settings
+    from queries.statedb import StateError
+    from queries.store import Store
+
+    config = settings.load_settings()
+    state_dir = settings.state_dir_for(dict(os.environ), data_dir)
+    try:
+        rel = marac.release(Store(data_dir), config.suppress_below, state_dir=state_dir)
+    except (marac.RevisionError, marac_ledger.DisclosureError, StateError) as exc:
+        print(f"error: the files are in the store, but MARAC is not released: {exc}", file=sys.stderr)
+        return 3
+    print(f"released {len(rel.cells):,} MARAC figures ({int(rel.cells['suppressed'].sum())} hidden), "
+          f"audited over the ledger in {state_dir}")
     return 0

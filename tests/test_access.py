@@ -1,0 +1,328 @@
+"""Who may see what: the roles table, users and lock-out (pure), then each role over real HTTP
+to a real gunicorn (2 workers sharing the state directory), crafted callbacks included."""
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import start_gunicorn, stop
+from queries import access_settings, audit, cli, marac, roles, statedb, users
+from queries.settings import DEFAULT_SUPPRESS_BELOW, SettingsError
+from queries.store import Store
+
+PASSWORD = "correct horse battery"
+ACCOUNTS = {"bea": roles.BOARD, "ann": roles.ANALYST, "ada": roles.ADMIN, "lou": roles.ANALYST}
+
+
+# --------------------------------------------------------------------------- pure
+
+
+def test_roles_table_gives_each_role_what_the_issue_lists():
+    assert roles.allowed(roles.PUBLIC, "crime", roles.VIEW, closed_session=False)
+    assert not roles.allowed(roles.PUBLIC, "crime", roles.DOWNLOAD, closed_session=False)
+    assert not roles.allowed(roles.PUBLIC, "marac", roles.VIEW, closed_session=True)
+    assert not roles.allowed(roles.BOARD, "marac", roles.VIEW, closed_session=False)
+    assert roles.allowed(roles.BOARD, "marac", roles.VIEW, closed_session=True)
+    assert not roles.allowed(roles.BOARD, "crime", roles.DOWNLOAD, closed_session=True)
+    assert roles.allowed(roles.ANALYST, "hate", roles.DOWNLOAD, closed_session=False)
+    # Nobody drills into MARAC records through the web, not even an admin.
+    assert not roles.allowed(roles.ADMIN, "marac", roles.DRILL, closed_session=True)
+    # A dataset missing from the table is not silently public.
+    assert not roles.allowed(roles.BOARD, "new-dataset", roles.VIEW, closed_session=True)
+
+
+def test_ensure_names_the_capability_and_the_roles_that_may():
+    with pytest.raises(roles.Forbidden, match="download of crime is not available to the board role.*analyst"):
+        roles.ensure(roles.BOARD, "crime", roles.DOWNLOAD)
+    with pytest.raises(roles.Forbidden, match="closed session"):
+        roles.ensure(roles.BOARD, "marac", roles.VIEW, closed_session=False)
+
+
+def test_passwords_are_hashed_and_checked(tmp_path):
+    users.add(tmp_path, "bea", roles.BOARD, PASSWORD)
+    stored = sqlite3.connect(tmp_path / statedb.DB_FILE).execute("SELECT password_hash FROM users").fetchone()[0]
+    assert PASSWORD not in stored and stored.startswith("scrypt:")
+    assert users.authenticate(tmp_path, "bea", PASSWORD).role == roles.BOARD
+    assert users.authenticate(tmp_path, "bea", "wrong password!") is None
+    with pytest.raises(users.UserError, match="at least 10"):
+        users.add(tmp_path, "cy", roles.BOARD, "short")
+    with pytest.raises(users.UserError, match="choose one of public, board, analyst, admin"):
+        users.add(tmp_path, "cy", "king", PASSWORD)
+
+
+def test_five_failures_in_fifteen_minutes_lock_for_fifteen_minutes_until_unlocked(tmp_path):
+    users.add(tmp_path, "bea", roles.BOARD, PASSWORD)
+    start = 1_000_000.0
+    for i in range(4):
+        assert users.authenticate(tmp_path, "bea", "nope", now=start + i * 60) is None
+    with pytest.raises(users.Locked):
+        users.authenticate(tmp_path, "bea", "nope", now=start + 240)
+    with pytest.raises(users.Locked):  # the right password does not help while locked
+        users.authenticate(tmp_path, "bea", PASSWORD, now=start + 240 + 899)
+    assert users.authenticate(tmp_path, "bea", PASSWORD, now=start + 240 + 901).name == "bea"
+
+
+def test_failures_spread_over_more_than_fifteen_minutes_do_not_lock(tmp_path):
+    users.add(tmp_path, "bea", roles.BOARD, PASSWORD)
+    for i in range(6):
+        assert users.authenticate(tmp_path, "bea", "nope", now=1_000_000.0 + i * 300) is None
+
+
+def test_admin_unlock_lifts_a_lock(tmp_path):
+    users.add(tmp_path, "bea", roles.BOARD, PASSWORD)
+    for _ in range(5):
+        try:
+            users.authenticate(tmp_path, "bea", "nope")
+        except users.Locked:
+            pass
+    assert users.locked_until(tmp_path, "bea") is not None
+    users.unlock(tmp_path, "bea")
+    assert users.authenticate(tmp_path, "bea", PASSWORD).name == "bea"
+
+
+def test_audit_log_is_append_only(tmp_path):
+    audit.record(tmp_path, "ann", roles.ANALYST, audit.EXPORT, view="marac-cases-csv.data", rows=12)
+    con = sqlite3.connect(tmp_path / statedb.DB_FILE)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM audit")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE audit SET rows = 0")
+    assert audit.entries(tmp_path)["rows"].tolist() == [12]
+
+
+def test_an_unwritable_state_directory_refuses_with_a_message(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(statedb.StateError, match="cannot be written"):
+        audit.record(blocker, "ann", roles.ANALYST, audit.EXPORT)
+
+
+def test_access_settings_refuse_bad_values_by_name():
+    with pytest.raises(SettingsError, match="CSP_AUTH"):
+        access_settings.load({"CSP_AUTH": "magic"})
+    with pytest.raises(SettingsError, match="CSP_TRUSTED_PROXIES"):
+        access_settings.load({"CSP_AUTH": "proxy"})
+    with pytest.raises(SettingsError, match="CSP_ANONYMOUS_ROLE"):
+        access_settings.load({"CSP_ANONYMOUS_ROLE": "board"})
+    with pytest.raises(SettingsError, match="CSP_TRUSTED_PROXIES"):
+        access_settings.load({"CSP_TRUSTED_PROXIES": "not-an-ip"})
+
+
+def test_users_command_line_adds_lists_and_refuses_bad_roles(tmp_path, monkeypatch, capsys):
+    def run(*args, stdin=""):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = cli.main(["users", "--state-dir", str(tmp_path), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    assert run("add", "bea", "--role", "board", "--password-stdin", stdin=PASSWORD + "\n")[0] == 0
+    code, listed, _ = run("list")
+    assert "bea\tboard" in listed and PASSWORD not in listed
+    code, _, err = run("add", "cy", "--role", "king", "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 2 and "choose one of" in err
+    assert run("remove", "bea")[0] == 0 and "no users" in run("list")[1]
+
+
+def test_command_line_exports_are_in_the_audit_log(tmp_data_dir, tmp_path, monkeypatch, capsys):
+    state = tmp_path / "state"
+    monkeypatch.setenv("CSP_STATE_DIR", str(state))
+    out = tmp_path / "counts.csv"
+    assert cli.main(["export", "counts", "--dataset", "fire", "--by", "month", "--data-dir", str(tmp_data_dir), "--out", str(out)]) == 0
+    logged = audit.entries(state).iloc[0]
+    assert logged["event"] == audit.EXPORT and logged["view"] == "export counts" and logged["who"].startswith("cli:")
+    assert logged["rows"] == len(out.read_text().splitlines()) - 1
+    capsys.readouterr()
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory, demo_dir):
+    """gunicorn (2 workers) with accounts set up, so visitors who do not sign in are public."""
+    state = tmp_path_factory.mktemp("state")
+    for name, role in ACCOUNTS.items():
+        users.add(state, name, role, PASSWORD)
+    # As `import marac` does: the release is audited and in the ledger before anyone asks.
+    marac.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)
+    # Proxy mode, trusting this computer as the proxy: the app's own sign-in works beside it.
+    proc, url = start_gunicorn(demo_dir, workers=2, env_extra={
+        "CSP_STATE_DIR": str(state), "CSP_AUTH": "proxy", "CSP_TRUSTED_PROXIES": "127.0.0.1/32"})
+    deps = requests.get(url + "/_dash-dependencies", timeout=30).json()
+    yield url, state, deps
+    stop(proc)
+
+
+def _payload(deps: list, output_fragment: str, values: dict) -> dict:
+    """A callback request as the browser sends it, for the callback whose output names `output_fragment`."""
+    dep = next(d for d in deps if output_fragment in d["output"])
+    def items(specs):
+        return [{"id": s["id"], "property": s["property"], "value": values.get(s["id"])} for s in specs]
+    outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]}
+               for o in dep["output"].strip(".").split("...")]
+    return {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": items(dep["inputs"]), "state": items(dep["state"]), "changedPropIds": []}
+
+
+MARAC_VALUES = {"marac-area": "Force Area", "marac-period": "quarter", "marac-cases-csv-button": 1}
+
+
+def _signed_in(url: str, name: str) -> requests.Session:
+    session = requests.Session()
+    response = session.post(url + "/login", data={"username": name, "password": PASSWORD}, timeout=30)
+    assert response.status_code == 200 and name in session.get(url + "/_dash-layout", timeout=30).text
+    return session
+
+
+def _call(session, url, payload):
+    return session.post(url + "/_dash-update-component", json=payload, timeout=60)
+
+
+def _page(session, url, path):
+    """The page content a role gets for `path` (through Dash's page router callback)."""
+    payload = {"output": ".._pages_content.children..._pages_store.data..",
+               "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+               "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
+                          {"id": "_pages_location", "property": "search", "value": ""}],
+               "changedPropIds": ["_pages_location.pathname"]}
+    response = _call(session, url, payload)
+    assert response.status_code == 200
+    return json.dumps(response.json())  # Dash escapes "/" as \u002f; compare plain text
+
+
+def test_public_sees_crime_but_crafted_marac_hate_and_export_requests_get_403(secured):
+    url, _, deps = secured
+    public = requests.Session()
+    layout = public.get(url + "/_dash-layout", timeout=30).text
+    assert "Not signed in: public view" in layout and '"MARAC"' not in layout
+    assert _call(public, url, _payload(deps, "marac-cases-chart.figure", MARAC_VALUES)).status_code == 403
+    assert _call(public, url, _payload(deps, "marac-cases-csv.data", MARAC_VALUES)).status_code == 403
+    assert _call(public, url, _payload(deps, "hate-chart.figure", {})).status_code == 403
+    refused = _call(public, url, _payload(deps, "crime-chart-csv.data", {"crime-chart-csv-button": 1}))
+    assert refused.status_code == 403 and "download of crime" in refused.text
+    assert "role-refused" in _page(public, url, "/marac") and "Cases discussed" not in _page(public, url, "/marac")
+    assert "role-refused" in _page(public, url, "/data")
+    crime = _page(public, url, "/")
+    assert "crime-chart" in crime and "role-refused" not in crime
+
+
+def test_board_gets_marac_only_after_switching_to_closed_session_and_no_exports(secured):
+    url, _, deps = secured
+    board = _signed_in(url, "bea")
+    chart = _payload(deps, "marac-cases-chart.figure", MARAC_VALUES)
+    assert _call(board, url, chart).status_code == 403
+    assert "Open session: switch to closed" in board.get(url + "/_dash-layout", timeout=30).text
+    board.post(url + "/session", data={"mode": "closed"}, timeout=30)
+    assert "Closed session (MARAC shown)" in board.get(url + "/_dash-layout", timeout=30).text
+    assert _call(board, url, chart).status_code == 200
+    assert _call(board, url, _payload(deps, "marac-cases-csv.data", MARAC_VALUES)).status_code == 403
+    # The page does not offer what the server refuses (assets/roles.css hides it).
+    classes = board.get(url + "/_dash-layout", timeout=30).json()["props"]["className"].split()
+    assert {"no-download-marac", "no-download-crime", "no-drill-hate"} <= set(classes)
+    assert "no-download-marac" not in _signed_in(url, "ann").get(url + "/_dash-layout", timeout=30).json()["props"]["className"]
+
+
+def test_analyst_export_is_served_and_written_to_the_audit_log(secured):
+    url, state, deps = secured
+    analyst = _signed_in(url, "ann")
+    response = _call(analyst, url, _payload(deps, "marac-cases-csv.data", MARAC_VALUES))
+    assert response.status_code == 200
+    content = json.loads(response.text)["response"]["marac-cases-csv"]["data"]["content"]
+    log = audit.entries(state)
+    export = log[(log["event"] == audit.EXPORT) & (log["who"] == "ann")].iloc[0]
+    assert export["rows"] == content.count("\n") - 1 > 0
+    assert "Force Area" in export["filters"] and "marac-cases-csv" in export["view"]
+    assert (log[log["who"] == "ann"]["event"] == audit.SIGN_IN).any()
+    assert analyst.get(url + "/admin", timeout=30).status_code == 403
+
+
+def test_admin_sees_users_and_the_audit_log_and_the_data_directory(secured, demo_dir):
+    url, _, _ = secured
+    admin = _signed_in(url, "ada")
+    page = admin.get(url + "/admin", timeout=30)
+    assert page.status_code == 200 and "admin-audit" in page.text and "bea" in page.text
+    assert str(demo_dir) in _page(admin, url, "/data")
+    analyst = _signed_in(url, "ann")
+    assert str(demo_dir) not in _page(analyst, url, "/data")
+
+
+def test_malformed_and_made_up_callback_requests_get_a_message_not_a_500(secured):
+    url, _, _ = secured
+    garbage = requests.post(url + "/_dash-update-component", data="not json", timeout=30,
+                            headers={"Content-Type": "application/json"})
+    assert garbage.status_code == 400 and "JSON object" in garbage.text
+    made_up = requests.post(url + "/_dash-update-component", json={"output": "marac-secret.data", "inputs": []}, timeout=30)
+    assert made_up.status_code == 400 and "no such callback" in made_up.text
+
+
+def test_cross_site_posts_are_refused(secured):
+    url, _, deps = secured
+    analyst = _signed_in(url, "ann")
+    forged = analyst.post(url + "/_dash-update-component", json=_payload(deps, "marac-cases-csv.data", MARAC_VALUES),
+                          headers={"Origin": "https://evil.example"}, timeout=30)
+    assert forged.status_code == 403 and "cross-site" in forged.text
+    assert analyst.post(url + "/logout", headers={"Origin": "https://evil.example"}, timeout=30).status_code == 403
+
+
+def test_lock_out_is_shared_by_workers_and_an_admin_can_unlock(secured):
+    url, state, _ = secured
+    for _ in range(5):  # requests land on either worker
+        requests.post(url + "/login", data={"username": "lou", "password": "wrong password"}, timeout=30)
+    locked = requests.post(url + "/login", data={"username": "lou", "password": PASSWORD}, timeout=30)
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+    admin = _signed_in(url, "ada")
+    admin.post(url + "/admin/unlock", data={"username": "lou"}, timeout=30)
+    _signed_in(url, "lou")
+    events = audit.entries(state)
+    assert (events["event"] == audit.LOCKED_OUT).any() and (events["event"] == audit.UNLOCK).any()
+
+
+def test_security_headers_are_on_every_response(secured):
+    url, _, _ = secured
+    for path in ("/", "/_dash-layout", "/login"):
+        headers = requests.get(url + path, timeout=30).headers
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+        assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_trusted_proxy_headers_name_the_user_and_role(secured):
+    url, _, deps = secured
+    as_board = {"X-CSP-User": "pat@example.org", "X-CSP-Role": roles.BOARD}
+    layout = requests.get(url + "/_dash-layout", headers=as_board, timeout=30).text
+    assert "pat@example.org (board)" in layout
+    download = _payload(deps, "crime-chart-csv.data", {"crime-chart-csv-button": 1})
+    assert requests.post(url + "/_dash-update-component", json=download, headers=as_board, timeout=30).status_code == 403
+    as_analyst = {"X-CSP-User": "pat@example.org", "X-CSP-Role": roles.ANALYST}
+    assert requests.post(url + "/_dash-update-component", json=_payload(deps, "marac-cases-csv.data", MARAC_VALUES),
+                         headers=as_analyst, timeout=30).status_code == 200
+    # An unknown role in the header is not believed: the visitor stays public.
+    odd = requests.get(url + "/_dash-layout", headers={"X-CSP-User": "pat", "X-CSP-Role": "root"}, timeout=30).text
+    assert "Not signed in: public view" in odd
+
+
+def test_proxy_headers_are_believed_only_from_the_listed_addresses():
+    listed = access_settings.load({"CSP_AUTH": "proxy", "CSP_TRUSTED_PROXIES": "10.1.0.0/16, ::1"})
+    assert access_settings.trusted("10.1.2.3", listed) and access_settings.trusted("::1", listed)
+    assert not access_settings.trusted("10.2.0.1", listed) and not access_settings.trusted("", listed)
+
+
+def test_readme_defaults_for_sign_in_match_the_code():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    defaults = access_settings.load({})
+    assert f"| `CSP_AUTH` | `{defaults.auth}` |" in readme
+    assert f"| `CSP_ANONYMOUS_ROLE` | `{defaults.anonymous_role}` |" in readme
+    assert f"| `CSP_IDLE_MINUTES` | `{defaults.idle_minutes:g}` |" in readme
+
+
+def test_local_demo_without_users_is_a_local_analyst_said_on_the_page(live_server):
+    layout = requests.get(live_server + "/_dash-layout", timeout=30).text
+    assert "Local analyst" in layout and '"MARAC"' in layout
