@@ -18,8 +18,7 @@ TITLE = "Community Safety Partnership Performance"
 
 
 def _navbar() -> dbc.Navbar:
-    return shell.navbar(TITLE, may_view=lambda page: auth.may_view(auth.page_dataset(page)),
-                        extra=html.Div(auth.status_bar(), className="d-flex align-items-center ms-3"))
+    return shell.navbar(TITLE, extra=html.Div(auth.status_bar(), className="d-flex align-items-center ms-3"))
 
 
 def _synthetic_banner() -> html.Div | None:
@@ -70,6 +69,7 @@ def create_app(data_dir: Path | str) -> dash.Dash:
         meta_tags=shell.META_TAGS,
     )
     app.index_string = shell.INDEX_STRING
+    shell.may_view_page = lambda page: auth.may_view(auth.page_dataset(page))
     shell.install_server_hooks(app)
     app.layout = serve_layout
     app.server.before_request(guard.check_callback_request)

@@ -60,13 +60,13 @@ def skip_link() -> html.A:
     return html.A("Skip to main content", href=f"#{MAIN_ID}", className="visually-hidden-focusable skip-link")
 
 
-def navbar(title: str, may_view=lambda page: True, extra=None) -> dbc.Navbar:
+def navbar(title: str, extra=None) -> dbc.Navbar:
     """Brand + the page links the visitor's role may open (+ `extra`, the sign-in status);
     on narrow screens the links fold behind a labelled toggler button."""
     links = [
         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
         for page in dash.page_registry.values()
-        if not page.get("hidden") and may_view(page)
+        if not page.get("hidden") and may_view_page(page)
     ]
     return dbc.Navbar(
         dbc.Container(
@@ -86,9 +86,15 @@ def navbar(title: str, may_view=lambda page: True, extra=None) -> dbc.Navbar:
     )
 
 
+# Which pages the visitor may open (set by create_app from the roles table): every list of
+# page links (navbar, headings store, 404 and 414 pages) names only those.
+may_view_page = lambda page: True  # noqa: E731
+
+
 def page_names() -> dict[str, str]:
-    """Path -> the h1 text: the page's name as the navigation bar says it."""
-    return {page["relative_path"]: page["name"] for page in dash.page_registry.values() if not page.get("hidden")}
+    """Path -> the h1 text: the page's name as the navigation bar says it (pages the visitor may open)."""
+    return {page["relative_path"]: page["name"] for page in dash.page_registry.values()
+            if not page.get("hidden") and may_view_page(page)}
 
 
 def main_area(children) -> html.Main:
@@ -212,6 +218,9 @@ def install_server_hooks(app: dash.Dash) -> None:
         path = flask.request.path
         is_page = flask.request.method == "GET" and response.mimetype == "text/html" and response.status_code == 200
         internal = any(part in path for part in ("/_dash", "/assets/", "/_reload", "/_favicon"))
-        if is_page and not internal and path not in known:
+        # Only Dash's catch-all answers unknown addresses; a route of its own (/admin) is a real page.
+        rule = flask.request.url_rule
+        dash_catch_all = rule is None or "<path:" in rule.rule or rule.rule == prefix
+        if is_page and not internal and path not in known and dash_catch_all:
             response.status_code = 404
         return response

@@ -115,7 +115,8 @@ def audit(releases: list[Published], threshold: int) -> AuditResult:
     shown = shown_values[["period_type", "start", "area", "measure", "months", "min"]].rename(columns={"min": "shown"})
     shown_keys = set(map(tuple, shown[key].itertuples(index=False, name=None)))
     hidden = cells[cells["shown"].isna()].drop_duplicates(key)
-    hidden = hidden[[k not in shown_keys for k in hidden[key].itertuples(index=False, name=None)]]
+    # A boolean array, not a list: an empty list would select no columns instead of no rows.
+    hidden = hidden[np.array([k not in shown_keys for k in hidden[key].itertuples(index=False, name=None)], dtype=bool)]
 
     # Unknowns: (month group, area, atom). Months that every cell takes together are one group.
     all_months = sorted({m for ms in cells["months"] for m in ms})

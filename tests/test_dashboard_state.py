@@ -11,8 +11,12 @@ def pages(demo_dir):
 
     from dashboard import create_app
 
-    create_app(demo_dir)
-    return {name: sys.modules[f"dashboard.pages.{name}"] for name in ("crime", "fire", "hate", "marac", "data", "asb")}
+    app = create_app(demo_dir)
+    # Pages read the visitor's role: lay them out inside a request, as a local visitor (an analyst
+    # by default on 127.0.0.1 with no users), after the app's own request hooks have run.
+    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+        app.server.preprocess_request()
+        yield {name: sys.modules[f"dashboard.pages.{name}"] for name in ("crime", "fire", "hate", "marac", "data", "asb")}
 
 
 def walk(component):

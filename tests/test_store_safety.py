@@ -24,6 +24,7 @@ import pytest
 from conftest import REPO
 from queries import cli, quality, store_writer
 from queries.importers import common
+from queries.importers import marac as marac_importer
 from queries.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -55,8 +56,13 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def import_(data_dir: Path, importer: str, *paths, extra: tuple = ()) -> tuple[int, str, str]:
+    """The real CLI. These tests are about storing: a MARAC import whose records were stored but whose
+    release the disclosure audit withheld (exit 4: the fixture's counts are tiny) counts as stored."""
     dataset, _, args, _ = IMPORTERS[importer]
-    return run("import", importer, *paths, "--data-dir", data_dir, *args, *extra)
+    code, out, err = run("import", importer, *paths, "--data-dir", data_dir, *args, *extra)
+    if importer == "marac" and code == marac_importer.EXIT_NOT_RELEASED and "the files are in the store" in err:
+        code = 0
+    return code, out, err
 
 
 def per_month(data_dir: Path, dataset: str) -> dict[str, int]:

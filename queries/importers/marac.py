@@ -436,6 +436,11 @@ def main(args) -> int:
     return release_to_ledger(Path(args.data_dir))
 
 
+# The records were stored, but the disclosure audit withheld the release (every page says so).
+# Distinct from a failed write (common.EXIT_WRITE_FAILED), so a script can tell the two apart.
+EXIT_NOT_RELEASED = 4
+
+
 def release_to_ledger(data_dir: Path) -> int:
     """Each import that changes MARAC appends its release to the ledger now (audited), not at first view."""
     from queries import marac_ledger, settings
@@ -448,7 +453,7 @@ def release_to_ledger(data_dir: Path) -> int:
         rel = marac.release(Store(data_dir), config.suppress_below, state_dir=state_dir)
     except (marac.RevisionError, marac_ledger.DisclosureError, StateError) as exc:
         print(f"error: the files are in the store, but MARAC is not released: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_NOT_RELEASED
     print(f"released {len(rel.cells):,} MARAC figures ({int(rel.cells['suppressed'].sum())} hidden), "
           f"audited over the ledger in {state_dir}")
     return 0
