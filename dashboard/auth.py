@@ -58,6 +58,10 @@ LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 #   and style attributes at run time, and none can carry a nonce (without it Chromium
 #   refuses them and the page renders unstyled).
 # - img-src data: blob:: plotly's modebar icons and "download plot as png".
+# - worker-src blob:: the map (plotly's Choroplethmap draws with MapLibre, which starts its
+#   web workers from blob: URLs; without it the map never draws).
+# - frame-ancestors 'self' (and X-Frame-Options SAMEORIGIN): the Report tab shows the report's
+#   HTML in an iframe from this same server; no other site may frame any page.
 CSP_BASE = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],
@@ -68,10 +72,11 @@ CSP_BASE = {
     "object-src": ["'none'"],
     "base-uri": ["'self'"],
     "form-action": ["'self'"],
-    "frame-ancestors": ["'none'"],
+    "frame-ancestors": ["'self'"],
+    "worker-src": ["'self'", "blob:"],
 }
 STATIC_HEADERS = {
-    "X-Frame-Options": "DENY",
+    "X-Frame-Options": "SAMEORIGIN",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",

@@ -70,8 +70,9 @@ PUBLISHED = DatasetAccess(view=PUBLIC, drill=PUBLIC, download=ANALYST)
 # Pages that are not a dataset. Each dataset declares its own access in its registry record
 # (queries/datasets.py, `access=`), so a new dataset cannot be added without saying who sees it.
 PAGE_ACCESS: dict[str, DatasetAccess] = {
-    # Data tab: raw per-file row counts (MARAC's included) and rejection reasons.
-    DATA_TAB: DatasetAccess(view=ANALYST, drill=None, download=None),
+    # Data tab: raw per-file row counts (MARAC's included) and rejection reasons; analysts
+    # may download the tables they see there (the datasets table, as shown).
+    DATA_TAB: DatasetAccess(view=ANALYST, drill=None, download=ANALYST),
     # The monthly report holds hate crime and MARAC's release and the commentary: the board's papers.
     "report": DatasetAccess(view=BOARD, drill=ANALYST, download=BOARD),
 }
