@@ -37,6 +37,9 @@ def signin_server(tmp_path_factory, demo_dir):
 
 def _sign_in(browser, url: str, name: str, password: str) -> None:
     browser.get(url + "/login")
+    # The previous sign-in's redirect may still be landing: act on the settled sign-in form only.
+    WebDriverWait(browser, 30).until(
+        lambda b: b.execute_script("return document.readyState") == "complete" and "/login" in b.current_url)
     browser.find_element(By.ID, "login-username").send_keys(name)
     browser.find_element(By.ID, "login-password").send_keys(password)
     submit = browser.find_element(By.ID, "login-submit")
