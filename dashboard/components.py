@@ -179,6 +179,22 @@ def download_button(id: str, label: str = "Download CSV") -> html.Span:
     )
 
 
+def select(id: str, options, value, **kwargs) -> dbc.Select:
+    """A native, labelled <select> (give its dbc.Label html_for=id). Values travel as strings,
+    so callbacks parse them with queries/params.py (which accepts "2026" for a year).
+
+    Why not dcc.Dropdown: Dash 4's dropdown renders a focusable aria-hidden input (axe
+    aria-hidden-focus) and is named by its value, not its label; a <select> is both keyboard-
+    and screen-reader-native, and a phone shows its own picker.
+    """
+    def option(o) -> dict:
+        if isinstance(o, dict):
+            return {**o, "value": str(o["value"])}
+        return {"label": str(o), "value": str(o)}
+
+    return dbc.Select(id=id, options=[option(o) for o in options], value=None if value is None else str(value), **kwargs)
+
+
 def card(title, body, actions=None, id: str | None = None) -> dbc.Card:
     header = dbc.CardHeader(
         html.Div([html.Span(title, className="fw-semibold", **({"id": f"{id}-title"} if id else {})),
@@ -201,7 +217,9 @@ def neighbourhood_card(prefix: str) -> dbc.Card:
     return card(
         "Neighbourhoods",
         [html.P(id=f"{prefix}-drill-caption", className="small text-muted mb-1"),
-         html.Div(grid(f"{prefix}-drill", height=430, getRowId="params.data.id"), id=f"{prefix}-drill-wrap"),
+         # Hidden until a CSP is chosen: an empty grid is a header row with no cells (axe aria-required-children).
+         html.Div(grid(f"{prefix}-drill", height=430, getRowId="params.data.id"), id=f"{prefix}-drill-wrap",
+                  style={"display": "none"}),
          dcc.Graph(id=f"{prefix}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
         actions=[download_button(f"{prefix}-drill-csv")],
         id=f"{prefix}-drill-card",

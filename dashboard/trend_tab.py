@@ -140,15 +140,16 @@ def selector_bar(spec: TrendSpec, view: params.View, extra: dict) -> dbc.Card:
     """The page's own controls first, then area, measure, year, report month, method and k."""
     store = state.store()
     own = spec.controls(view, extra) if spec.controls is not None else []
-    measure = dcc.Dropdown(series.measures(store, spec.dataset), view.measure, id=spec.id("measure"), clearable=False)
+    measure = components.select(spec.id("measure"), series.measures(store, spec.dataset), view.measure)
     common = [
-        labelled("Area", dcc.Dropdown(geography.TOP_AREAS, view.area, id=spec.id("area"), clearable=False), 2),
-        labelled(spec.measure_label, measure, 3) if spec.show_measure else html.Div(measure, style=HIDDEN),
-        labelled("Financial year", dcc.Dropdown(
+        labelled("Area", components.select(spec.id("area"), geography.TOP_AREAS, view.area), 2, spec.id("area")),
+        labelled(spec.measure_label, measure, 3, spec.id("measure")) if spec.show_measure else html.Div(measure, style=HIDDEN),
+        labelled("Financial year", components.select(
+            spec.id("fy"),
             [{"label": params.fy_label(y), "value": y} for y in reversed(series.financial_years(store, spec.dataset))],
-            view.fy, id=spec.id("fy"), clearable=False), 2),
-        labelled("Up to and including", dcc.Dropdown(month_options(spec.dataset, view.fy), params.month_key(view.month),
-                                                      id=spec.id("month"), clearable=False), 2),
+            view.fy), 2, spec.id("fy")),
+        labelled("Up to and including", components.select(spec.id("month"), month_options(spec.dataset, view.fy),
+                                                           params.month_key(view.month)), 2, spec.id("month")),
         labelled("Limit method", dbc.RadioItems(
             options=[{"label": m.label, "value": m.name} for m in limits.METHODS.values()],
             value=view.method, id=spec.id("method"), inline=True), 2),
