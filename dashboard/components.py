@@ -212,7 +212,7 @@ def safe_filename(*parts: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-")
 
 
-def neighbourhood_card(prefix: str) -> dbc.Card:
+def neighbourhood_card(prefix: str, actions=None) -> dbc.Card:
     """The drill-down: a CSP's neighbourhoods ranked, and a chart for the one clicked."""
     return card(
         "Neighbourhoods",
@@ -221,6 +221,6 @@ def neighbourhood_card(prefix: str) -> dbc.Card:
          html.Div(grid(f"{prefix}-drill", height=430, getRowId="params.data.id"), id=f"{prefix}-drill-wrap",
                   style={"display": "none"}),
          dcc.Graph(id=f"{prefix}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
-        actions=[download_button(f"{prefix}-drill-csv")],
+        actions=actions,
         id=f"{prefix}-drill-card",
     )

@@ -83,16 +83,20 @@ def test_chart_and_summary_download_as_csv(live_server, browser, tmp_path):
     browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
     browser.get(live_server + "/?area=Erewash&measure=Shoplifting&month=2026-10")
     wait_text(browser, "#crime-chart .gtitle", "Erewash - Shoplifting")
-    click(browser, browser.find_element(By.ID, "crime-chart-csv-button"))
-    click(browser, browser.find_element(By.ID, "crime-summary-csv-button"))
+    click(browser, browser.find_element(By.ID, "crime-chart-download-csv"))
+    click(browser, browser.find_element(By.ID, "crime-summary-download-csv"))
     deadline = time.time() + 30
     while time.time() < deadline and len([p for p in tmp_path.glob("*.csv")]) < 2:
         time.sleep(0.3)
     files = {p.name: p for p in tmp_path.glob("*.csv")}
-    chart = pd.read_csv(files["erewash-shoplifting-2026.csv"], keep_default_na=False)
+    chart = pd.read_csv(files["Erewash_Shoplifting_2026-10_pooled_k2.csv"], keep_default_na=False)
     assert list(chart.columns) == COLUMNS and len(chart) == 12
-    summary = pd.read_csv(files["summary-2026-10-pooled-k2.csv"])
-    assert {"measure", "area", "count", "upper", "lower", "status"} <= set(summary.columns)
+    assert chart["count"].astype(str).str.fullmatch(r"\d*").all()  # counts as whole numbers, not 53.00
+    assert "No data" not in set(chart["status"])  # months after the report month say so instead
+    summary = pd.read_csv(files["summary_2026-10_pooled_k2.csv"], keep_default_na=False)
+    # The grid on screen: one row per crime group, one column per area, the status words in the cells.
+    assert summary.columns[0] == "Crime group" and {"Chesterfield", "Erewash"} <= set(summary.columns)
+    assert "▲ Above" in set(summary["Chesterfield"])
 
 
 def test_recording_changes_from_the_annotations_file_are_marked_on_the_chart(live_server, browser):
