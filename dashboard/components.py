@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from dashboard import shell
 from queries import limits
 from queries.annotations import read_annotations
 
@@ -218,9 +219,10 @@ def neighbourhood_card(prefix: str, actions=None) -> dbc.Card:
         "Neighbourhoods",
         [html.P(id=f"{prefix}-drill-caption", className="small text-muted mb-1"),
          # Hidden until a CSP is chosen: an empty grid is a header row with no cells (axe aria-required-children).
-         html.Div(grid(f"{prefix}-drill", height=430, getRowId="params.data.id"), id=f"{prefix}-drill-wrap",
+         html.Div(shell.loading(grid(f"{prefix}-drill", height=430, getRowId="params.data.id")), id=f"{prefix}-drill-wrap",
                   style={"display": "none"}),
-         dcc.Graph(id=f"{prefix}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
+         shell.loading(dcc.Graph(id=f"{prefix}-drill-chart", config={"displaylogo": False}, style={"display": "none"})),
+         html.P(id=f"{prefix}-drill-chart-summary", className="small mt-1 chart-summary")],
         actions=actions,
         id=f"{prefix}-drill-card",
     )

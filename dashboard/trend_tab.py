@@ -17,11 +17,11 @@ from typing import Any, Callable
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 
-from dashboard import components, controls, downloads, method, state
+from dashboard import components, controls, downloads, method, shell, state
 from dashboard.safe import callback, clicked_id
-from queries import datasets, geography, limits, params, series
+from queries import datasets, geography, limits, params, series, summaries
 from queries.export import describe_view
 from queries.formats import FORMATS, export_filename, format_for
 
@@ -177,7 +177,14 @@ def export_menu(spec: TrendSpec, part: str, what: str) -> html.Span:
 def _chart_card(spec: TrendSpec, board: bool) -> dbc.Card:
     return components.card(
         "Trend",
-        [dcc.Graph(id=spec.id("chart"), config={"displaylogo": False}, style=BOARD_CHART_STYLE if board else {}),
+        # The region a summary click scrolls to and focuses (tabIndex -1: focusable by script, not a Tab stop);
+        # the sentence under the chart is its text alternative.
+        [html.Div([shell.loading(dcc.Graph(id=spec.id("chart"), config={"displaylogo": False},
+                                           style=BOARD_CHART_STYLE if board else {})),
+                   html.P(id=spec.id("chart-summary"), className="small mt-1 mb-1 chart-summary")],
+                  id=spec.id("chart-region"), tabIndex="-1", role="region",
+                  **{"aria-label": "Trend chart", "aria-describedby": spec.id("chart-summary")}),
+         dcc.Store(id=spec.id("chart-focus")),
          html.Div(id=spec.id("chart-caution")),
          components.notes_block([], id=spec.id("notes"))],
         actions=[html.A("Link to this view", id=spec.id("permalink"), href="#", className="small me-2"),
@@ -191,7 +198,7 @@ def _summary_card(spec: TrendSpec) -> dbc.Card:
     return components.card(
         spec.summary_title,
         [html.P(id=spec.id("summary-caption"), className="small text-muted mb-1"),
-         components.grid(spec.id("summary"), getRowId="params.data.id")],
+         shell.loading(components.grid(spec.id("summary"), getRowId="params.data.id"))],
         actions=[export_menu(spec, "summary", "the summary table")],
         id=spec.id("summary-card"),
     )
@@ -200,7 +207,7 @@ def _summary_card(spec: TrendSpec) -> dbc.Card:
 def _rolling_card(spec: TrendSpec) -> dbc.Card:
     return components.card(
         "Rolling 12 months",
-        [components.grid(spec.id("rolling")), html.P(id=spec.id("rolling-note"), className="small text-muted mt-1")],
+        [shell.loading(components.grid(spec.id("rolling"))), html.P(id=spec.id("rolling-note"), className="small text-muted mt-1")],
         actions=[export_menu(spec, "rolling", "the rolling 12-month table")],
         id=spec.id("rolling-card"),
     )
@@ -338,12 +345,14 @@ def _register_chart(spec: TrendSpec) -> None:
         Output(spec.id("board-link"), "href"),
         Output(spec.id("k"), "invalid"),
         Output(spec.id("k-feedback"), "children"),
+        Output(spec.id("chart-summary"), "children"),
         *_inputs(spec),
+        # An Input, not State: a drill row click puts neighbourhood= in the address and the link.
+        Input(spec.id("neighbourhood"), "data"),
         State(spec.id("board"), "data"),
-        State(spec.id("neighbourhood"), "data"),
     )
     def update_chart(*values):
-        *selected, board, neighbourhood = values
+        *selected, neighbourhood, board = values
         raw = _values(spec, tuple(selected))
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)
@@ -355,15 +364,17 @@ def _register_chart(spec: TrendSpec) -> None:
         absent = _held_measure(spec, raw)
         if absent:
             empty = components.empty_figure(f"No {absent.lower()} are recorded in the store")
-            return empty, [], [], here, explanation, here, toggle, invalid, feedback
+            return (empty, [], [], here, explanation, here, toggle, invalid, feedback,
+                    f"No {absent.lower()} are recorded in the store.")
         table = _series(spec, view)
         figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=spec.label_for(view.measure),
                                          board_view=board is True)
         notes = list(view.warnings) + components.series_notes(table, view.method, view.month)
         notes += components.mark_recording_changes(figure, state.store(), spec.dataset, table["month"])
         shown = table.loc[table["month"] <= view.month, "count"].dropna()
+        words = summaries.chart_summary(table, f"{view.area} - {view.measure}", view.month)
         return (figure, _caution(spec, shown), components.notes_block(notes).children, here, explanation, here, toggle,
-                invalid, feedback)
+                invalid, feedback, words)
 
     @callback(*downloads.outputs(spec.id("chart")), *downloads.inputs(spec.id("chart")), *_inputs(spec, State),
               State(spec.id("url"), "href"), prevent_initial_call=True)
@@ -441,6 +452,22 @@ def _register_summary(spec: TrendSpec) -> None:
         if area not in geography.TOP_AREAS or measure not in series.measures(state.store(), spec.dataset):
             return no_update, no_update, no_update
         return area, measure, None
+
+    # In the browser, at once: bring the chart into view and move focus to it (the redraw follows),
+    # so a click or Enter low in the table is never answered off-screen.
+    clientside_callback(
+        f"""function(cell) {{
+            const region = document.getElementById({spec.id("chart-region")!r});
+            if (cell && region) {{
+                region.scrollIntoView({{block: "start"}});
+                region.focus({{preventScroll: true}});
+            }}
+            return window.dash_clientside.no_update;
+        }}""",
+        Output(spec.id("chart-focus"), "data"),
+        Input(spec.id("summary"), "cellClicked"),
+        prevent_initial_call=True,
+    )
 
     def summary_frame(raw: dict, view: params.View):
         wide = _summary_wide(series.summary(state.store(), view), spec.measure_label)
@@ -524,6 +551,7 @@ def _register_drill(spec: TrendSpec) -> None:
     @callback(
         Output(spec.id("drill-chart"), "figure"),
         Output(spec.id("drill-chart"), "style"),
+        Output(spec.id("drill-chart-summary"), "children"),
         Input(spec.id("neighbourhood"), "data"),
         *_inputs(spec),
     )
@@ -531,11 +559,11 @@ def _register_drill(spec: TrendSpec) -> None:
         raw = _values(spec, values)
         view = view_from(spec, {**raw, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None})
         if not view.neighbourhood or _held_measure(spec, raw):
-            return components.empty_figure(""), HIDDEN
+            return components.empty_figure(""), HIDDEN, ""
         table = _series(spec, view, neighbourhood=view.neighbourhood)
-        figure = components.trend_figure(table, f"{view.neighbourhood} ({view.area}) - {view.measure}",
-                                         count_label=spec.label_for(view.measure))
-        return components.half_width(figure), SHOWN
+        title = f"{view.neighbourhood} ({view.area}) - {view.measure}"
+        figure = components.trend_figure(table, title, count_label=spec.label_for(view.measure))
+        return components.half_width(figure), SHOWN, summaries.chart_summary(table, title, view.month)
 
     def drill_frame(raw: dict, view: params.View):
         view, table = drill_table(raw)

@@ -104,3 +104,58 @@ def test_recording_changes_from_the_annotations_file_are_marked_on_the_chart(liv
     wait_text(browser, "#crime-chart .gtitle", "Force Area - Shoplifting")
     wait_text(browser, "#crime-chart .annotation-text", "First COVID-19 lockdown")
     screenshot(browser, "crime-annotation")
+
+
+def _region_state(browser) -> dict:
+    return browser.execute_script(
+        """const r = document.getElementById('crime-chart-region').getBoundingClientRect();
+           return {top: r.top, height: window.innerHeight, focused: document.activeElement.id};""")
+
+
+def test_a_summary_click_low_in_the_table_brings_the_chart_into_view_and_focus(live_server, browser):
+    browser.get(live_server + "/?month=2026-10")
+    wait_text(browser, "#crime-chart .gtitle", "Force Area - All crimes")
+    rows = wait_for(browser, "#crime-summary .ag-row", condition=lambda els: len(els) >= 19)
+    last = max(int(r.get_attribute("row-index")) for r in rows)
+    cell = browser.find_element(By.CSS_SELECTOR, f'#crime-summary .ag-row[row-index="{last}"] .ag-cell[col-id="Erewash"]')
+    measure = browser.find_element(By.CSS_SELECTOR, f'#crime-summary .ag-row[row-index="{last}"]').get_attribute("row-id")
+    click(browser, cell)
+    wait_text(browser, "#crime-chart .gtitle", f"Erewash - {measure}")
+    seen = _region_state(browser)
+    assert seen["focused"] == "crime-chart-region"
+    assert -1 <= seen["top"] < seen["height"] / 2, seen  # the chart's top on screen (to the sub-pixel), not above it
+
+
+def test_enter_on_a_focused_summary_cell_opens_its_chart_without_a_mouse(live_server, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(live_server + "/?month=2026-10")
+    wait_text(browser, "#crime-chart .gtitle", "Force Area - All crimes")
+    wait_for(browser, '#crime-summary .ag-row[row-id="Shoplifting"] .ag-cell[col-id="Chesterfield"]')
+    # Focus the cell as the grid's arrow keys would (AG Grid's own focus API), then press Enter.
+    browser.execute_script(
+        """const api = dash_ag_grid.getApi('crime-summary');
+           let index = null;
+           api.forEachNodeAfterFilterAndSort(n => { if (n.id === 'Shoplifting') index = n.rowIndex; });
+           api.ensureIndexVisible(index); api.setFocusedCell(index, 'Chesterfield');""")
+    focused = browser.switch_to.active_element
+    assert focused.get_attribute("col-id") == "Chesterfield" and "Above" in focused.text
+    focused.send_keys(Keys.ENTER)
+    wait_text(browser, "#crime-chart .gtitle", "Chesterfield - Shoplifting")
+    assert _region_state(browser)["focused"] == "crime-chart-region"
+    summary = wait_text(browser, "#crime-chart-summary", "Chesterfield - Shoplifting, October 2026:")
+    assert "above the upper line" in summary.text
+
+
+def test_a_neighbourhood_click_puts_it_in_the_address_and_the_link(live_server, browser):
+    browser.get(live_server + "/?area=Chesterfield&measure=Shoplifting&month=2026-10")
+    wait_text(browser, "#crime-chart .gtitle", "Chesterfield - Shoplifting")
+    first = wait_for(browser, "#crime-drill .ag-row[row-index='0'] .ag-cell[col-id='Neighbourhood']")[0]
+    click(browser, first)
+    wait_text(browser, "#crime-drill-chart .gtitle", "Chesterfield Town Centre (Chesterfield) - Shoplifting")
+    wait_for(browser, "body", condition=lambda _: "neighbourhood=Chesterfield+Town+Centre" in browser.current_url)
+    link = browser.find_element(By.ID, "crime-permalink").get_attribute("href")
+    assert "neighbourhood=Chesterfield+Town+Centre" in link
+    wait_text(browser, "#crime-drill-chart-summary", "Chesterfield Town Centre (Chesterfield) - Shoplifting, October 2026")
+    browser.get(link)  # the address opens the same neighbourhood chart
+    wait_text(browser, "#crime-drill-chart .gtitle", "Chesterfield Town Centre (Chesterfield) - Shoplifting")
