@@ -159,3 +159,24 @@ def test_a_neighbourhood_click_puts_it_in_the_address_and_the_link(live_server, 
     wait_text(browser, "#crime-drill-chart-summary", "Chesterfield Town Centre (Chesterfield) - Shoplifting, October 2026")
     browser.get(link)  # the address opens the same neighbourhood chart
     wait_text(browser, "#crime-drill-chart .gtitle", "Chesterfield Town Centre (Chesterfield) - Shoplifting")
+
+
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+
+
+def test_on_a_phone_the_month_labels_do_not_run_together(live_server, browser):
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    try:
+        browser.get(live_server + "/?area=Chesterfield&measure=Shoplifting&month=2026-10")
+        wait_text(browser, "#crime-chart .gtitle", "Chesterfield - Shoplifting")
+        # assets/phone.js labels every third month once the chart is drawn narrow.
+        labels = wait_for(browser, "#crime-chart .xtick text",
+                          condition=lambda els: 0 < len([e for e in els if e.text.strip()]) <= 4)
+        boxes = sorted((b for b in browser.execute_script(
+            "return Array.from(arguments[0]).filter(e => e.textContent.trim())"
+            ".map(e => {const r = e.getBoundingClientRect(); return [r.left, r.right];});", labels)))
+        assert all(left_right[1] <= following[0] for left_right, following in zip(boxes, boxes[1:])), boxes
+        assert "Apr" in labels[0].text
+        screenshot(browser, "phone-390-crime-months")
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
