@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from dashboard import shell
 from queries import limits
 from queries.annotations import read_annotations
 
@@ -179,6 +180,22 @@ def download_button(id: str, label: str = "Download CSV") -> html.Span:
     )
 
 
+def select(id: str, options, value, **kwargs) -> dbc.Select:
+    """A native, labelled <select> (give its dbc.Label html_for=id). Values travel as strings,
+    so callbacks parse them with queries/params.py (which accepts "2026" for a year).
+
+    Why not dcc.Dropdown: Dash 4's dropdown renders a focusable aria-hidden input (axe
+    aria-hidden-focus) and is named by its value, not its label; a <select> is both keyboard-
+    and screen-reader-native, and a phone shows its own picker.
+    """
+    def option(o) -> dict:
+        if isinstance(o, dict):
+            return {**o, "value": str(o["value"])}
+        return {"label": str(o), "value": str(o)}
+
+    return dbc.Select(id=id, options=[option(o) for o in options], value=None if value is None else str(value), **kwargs)
+
+
 def card(title, body, actions=None, id: str | None = None) -> dbc.Card:
     header = dbc.CardHeader(
         html.Div([html.Span(title, className="fw-semibold", **({"id": f"{id}-title"} if id else {})),
@@ -196,13 +213,16 @@ def safe_filename(*parts: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-")
 
 
-def neighbourhood_card(prefix: str) -> dbc.Card:
+def neighbourhood_card(prefix: str, actions=None) -> dbc.Card:
     """The drill-down: a CSP's neighbourhoods ranked, and a chart for the one clicked."""
     return card(
         "Neighbourhoods",
         [html.P(id=f"{prefix}-drill-caption", className="small text-muted mb-1"),
-         html.Div(grid(f"{prefix}-drill", height=430, getRowId="params.data.id"), id=f"{prefix}-drill-wrap"),
-         dcc.Graph(id=f"{prefix}-drill-chart", config={"displaylogo": False}, style={"display": "none"})],
-        actions=[download_button(f"{prefix}-drill-csv")],
+         # Hidden until a CSP is chosen: an empty grid is a header row with no cells (axe aria-required-children).
+         html.Div(shell.loading(grid(f"{prefix}-drill", height=430, getRowId="params.data.id")), id=f"{prefix}-drill-wrap",
+                  style={"display": "none"}),
+         shell.loading(dcc.Graph(id=f"{prefix}-drill-chart", config={"displaylogo": False}, style={"display": "none"})),
+         html.P(id=f"{prefix}-drill-chart-summary", className="small mt-1 chart-summary")],
+        actions=actions,
         id=f"{prefix}-drill-card",
     )

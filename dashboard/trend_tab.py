@@ -17,17 +17,21 @@ from typing import Any, Callable
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 
-from dashboard import components, controls, method, state
+from dashboard import components, controls, downloads, method, shell, state
 from dashboard.safe import callback, clicked_id
-from queries import datasets, geography, limits, params, series
+from queries import datasets, geography, limits, params, series, summaries
+from queries.export import describe_view
+from queries.formats import FORMATS, export_filename, format_for
 
 # The chart fills the screen in board view, less the bar above it.
 BOARD_CHART_STYLE = {"height": "calc(100vh - 250px)", "minHeight": "420px"}
 HIDDEN = {"display": "none"}
 SHOWN = {"display": "block"}
 SELECTORS = ("area", "measure", "month", "method", "k")
+# A chart-export row after the report month: the lines are drawn ahead, the count is not reported yet.
+NOT_REPORTED = "After the report month"
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class TrendSpec:
     measure_label: the measure selector's label.
     summary_title: the exceptions summary's title, or None for no summary card.
     rolling / drill: whether the tab has the rolling 12-month table / neighbourhood drill-down.
-    file_prefix: put before download file names ("fire-erewash-deliberate-fires-2026.csv").
+    file_prefix: put before download file names ("fire_Erewash_Deliberate-fires_2026-09_pooled_k2.xlsx").
     show_measure: False when the page sets the measure from its own controls (Hate: kind + strand).
     measure_may_be_absent: a measure the page asks for may hold no records; say so instead of
         falling back (a strand with no incidents is an answer, not a typo).
@@ -140,15 +144,16 @@ def selector_bar(spec: TrendSpec, view: params.View, extra: dict) -> dbc.Card:
     """The page's own controls first, then area, measure, year, report month, method and k."""
     store = state.store()
     own = spec.controls(view, extra) if spec.controls is not None else []
-    measure = dcc.Dropdown(series.measures(store, spec.dataset), view.measure, id=spec.id("measure"), clearable=False)
+    measure = components.select(spec.id("measure"), series.measures(store, spec.dataset), view.measure)
     common = [
-        labelled("Area", dcc.Dropdown(geography.TOP_AREAS, view.area, id=spec.id("area"), clearable=False), 2),
-        labelled(spec.measure_label, measure, 3) if spec.show_measure else html.Div(measure, style=HIDDEN),
-        labelled("Financial year", dcc.Dropdown(
+        labelled("Area", components.select(spec.id("area"), geography.TOP_AREAS, view.area), 2, spec.id("area")),
+        labelled(spec.measure_label, measure, 3, spec.id("measure")) if spec.show_measure else html.Div(measure, style=HIDDEN),
+        labelled("Financial year", components.select(
+            spec.id("fy"),
             [{"label": params.fy_label(y), "value": y} for y in reversed(series.financial_years(store, spec.dataset))],
-            view.fy, id=spec.id("fy"), clearable=False), 2),
-        labelled("Up to and including", dcc.Dropdown(month_options(spec.dataset, view.fy), params.month_key(view.month),
-                                                      id=spec.id("month"), clearable=False), 2),
+            view.fy), 2, spec.id("fy")),
+        labelled("Up to and including", components.select(spec.id("month"), month_options(spec.dataset, view.fy),
+                                                           params.month_key(view.month)), 2, spec.id("month")),
         labelled("Limit method", dbc.RadioItems(
             options=[{"label": m.label, "value": m.name} for m in limits.METHODS.values()],
             value=view.method, id=spec.id("method"), inline=True), 2),
@@ -162,16 +167,30 @@ def selector_bar(spec: TrendSpec, view: params.View, extra: dict) -> dbc.Card:
     return dbc.Card(dbc.CardBody(rows), class_name="mb-3 shadow-sm")
 
 
+def export_menu(spec: TrendSpec, part: str, what: str) -> html.Span:
+    """CSV and Excel buttons for one card (queries/formats.py's registry). Ids end "-download"
+    (the dcc.Download), so the server's role check counts the callback as an export; the
+    wrapper's "-download-menu" id lets assets/roles.css hide it from roles that may not export."""
+    return html.Span(downloads.download_buttons(spec.id(part), what), id=spec.id(f"{part}-download-menu"))
+
+
 def _chart_card(spec: TrendSpec, board: bool) -> dbc.Card:
     return components.card(
         "Trend",
-        [dcc.Graph(id=spec.id("chart"), config={"displaylogo": False}, style=BOARD_CHART_STYLE if board else {}),
+        # The region a summary click scrolls to and focuses (tabIndex -1: focusable by script, not a Tab stop);
+        # the sentence under the chart is its text alternative.
+        [html.Div([shell.loading(dcc.Graph(id=spec.id("chart"), config={"displaylogo": False},
+                                           style=BOARD_CHART_STYLE if board else {})),
+                   html.P(id=spec.id("chart-summary"), className="small mt-1 mb-1 chart-summary")],
+                  id=spec.id("chart-region"), tabIndex="-1", role="region",
+                  **{"aria-label": "Trend chart", "aria-describedby": spec.id("chart-summary")}),
+         dcc.Store(id=spec.id("chart-focus")),
          html.Div(id=spec.id("chart-caution")),
          components.notes_block([], id=spec.id("notes"))],
         actions=[html.A("Link to this view", id=spec.id("permalink"), href="#", className="small me-2"),
                  html.A("Exit board view" if board else "Board view", id=spec.id("board-link"), href="#",
                         className="small me-2", title="Just the chart, large, for a projector"),
-                 components.download_button(spec.id("chart-csv"))],
+                 export_menu(spec, "chart", "this chart's figures")],
     )
 
 
@@ -179,8 +198,8 @@ def _summary_card(spec: TrendSpec) -> dbc.Card:
     return components.card(
         spec.summary_title,
         [html.P(id=spec.id("summary-caption"), className="small text-muted mb-1"),
-         components.grid(spec.id("summary"), getRowId="params.data.id")],
-        actions=[components.download_button(spec.id("summary-csv"))],
+         shell.loading(components.grid(spec.id("summary"), getRowId="params.data.id"))],
+        actions=[export_menu(spec, "summary", "the summary table")],
         id=spec.id("summary-card"),
     )
 
@@ -188,8 +207,8 @@ def _summary_card(spec: TrendSpec) -> dbc.Card:
 def _rolling_card(spec: TrendSpec) -> dbc.Card:
     return components.card(
         "Rolling 12 months",
-        [components.grid(spec.id("rolling")), html.P(id=spec.id("rolling-note"), className="small text-muted mt-1")],
-        actions=[components.download_button(spec.id("rolling-csv"))],
+        [shell.loading(components.grid(spec.id("rolling"))), html.P(id=spec.id("rolling-note"), className="small text-muted mt-1")],
+        actions=[export_menu(spec, "rolling", "the rolling 12-month table")],
         id=spec.id("rolling-card"),
     )
 
@@ -200,7 +219,8 @@ def _detail_cards(spec: TrendSpec, view: params.View, extra: dict) -> list:
     if spec.summary_title:
         cards.append(_summary_card(spec))
     pair = [c for c in ((_rolling_card(spec) if spec.rolling else None),
-                        (components.neighbourhood_card(spec.key) if spec.drill else None)) if c is not None]
+                        (components.neighbourhood_card(spec.key, [export_menu(spec, "drill", "the neighbourhoods table")])
+                         if spec.drill else None)) if c is not None]
     if pair:
         cards.append(dbc.Row([dbc.Col(c, lg=6) for c in pair]))
     if spec.cards is not None:
@@ -325,12 +345,14 @@ def _register_chart(spec: TrendSpec) -> None:
         Output(spec.id("board-link"), "href"),
         Output(spec.id("k"), "invalid"),
         Output(spec.id("k-feedback"), "children"),
+        Output(spec.id("chart-summary"), "children"),
         *_inputs(spec),
+        # An Input, not State: a drill row click puts neighbourhood= in the address and the link.
+        Input(spec.id("neighbourhood"), "data"),
         State(spec.id("board"), "data"),
-        State(spec.id("neighbourhood"), "data"),
     )
     def update_chart(*values):
-        *selected, board, neighbourhood = values
+        *selected, neighbourhood, board = values
         raw = _values(spec, tuple(selected))
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)
@@ -342,29 +364,38 @@ def _register_chart(spec: TrendSpec) -> None:
         absent = _held_measure(spec, raw)
         if absent:
             empty = components.empty_figure(f"No {absent.lower()} are recorded in the store")
-            return empty, [], [], here, explanation, here, toggle, invalid, feedback
+            return (empty, [], [], here, explanation, here, toggle, invalid, feedback,
+                    f"No {absent.lower()} are recorded in the store.")
         table = _series(spec, view)
         figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=spec.label_for(view.measure),
                                          board_view=board is True)
         notes = list(view.warnings) + components.series_notes(table, view.method, view.month)
         notes += components.mark_recording_changes(figure, state.store(), spec.dataset, table["month"])
         shown = table.loc[table["month"] <= view.month, "count"].dropna()
+        words = summaries.chart_summary(table, f"{view.area} - {view.measure}", view.month)
         return (figure, _caution(spec, shown), components.notes_block(notes).children, here, explanation, here, toggle,
-                invalid, feedback)
+                invalid, feedback, words)
 
-    @callback(Output(spec.id("chart-csv"), "data"), Input(spec.id("chart-csv-button"), "n_clicks"),
-              *_inputs(spec, State), prevent_initial_call=True)
-    def download_chart(_n, *values):
-        raw = _values(spec, values)
-        if _held_measure(spec, raw):
-            return no_update
+    @callback(*downloads.outputs(spec.id("chart")), *downloads.inputs(spec.id("chart")), *_inputs(spec, State),
+              State(spec.id("url"), "href"), prevent_initial_call=True)
+    def download_chart(*args):
+        """The chart's figures, month by month, as CSV or Excel (with the About sheet)."""
+        values, href = args[len(FORMATS):-1], args[-1]
+        raw = _values(spec, tuple(values))
+        absent = _held_measure(spec, raw)
+        if absent:
+            return no_update, f"Nothing to download: no {absent.lower()} are recorded in the store."
         view = view_from(spec, raw)
+        extra, _ = _extra(spec, raw, view)
         table = _series(spec, view)
-        table["month"] = table["month"].dt.strftime("%Y-%m")
         out = table[limits.COLUMNS].copy()
+        # Later months have their lines drawn but no count yet: say so rather than "No data".
+        out.loc[(table["month"] > view.month).to_numpy(), "status"] = NOT_REPORTED
+        out["month"] = table["month"].dt.strftime("%Y-%m")
         if spec.caution_below is not None:
             out["caution"] = _caution_column(spec, out["count"])
-        return components.csv_download(out, spec.filename(view.area, view.measure, str(view.fy)) + ".csv")
+        about = _about(spec, view, extra, f"{view.area} - {view.measure}", href)
+        return _send(out, about, [view.area, view.measure, params.month_key(view.month), view.method, f"k{view.k:g}"], spec)
 
 
 def _summary_wide(table: pd.DataFrame, measure_label: str) -> pd.DataFrame:
@@ -422,13 +453,27 @@ def _register_summary(spec: TrendSpec) -> None:
             return no_update, no_update, no_update
         return area, measure, None
 
-    @callback(Output(spec.id("summary-csv"), "data"), Input(spec.id("summary-csv-button"), "n_clicks"),
-              State(spec.id("month"), "value"), State(spec.id("method"), "value"), State(spec.id("k"), "value"),
-              prevent_initial_call=True)
-    def download_summary(_n, month, method_name, k):
-        view, table = summary(month, method_name, k)
-        return components.csv_download(
-            table, spec.filename("summary", params.month_key(view.month), view.method, f"k{view.k:g}") + ".csv")
+    # In the browser, at once: bring the chart into view and move focus to it (the redraw follows),
+    # so a click or Enter low in the table is never answered off-screen.
+    clientside_callback(
+        f"""function(cell) {{
+            const region = document.getElementById({spec.id("chart-region")!r});
+            if (cell && region) {{
+                region.scrollIntoView({{block: "start"}});
+                region.focus({{preventScroll: true}});
+            }}
+            return window.dash_clientside.no_update;
+        }}""",
+        Output(spec.id("chart-focus"), "data"),
+        Input(spec.id("summary"), "cellClicked"),
+        prevent_initial_call=True,
+    )
+
+    def summary_frame(raw: dict, view: params.View):
+        wide = _summary_wide(series.summary(state.store(), view), spec.measure_label)
+        return wide, spec.summary_title, ["summary", params.month_key(view.month), view.method, f"k{view.k:g}"]
+
+    _register_grid_export(spec, "summary", summary_frame)
 
 
 def _register_rolling(spec: TrendSpec) -> None:
@@ -461,12 +506,11 @@ def _register_rolling(spec: TrendSpec) -> None:
         )
         return table.to_dict("records"), components.column_defs(columns), note, f"Rolling 12 months - {view.measure}"
 
-    @callback(Output(spec.id("rolling-csv"), "data"), Input(spec.id("rolling-csv-button"), "n_clicks"),
-              State(spec.id("measure"), "value"), State(spec.id("month"), "value"), prevent_initial_call=True)
-    def download_rolling(_n, measure, month):
-        view, table = rolling(measure, month)
-        return components.csv_download(
-            table, spec.filename("rolling-12", view.measure, params.month_key(view.month)) + ".csv")
+    def rolling_frame(raw: dict, view: params.View):
+        table = series.rolling_12(state.store(), spec.dataset, view.measure, view.month)
+        return table, f"Rolling 12 months - {view.measure}", ["rolling-12", view.measure, params.month_key(view.month)]
+
+    _register_grid_export(spec, "rolling", rolling_frame)
 
 
 def _register_drill(spec: TrendSpec) -> None:
@@ -507,6 +551,7 @@ def _register_drill(spec: TrendSpec) -> None:
     @callback(
         Output(spec.id("drill-chart"), "figure"),
         Output(spec.id("drill-chart"), "style"),
+        Output(spec.id("drill-chart-summary"), "children"),
         Input(spec.id("neighbourhood"), "data"),
         *_inputs(spec),
     )
@@ -514,20 +559,75 @@ def _register_drill(spec: TrendSpec) -> None:
         raw = _values(spec, values)
         view = view_from(spec, {**raw, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None})
         if not view.neighbourhood or _held_measure(spec, raw):
-            return components.empty_figure(""), HIDDEN
+            return components.empty_figure(""), HIDDEN, ""
         table = _series(spec, view, neighbourhood=view.neighbourhood)
-        figure = components.trend_figure(table, f"{view.neighbourhood} ({view.area}) - {view.measure}",
-                                         count_label=spec.label_for(view.measure))
-        return components.half_width(figure), SHOWN
+        title = f"{view.neighbourhood} ({view.area}) - {view.measure}"
+        figure = components.trend_figure(table, title, count_label=spec.label_for(view.measure))
+        return components.half_width(figure), SHOWN, summaries.chart_summary(table, title, view.month)
 
-    @callback(Output(spec.id("drill-csv"), "data"), Input(spec.id("drill-csv-button"), "n_clicks"),
-              *_inputs(spec, State), prevent_initial_call=True)
-    def download_drill(_n, *values):
-        raw = _values(spec, values)
+    def drill_frame(raw: dict, view: params.View):
         view, table = drill_table(raw)
         if table is None:
-            return no_update
+            return None
+        shown = controls.drilldown_rows(table).drop(columns="id")
         if spec.caution_below is not None:
-            table = table.assign(caution=_caution_column(spec, table["count"]))
-        return components.csv_download(
-            table, spec.filename("neighbourhoods", view.area, view.measure, params.month_key(view.month)) + ".csv")
+            shown["Caution"] = _caution_column(spec, shown["Count"])
+        return (shown, f"Neighbourhoods of {view.area} - {view.measure}",
+                ["neighbourhoods", view.area, view.measure, params.month_key(view.month), view.method, f"k{view.k:g}"])
+
+    _register_grid_export(spec, "drill", drill_frame)
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _view_url(href, view: params.View, extra: dict, neighbourhood: str | None = None) -> str:
+    """The address of this view (the page's own address with the view's parameters)."""
+    base = href.split("#", 1)[0].split("?", 1)[0] if isinstance(href, str) else ""
+    return base + view.query_string(**{**extra, "neighbourhood": neighbourhood})
+
+
+def _about(spec: TrendSpec, view: params.View, extra: dict, title: str, href, neighbourhood: str | None = None) -> dict:
+    """The About sheet for a trend-tab export: the view's filters, method, k, report month and the store's provenance."""
+    filters = {"Area": view.area, spec.measure_label: view.measure, "Financial year": params.fy_label(view.fy),
+               **{name.capitalize(): str(value) for name, value in extra.items()}}
+    if neighbourhood:
+        filters["Neighbourhood"] = neighbourhood
+    return describe_view(state.store(), [datasets.get(spec.dataset).source], title=title,
+                         view_url=_view_url(href, view, extra, neighbourhood), filters=filters, method=view.method,
+                         k=view.k, report_month=view.month)
+
+
+def _send(frame: pd.DataFrame, about: dict, parts: list, spec: TrendSpec) -> tuple:
+    """(dcc.Download data, message) for a frame in the clicked format."""
+    try:
+        fmt = format_for(downloads.clicked_format())
+    except ValueError as exc:
+        return no_update, f"Cannot download: {exc}"
+    name = export_filename([spec.file_prefix, *parts], fmt)
+    return dcc.send_bytes(lambda stream: fmt.write(frame, about, stream), name), ""
+
+
+def _register_grid_export(spec: TrendSpec, part: str, frame_of: Callable) -> None:
+    """CSV/Excel of one grid exactly as shown: the frame is rebuilt on the server from the
+    selectors, then the grid's filterModel and columnState (sort, visible columns) are replayed.
+
+    frame_of(raw, view) -> (frame with the grid's columns, title, file-name parts) or None (nothing shown).
+    """
+    grid = spec.id(part)
+
+    @callback(*downloads.outputs(grid), *downloads.inputs(grid), State(grid, "filterModel"), State(grid, "columnState"),
+              *_inputs(spec, State), State(spec.id("url"), "href"), prevent_initial_call=True)
+    def download_grid(*args):
+        filter_model, column_state = args[len(FORMATS)], args[len(FORMATS) + 1]
+        values, href = args[len(FORMATS) + 2:-1], args[-1]
+        raw = _values(spec, tuple(values))
+        view = view_from(spec, raw)
+        extra, _ = _extra(spec, raw, view)
+        made = frame_of(raw, view)
+        if made is None:
+            return no_update, "Nothing to download: choose a CSP in Area first."
+        frame, title, parts = made
+        about = _about(spec, view, extra, title, href)
+        return downloads.grid_download(frame, filter_model, column_state, downloads.clicked_format(), about,
+                                       [spec.file_prefix, *parts])

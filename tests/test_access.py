@@ -203,7 +203,7 @@ def test_public_sees_crime_but_crafted_marac_hate_and_export_requests_get_403(se
     assert _call(public, url, _payload(deps, "marac-cases-chart.figure", MARAC_VALUES)).status_code == 403
     assert _call(public, url, _payload(deps, "marac-cases-csv.data", MARAC_VALUES)).status_code == 403
     assert _call(public, url, _payload(deps, "hate-chart.figure", {})).status_code == 403
-    refused = _call(public, url, _payload(deps, "crime-chart-csv.data", {"crime-chart-csv-button": 1}))
+    refused = _call(public, url, _payload(deps, "crime-chart-download.data", {"crime-chart-download-csv": 1}))
     assert refused.status_code == 403 and "download of crime" in refused.text
     assert "role-refused" in _page(public, url, "/marac") and "Cases discussed" not in _page(public, url, "/marac")
     assert "role-refused" in _page(public, url, "/data")
@@ -299,7 +299,7 @@ def test_trusted_proxy_headers_name_the_user_and_role(secured):
     as_board = {"X-CSP-User": "pat@example.org", "X-CSP-Role": roles.BOARD}
     layout = requests.get(url + "/_dash-layout", headers=as_board, timeout=30).text
     assert "pat@example.org (board)" in layout
-    download = _payload(deps, "crime-chart-csv.data", {"crime-chart-csv-button": 1})
+    download = _payload(deps, "crime-chart-download.data", {"crime-chart-download-csv": 1})
     assert requests.post(url + "/_dash-update-component", json=download, headers=as_board, timeout=30).status_code == 403
     as_analyst = {"X-CSP-User": "pat@example.org", "X-CSP-Role": roles.ANALYST}
     assert requests.post(url + "/_dash-update-component", json=_payload(deps, "marac-cases-csv.data", MARAC_VALUES),

@@ -2,9 +2,6 @@
 
 axe-core is vendored (tests/vendor/axe-core, pinned by version and sha256; see its README).
 A page fails on any serious or critical violation not excluded in tests/axe-exclusions.json.
-Pages whose remaining violations live in the trend-tab controls (being rewritten for issue 7)
-are xfail(strict=True): the mark names them, and the test goes red as soon as they are fixed,
-so the mark cannot outlive the bug.
 """
 from __future__ import annotations
 
@@ -25,21 +22,14 @@ EXCLUSIONS = Path(__file__).parent / "axe-exclusions.json"
 FAILING_IMPACTS = ("serious", "critical")
 AXE_TIMEOUT_SECONDS = 60
 
-# Owned by the trend-tab controls (dashboard/controls.py, components.py): see the report for issue 12.
-LEAD_DROPDOWNS = ("aria-hidden-focus: Dash 4's dcc.Dropdown renders a focusable <input class='dash-dropdown-focus-target' "
-                  "aria-hidden='true'>; use dbc.Select (a native, labelled <select>) for the selectors")
-LEAD_K_LABEL = "label: the k input has no <label for>; give dbc.Label html_for=<k input id>"
-LEAD_EMPTY_GRID = "aria-required-children: the empty neighbourhood grid's header row has no columnheader cells"
-
-# (path, what must be drawn before scanning, known violations owned by the lead's files)
+# (path, what must be drawn before scanning)
 PAGES = [
-    pytest.param("/", ".js-plotly-plot .scatterlayer .trace", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason="; ".join([LEAD_DROPDOWNS, LEAD_K_LABEL, LEAD_EMPTY_GRID])), id="crime"),
-    pytest.param("/fire", ".js-plotly-plot .scatterlayer .trace", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason="; ".join([LEAD_DROPDOWNS, LEAD_K_LABEL])), id="fire"),
-    pytest.param("/marac", ".ag-row", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=LEAD_DROPDOWNS), id="marac"),
-    pytest.param("/hate", ".js-plotly-plot .scatterlayer .trace", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason="; ".join([LEAD_DROPDOWNS, LEAD_K_LABEL])), id="hate"),
+    pytest.param("/", ".js-plotly-plot .scatterlayer .trace", id="crime"),
+    pytest.param("/?area=Chesterfield&measure=Shoplifting&month=2026-10", "#crime-drill .ag-row", id="crime-csp"),
+    pytest.param("/fire", ".js-plotly-plot .scatterlayer .trace", id="fire"),
+    pytest.param("/marac", ".ag-row", id="marac"),
+    pytest.param("/hate", ".js-plotly-plot .scatterlayer .trace", id="hate"),
+    pytest.param("/asb", ".js-plotly-plot .scatterlayer .trace", id="asb"),
     pytest.param("/data", "table, .ag-row", id="data"),
     pytest.param("/?area=Chesterfield&measure=Shoplifting&present=1", ".js-plotly-plot .scatterlayer .trace", id="board-view"),
     pytest.param("/map?area=Chesterfield&measure=Shoplifting&month=2026-10", ".js-plotly-plot .choroplethmap, .js-plotly-plot canvas",

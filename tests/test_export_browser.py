@@ -31,7 +31,7 @@ def _wait_for_file(folder: Path, suffix: str) -> Path:
     raise AssertionError(f"no {suffix} file downloaded to {folder}; found {[p.name for p in folder.iterdir()]}")
 
 
-def _shown(browser) -> tuple[list[str], list[list]]:
+def _shown(browser, grid: str = GRID) -> tuple[list[str], list[list]]:
     """The grid's displayed columns and rows, in display order, from the grid itself."""
     return browser.execute_script(
         """const api = dash_ag_grid.getApi(arguments[0]);
@@ -39,7 +39,7 @@ def _shown(browser) -> tuple[list[str], list[list]]:
            const rows = [];
            api.forEachNodeAfterFilterAndSort(n => rows.push(cols.map(c => n.data[c])));
            return [cols, rows];""",
-        GRID,
+        grid,
     )
 
 
@@ -78,3 +78,68 @@ def test_excel_and_csv_hold_the_filtered_sorted_rows_and_the_view(live_server, b
     assert lines[0] == columns
     assert [line[0] for line in lines[1:]] == ["marac", "fire", "crime"]
     assert lines[1][columns.index("records")] == str(rows[0][columns.index("records")])
+
+
+ROLLING = "crime-rolling"
+
+
+def _rounded(rows: list[list]) -> list[list]:
+    """Grid values as the file writes them: fractions to 2 decimals."""
+    return [[round(v, 2) if isinstance(v, float) else v for v in row] for row in rows]
+
+
+def test_the_rolling_table_downloads_as_filtered_and_sorted_with_its_view(live_server, browser, tmp_path):
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get(live_server + "/?area=Erewash&measure=Shoplifting&month=2026-10&method=classic&k=2.5")
+    every = len(wait_for(browser, f"#{ROLLING} .ag-row", condition=lambda els: len(els) > 5))
+    # Filter Area by hand ("er": Chesterfield, Erewash, ...), then sort by the change, largest first.
+    header = browser.find_element(By.CSS_SELECTOR, f"#{ROLLING} .ag-header-cell[col-id='Area']")
+    click(browser, header.find_element(By.CSS_SELECTOR, ".ag-header-cell-filter-button, .ag-header-cell-menu-button"))
+    box = wait_for(browser, ".ag-popup input.ag-input-field-input[type='text'], .ag-popup input.ag-text-field-input")[0]
+    box.send_keys("er")
+    wait_for(browser, f"#{ROLLING} .ag-row", condition=lambda els: 1 < len(els) < every)
+    box.send_keys(Keys.ESCAPE)
+    change = browser.find_element(By.CSS_SELECTOR, f"#{ROLLING} .ag-header-cell[col-id='Numerical Change'] .ag-header-cell-label")
+    click(browser, change)
+    click(browser, change)  # second click: descending
+    columns, rows = _shown(browser, ROLLING)
+    changes = [r[columns.index("Numerical Change")] for r in rows if r[columns.index("Numerical Change")] is not None]
+    assert changes == sorted(changes, reverse=True) and 1 < len(rows) < every
+    time.sleep(0.5)  # the grid reports its filter and sort to Dash on the next tick
+
+    click(browser, browser.find_element(By.ID, f"{ROLLING}-download-xlsx"))
+    path = _wait_for_file(tmp_path, ".xlsx")
+    assert path.name == "rolling-12_Shoplifting_2026-10.xlsx"
+    book = openpyxl.load_workbook(path)
+    data = [list(r) for r in book["Data"].iter_rows(values_only=True)]
+    assert data[0] == columns
+    assert data[1:] == _rounded(rows)
+    assert all(isinstance(r[1], int) for r in data[1:])  # counts are whole numbers
+    about = dict(r[:2] for r in book["About this data"].iter_rows(min_row=2, values_only=True))
+    assert about["View (link to this view)"] == browser.current_url
+    assert about["Filters: Area"] == "Erewash" and about["Filters: Crime group"] == "Shoplifting"
+    assert about["Filters: table column 'Area'"] == "contains 'er'"
+    assert (about["Limit method"], about["k (multiplier for the upper and lower lines)"]) == ("classic", "2.5")
+    assert about["Report month"] == "2026-10"
+    assert about["Data as at (latest month held): crime"].startswith("20")
+    assert about["Sources (imported): crime"].startswith("Synthetic demo data")
+    assert about["Synthetic data: crime"].startswith("Yes")
+
+
+def test_the_chart_downloads_as_excel_named_for_its_view(live_server, browser, tmp_path):
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get(live_server + "/?area=Chesterfield&measure=Shoplifting&month=2026-09")
+    wait_for(browser, "#crime-chart .gtitle", condition=lambda els: els and "Chesterfield - Shoplifting" in els[0].text)
+    click(browser, browser.find_element(By.ID, "crime-chart-download-xlsx"))
+    path = _wait_for_file(tmp_path, ".xlsx")
+    assert path.name == "Chesterfield_Shoplifting_2026-09_pooled_k2.xlsx"
+    book = openpyxl.load_workbook(path)
+    data = [list(r) for r in book["Data"].iter_rows(values_only=True)]
+    assert data[0] == ["month", "count", "monthly_average_prev3", "average", "upper", "lower", "status"]
+    by_month = {r[0]: r for r in data[1:]}
+    assert isinstance(by_month["2026-09"][1], int)
+    assert by_month["2026-10"][6] == "After the report month"  # not "No data": October is held, just not reported
+    about = dict(r[:2] for r in book["About this data"].iter_rows(min_row=2, values_only=True))
+    assert about["Title"] == "Chesterfield - Shoplifting"
+    assert about["View (link to this view)"] == browser.current_url
+    assert about["Report month"] == "2026-09"

@@ -57,15 +57,16 @@ def test_every_fire_table_and_chart_downloads_as_csv(live_server, browser, tmp_p
     browser.get(live_server + "/fire?area=Erewash&measure=Deliberate+fires&month=2026-09&quarter=2026-Q2")
     wait_text(browser, "#fire-kpi-descriptor", "(Q2 2026/27)")
     wait_for(browser, "#fire-drill .ag-row")
-    buttons = ["chart", "kpi", "districts", "vehicles", "secondary", "drill"]
-    for name in buttons:
-        click(browser, browser.find_element(By.ID, f"fire-{name}-csv-button"))
+    buttons = ["fire-chart-download-csv", "fire-kpi-csv-button", "fire-districts-csv-button", "fire-vehicles-csv-button",
+               "fire-secondary-csv-button", "fire-drill-download-csv"]
+    for button in buttons:
+        click(browser, browser.find_element(By.ID, button))
     deadline = time.time() + DOWNLOAD_SECONDS
     while time.time() < deadline and len(list(tmp_path.glob("*.csv"))) < len(buttons):
         time.sleep(0.3)
     files = {p.name: p for p in tmp_path.glob("*.csv")}
     assert len(files) == len(buttons), sorted(files)
-    chart = pd.read_csv(files["fire-erewash-deliberate-fires-2026.csv"], keep_default_na=False)
+    chart = pd.read_csv(files["fire_Erewash_Deliberate-fires_2026-09_pooled_k2.csv"], keep_default_na=False)
     assert list(chart.columns) == COLUMNS and len(chart) == 12
     kpi = pd.read_csv(files["kpm1.4-deliberate-fires-erewash-2026-q2.csv"])
     assert kpi.loc[0, "Descriptor"] == "KPM1.4 Deliberate Fires (Q2 2026/27)"
@@ -78,4 +79,4 @@ def test_every_fire_table_and_chart_downloads_as_csv(live_server, browser, tmp_p
     assert int(kpi.loc[0, "Actual"]) == parts["Erewash"]
     assert "Road vehicle share (%)" in pd.read_csv(files["fire-road-vehicles-2026-q2.csv"]).columns
     assert list(pd.read_csv(files["fire-secondary-2026-q2.csv"]).columns) == ["Area", *fire.SECONDARY_GROUPS, "Total"]
-    assert "neighbourhood" in pd.read_csv(files["fire-neighbourhoods-erewash-deliberate-fires-2026-09.csv"]).columns
+    assert "Neighbourhood" in pd.read_csv(files["fire_neighbourhoods_Erewash_Deliberate-fires_2026-09_pooled_k2.csv"]).columns

@@ -94,8 +94,8 @@ def _kpi_card(view: params.View, extra: dict) -> dbc.Card:
         fire.KPI_NAME,
         [
             dbc.Label("Quarter", class_name="small fw-semibold mb-0", html_for=f"{P}-quarter"),
-            dcc.Dropdown(_quarter_options(series.coverage(state.store(), DATASET)), extra["quarter"], id=f"{P}-quarter",
-                         clearable=False, className="mb-2"),
+            components.select(f"{P}-quarter", _quarter_options(series.coverage(state.store(), DATASET)), extra["quarter"],
+                              class_name="mb-2"),
             html.Div(id=f"{P}-kpi"),
         ],
         actions=[components.download_button(f"{P}-kpi-csv")],

@@ -63,8 +63,8 @@ def _controls(view: params.View, extra: dict) -> list:
         trend_tab.labelled("Show", dbc.RadioItems(options=KIND_OPTIONS, value=extra["kind"], id=f"{P}-kind", inline=True,
                                                    input_class_name="btn-check", label_class_name="btn btn-outline-primary",
                                                    label_checked_class_name="active"), 4),
-        trend_tab.labelled("Monitored strand", dcc.Dropdown(STRAND_OPTIONS, extra["strand"], id=f"{P}-strand",
-                                                             clearable=False), 3),
+        trend_tab.labelled("Monitored strand", components.select(f"{P}-strand", STRAND_OPTIONS, extra["strand"]), 3,
+                           f"{P}-strand"),
     ]
 
 

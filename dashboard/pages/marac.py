@@ -99,8 +99,8 @@ def layout(**params) -> html.Div:
             dcc.Location(id=f"{P}-url", refresh=False),
             dbc.Card(dbc.CardBody(dbc.Row(
                 [
-                    dbc.Col([dbc.Label("Area", class_name="small fw-semibold mb-0"),
-                             dcc.Dropdown(marac.MARAC_AREAS, area, id=f"{P}-area", clearable=False)], md=3),
+                    dbc.Col([dbc.Label("Area", class_name="small fw-semibold mb-0", html_for=f"{P}-area"),
+                             components.select(f"{P}-area", marac.MARAC_AREAS, area)], md=3),
                     dbc.Col([dbc.Label("Period", class_name="small fw-semibold mb-0"),
                              dbc.RadioItems(options=[{"label": v, "value": k} for k, v in marac.PERIOD_TYPES.items()],
                                             value=period, id=f"{P}-period", inline=True)], md=6),
