@@ -23,20 +23,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmark import _timings  # noqa: E402  (scripts/ is on the path when run as a script; one timer for every benchmark)
 from queries import geography, limits, report, report_output, series  # noqa: E402
 from queries.store import Store  # noqa: E402
 
 METHOD, K, MIN_SIGNIFICANT = "pooled", 2.0, 10
-
-
-def _timings(fn, repeat: int) -> np.ndarray:
-    fn()
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return np.array(out)
 
 
 def _one_by_one(store: Store, month: pd.Timestamp) -> int:
