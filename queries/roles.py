@@ -33,6 +33,8 @@ CAPABILITIES = (VIEW, DRILL, DOWNLOAD)
 
 # The pseudo-dataset of the Data tab (store contents, sources, reconciliation).
 DATA_TAB = "data"
+# The pseudo-dataset of the commentary editor on the Report tab (drafts, save, approve).
+COMMENTARY = "commentary"
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,9 @@ class Role:
 
 ROLES: dict[str, Role] = {
     PUBLIC: Role(PUBLIC, "Crime and fire as published (police.uk and fire figures are public already). "
-                         "No MARAC, no hate crime, no exports, no Data tab."),
-    BOARD: Role(BOARD, "All aggregates and the board view; MARAC only in a closed session; no exports."),
+                         "No MARAC, no hate crime, no report, no exports, no Data tab."),
+    BOARD: Role(BOARD, "All aggregates and the board view; MARAC only in a closed session; the report with "
+                       "approved commentary (no drafts, no save or approve); no exports."),
     ANALYST: Role(ANALYST, "Everything: neighbourhood drill-down, exports, MARAC, the Data tab."),
     ADMIN: Role(ADMIN, "Everything an analyst may do, plus users and the audit log "
                        "(imports stay on the command line).", manage_users=True),
@@ -75,6 +78,9 @@ PAGE_ACCESS: dict[str, DatasetAccess] = {
     DATA_TAB: DatasetAccess(view=ANALYST, drill=None, download=ANALYST),
     # The monthly report holds hate crime and MARAC's release and the commentary: the board's papers.
     "report": DatasetAccess(view=BOARD, drill=ANALYST, download=BOARD),
+    # The Report tab's commentary editor (ids "commentary-..."): it loads drafts and saves and
+    # approves them, so only analysts reach it. The board reads approved commentary in the report.
+    COMMENTARY: DatasetAccess(view=ANALYST, drill=None, download=None),
 }
 
 
