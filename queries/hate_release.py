@@ -30,6 +30,7 @@ Pure: takes a DataFrame of counts (or the store) and returns a `PublicRelease`.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,6 +150,23 @@ def base_counts(store) -> pd.DataFrame:
     return frame[["kind", "strand", "area", "month", "count"]]
 
 
+# Per-process cache: protecting the whole store takes about 1.7 s, so once per store version.
+_CACHE: dict[tuple, PublicRelease] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW) -> PublicRelease:
-    """The public release of the store's hate data."""
-    return build(base_counts(store), threshold)
+    """The public release of the store's hate data (cached per store version and threshold)."""
+    store.refresh()
+    version = store.datasets.get(hate.DATASET)
+    if version is None:
+        raise LookupError(f"the store at {store.data_dir} holds no hate crime data")
+    key = (str(store.data_dir), str(version), int(threshold))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    result = build(base_counts(store), threshold)
+    with _CACHE_LOCK:
+        _CACHE.clear()  # one version at a time is plenty
+        _CACHE[key] = result
+    return result

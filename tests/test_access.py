@@ -387,13 +387,70 @@ def test_board_view_offers_the_public_only_what_it_may_see(secured):
     public = requests.Session()
     crime = _page(public, url, "/", "?present=1")
     assert "crime-chart" in crime and "Exit board view" in crime and "role-refused" not in crime
-    # Hate crime and MARAC are not shown to the public, in the board view or out of it.
-    for path in ("/hate", "/marac"):
-        page = _page(public, url, path, "?present=1")
-        assert "role-refused" in page and "hate-chart" not in page and "Cases discussed" not in page
+    # MARAC is not shown to the public, in the board view or out of it; hate crime's board view
+    # is the public release page (no trend chart, no board view link).
+    marac_page = _page(public, url, "/marac", "?present=1")
+    assert "role-refused" in marac_page and "Cases discussed" not in marac_page
+    hate_page = _page(public, url, "/hate", "?present=1")
+    assert "hatepublic-chart" in hate_page and "hate-chart" not in hate_page and "board view" not in hate_page.lower()
     # The board view's own callbacks (chart, its text alternative) for hate are refused to the public.
     assert _call(public, url, _payload(deps, "hate-chart.figure", {"hate-area": "Force Area"})).status_code == 403
     # A board member in an open session gets the hate board view but not MARAC's.
     board = _signed_in(url, "bea")
     assert "hate-chart" in _page(board, url, "/hate", "?present=1")
     assert "role-refused" in _page(board, url, "/marac", "?present=1")
+
+
+# --------------------------------------------------------------------------- hate crime for the public
+
+
+def _public_hate(session, url, deps, kind="crimes", strand="All strands", area="Force Area"):
+    payload = _payload(deps, "hatepublic-chart.figure", {"hatepublic-kind": kind, "hatepublic-strand": strand,
+                                                        "hatepublic-area": area})
+    return _call(session, url, payload)
+
+
+def test_public_gets_hate_crime_only_from_the_suppressed_release(secured, demo_dir):
+    from queries import geography, hate, hate_release
+
+    url, _, deps = secured
+    public = requests.Session()
+    page = _page(public, url, "/hate")
+    assert "hatepublic-chart" in page and "role-refused" not in page and "hate-chart" not in page
+    assert '"Hate crime"' in public.get(url + "/_dash-layout", timeout=30).text  # offered in the navigation bar
+    # The board's hate callbacks (trend, YTD, strands, outcomes, drill-down, exports) stay refused.
+    for output in ("hate-chart.figure", "hate-ytd.rowData", "hate-strands.rowData", "hate-outcomes.rowData",
+                   "hate-ytd-csv.data"):
+        assert _call(public, url, _payload(deps, output, {"hate-area": "Force Area"})).status_code == 403, output
+    release = hate_release.release(Store(demo_dir))
+    checked = hidden_seen = 0
+    for kind in ("crimes", "incidents"):
+        for strand in ("All strands", "Race", "Disability"):
+            for area in ("Force Area", "Bolsover", geography.CITY, geography.UNALLOCATED):
+                response = _public_hate(public, url, deps, kind, strand, area)
+                assert response.status_code == 200
+                body = response.json()["response"]
+                shown, hidden = body["hatepublic-chart"]["figure"]["data"]
+                assert all(v >= DEFAULT_SUPPRESS_BELOW for v in shown["y"])       # no small count drawn
+                assert set(hidden["y"]) <= {DEFAULT_SUPPRESS_BELOW} and set(hidden["text"]) <= {"<5"}
+                truth = release.cells[(release.cells["kind"] == hate.KIND_PARAMS[kind])
+                                      & (release.cells["strand"] == strand) & (release.cells["area"] == area)]
+                labels = [row["Count"] for row in body["hatepublic-table"]["rowData"]]
+                assert len(labels) == len(truth)
+                for label in labels:  # every row a count of 5 or more, or "<5"
+                    assert label == "<5" or int(label) >= DEFAULT_SUPPRESS_BELOW
+                small = int((truth["value"] < DEFAULT_SUPPRESS_BELOW).sum())
+                assert labels.count("<5") >= small
+                hidden_seen += small
+                checked += 1
+    assert checked == 24 and hidden_seen > 0
+    # A neighbourhood (or anything not a district or above) is not answered with its own count.
+    crafted = _public_hate(public, url, deps, area="Chesterfield Town Centre")
+    assert crafted.status_code == 200 and "Force Area - Hate crimes" in crafted.text
+
+
+def test_board_still_gets_the_full_hate_tab_not_the_public_release(secured):
+    url, _, _ = secured
+    board = _signed_in(url, "bea")
+    page = _page(board, url, "/hate")
+    assert "hate-chart" in page and "hatepublic-chart" not in page
