@@ -69,7 +69,7 @@ def create_app(data_dir: Path | str) -> dash.Dash:
         meta_tags=shell.META_TAGS,
     )
     app.index_string = shell.INDEX_STRING
-    shell.may_view_page = lambda page: auth.may_view(auth.page_dataset(page))
+    shell.may_view_page = lambda page: auth.page_release(auth.page_dataset(page)) is not None
     shell.install_server_hooks(app)
     app.layout = serve_layout
     app.server.before_request(guard.check_callback_request)

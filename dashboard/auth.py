@@ -552,14 +552,24 @@ def _not_available(dataset: str, reason: str) -> html.Div:
 
 
 def guard_page(layout, dataset: str):
-    """Wrap a page's layout so a role that may not view its dataset gets a clear message, not data."""
+    """Wrap a page's layout so a role that may not view its dataset gets a clear message, not data.
+
+    A dataset with a public release (hate crime) lets the page through for roles that may view
+    that release; the page then asks `page_release` which one to draw.
+    """
     def guarded(**params):
-        try:
-            roles.ensure(identity().role, dataset, roles.VIEW, closed_session())
-        except roles.Forbidden as exc:
-            return _not_available(dataset, str(exc) + ".")
+        if page_release(dataset) is None:
+            try:
+                roles.ensure(identity().role, dataset, roles.VIEW, closed_session())
+            except roles.Forbidden as exc:
+                return _not_available(dataset, str(exc) + ".")
         return layout(**params) if callable(layout) else layout
     return guarded
+
+
+def page_release(dataset: str) -> str | None:
+    """The release of `dataset` this request's role gets: the dataset, its public release, or None."""
+    return roles.page_release(identity().role, dataset, closed_session())
 
 
 def page_dataset(page: dict) -> str:

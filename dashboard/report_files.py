@@ -10,8 +10,8 @@ from pathlib import Path
 
 from flask import Flask, abort, send_file
 
-from dashboard import state
-from queries import report_output
+from dashboard import auth, state
+from queries import report_output, roles
 
 ROUTE = "/report-files"
 # Served names: <store version>/<month>-<parameters>/report.<format>, nothing else.
@@ -33,6 +33,13 @@ def register_routes(server: Flask) -> None:
         fmt = name.removeprefix("report.")
         if not (VERSION_PART.match(version) and FOLDER_PART.match(folder) and name == f"report.{fmt}" and fmt in MIMETYPES):
             abort(404)
+        # The report holds hate crime, MARAC's release and commentary: the roles table decides, not
+        # the unguessable-looking path. Reading it (HTML) is "view", the PDF and Word files "download".
+        capability = roles.VIEW if fmt == "html" else roles.DOWNLOAD
+        try:
+            roles.ensure(auth.identity().role, "report", capability, auth.closed_session())
+        except roles.Forbidden as exc:
+            abort(403, description=str(exc))
         path = cache_dir() / version / folder / name
         if not path.is_file():
             abort(404)

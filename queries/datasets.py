@@ -161,9 +161,10 @@ register(Dataset(
     key="hate", label="Hate crime", headline="Hate crimes",
     measure_sql="queries.hate:MEASURE_SQL", demo="queries.demo.hate:hate_records",
     importer=("hate", "queries.importers.hate"), count_label="Hate Crime Count (Current)",
-    # Withheld from the public until a suppressed public release (district level and above, counts
-    # under CSP_SUPPRESS_BELOW hidden) exists: small counts of a strand in one district identify people.
-    access=roles.DatasetAccess(view=roles.BOARD, drill=roles.ANALYST, download=roles.ANALYST),
+    # Small counts of a strand in one district identify people: the board and up see the figures;
+    # the public sees only the protected public release (queries/hate_release.py, roles.HATE_PUBLIC).
+    access=roles.DatasetAccess(view=roles.BOARD, drill=roles.ANALYST, download=roles.ANALYST,
+                               public_release=roles.HATE_PUBLIC),
 ))
 register(Dataset(
     key="asb", label="Anti-social behaviour", headline="Anti-social behaviour",

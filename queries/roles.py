@@ -33,6 +33,11 @@ CAPABILITIES = (VIEW, DRILL, DOWNLOAD)
 
 # The pseudo-dataset of the Data tab (store contents, sources, reconciliation).
 DATA_TAB = "data"
+# The public release of hate crime (queries/hate_release.py): district level and above, small
+# counts hidden. Its own pseudo-dataset so its callbacks never reach the board's hate figures.
+HATE_PUBLIC = "hatepublic"
+# The pseudo-dataset of the commentary editor on the Report tab (drafts, save, approve).
+COMMENTARY = "commentary"
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,11 @@ class Role:
 
 
 ROLES: dict[str, Role] = {
-    PUBLIC: Role(PUBLIC, "Crime and fire as published (police.uk and fire figures are public already). "
-                         "No MARAC, no hate crime, no exports, no Data tab."),
-    BOARD: Role(BOARD, "All aggregates and the board view; MARAC only in a closed session; no exports."),
+    PUBLIC: Role(PUBLIC, "Crime and fire as published (police.uk and fire figures are public already); hate "
+                         "crime's public release (district level and above, counts under 5 hidden). "
+                         "No MARAC, no report, no exports, no Data tab."),
+    BOARD: Role(BOARD, "All aggregates and the board view; MARAC only in a closed session; the report with "
+                       "approved commentary (no drafts, no save or approve); no exports."),
     ANALYST: Role(ANALYST, "Everything: neighbourhood drill-down, exports, MARAC, the Data tab."),
     ADMIN: Role(ADMIN, "Everything an analyst may do, plus users and the audit log "
                        "(imports stay on the command line).", manage_users=True),
@@ -62,6 +69,9 @@ class DatasetAccess:
     drill: str | None
     download: str | None
     closed: bool = False  # shown only in a closed session
+    # Roles below `view` may open the dataset's page if they may view this pseudo-dataset: a
+    # separate, protected release with its own component ids (hate crime: "hatepublic-...").
+    public_release: str | None = None
 
 
 # police.uk street-level crime and fire figures are public already, neighbourhood counts included.
@@ -75,6 +85,12 @@ PAGE_ACCESS: dict[str, DatasetAccess] = {
     DATA_TAB: DatasetAccess(view=ANALYST, drill=None, download=ANALYST),
     # The monthly report holds hate crime and MARAC's release and the commentary: the board's papers.
     "report": DatasetAccess(view=BOARD, drill=ANALYST, download=BOARD),
+    # The Report tab's commentary editor (ids "commentary-..."): it loads drafts and saves and
+    # approves them, so only analysts reach it. The board reads approved commentary in the report.
+    COMMENTARY: DatasetAccess(view=ANALYST, drill=None, download=None),
+    # Hate crime as the public may see it: monthly counts by district, "<5" where hidden; no
+    # drill-down, no exports. The callbacks behind it read only hate_release.release().
+    HATE_PUBLIC: DatasetAccess(view=PUBLIC, drill=None, download=None),
 }
 
 
@@ -134,6 +150,16 @@ def ensure(role: str, dataset: str, capability: str, closed_session: bool = Fals
     minimum = getattr(access, capability) if access else ANALYST
     who = f"the {minimum} role and above" if minimum else "nobody through the web app"
     raise Forbidden(f"{capability} of {dataset} is not available to the {role} role (allowed: {who})")
+
+
+def page_release(role: str, dataset: str, closed_session: bool) -> str | None:
+    """Which release of a dataset's page a role gets: the dataset itself, its public release, or None."""
+    if allowed(role, dataset, VIEW, closed_session):
+        return dataset
+    access = ACCESS.get(dataset) if isinstance(dataset, str) else None
+    if access is not None and access.public_release and allowed(role, access.public_release, VIEW, closed_session):
+        return access.public_release
+    return None
 
 
 def can_switch_session(role: str) -> bool:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from conftest import start_gunicorn, stop
-from queries import access_settings, audit, cli, marac, roles, statedb, users
+from queries import access_settings, audit, cli, commentary, marac, roles, statedb, users
 from queries.settings import DEFAULT_SUPPRESS_BELOW, SettingsError
 from queries.store import Store
 
@@ -183,12 +183,12 @@ def _call(session, url, payload):
     return session.post(url + "/_dash-update-component", json=payload, timeout=60)
 
 
-def _page(session, url, path):
+def _page(session, url, path, search: str = ""):
     """The page content a role gets for `path` (through Dash's page router callback)."""
     payload = {"output": ".._pages_content.children..._pages_store.data..",
                "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
                "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                          {"id": "_pages_location", "property": "search", "value": ""}],
+                          {"id": "_pages_location", "property": "search", "value": search}],
                "changedPropIds": ["_pages_location.pathname"]}
     response = _call(session, url, payload)
     assert response.status_code == 200
@@ -326,3 +326,131 @@ def test_readme_defaults_for_sign_in_match_the_code():
 def test_local_demo_without_users_is_a_local_analyst_said_on_the_page(live_server):
     layout = requests.get(live_server + "/_dash-layout", timeout=30).text
     assert "Local analyst" in layout and '"MARAC"' in layout
+
+
+# --------------------------------------------------------------------------- report, commentary and board view
+
+
+def _note(deps: list, button: str, text: str) -> dict:
+    """A crafted commentary save or approve for the Force Area's CSP Activity in October 2026."""
+    payload = _payload(deps, "commentary-text.value", {
+        "report-month": "2026-10", "commentary-area": "Force Area", "commentary-about": "__activity__",
+        "commentary-kind": "commentary", f"commentary-{button}": 1, "commentary-text": text,
+        "commentary-author": "Someone", "commentary-version": 0})
+    payload["changedPropIds"] = [f"commentary-{button}.n_clicks"]
+    return payload
+
+
+REPORT_FILE = "/report-files/0123456789ab/2026-10-0123456789ab/report."
+
+
+def test_public_gets_no_report_no_commentary_and_no_report_files(secured):
+    url, state, deps = secured
+    public = requests.Session()
+    assert "role-refused" in _page(public, url, "/report")
+    assert _call(public, url, _note(deps, "save", "public was here")).status_code == 403
+    assert _call(public, url, _payload(deps, "report-status.children", {"report-month": "2026-10"})).status_code == 403
+    for fmt in ("html", "pdf", "docx"):  # refused before the server even looks for the file
+        assert public.get(url + REPORT_FILE + fmt, timeout=30).status_code == 403
+
+
+def test_board_reads_the_report_but_a_crafted_save_or_approve_gets_403(secured):
+    url, state, deps = secured
+    board = _signed_in(url, "bea")
+    page = _page(board, url, "/report")
+    assert "report-commentary-note" in page and "commentary-text" not in page and "role-refused" not in page
+    for button in ("save", "approve"):
+        refused = _call(board, url, _note(deps, button, "board was here"))
+        assert refused.status_code == 403 and "commentary" in refused.text
+    assert "board was here" not in json.dumps([e.text for e in commentary.Commentary(state).history(
+        commentary.Key("Force Area", "", "2026-10", commentary.ACTIVITY))])
+    # The report's files are the board's to read and download (404 here: this one was never prepared).
+    assert board.get(url + REPORT_FILE + "pdf", timeout=30).status_code == 404
+
+
+def test_analyst_saves_and_approves_commentary(secured):
+    url, state, deps = secured
+    analyst = _signed_in(url, "ann")
+    assert "commentary-text" in _page(analyst, url, "/report")
+    saved = _call(analyst, url, _note(deps, "save", "Analyst's note on October."))
+    assert saved.status_code == 200 and "Saved as version 1" in saved.text
+    approve = _note(deps, "approve", "Analyst's note on October.")
+    approve["state"] = [dict(s, value=1) if s["id"] == "commentary-version" else s for s in approve["state"]]
+    approved = _call(analyst, url, approve)
+    assert approved.status_code == 200 and "approved" in approved.text
+    entry = commentary.Commentary(state).get(commentary.Key("Force Area", "", "2026-10", commentary.ACTIVITY))
+    assert entry.approved_is_current and entry.text == "Analyst's note on October."
+
+
+def test_board_view_offers_the_public_only_what_it_may_see(secured):
+    url, _, deps = secured
+    public = requests.Session()
+    crime = _page(public, url, "/", "?present=1")
+    assert "crime-chart" in crime and "Exit board view" in crime and "role-refused" not in crime
+    # MARAC is not shown to the public, in the board view or out of it; hate crime's board view
+    # is the public release page (no trend chart, no board view link).
+    marac_page = _page(public, url, "/marac", "?present=1")
+    assert "role-refused" in marac_page and "Cases discussed" not in marac_page
+    hate_page = _page(public, url, "/hate", "?present=1")
+    assert "hatepublic-chart" in hate_page and "hate-chart" not in hate_page and "board view" not in hate_page.lower()
+    # The board view's own callbacks (chart, its text alternative) for hate are refused to the public.
+    assert _call(public, url, _payload(deps, "hate-chart.figure", {"hate-area": "Force Area"})).status_code == 403
+    # A board member in an open session gets the hate board view but not MARAC's.
+    board = _signed_in(url, "bea")
+    assert "hate-chart" in _page(board, url, "/hate", "?present=1")
+    assert "role-refused" in _page(board, url, "/marac", "?present=1")
+
+
+# --------------------------------------------------------------------------- hate crime for the public
+
+
+def _public_hate(session, url, deps, kind="crimes", strand="All strands", area="Force Area"):
+    payload = _payload(deps, "hatepublic-chart.figure", {"hatepublic-kind": kind, "hatepublic-strand": strand,
+                                                        "hatepublic-area": area})
+    return _call(session, url, payload)
+
+
+def test_public_gets_hate_crime_only_from_the_suppressed_release(secured, demo_dir):
+    from queries import geography, hate, hate_release
+
+    url, _, deps = secured
+    public = requests.Session()
+    page = _page(public, url, "/hate")
+    assert "hatepublic-chart" in page and "role-refused" not in page and "hate-chart" not in page
+    assert '"Hate crime"' in public.get(url + "/_dash-layout", timeout=30).text  # offered in the navigation bar
+    # The board's hate callbacks (trend, YTD, strands, outcomes, drill-down, exports) stay refused.
+    for output in ("hate-chart.figure", "hate-ytd.rowData", "hate-strands.rowData", "hate-outcomes.rowData",
+                   "hate-ytd-csv.data"):
+        assert _call(public, url, _payload(deps, output, {"hate-area": "Force Area"})).status_code == 403, output
+    release = hate_release.release(Store(demo_dir))
+    checked = hidden_seen = 0
+    for kind in ("crimes", "incidents"):
+        for strand in ("All strands", "Race", "Disability"):
+            for area in ("Force Area", "Bolsover", geography.CITY, geography.UNALLOCATED):
+                response = _public_hate(public, url, deps, kind, strand, area)
+                assert response.status_code == 200
+                body = response.json()["response"]
+                shown, hidden = body["hatepublic-chart"]["figure"]["data"]
+                assert all(v >= DEFAULT_SUPPRESS_BELOW for v in shown["y"])       # no small count drawn
+                assert set(hidden["y"]) <= {DEFAULT_SUPPRESS_BELOW} and set(hidden["text"]) <= {"<5"}
+                truth = release.cells[(release.cells["kind"] == hate.KIND_PARAMS[kind])
+                                      & (release.cells["strand"] == strand) & (release.cells["area"] == area)]
+                labels = [row["Count"] for row in body["hatepublic-table"]["rowData"]]
+                assert len(labels) == len(truth)
+                for label in labels:  # every row a count of 5 or more, or "<5"
+                    assert label == "<5" or int(label) >= DEFAULT_SUPPRESS_BELOW
+                small = int((truth["value"] < DEFAULT_SUPPRESS_BELOW).sum())
+                assert labels.count("<5") >= small
+                hidden_seen += small
+                checked += 1
+    assert checked == 24 and hidden_seen > 0
+    # A neighbourhood (or anything not a district or above) is not answered with its own count.
+    crafted = _public_hate(public, url, deps, area="Chesterfield Town Centre")
+    assert crafted.status_code == 200 and "Force Area - Hate crimes" in crafted.text
+
+
+def test_board_still_gets_the_full_hate_tab_not_the_public_release(secured):
+    url, _, _ = secured
+    board = _signed_in(url, "bea")
+    page = _page(board, url, "/hate")
+    assert "hate-chart" in page and "hatepublic-chart" not in page

@@ -112,3 +112,23 @@ def test_without_signing_in_callbacks_and_layouts_are_refused(signin_server):
     assert requests.post(url + "/_dash-update-component", json=page_callback, timeout=30).status_code == 401
     assert requests.get(url + "/_dash-layout", timeout=30).status_code == 401
     assert requests.get(url + "/assets/app.css", timeout=30).status_code == 200
+
+
+def test_public_hate_tab_draws_the_suppressed_release_with_under_five_labels(tmp_path_factory, demo_dir, browser):
+    """A public visitor's Hate crime tab, in Chromium: the chart's hidden months say "<5", as does the table."""
+    state = tmp_path_factory.mktemp("public-state")
+    users.add(state, "bea", roles.BOARD, PASSWORD)  # users exist, so visitors are public
+    proc, url = start_gunicorn(demo_dir, workers=1, env_extra={"CSP_STATE_DIR": str(state),
+                                                              "CSP_ANONYMOUS_ROLE": "public"})
+    try:
+        browser.delete_all_cookies()
+        browser.get(url + "/hate?area=Bolsover&strand=Race")
+        wait_text(browser, "#role-status", "public view")
+        wait_for(browser, "#hatepublic-chart text.bartext", condition=lambda els: any(e.text == "<5" for e in els))
+        wait_for(browser, "#hatepublic-table .ag-cell", condition=lambda els: any(e.text == "<5" for e in els))
+        cells = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#hatepublic-table .ag-cell[col-id='Count']")]
+        assert cells and all(c == "<5" or int(c) >= DEFAULT_SUPPRESS_BELOW for c in cells)
+        assert not browser.find_elements(By.CSS_SELECTOR, "#hate-chart, #hate-ytd, #hate-neighbourhood-card")
+        screenshot(browser, "public-hate")
+    finally:
+        stop(proc)

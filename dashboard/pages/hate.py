@@ -14,9 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from dashboard import components, controls, state, trend_tab
+from dashboard import auth, components, controls, state, trend_tab
 from dashboard.safe import callback, page_layout
-from queries import hate, params
+from queries import geography, hate, hate_release, params, roles
 
 DATASET = hate.DATASET
 P = "hate"  # id prefix
@@ -108,7 +108,96 @@ dash.register_page(__name__, path="/hate", name="Hate crime", title="Hate crime 
 
 @page_layout
 def layout(**raw) -> html.Div:
+    if auth.page_release(DATASET) == roles.HATE_PUBLIC:
+        return public_layout(raw)
     return trend_tab.layout(SPEC, raw)
+
+
+# --------------------------------------------------------------------------- the public release
+# The public role gets this instead of the trend tab: monthly counts by district and above from
+# queries/hate_release.py, "<5" where hidden. Its ids start "hatepublic-", a pseudo-dataset of its
+# own in the roles table, so the server lets the public reach these callbacks and none of the
+# board's ("hate-...", 403). No neighbourhoods, no limit lines, no year-to-date, no exports.
+
+Q = roles.HATE_PUBLIC  # id prefix
+HIDDEN_COLOUR, SHOWN_COLOUR = "#c8c8c8", "#1f3b73"
+# A month's bar width in milliseconds (plotly's date axis): set, because plotly otherwise sizes
+# a trace's bars by the gap between its own points, and shown months can be years apart.
+BAR_WIDTH_MS = 25 * 24 * 60 * 60 * 1000
+
+
+def _public_choice(raw: dict) -> tuple[str, str, str]:
+    """kind ("crimes"/"incidents"), strand and area from URL or controls; anything else falls back."""
+    kind, strand, _ = _kind_and_strand({"kind": raw.get("kind"), "strand": raw.get("strand")})
+    area = raw.get("area")
+    return kind, strand, area if isinstance(area, str) and area in hate_release.PUBLIC_AREAS else geography.FORCE
+
+
+def public_layout(raw: dict) -> html.Div:
+    kind, strand, area = _public_choice(raw if isinstance(raw, dict) else {})
+    threshold = state.config.suppress_below
+    return html.Div([
+        dbc.Alert([html.Strong("Public release. "),
+                   f"Hate crimes and incidents by month for each Community Safety Partnership and above. Counts under "
+                   f"{threshold} are shown as \"{hate_release.suppressed_label(threshold)}\", and a few larger ones "
+                   "too, so that no small count can be worked out from the totals."],
+                  color="info", class_name="py-2 small", id=f"{Q}-note"),
+        dbc.Card(dbc.CardBody(dbc.Row([
+            trend_tab.labelled("Show", dbc.RadioItems(options=KIND_OPTIONS, value=kind, id=f"{Q}-kind", inline=True), 4),
+            trend_tab.labelled("Monitored strand", dcc.Dropdown(STRAND_OPTIONS, strand, id=f"{Q}-strand",
+                                                                 clearable=False), 4, f"{Q}-strand"),
+            trend_tab.labelled("Area", dcc.Dropdown(hate_release.PUBLIC_AREAS, area, id=f"{Q}-area", clearable=False),
+                               4, f"{Q}-area"),
+        ], class_name="g-2 align-items-end")), class_name="mb-3 shadow-sm"),
+        components.card("Trend", [dcc.Graph(id=f"{Q}-chart", config={"displaylogo": False})], id=f"{Q}-chart-card"),
+        components.card("Counts by month", [components.grid(f"{Q}-table")], id=f"{Q}-table-card"),
+    ])
+
+
+def public_series(kind: str, strand: str, area: str) -> pd.DataFrame:
+    """month, shown (NaN where hidden) and label ("<5" where hidden) from the public release only."""
+    rel = hate_release.release(state.store(), state.config.suppress_below)
+    frame = rel.shown(hate.KIND_PARAMS[kind], strand, area)
+    return frame.assign(label=[rel.label_of(v) for v in frame["shown"]])
+
+
+def public_figure(frame: pd.DataFrame, title: str, threshold: int) -> go.Figure:
+    """Shown months as bars with their counts; hidden months as a grey bar to the threshold labelled "<5"."""
+    hidden = frame["shown"].isna()
+    months = [f"{m:%Y-%m-%d}" for m in pd.to_datetime(frame["month"])]
+    # Plain lists, not arrays (plotly would send them base64-packed): what is sent is what is read.
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=[m for m, h in zip(months, hidden) if not h],
+                         y=[int(v) for v in frame.loc[~hidden, "shown"]], name="Count", width=BAR_WIDTH_MS,
+                         marker_color=SHOWN_COLOUR, hovertemplate="%{x|%B %Y}: %{y}<extra></extra>"))
+    fig.add_trace(go.Bar(x=[m for m, h in zip(months, hidden) if h], y=[threshold] * int(hidden.sum()), width=BAR_WIDTH_MS,
+                         name=f"Hidden ({hate_release.suppressed_label(threshold)})", marker_color=HIDDEN_COLOUR,
+                         text=frame.loc[hidden, "label"].tolist(), textposition="outside",
+                         hovertemplate="%{x|%B %Y}: %{text}<extra></extra>"))
+    fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=15)), font=components.FONT, height=420,
+                      plot_bgcolor="white", margin=dict(l=50, r=20, t=50, b=60), barmode="overlay",
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="center", x=0.5),
+                      yaxis=dict(title="Count", gridcolor="#e5e5e5", rangemode="tozero"))
+    return fig
+
+
+@callback(
+    Output(f"{Q}-chart", "figure"),
+    Output(f"{Q}-table", "rowData"),
+    Output(f"{Q}-table", "columnDefs"),
+    Output(f"{Q}-chart-card-title", "children"),
+    Input(f"{Q}-kind", "value"),
+    Input(f"{Q}-strand", "value"),
+    Input(f"{Q}-area", "value"),
+)
+def update_public(kind, strand, area):
+    kind, strand, area = _public_choice({"kind": kind, "strand": strand, "area": area})
+    frame = public_series(kind, strand, area)
+    title = f"{area} - {_measure(kind, strand)} (public release)"
+    rows = [{"Month": f"{m:%B %Y}", "Count": label} for m, label in zip(pd.to_datetime(frame["month"]), frame["label"])]
+    columns = components.column_defs([{"field": "Month", "minWidth": 160},
+                                      {"field": "Count", "type": "rightAligned", "minWidth": 100}])
+    return public_figure(frame, title, state.config.suppress_below), rows[::-1], columns, title
 
 
 def _month(month) -> pd.Timestamp:

@@ -12,12 +12,15 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from dashboard import components, state
+from dashboard import auth, components, state
 from dashboard.safe import callback, page_layout
 from dashboard.report_files import ROUTE, cache_dir
-from queries import commentary, report, report_jobs, series
+from queries import commentary, report, report_jobs, roles, series
 
 P = "report"  # id prefix
+# The commentary editor's id prefix: the server checks it as its own pseudo-dataset (roles.COMMENTARY),
+# so a board member's crafted save or approve gets 403 even though the Report page is theirs to read.
+N = roles.COMMENTARY
 POLL_MS = 1000
 
 dash.register_page(__name__, path="/report", name="Report", title="Report - CSP Performance", order=8)
@@ -66,7 +69,9 @@ def layout(month: str | None = None, **_params) -> html.Div:
             html.Div(id=f"{P}-status", className="mt-3"),
             html.Div(id=f"{P}-downloads", className="mt-2"),
         ]),
-        commentary_card(month),
+        commentary_card(month) if auth.may_view(roles.COMMENTARY) else html.P(
+            "Commentary is written and approved by analysts; the report below shows the approved commentary.",
+            className="small text-muted", id=f"{P}-commentary-note"),
         html.Iframe(id=f"{P}-frame", className="report-frame", style={"width": "100%", "height": "85vh", "border": "0",
                                                                       "background": "#fff", "display": "none"}),
         dcc.Interval(id=f"{P}-poll", interval=POLL_MS, disabled=True),
@@ -157,30 +162,30 @@ def commentary_card(month: str):
                "A draft reaches the board's report once an analyst approves it, shown as theirs; every save and "
                "approval is kept with its author and time.", className="small text-muted"),
         dbc.Row([
-            dbc.Col([dbc.Label("Area", html_for=f"{P}-note-area"),
-                     dcc.Dropdown(id=f"{P}-note-area", options=areas, value=areas[0], clearable=False)], md=4),
-            dbc.Col([dbc.Label("About", html_for=f"{P}-note-about"),
-                     dcc.Dropdown(id=f"{P}-note-about", value=WHOLE_AREA, clearable=False)], md=5),
-            dbc.Col([dbc.Label("Your name", html_for=f"{P}-note-author"),
-                     dbc.Input(id=f"{P}-note-author", maxLength=commentary.MAX_NAME, persistence=True)], md=3),
+            dbc.Col([dbc.Label("Area", html_for=f"{N}-area"),
+                     dcc.Dropdown(id=f"{N}-area", options=areas, value=areas[0], clearable=False)], md=4),
+            dbc.Col([dbc.Label("About", html_for=f"{N}-about"),
+                     dcc.Dropdown(id=f"{N}-about", value=WHOLE_AREA, clearable=False)], md=5),
+            dbc.Col([dbc.Label("Your name", html_for=f"{N}-author"),
+                     dbc.Input(id=f"{N}-author", maxLength=commentary.MAX_NAME, persistence=True)], md=3),
         ]),
-        dbc.RadioItems(id=f"{P}-note-kind", inline=True, value=commentary.COMMENTARY, class_name="mt-2 small",
+        dbc.RadioItems(id=f"{N}-kind", inline=True, value=commentary.COMMENTARY, class_name="mt-2 small",
                        options=[{"label": commentary.KIND_LABELS[k], "value": k} for k in NOTE_KINDS]),
-        dbc.Textarea(id=f"{P}-note-text", rows=4, maxLength=commentary.MAX_TEXT, class_name="mt-2"),
+        dbc.Textarea(id=f"{N}-text", rows=4, maxLength=commentary.MAX_TEXT, class_name="mt-2"),
         html.Div([
-            dbc.Button("Save draft", id=f"{P}-note-save", color="primary", size="sm", class_name="me-2 mt-2"),
-            dbc.Button("Approve for the report", id=f"{P}-note-approve", color="success", outline=True, size="sm",
+            dbc.Button("Save draft", id=f"{N}-save", color="primary", size="sm", class_name="me-2 mt-2"),
+            dbc.Button("Approve for the report", id=f"{N}-approve", color="success", outline=True, size="sm",
                        class_name="mt-2"),
         ]),
-        html.Div(id=f"{P}-note-message", className="mt-2"),
-        html.P(id=f"{P}-note-info", className="small text-muted mt-1 mb-1"),
-        html.Details([html.Summary("History", className="small"), html.Ul(id=f"{P}-note-history", className="small")]),
-        dcc.Store(id=f"{P}-note-version", data=0),
+        html.Div(id=f"{N}-message", className="mt-2"),
+        html.P(id=f"{N}-info", className="small text-muted mt-1 mb-1"),
+        html.Details([html.Summary("History", className="small"), html.Ul(id=f"{N}-history", className="small")]),
+        dcc.Store(id=f"{N}-version", data=0),
     ], id=f"{P}-commentary")
 
 
-@callback(Output(f"{P}-note-about", "options"), Output(f"{P}-note-about", "value"),
-          Input(f"{P}-month", "value"), Input(f"{P}-note-area", "value"), State(f"{P}-note-about", "value"))
+@callback(Output(f"{N}-about", "options"), Output(f"{N}-about", "value"),
+          Input(f"{P}-month", "value"), Input(f"{N}-area", "value"), State(f"{N}-about", "value"))
 def _about(month, area, current):
     options = _about_options(month, area)
     values = [o["value"] for o in options]
@@ -211,11 +216,11 @@ def _history(notes: commentary.Commentary, key: commentary.Key) -> list:
 
 
 @callback(
-    Output(f"{P}-note-text", "value"), Output(f"{P}-note-version", "data"), Output(f"{P}-note-info", "children"),
-    Output(f"{P}-note-message", "children"), Output(f"{P}-note-history", "children"),
-    Input(f"{P}-month", "value"), Input(f"{P}-note-area", "value"), Input(f"{P}-note-about", "value"),
-    Input(f"{P}-note-kind", "value"), Input(f"{P}-note-save", "n_clicks"), Input(f"{P}-note-approve", "n_clicks"),
-    State(f"{P}-note-text", "value"), State(f"{P}-note-author", "value"), State(f"{P}-note-version", "data"),
+    Output(f"{N}-text", "value"), Output(f"{N}-version", "data"), Output(f"{N}-info", "children"),
+    Output(f"{N}-message", "children"), Output(f"{N}-history", "children"),
+    Input(f"{P}-month", "value"), Input(f"{N}-area", "value"), Input(f"{N}-about", "value"),
+    Input(f"{N}-kind", "value"), Input(f"{N}-save", "n_clicks"), Input(f"{N}-approve", "n_clicks"),
+    State(f"{N}-text", "value"), State(f"{N}-author", "value"), State(f"{N}-version", "data"),
 )
 def _commentary(month, area, about, kind, _save, _approve, text, author, base):
     """Load, save (refused with both texts if someone saved first) or approve the text shown."""
@@ -225,10 +230,10 @@ def _commentary(month, area, about, kind, _save, _approve, text, author, base):
         key = _key(month, area, about, kind)
         text, author, base = _text(text), _text(author), _version(base)
         message = None
-        if trigger == f"{P}-note-save":
+        if trigger == f"{N}-save":
             entry = notes.save(key, text or "", author or "", int(base or 0))
             message = dbc.Alert(f"Saved as version {entry.version}.", color="success", class_name="py-1")
-        elif trigger == f"{P}-note-approve":
+        elif trigger == f"{N}-approve":
             entry = notes.approve(key, author or "", int(base or 0))
             message = dbc.Alert(f"Version {entry.version} approved: it will appear in the report.", color="success",
                                 class_name="py-1")
@@ -238,17 +243,17 @@ def _commentary(month, area, about, kind, _save, _approve, text, author, base):
         message = dbc.Alert([
             html.Strong(f"Not saved: {theirs.author} saved version {theirs.version} at {theirs.saved_at} while you "
                         "were editing. Their text is now in the box; yours is below. Merge them and save again."),
-            html.Pre(clash.mine, className="mt-2 mb-0", id=f"{P}-note-mine", style={"whiteSpace": "pre-wrap"}),
+            html.Pre(clash.mine, className="mt-2 mb-0", id=f"{N}-mine", style={"whiteSpace": "pre-wrap"}),
         ], color="danger")
         return theirs.text, theirs.version, _describe(theirs), message, _history(notes, key)
     except commentary.CommentaryError as exc:
         return dash.no_update, dash.no_update, dash.no_update, dbc.Alert(str(exc), color="warning", class_name="py-1"), dash.no_update
-    if trigger in (f"{P}-note-save", f"{P}-note-approve"):
+    if trigger in (f"{N}-save", f"{N}-approve"):
         return entry.text, entry.version, _describe(entry), message, _history(notes, key)
     return (entry.text if entry else ""), (entry.version if entry else 0), _describe(entry), None, _history(notes, key)
 
 
-@callback(Output(f"{P}-note-kind", "style"), Input(f"{P}-note-about", "value"))
+@callback(Output(f"{N}-kind", "style"), Input(f"{N}-about", "value"))
 def _kind_shown(about):
     """Drop and add apply to a measure; the area's CSP Activity has no such choice."""
     return {"display": "none"} if about == WHOLE_AREA else {}
