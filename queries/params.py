@@ -49,6 +49,12 @@ def clip(value: object) -> str:
     return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 3] + "..."
 
 
+def sentence(exc: Exception) -> str:
+    """A refusal's message as the start of a warning sentence (capital first letter)."""
+    text = str(exc)
+    return text[:1].upper() + text[1:]
+
+
 def choices_text(values: Sequence) -> str:
     values = [str(v) for v in values]
     shown = ", ".join(values[:MAX_SHOWN_CHOICES])
@@ -240,8 +246,7 @@ def loose(name: str, raw: object, ctx: Context, warnings: list[str]) -> Any:
     except ParamError as exc:
         fallback = param.default(ctx)
         shown = month_key(fallback) if isinstance(fallback, pd.Timestamp) else fallback
-        text = str(exc)
-        warnings.append(f"{text[0].upper()}{text[1:]}. Showing {shown if shown not in (None, '') else 'the default'}.")
+        warnings.append(f"{sentence(exc)}. Showing {shown if shown not in (None, '') else 'the default'}.")
         return fallback
 
 

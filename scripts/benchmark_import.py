@@ -85,6 +85,25 @@ STREETS = ["High Street", "Station Road", "Church Street", "Market Place", "Supe
 # --------------------------------------------------------------------------- synthetic data
 
 
+_TYPES = np.array(list(TYPE_SHARES))
+_TYPE_P = np.array(list(TYPE_SHARES.values()))
+_OUTCOMES = np.array(list(OUTCOME_SHARES))
+_OUTCOME_P = np.array(list(OUTCOME_SHARES.values()))
+_HEX_PAIRS = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
+
+
+def random_crimes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n rows of (crime type, Crime ID, last outcome) in police.uk's shares; ASB rows have no id and no
+    outcome, as in police.uk's files. Shared by this benchmark and scripts/benchmark_scale.py."""
+    kind = _TYPES[rng.choice(len(_TYPES), n, p=_TYPE_P / _TYPE_P.sum())]
+    asb = kind == "Anti-social behaviour"
+    crime_id = _HEX_PAIRS[rng.integers(0, 256, (n, 32), dtype=np.uint8)].view("S64").ravel().astype(str).astype(object)
+    crime_id[asb] = ""
+    outcome = _OUTCOMES[rng.choice(len(_OUTCOMES), n, p=_OUTCOME_P / _OUTCOME_P.sum())].astype(object)
+    outcome[asb] = ""
+    return kind, crime_id, outcome
+
+
 def generate(path: Path, rows: int, data_dir: Path = REPO / "data", seed: int = SEED) -> int:
     """Write a police.uk-format street CSV of `rows` rows, month by month; returns its size in bytes."""
     rng = np.random.default_rng(seed)
@@ -92,11 +111,6 @@ def generate(path: Path, rows: int, data_dir: Path = REPO / "data", seed: int = 
     inside = set(lookup["lsoa_code"])
     outside_codes = np.array([c for c in (f"E0102{n:04d}" for n in range(7000, 9000)) if c not in inside][:400])
     vintages = {v: lookup[lookup["lsoa_vintage"] == v].reset_index(drop=True) for v in ("2011", "2021")}
-    types = np.array(list(TYPE_SHARES))
-    type_p = np.array(list(TYPE_SHARES.values()))
-    outcomes = np.array(list(OUTCOME_SHARES))
-    outcome_p = np.array(list(OUTCOME_SHARES.values()))
-    hex_pairs = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
     streets = np.array([f"On or near {s}" for s in STREETS])
     months = pd.date_range(FIRST_MONTH, periods=MONTHS, freq="MS")
     per_month = np.full(MONTHS, rows // MONTHS)
@@ -126,12 +140,7 @@ def generate(path: Path, rows: int, data_dir: Path = REPO / "data", seed: int = 
             nowhere = where > 1 - NO_LOCATION_SHARE
             code[nowhere] = ""
             name[nowhere] = ""
-            kind = types[rng.choice(len(types), n, p=type_p / type_p.sum())]
-            asb = kind == "Anti-social behaviour"
-            crime_id = hex_pairs[rng.integers(0, 256, (n, 32), dtype=np.uint8)].view("S64").ravel().astype(str).astype(object)
-            crime_id[asb] = ""
-            outcome = outcomes[rng.choice(len(outcomes), n, p=outcome_p / outcome_p.sum())].astype(object)
-            outcome[asb] = ""
+            kind, crime_id, outcome = random_crimes(rng, n)
             street = streets[rng.integers(0, len(streets), n)].astype(object)
             street[nowhere] = "No location"
             longitude = pc.cast(pa.array(np.round(rng.uniform(-2.03, -1.21, n), 6)), pa.string()).to_numpy(zero_copy_only=False)

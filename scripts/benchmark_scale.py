@@ -92,11 +92,6 @@ def generate(root: Path, months: int, rows_per_month: int, forces: int, data_dir
     lookup = pd.read_csv(data_dir / geography.LSOA_FILE, dtype=str)
     derby_codes = lookup[lookup["lsoa_vintage"] == "2021"]["lsoa_code"].to_numpy()
     other_codes = np.array([f"E0{n:07d}" for n in range(1_000_000, 1_035_000)])  # not in the lookup
-    types = np.array(list(bench_import.TYPE_SHARES))
-    type_p = np.array(list(bench_import.TYPE_SHARES.values()))
-    outcomes = np.array(list(bench_import.OUTCOME_SHARES))
-    outcome_p = np.array(list(bench_import.OUTCOME_SHARES.values()))
-    hex_pairs = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
     streets = np.array([f"On or near {s}" for s in bench_import.STREETS])
     shares = force_list(forces)
     header = (",".join(police_uk.EXPECTED_COLUMNS) + "\n").encode()
@@ -110,12 +105,7 @@ def generate(root: Path, months: int, rows_per_month: int, forces: int, data_dir
         for force, share in shares.items():
             n = max(1, int(round(rows_per_month * share * rng.uniform(0.93, 1.07))))
             codes = derby_codes if force == "derbyshire" else other_codes
-            kind = types[rng.choice(len(types), n, p=type_p / type_p.sum())]
-            asb = kind == "Anti-social behaviour"
-            crime_id = hex_pairs[rng.integers(0, 256, (n, 32), dtype=np.uint8)].view("S64").ravel().astype(str).astype(object)
-            crime_id[asb] = ""
-            outcome = outcomes[rng.choice(len(outcomes), n, p=outcome_p / outcome_p.sum())].astype(object)
-            outcome[asb] = ""
+            kind, crime_id, outcome = bench_import.random_crimes(rng, n)
             name = force.replace("-", " ").title() + " Police"
             table = pa.table({
                 "Crime ID": crime_id, "Month": np.full(n, text), "Reported by": np.full(n, name),

@@ -68,7 +68,7 @@ def _resolve_quarter(raw: dict, held: pd.DatetimeIndex, month: pd.Timestamp, war
     try:
         return params.check("quarter", wanted, params.Context(state.store(), DATASET, state.config))
     except params.ParamError as exc:
-        warnings.append(f"{str(exc)[0].upper()}{str(exc)[1:]}; showing {shown}.")
+        warnings.append(f"{params.sentence(exc)}; showing {shown}.")
         return fallback
 
 

@@ -34,12 +34,12 @@ def _kind_and_strand(raw: dict) -> tuple[str, str, list[str]]:
         try:
             kind = params.check("kind", raw.get("kind"))
         except params.ParamError as exc:
-            warnings.append(f"{str(exc)[0].upper()}{str(exc)[1:]}; showing hate crimes.")
+            warnings.append(f"{params.sentence(exc)}; showing hate crimes.")
     if raw.get("strand") not in (None, ""):
         try:
             strand = params.check("strand", raw.get("strand"))
         except params.ParamError as exc:
-            warnings.append(f"{str(exc)[0].upper()}{str(exc)[1:]}; showing all strands.")
+            warnings.append(f"{params.sentence(exc)}; showing all strands.")
     return kind, strand, warnings
 
 
@@ -200,13 +200,18 @@ def update_public(kind, strand, area):
     return public_figure(frame, title, state.config.suppress_below), rows[::-1], columns, title
 
 
+def _loose(name: str, raw):
+    """One parameter from a control (the default when it holds nonsense), without resolving a whole view."""
+    return params.loose(name, raw, params.Context(state.store(), DATASET, state.config), [])
+
+
 def _month(month) -> pd.Timestamp:
     """The report month from the month box, or the latest held when the box holds nonsense."""
-    return params.resolve_view(state.store(), DATASET, {"month": month}, state.config).month
+    return _loose("month", month)
 
 
 def _area(area) -> str:
-    return params.resolve_view(state.store(), DATASET, {"area": area}, state.config).area
+    return _loose("area", area)
 
 
 def _ytd(kind, strand, month) -> tuple[pd.DataFrame, str]:
