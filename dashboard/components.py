@@ -14,16 +14,9 @@ from dashboard import shell
 from queries import limits
 from queries.annotations import read_annotations
 
-# Colours chosen to read on a projector and for colour-blind viewers; exceptions also
-# differ by marker shape and a text label, so colour is never the only cue.
-COLOURS = {
-    "count": "#1f3b73",
-    "monthly_average_prev3": "#7f7f7f",
-    "average": "#b0b0b0",
-    "upper": "#c0392b",
-    "lower": "#2e86c1",
-}
-SYMBOLS = {limits.ABOVE: "triangle-up", limits.BELOW: "triangle-down"}
+# The chart key's colours and markers (queries/limits.py): the same in the printed report.
+COLOURS = limits.SERIES_COLOURS
+SYMBOLS = limits.SERIES_SYMBOLS
 FONT = dict(family="Segoe UI, Helvetica, Arial, sans-serif", size=15)
 
 

@@ -13,27 +13,20 @@ import logging
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import Output, no_update
 from dash.exceptions import PreventUpdate
+
+from dashboard import components
 
 log = logging.getLogger("csp.callbacks")
 
 SORRY = "This part could not be drawn for the values chosen; pick another value or reload the page."
 
 
-def message_figure(message: str) -> go.Figure:
-    """A blank chart that says why it is blank."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, font=dict(size=16), xref="paper", yref="paper", x=0.5, y=0.5)
-    fig.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), height=300, plot_bgcolor="white")
-    return fig
-
-
 def _stand_in(output: Output, message: str):
     prop = output.component_property
     if prop == "figure":
-        return message_figure(message)
+        return components.empty_figure(message)
     if prop == "children":
         return dbc.Alert(message, color="warning", class_name="py-1 px-2 mb-1 small")
     if prop in ("rowData", "columnDefs"):

@@ -45,6 +45,19 @@ SERIES_NAMES = {
 }
 
 
+# The chart key's colours and exception markers, on screen (dashboard/components.py) and in the
+# printed report (queries/report_output.py) alike: chosen to read on a projector and for
+# colour-blind viewers; exceptions also differ by marker shape and a text label.
+SERIES_COLOURS = {
+    "count": "#1f3b73",
+    "monthly_average_prev3": "#7f7f7f",
+    "average": "#b0b0b0",
+    "upper": "#c0392b",
+    "lower": "#2e86c1",
+}
+SERIES_SYMBOLS = {ABOVE: "triangle-up", BELOW: "triangle-down"}
+
+
 def fy_months(fy: int) -> pd.DatetimeIndex:
     """The twelve month-starts of financial year `fy` (April fy to March fy+1)."""
     return pd.date_range(f"{fy}-{FY_START_MONTH:02d}-01", periods=MONTHS_PER_YEAR, freq="MS")

@@ -41,13 +41,12 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
 ACTIVITY_HEADING = "Community Safety Partnership (CSP) Activity"
 
-# The app's chart colours (dashboard/components.py), so printed and on-screen charts read alike;
-# exceptions differ by shape and label too, never by colour alone.
-COLOURS = {"count": "#1f3b73", "monthly_average_prev3": "#7f7f7f", "average": "#b0b0b0", "upper": "#c0392b",
-           "lower": "#2e86c1"}
+# The app's chart colours and markers (queries/limits.py), so printed and on-screen charts read
+# alike; exceptions differ by shape and label too, never by colour alone.
+COLOURS = limits.SERIES_COLOURS
 LINE_STYLES = {"monthly_average_prev3": "dash", "average": "dot", "upper": "dashdot", "lower": "dashdot"}
-SYMBOLS = {limits.ABOVE: "triangle-up", limits.BELOW: "triangle-down"}
-EXCEPTION_COLOURS = {limits.ABOVE: "#c0392b", limits.BELOW: "#2e86c1"}
+SYMBOLS = limits.SERIES_SYMBOLS
+EXCEPTION_COLOURS = {limits.ABOVE: COLOURS["upper"], limits.BELOW: COLOURS["lower"]}
 
 
 class RenderError(RuntimeError):
