@@ -1,0 +1,111 @@
+"""What a reader can work out from every figure ever published: the one disclosure audit.
+
+Every protected release (MARAC's, in queries/marac_audit.py; hate crime's public release, in
+queries/hate_ledger.py) publishes cells that are sums of the same underlying counts. A reader
+who holds every release ever published holds one linear system: the underlying counts are
+unknowns x >= 0, and each shown cell is one equation (its sum vector . x = the figure shown).
+This module answers, for any sum vector c (a hidden cell, or a count never published):
+
+* `determined(c)`: is c . x the same in every solution (exact recovery)? True when c lies in
+  the row space of the shown equations;
+* `value(c)`: that value (one least-squares solution gives it when determined);
+* `bounds(c)`: the least and greatest value of c . x by linear programming (scipy's HiGHS),
+  the interval a reader can narrow the cell to; (0, inf) when nothing bounds it above.
+
+The LP is the continuous relaxation: integer counts can occasionally pin a cell a little
+tighter than it says (docs/security.md says so).
+
+Unknowns that share no equation are independent, so the system is split into connected
+blocks (a month, or a month group, typically) and each block is solved on its own: a few
+small SVDs and LPs instead of one dense system, which is what makes the audit of thousands
+of hate crime cells affordable.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+# Singular values below this (relative) count as zero; residuals below NULL_TOLERANCE count as zero.
+RANK_TOLERANCE = 1e-9
+NULL_TOLERANCE = 1e-7
+# linprog's status codes (scipy.optimize.OptimizeResult.status).
+LP_OPTIMAL, LP_INFEASIBLE, LP_UNBOUNDED = 0, 2, 3
+
+
+class LinearSystem:
+    """The shown equations A x = b, x >= 0, split into independent blocks of unknowns."""
+
+    def __init__(self, a_eq, b_eq, n_unknowns: int | None = None):
+        a = sparse.csr_matrix(a_eq, dtype=float)
+        if n_unknowns is not None and a.shape[1] != n_unknowns:
+            a = sparse.csr_matrix((a.data, a.indices, a.indptr), shape=(a.shape[0], n_unknowns))
+        self.a = a
+        self.b = np.asarray(b_eq, dtype=float)
+        pattern = (abs(a).T @ abs(a)).tocsr()
+        _, self.labels = connected_components(pattern, directed=False)
+        self._blocks: dict[int, tuple] = {}
+        row_nnz = abs(a).sum(axis=1).A.ravel() > 0
+        # Each equation touches one block (blocks are closed under shared equations).
+        first_col = np.full(a.shape[0], -1)
+        coo = a.tocoo()
+        first_col[coo.row] = coo.col
+        self._row_block = np.where(row_nnz, self.labels[np.maximum(first_col, 0)], -1)
+
+    def _block(self, label: int) -> tuple:
+        """(columns, rows, row-space basis, least-squares solution on the columns) of one block."""
+        if label not in self._blocks:
+            cols = np.flatnonzero(self.labels == label)
+            rows = np.flatnonzero(self._row_block == label)
+            sub = self.a[rows][:, cols].toarray()
+            if len(rows):
+                u, s, vt = np.linalg.svd(sub, full_matrices=False)
+                rank = int(np.sum(s > RANK_TOLERANCE * max(1.0, s.max(initial=0.0))))
+                basis = vt[:rank]
+                solution = basis.T @ ((u[:, :rank].T @ self.b[rows]) / s[:rank]) if rank else np.zeros(len(cols))
+            else:
+                basis, solution = np.zeros((0, len(cols))), np.zeros(len(cols))
+            self._blocks[label] = (cols, rows, basis, solution)
+        return self._blocks[label]
+
+    def _touched(self, c: np.ndarray) -> list[int]:
+        return sorted({int(x) for x in self.labels[np.flatnonzero(c)]})
+
+    def determined(self, c: np.ndarray) -> bool:
+        """True when c . x takes one value in every solution of the shown equations."""
+        c = np.asarray(c, dtype=float)
+        for label in self._touched(c):
+            cols, _, basis, _ = self._block(label)
+            part = c[cols]
+            if not np.all(np.abs(part - basis.T @ (basis @ part)) < NULL_TOLERANCE):
+                return False
+        return True
+
+    def value(self, c: np.ndarray) -> float:
+        """c . x for one solution: the value every solution gives when `determined(c)`."""
+        c = np.asarray(c, dtype=float)
+        total = 0.0
+        for label in self._touched(c):
+            cols, _, _, solution = self._block(label)
+            total += float(c[cols] @ solution)
+        return total
+
+    def bounds(self, c: np.ndarray) -> tuple[float, float]:
+        """(least, greatest) value of c . x over x >= 0 with A x = b; NaN, NaN when the equations
+        contradict each other (a figure shown twice with two values); upper inf when unbounded."""
+        c = np.asarray(c, dtype=float)
+        low_total, high_total = 0.0, 0.0
+        for label in self._touched(c):
+            cols, rows, _, _ = self._block(label)
+            sub, sub_b, sub_c = self.a[rows][:, cols], self.b[rows], c[cols]
+            if not len(rows):
+                high_total = np.inf if np.any(sub_c > 0) else high_total
+                continue
+            low = linprog(sub_c, A_eq=sub, b_eq=sub_b, bounds=(0, None), method="highs")
+            high = linprog(-sub_c, A_eq=sub, b_eq=sub_b, bounds=(0, None), method="highs")
+            if LP_INFEASIBLE in (low.status, high.status):
+                return np.nan, np.nan
+            low_total += float(low.fun) if low.status == LP_OPTIMAL else -np.inf
+            high_total += float(-high.fun) if high.status == LP_OPTIMAL else np.inf
+        return low_total, high_total
