@@ -46,6 +46,7 @@ class LinearSystem:
         pattern = (abs(a).T @ abs(a)).tocsr()
         _, self.labels = connected_components(pattern, directed=False)
         self._blocks: dict[int, tuple] = {}
+        self._least: dict[int, np.ndarray | None] = {}
         row_nnz = abs(a).sum(axis=1).A.ravel() > 0
         # Each equation touches one block (blocks are closed under shared equations).
         first_col = np.full(a.shape[0], -1)
@@ -54,7 +55,7 @@ class LinearSystem:
         self._row_block = np.where(row_nnz, self.labels[np.maximum(first_col, 0)], -1)
 
     def _block(self, label: int) -> tuple:
-        """(columns, rows, row-space basis, least-squares solution on the columns) of one block."""
+        """(columns, rows, row-space basis, least-squares solution, equations) of one block."""
         if label not in self._blocks:
             cols = np.flatnonzero(self.labels == label)
             rows = np.flatnonzero(self._row_block == label)
@@ -66,7 +67,7 @@ class LinearSystem:
                 solution = basis.T @ ((u[:, :rank].T @ self.b[rows]) / s[:rank]) if rank else np.zeros(len(cols))
             else:
                 basis, solution = np.zeros((0, len(cols))), np.zeros(len(cols))
-            self._blocks[label] = (cols, rows, basis, solution)
+            self._blocks[label] = (cols, rows, basis, solution, sub)
         return self._blocks[label]
 
     def _touched(self, c: np.ndarray) -> list[int]:
@@ -76,7 +77,7 @@ class LinearSystem:
         """True when c . x takes one value in every solution of the shown equations."""
         c = np.asarray(c, dtype=float)
         for label in self._touched(c):
-            cols, _, basis, _ = self._block(label)
+            cols, _, basis, _, _ = self._block(label)
             part = c[cols]
             if not np.all(np.abs(part - basis.T @ (basis @ part)) < NULL_TOLERANCE):
                 return False
@@ -87,7 +88,7 @@ class LinearSystem:
         c = np.asarray(c, dtype=float)
         total = 0.0
         for label in self._touched(c):
-            cols, _, _, solution = self._block(label)
+            cols, _, _, solution, _ = self._block(label)
             total += float(c[cols] @ solution)
         return total
 
@@ -97,8 +98,8 @@ class LinearSystem:
         c = np.asarray(c, dtype=float)
         low_total, high_total = 0.0, 0.0
         for label in self._touched(c):
-            cols, rows, _, _ = self._block(label)
-            sub, sub_b, sub_c = self.a[rows][:, cols], self.b[rows], c[cols]
+            cols, rows, _, _, sub = self._block(label)
+            sub_b, sub_c = self.b[rows], c[cols]
             if not len(rows):
                 high_total = np.inf if np.any(sub_c > 0) else high_total
                 continue
@@ -109,3 +110,42 @@ class LinearSystem:
             low_total += float(low.fun) if low.status == LP_OPTIMAL else -np.inf
             high_total += float(-high.fun) if high.status == LP_OPTIMAL else np.inf
         return low_total, high_total
+
+    def _least_total(self, label: int) -> np.ndarray | None:
+        """One solution of a block with the least total (many unknowns at zero), or None (no solution)."""
+        if label not in self._least:
+            cols, rows, _, _, sub = self._block(label)
+            if not len(rows):
+                self._least[label] = np.zeros(len(cols))
+            else:
+                found = linprog(np.ones(len(cols)), A_eq=sub, b_eq=self.b[rows], bounds=(0, None), method="highs")
+                self._least[label] = found.x if found.status == LP_OPTIMAL else None
+        return self._least[label]
+
+    def can_be_zero(self, c: np.ndarray) -> bool:
+        """True when some solution gives c . x = 0 (so a reader cannot tell the count is above zero).
+
+        Tried first on each block's least-total solution, which settles most cells without an LP
+        of their own; otherwise the cell's own least value decides.
+        """
+        c = np.asarray(c, dtype=float)
+        for label in self._touched(c):
+            cols = self._block(label)[0]
+            least = self._least_total(label)
+            if least is None or float(c[cols] @ least) > NULL_TOLERANCE:
+                return self.lower(c) <= NULL_TOLERANCE
+        return True
+
+    def lower(self, c: np.ndarray) -> float:
+        """The least value of c . x (NaN when the equations contradict each other)."""
+        c = np.asarray(c, dtype=float)
+        total = 0.0
+        for label in self._touched(c):
+            cols, rows, _, _, sub = self._block(label)
+            if not len(rows):
+                continue
+            low = linprog(c[cols], A_eq=sub, b_eq=self.b[rows], bounds=(0, None), method="highs")
+            if low.status != LP_OPTIMAL:
+                return np.nan
+            total += float(low.fun)
+        return total

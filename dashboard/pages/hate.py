@@ -16,7 +16,8 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard import auth, components, controls, state, trend_tab
 from dashboard.safe import callback, page_layout
-from queries import geography, hate, hate_release, params, roles
+from queries import geography, hate, hate_ledger, hate_release, params, roles
+from queries.statedb import StateError
 
 DATASET = hate.DATASET
 P = "hate"  # id prefix
@@ -156,7 +157,8 @@ def public_layout(raw: dict) -> html.Div:
 
 def public_series(kind: str, strand: str, area: str) -> pd.DataFrame:
     """month, shown (NaN where hidden) and label ("<5" where hidden) from the public release only."""
-    rel = hate_release.release(state.store(), state.config.suppress_below)
+    # Through the ledger: what the public saw before is never contradicted by what it sees now.
+    rel = hate_release.release(state.store(), state.config.suppress_below, state_dir=state.config.state_dir)
     frame = rel.shown(hate.KIND_PARAMS[kind], strand, area)
     return frame.assign(label=[rel.label_of(v) for v in frame["shown"]])
 
@@ -192,8 +194,12 @@ def public_figure(frame: pd.DataFrame, title: str, threshold: int) -> go.Figure:
 )
 def update_public(kind, strand, area):
     kind, strand, area = _public_choice({"kind": kind, "strand": strand, "area": area})
-    frame = public_series(kind, strand, area)
     title = f"{area} - {_measure(kind, strand)} (public release)"
+    try:
+        frame = public_series(kind, strand, area)
+    except (hate_ledger.DisclosureError, StateError) as exc:
+        # Withheld, said plainly: never served unaudited or unrecorded.
+        return components.empty_figure(str(exc)), [], [], f"{title}: withheld"
     rows = [{"Month": f"{m:%B %Y}", "Count": label} for m, label in zip(pd.to_datetime(frame["month"]), frame["label"])]
     columns = components.column_defs([{"field": "Month", "minWidth": 160},
                                       {"field": "Count", "type": "rightAligned", "minWidth": 100}])
