@@ -90,19 +90,26 @@ def published(rel: hate_release.PublicRelease) -> Published:
 class AuditResult:
     """Every distinct hidden cell of every release with its bounds; `failing` is what a reader pins down."""
 
-    hidden: pd.DataFrame  # release, KEY..., lower, upper, exact
+    hidden: pd.DataFrame  # release, KEY..., value (true count), lower, upper, exact
     threshold: int
 
     @property
+    def small(self) -> pd.DataFrame:
+        """Hidden counts under the threshold: the ones the release protects. (A larger count hidden
+        as a complement may be worked out: it could have been published, and whatever a reader can
+        derive is already in the equations the small counts are checked against.)"""
+        return self.hidden[self.hidden["value"] < self.threshold]
+
+    @property
     def narrow(self) -> pd.DataFrame:
-        """Hidden cells a reader can show to be above zero and within fewer than `threshold` values."""
-        above_zero = self.hidden["lower"] > LOWER_TOLERANCE
-        return self.hidden[above_zero & ((self.hidden["upper"] - self.hidden["lower"]) < self.threshold)]
+        """Small hidden counts a reader can show to be above zero and within fewer than `threshold` values."""
+        small = self.small
+        above_zero = small["lower"] > LOWER_TOLERANCE
+        return small[above_zero & ((small["upper"] - small["lower"]) < self.threshold)]
 
     @property
     def failing(self) -> pd.DataFrame:
-        return pd.concat([self.hidden[self.hidden["exact"]], self.narrow]).drop_duplicates(
-            ["release", *KEY])
+        return pd.concat([self.small[self.small["exact"]], self.narrow]).drop_duplicates(["release", *KEY])
 
     @property
     def ok(self) -> bool:
@@ -158,6 +165,9 @@ def audit(releases: list[Published], threshold: int, only_new: bool = True, cach
             else:
                 targets.append((seq, tuple(key), cols))
     n = len(column)
+    # The true count of each hidden cell (the sum of the values its unknowns stand for).
+    atom_value = {i: key[-1] for key, i in column.items()}
+    value_of = {cols: sum(atom_value[c] for c in cols) for _, _, cols in targets}
     seen_rows: dict[tuple, int] = {}
     for (seq, cols), value in zip(shown_rows, shown_values):
         seen_rows.setdefault((cols, value), seq)
@@ -198,8 +208,8 @@ def audit(releases: list[Published], threshold: int, only_new: bool = True, cach
             cache[remembered] = (low, high, exact)
         low, high, exact = cache[remembered]
         done[cols] = True
-        results.append((seq, *key, low, high, exact))
-    hidden = pd.DataFrame(results, columns=["release", *KEY, "lower", "upper", "exact"])
+        results.append((seq, *key, value_of[cols], low, high, exact))
+    hidden = pd.DataFrame(results, columns=["release", *KEY, "value", "lower", "upper", "exact"])
     return AuditResult(hidden, threshold)
 
 
