@@ -53,6 +53,11 @@ class LinearSystem:
         coo = a.tocoo()
         first_col[coo.row] = coo.col
         self._row_block = np.where(row_nnz, self.labels[np.maximum(first_col, 0)], -1)
+        # Each unknown's position within its block, so a sum given by its unknowns maps straight in.
+        self._position = np.zeros(a.shape[1], dtype=int)
+        for label in np.unique(self.labels):
+            members = np.flatnonzero(self.labels == label)
+            self._position[members] = np.arange(len(members))
 
     def _block(self, label: int) -> tuple:
         """(columns, rows, row-space basis, least-squares solution, equations) of one block."""
@@ -70,41 +75,50 @@ class LinearSystem:
             self._blocks[label] = (cols, rows, basis, solution, sub)
         return self._blocks[label]
 
-    def _touched(self, c: np.ndarray) -> list[int]:
-        return sorted({int(x) for x in self.labels[np.flatnonzero(c)]})
+    def _parts(self, c) -> list[tuple[int, np.ndarray]]:
+        """(block, c restricted to the block) for each block c touches. `c` is a dense vector, or
+        the unknowns of a plain sum (a tuple, list or set of column numbers: coefficient 1 each)."""
+        if isinstance(c, (tuple, list, set, frozenset)):
+            idx = np.fromiter(c, dtype=int, count=len(c))
+            weights = np.ones(len(idx))
+        else:
+            c = np.asarray(c, dtype=float)
+            idx = np.flatnonzero(c)
+            weights = c[idx]
+        labels = self.labels[idx]
+        parts = []
+        for label in np.unique(labels):
+            chosen = labels == label
+            part = np.zeros(len(self._block(int(label))[0]))
+            np.add.at(part, self._position[idx[chosen]], weights[chosen])
+            parts.append((int(label), part))
+        return parts
 
-    def determined(self, c: np.ndarray) -> bool:
+    def determined(self, c) -> bool:
         """True when c . x takes one value in every solution of the shown equations."""
-        c = np.asarray(c, dtype=float)
-        for label in self._touched(c):
-            cols, _, basis, _, _ = self._block(label)
-            part = c[cols]
+        for label, part in self._parts(c):
+            basis = self._block(label)[2]
             if not np.all(np.abs(part - basis.T @ (basis @ part)) < NULL_TOLERANCE):
                 return False
         return True
 
-    def value(self, c: np.ndarray) -> float:
+    def value(self, c) -> float:
         """c . x for one solution: the value every solution gives when `determined(c)`."""
-        c = np.asarray(c, dtype=float)
-        total = 0.0
-        for label in self._touched(c):
-            cols, _, _, solution, _ = self._block(label)
-            total += float(c[cols] @ solution)
-        return total
+        return float(sum(part @ self._block(label)[3] for label, part in self._parts(c)))
 
-    def bounds(self, c: np.ndarray) -> tuple[float, float]:
+    def _solve(self, label: int, objective: np.ndarray):
+        _, rows, _, _, sub = self._block(label)
+        return linprog(objective, A_eq=sub, b_eq=self.b[rows], bounds=(0, None), method="highs")
+
+    def bounds(self, c) -> tuple[float, float]:
         """(least, greatest) value of c . x over x >= 0 with A x = b; NaN, NaN when the equations
         contradict each other (a figure shown twice with two values); upper inf when unbounded."""
-        c = np.asarray(c, dtype=float)
         low_total, high_total = 0.0, 0.0
-        for label in self._touched(c):
-            cols, rows, _, _, sub = self._block(label)
-            sub_b, sub_c = self.b[rows], c[cols]
-            if not len(rows):
-                high_total = np.inf if np.any(sub_c > 0) else high_total
+        for label, part in self._parts(c):
+            if not len(self._block(label)[1]):
+                high_total = np.inf if np.any(part > 0) else high_total
                 continue
-            low = linprog(sub_c, A_eq=sub, b_eq=sub_b, bounds=(0, None), method="highs")
-            high = linprog(-sub_c, A_eq=sub, b_eq=sub_b, bounds=(0, None), method="highs")
+            low, high = self._solve(label, part), self._solve(label, -part)
             if LP_INFEASIBLE in (low.status, high.status):
                 return np.nan, np.nan
             low_total += float(low.fun) if low.status == LP_OPTIMAL else -np.inf
@@ -114,38 +128,60 @@ class LinearSystem:
     def _least_total(self, label: int) -> np.ndarray | None:
         """One solution of a block with the least total (many unknowns at zero), or None (no solution)."""
         if label not in self._least:
-            cols, rows, _, _, sub = self._block(label)
+            cols, rows = self._block(label)[:2]
             if not len(rows):
                 self._least[label] = np.zeros(len(cols))
             else:
-                found = linprog(np.ones(len(cols)), A_eq=sub, b_eq=self.b[rows], bounds=(0, None), method="highs")
+                found = self._solve(label, np.ones(len(cols)))
                 self._least[label] = found.x if found.status == LP_OPTIMAL else None
         return self._least[label]
 
-    def can_be_zero(self, c: np.ndarray) -> bool:
+    def can_be_zero(self, c) -> bool:
         """True when some solution gives c . x = 0 (so a reader cannot tell the count is above zero).
 
         Tried first on each block's least-total solution, which settles most cells without an LP
         of their own; otherwise the cell's own least value decides.
         """
-        c = np.asarray(c, dtype=float)
-        for label in self._touched(c):
-            cols = self._block(label)[0]
+        for label, part in self._parts(c):
             least = self._least_total(label)
-            if least is None or float(c[cols] @ least) > NULL_TOLERANCE:
-                return self.lower(c) <= NULL_TOLERANCE
+            if least is not None and float(part @ least) <= NULL_TOLERANCE:
+                continue
+            if not len(self._block(label)[1]):
+                continue
+            low = self._solve(label, part)
+            if low.status != LP_OPTIMAL or low.fun > NULL_TOLERANCE:
+                return False
         return True
 
-    def lower(self, c: np.ndarray) -> float:
-        """The least value of c . x (NaN when the equations contradict each other)."""
-        c = np.asarray(c, dtype=float)
-        total = 0.0
-        for label in self._touched(c):
-            cols, rows, _, _, sub = self._block(label)
-            if not len(rows):
+    def can_be_zero_many(self, sums: list) -> np.ndarray:
+        """`can_be_zero` for many sums at once, with far fewer LPs.
+
+        Per block: the least-total solution settles most; then one LP minimising the sum of all
+        still-unsettled cells settles most of the rest (any solution where a cell is zero proves
+        it can be zero); only what two such rounds leave gets an LP of its own.
+        """
+        ok = np.ones(len(sums), dtype=bool)
+        pending: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for i, c in enumerate(sums):
+            for label, part in self._parts(c):
+                pending.setdefault(label, []).append((i, part))
+        for label, parts in pending.items():
+            if not len(self._block(label)[1]):
                 continue
-            low = linprog(c[cols], A_eq=sub, b_eq=self.b[rows], bounds=(0, None), method="highs")
-            if low.status != LP_OPTIMAL:
-                return np.nan
-            total += float(low.fun)
-        return total
+            least = self._least_total(label)
+            if least is None:
+                ok[[i for i, _ in parts]] = False
+                continue
+            parts = [(i, part) for i, part in parts if float(part @ least) > NULL_TOLERANCE]
+            for _ in range(2):
+                if not parts:
+                    break
+                found = self._solve(label, np.sum([part for _, part in parts], axis=0))
+                if found.status != LP_OPTIMAL:
+                    break
+                parts = [(i, part) for i, part in parts if float(part @ found.x) > NULL_TOLERANCE]
+            for i, part in parts:
+                low = self._solve(label, part)
+                if low.status != LP_OPTIMAL or low.fun > NULL_TOLERANCE:
+                    ok[i] = False
+        return ok

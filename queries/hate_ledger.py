@@ -187,28 +187,29 @@ def audit(releases: list[Published], threshold: int, only_new: bool = True, cach
     # A cell hidden now but shown before with the same underlying counts is public already: hiding
     # it again protects nothing and working it out discloses nothing new.
     shown_before = {cols for cols, _ in seen_rows}
-    results, done = [], {}
+    todo, done = [], set()
     for seq, key, cols in targets:
-        if cols in done or cols in shown_before:
-            continue
+        if cols in done or cols in shown_before or value_of[cols] >= threshold:
+            continue  # public already, or a complement of 5 or more (see AuditResult.small)
+        done.add(cols)
         if only_new and last > 0 and cols in earlier_targets and not (
                 {int(system.labels[c]) for c in cols} & new_blocks):
             continue
-        remembered = (cols, tuple(sorted({signature.get(int(system.labels[c]), 0) for c in cols})))
-        if remembered not in cache:
-            c = np.zeros(n)
-            c[list(cols)] = 1.0
-            exact = system.determined(c)
-            if not exact and system.can_be_zero(c):
-                low, high = 0.0, np.nan  # the reader cannot tell it from zero: nothing more to learn
-            else:
-                low, high = system.bounds(c)
-                if low != low:  # the releases contradict each other: treat the cell as pinned
-                    low = high = 0.0
-            cache[remembered] = (low, high, exact)
-        low, high, exact = cache[remembered]
-        done[cols] = True
-        results.append((seq, *key, value_of[cols], low, high, exact))
+        todo.append((seq, key, cols, (cols, tuple(sorted({signature.get(int(system.labels[c]), 0) for c in cols})))))
+    fresh = [t for t in todo if t[3] not in cache]
+    exact = [system.determined(cols) for _, _, cols, _ in fresh]
+    # A cell a reader cannot tell from zero needs no bounds: nothing more can be learnt about it.
+    zero = system.can_be_zero_many([cols for (_, _, cols, _), e in zip(fresh, exact) if not e])
+    zero_of = iter(zero)
+    for (_, _, cols, remembered), is_exact in zip(fresh, exact):
+        if not is_exact and next(zero_of):
+            cache[remembered] = (0.0, np.nan, False)
+            continue
+        low, high = system.bounds(cols)
+        if low != low:  # the releases contradict each other: treat the cell as pinned
+            low = high = 0.0
+        cache[remembered] = (low, high, is_exact)
+    results = [(seq, *key, value_of[cols], *cache[remembered]) for seq, key, cols, remembered in todo]
     hidden = pd.DataFrame(results, columns=["release", *KEY, "value", "lower", "upper", "exact"])
     return AuditResult(hidden, threshold)
 
