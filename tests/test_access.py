@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from conftest import start_gunicorn, stop
-from queries import (access_settings, audit, cli, commentary, marac, report, report_jobs, report_output, roles,
-                     settings, statedb, users)
+from queries import (access_settings, audit, cli, commentary, hate_release, marac, report, report_jobs, report_output,
+                     roles, settings, statedb, users)
 from queries.settings import DEFAULT_SUPPRESS_BELOW, SettingsError
 from queries.store import Store
 
@@ -152,6 +152,8 @@ def secured(tmp_path_factory, demo_dir):
         users.add(state, name, role, PASSWORD)
     # As `import marac` does: the release is audited and in the ledger before anyone asks.
     marac.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)
+    # Likewise the public hate release: audited and in its ledger before the first public view.
+    hate_release.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)
     # Proxy mode, trusting this computer as the proxy: the app's own sign-in works beside it.
     proc, url = start_gunicorn(demo_dir, workers=2, env_extra={
         "CSP_STATE_DIR": str(state), "CSP_AUTH": "proxy", "CSP_TRUSTED_PROXIES": "127.0.0.1/32"})
@@ -461,9 +463,9 @@ def _public_hate(session, url, deps, kind="crimes", strand="All strands", area="
 
 
 def test_public_gets_hate_crime_only_from_the_suppressed_release(secured, demo_dir):
-    from queries import geography, hate, hate_release
+    from queries import geography, hate
 
-    url, _, deps = secured
+    url, state, deps = secured
     public = requests.Session()
     page = _page(public, url, "/hate")
     assert "hatepublic-chart" in page and "role-refused" not in page and "hate-chart" not in page
@@ -472,7 +474,7 @@ def test_public_gets_hate_crime_only_from_the_suppressed_release(secured, demo_d
     for output in ("hate-chart.figure", "hate-ytd.rowData", "hate-strands.rowData", "hate-outcomes.rowData",
                    "hate-ytd-csv.data"):
         assert _call(public, url, _payload(deps, output, {"hate-area": "Force Area"})).status_code == 403, output
-    release = hate_release.release(Store(demo_dir))
+    release = hate_release.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)  # what was published
     checked = hidden_seen = 0
     for kind in ("crimes", "incidents"):
         for strand in ("All strands", "Race", "Disability"):
