@@ -3,10 +3,9 @@
 The public release (queries/hate_release.py) is protected within itself. But a reader keeps
 what was published before: when a re-import revises a month, or a release carries
 overlapping periods (a month beside the year to date), two releases can differ by exactly a
-hidden cell. E.g. release 1 shows the County's Race count for April as 23 with A hidden (3)
-and B hidden (20 - a complement); a re-import corrects B to 21 and release 2, protecting on
-its own, shows B = 21 and the County as 24 and hides... nothing new about A: but if release 2
-happened to show B and County while A is unchanged, then A = 24 - 21 = 3.
+hidden cell. E.g. release 1 hides Race in CSP A (3) with B (6) as its complement and shows C
+(20) and the County (29); a re-import corrects B to 25, and release 2, protected on its own,
+hides C instead and shows B (25) and the County (48): A + C = 23 and C = 20, so A = 3.
 
 So, as for MARAC (queries/marac_ledger.py):
 

@@ -217,8 +217,10 @@ def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW, state_dir: Path | No
     else:
         from queries import hate_ledger
 
-        result = hate_ledger.release_through_ledger(state_dir, str(version), lambda hidden, before: build(base, threshold, hidden=hidden, shown_before=before),
-                                                    threshold)
+        def protected(hidden: pd.DataFrame, before: pd.DataFrame | None) -> PublicRelease:
+            return build(base, threshold, hidden=hidden, shown_before=before)
+
+        result = hate_ledger.release_through_ledger(state_dir, str(version), protected, threshold)
     with _CACHE_LOCK:
         _CACHE.clear()  # one version at a time is plenty
         _CACHE[key] = result
