@@ -7,6 +7,8 @@ the page says "small numbers, interpret with care" (on the chart and on each tab
 """
 from __future__ import annotations
 
+import logging
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -155,6 +157,11 @@ def public_layout(raw: dict) -> html.Div:
     ])
 
 
+log = logging.getLogger("csp.hate")
+WITHHELD = ("The public release of hate crime is withheld until its disclosure check passes; "
+            "the server's log says why.")
+
+
 def public_series(kind: str, strand: str, area: str) -> pd.DataFrame:
     """month, shown (NaN where hidden) and label ("<5" where hidden) from the public release only."""
     # Through the ledger: what the public saw before is never contradicted by what it sees now.
@@ -198,8 +205,10 @@ def update_public(kind, strand, area):
     try:
         frame = public_series(kind, strand, area)
     except (hate_ledger.DisclosureError, StateError) as exc:
-        # Withheld, said plainly: never served unaudited or unrecorded.
-        return components.empty_figure(str(exc)), [], [], f"{title}: withheld"
+        # Withheld, said plainly: never served unaudited or unrecorded. The reason names cells and
+        # ranges, so it goes to the server's log, not to the public page.
+        log.warning("public hate release withheld: %s", exc)
+        return components.empty_figure(WITHHELD), [], [], f"{title}: withheld"
     rows = [{"Month": f"{m:%B %Y}", "Count": label} for m, label in zip(pd.to_datetime(frame["month"]), frame["label"])]
     columns = components.column_defs([{"field": "Month", "minWidth": 160},
                                       {"field": "Count", "type": "rightAligned", "minWidth": 100}])
