@@ -285,14 +285,16 @@ def _shown_keys(published_: list[Published]) -> pd.DataFrame:
 
 
 def _complements(rel: hate_release.PublicRelease, result: AuditResult, public: pd.DataFrame) -> pd.DataFrame:
-    """For each failing hidden cell, the smallest shown cell of the new release it adds up with
-    (never one shown before with the same figure: hiding that again protects nothing)."""
+    """For each failing hidden cell, the smallest shown cell of the new release it adds up with, or
+    failing that of its month (never one shown before with the same figure: hiding that again
+    protects nothing)."""
     index = {k: i for i, k in enumerate(rel.cells[KEY].itertuples(index=False, name=None))}
     already = {(*k,): v for *k, v in public[KEY + ["shown"]].assign(month=pd.to_datetime(public["month"])).itertuples(
         index=False, name=None)}
     suppressed = rel.cells["suppressed"].to_numpy() | np.array(
         [already.get(k) == v for k, v in zip(index, rel.cells["value"])], dtype=bool)
     values = rel.cells["value"].to_numpy()
+    kinds, months = rel.cells["kind"].to_numpy(), pd.to_datetime(rel.cells["month"]).to_numpy()
     chosen: set[int] = set()
     for row in result.failing[KEY].itertuples(index=False, name=None):
         cell = index.get((row[0], row[1], row[2], row[3], pd.Timestamp(row[4])))
@@ -300,6 +302,11 @@ def _complements(rel: hate_release.PublicRelease, result: AuditResult, public: p
             continue
         options = [c for total, parts in rel.relations if cell == total or cell in parts
                    for c in [total, *parts] if not suppressed[c] and c not in chosen]
+        if not options:
+            # Its own sums are all hidden or public already, yet a longer chain (e.g. two releases'
+            # totals differing by a revision) narrows it: hide the smallest new figure of its month.
+            same_month = (kinds == row[0]) & (months == pd.Timestamp(row[4]))
+            options = [int(c) for c in np.flatnonzero(same_month & ~suppressed) if c not in chosen]
         if options:
             chosen.add(min(options, key=lambda c: (values[c], c)))
     return rel.cells.iloc[sorted(chosen)][KEY]

@@ -11,7 +11,7 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from queries import geography, hate, hate_ledger, hate_release, statedb
@@ -185,9 +185,14 @@ def test_no_published_count_under_five_is_ever_recoverable_exactly_across_revise
     for key, change in revised.items():
         second[key] = max(0, second[key] + change)
     one = hate_ledger.release_through_ledger(None, "1", _builder(_base(first), ["A", "B"]), THRESHOLD)
-    two = hate_ledger.release_through_ledger(None, "2", _builder(_base(second), ["A", "B"]), THRESHOLD,
-                                             earlier=[hate_ledger.published(one)])
-    assert _small_hidden_recoverable([(first, one), (second, two)]) == []
-    # And every count under the threshold is hidden in both releases.
-    for rel in (one, two):
+    released = [(first, one)]
+    try:
+        two = hate_ledger.release_through_ledger(None, "2", _builder(_base(second), ["A", "B"]), THRESHOLD,
+                                                 earlier=[hate_ledger.published(one)])
+        released.append((second, two))
+    except hate_ledger.DisclosureError:
+        note("release 2 withheld: nothing more published")  # safe, though the public then sees nothing new
+    assert _small_hidden_recoverable(released) == []
+    # And every count under the threshold is hidden in every release.
+    for _, rel in released:
         assert rel.cells.loc[rel.cells["value"] < THRESHOLD, "suppressed"].all()
