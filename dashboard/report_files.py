@@ -11,12 +11,14 @@ from pathlib import Path
 from flask import Flask, abort, send_file
 
 from dashboard import auth, state
-from queries import report_output, roles
+from queries import marac, report_output, roles
 
 ROUTE = "/report-files"
 # Served names: <store version>/<month>-<parameters>/report.<format>, nothing else.
 VERSION_PART = re.compile(r"^[0-9a-f]{12}$")
-FOLDER_PART = re.compile(r"^\d{4}-\d{2}-[0-9a-f]{12}$")
+# Folders are `<YYYY-MM>-<open|closed>-<hash>` (report_output.cache_key); folders of an older
+# layout (without the session, always with MARAC) no longer match and are never served.
+FOLDER_PART = re.compile(rf"^\d{{4}}-\d{{2}}-({report_output.OPEN_SESSION}|{report_output.CLOSED_SESSION})-[0-9a-f]{{12}}$")
 MIMETYPES = {"html": "text/html", "pdf": "application/pdf",
              "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
@@ -40,6 +42,11 @@ def register_routes(server: Flask) -> None:
             roles.ensure(auth.identity().role, "report", capability, auth.closed_session())
         except roles.Forbidden as exc:
             abort(403, description=str(exc))
+        # A closed-session report prints MARAC: served only to who may see MARAC now (role and
+        # session), so a file cached for a closed session never reaches an open-session request.
+        if FOLDER_PART.match(folder).group(1) == report_output.CLOSED_SESSION and not auth.may_view(marac.DATASET):
+            abort(403, description="this report was prepared for a closed session (it includes MARAC); "
+                                   "switch the session to closed first")
         path = cache_dir() / version / folder / name
         if not path.is_file():
             abort(404)

@@ -116,6 +116,9 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     rep.add_argument("--k", type=_param("k"), default=config.k, help=params.PARAMS["k"].help)
     rep.add_argument("--data-dir", type=Path, default=config.data_dir)
     rep.add_argument("--out", type=Path, required=True)
+    rep.add_argument("--session", choices=("open", "closed"), default="open",
+                     help="closed: include MARAC (its protected release) for the board's closed session; "
+                          "open (default): leave MARAC out")
 
     back = sub.add_parser("rollback", help="put the previous version of a dataset back (see docs/data.md)")
     back.add_argument("dataset", choices=datasets.stored())
@@ -246,7 +249,8 @@ def report_command(args, config: settings.Settings) -> int:
     month = report.check_month(store, args.month)
     notes = Commentary(config.state_dir).approved_for_month(f"{month:%Y-%m}")
     built = report.build_report(store, month, args.method, args.k, config.min_significant, areas=args.area,
-                                suppress_below=config.suppress_below, notes=notes)
+                                suppress_below=config.suppress_below, notes=notes,
+                                closed_session=args.session == report_output.CLOSED_SESSION, state_dir=config.state_dir)
     try:
         out = report_output.write_report(built, fmt, args.out, report_output.cache_dir_for(config), args.area)
     except report_output.RenderError as exc:

@@ -31,19 +31,26 @@ Pure: takes a DataFrame of counts (or the store) and returns a `PublicRelease`.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from queries import geography, hate, marac
+from queries import geography, hate, limits, marac
 from queries.settings import DEFAULT_SUPPRESS_BELOW
 
-MONTH = "month"  # the one period type released
+MONTH = "month"  # the one period type the dashboard releases
+# Year-to-date totals (April to the month): not released by the dashboard (see above), but `build`
+# can add them so the audit is shown to hold when a release does carry overlapping periods.
+YTD = "ytd"
 # The finest areas held: every CSP, plus the two rows that are not a CSP.
 BASE_AREAS = geography.CSPS + [geography.OUTSIDE, geography.UNALLOCATED]
 # Areas the public may see, in the order of the board's reconciling rows.
 PUBLIC_AREAS = geography.RECONCILING_AREAS
+
+
+CELL_KEY = ["kind", "strand", "area", "period_type", "month"]
 
 
 def suppressed_label(threshold: int) -> str:
@@ -61,6 +68,11 @@ class PublicRelease:
 
     cells: pd.DataFrame
     threshold: int
+    # The counts the release was built from (kind, strand, area, month -> count, every combination)
+    # and the county's CSPs: what the ledger's audit needs to know which cells add up what.
+    base: pd.Series | None = field(default=None, repr=False)
+    county_csps: tuple = ()
+    relations: list = field(default_factory=list, repr=False)
 
     def shown(self, kind: str, strand: str, area: str, period_type: str = MONTH) -> pd.DataFrame:
         """month, shown (float, NaN where suppressed) for one series, oldest first."""
@@ -81,12 +93,18 @@ class PublicRelease:
 
 
 def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
-          county_csps: list[str] | None = None) -> PublicRelease:
+          county_csps: list[str] | None = None, ytd: bool = False,
+          hidden: pd.DataFrame | None = None, shown_before: pd.DataFrame | None = None) -> PublicRelease:
     """Protect every public hate figure derived from `base`.
 
     `base` has columns kind, strand, area (a CSP, outside or no known area), month, count:
     the finest cells. Missing combinations count as 0 (no records). `county_csps` is the
-    county's CSPs (default: geography.COUNTY_CSPS; tests pass fewer).
+    county's CSPs (default: geography.COUNTY_CSPS; tests pass fewer). `ytd` adds year-to-date
+    totals (not released by the dashboard). `hidden`: cells (CELL_KEY columns) that must be
+    hidden whatever their value: cells hidden in earlier releases, and the complements the
+    ledger's audit asks for (queries/hate_ledger.py). `shown_before`: cells (CELL_KEY + shown)
+    published earlier; one that still holds the same figure is public already, so it is never
+    chosen as a complement (hiding it again would protect nothing).
     """
     county_csps = list(geography.COUNTY_CSPS if county_csps is None else county_csps)
     base = base.assign(month=pd.to_datetime(base["month"]))
@@ -113,7 +131,7 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
     relations: list[tuple[int, list[int]]] = []
     all_strands = hate.ALL_STRANDS
     for kind in kinds:
-        for month in months:
+        for position, month in enumerate(months):
             for strand in strands:
                 for area in areas_base:
                     add((kind, strand, area, MONTH, month), counts[(kind, strand, area, month)])
@@ -128,13 +146,34 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
                                           for a in (geography.CITY, geography.OUTSIDE, geography.UNALLOCATED)]
                 relations.append((add((kind, strand, geography.FORCE, MONTH, month), sum(values[p] for p in force_parts)),
                                   force_parts))
+            if ytd:  # year to date = the year to date a month before + this month (April: the month)
+                previous = months[position - 1] if position else None
+                chained = previous is not None and limits.fy_of(previous) == limits.fy_of(month) and (
+                    previous == month - pd.DateOffset(months=1))
+                for strand in strands + [all_strands]:
+                    for area in areas_base + [geography.COUNTY, geography.FORCE]:
+                        parts = [index[(kind, strand, area, MONTH, month)]]
+                        if chained:
+                            parts.append(index[(kind, strand, area, YTD, previous)])
+                        relations.append((add((kind, strand, area, YTD, month), sum(values[p] for p in parts)), parts))
     array = np.array(values)
     marac.check_relations(array, relations)
-    suppressed, _ = marac.protect(array, relations, threshold)
-    cells = pd.DataFrame(keys, columns=["kind", "strand", "area", "period_type", "month"])
+    cells = pd.DataFrame(keys, columns=CELL_KEY)
+    pinned = None
+    if hidden is not None and len(hidden):
+        wanted = set(map(tuple, hidden[CELL_KEY].assign(month=pd.to_datetime(hidden["month"])).itertuples(
+            index=False, name=None)))
+        pinned = np.array([k in wanted for k in keys], dtype=bool)
+    fixed = None
+    if shown_before is not None and len(shown_before):
+        earlier = {(*k, ): v for *k, v in shown_before[CELL_KEY + ["shown"]].assign(
+            month=pd.to_datetime(shown_before["month"])).itertuples(index=False, name=None)}
+        fixed = np.array([earlier.get(k) == v for k, v in zip(keys, values)], dtype=bool)
+    suppressed, _ = marac.protect(array, relations, threshold, hidden=pinned, fixed=fixed)
     cells["value"] = array.astype(int)
     cells["suppressed"] = suppressed
-    return PublicRelease(cells=cells, threshold=threshold)
+    return PublicRelease(cells=cells, threshold=threshold, base=counts, county_csps=tuple(county_csps),
+                         relations=relations)
 
 
 def base_counts(store) -> pd.DataFrame:
@@ -150,22 +189,38 @@ def base_counts(store) -> pd.DataFrame:
     return frame[["kind", "strand", "area", "month", "count"]]
 
 
-# Per-process cache: protecting the whole store takes about 1.7 s, so once per store version.
+# Per-process cache: protecting the whole store takes seconds (and the ledger's audit more), so
+# once per store version.
 _CACHE: dict[tuple, PublicRelease] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW) -> PublicRelease:
-    """The public release of the store's hate data (cached per store version and threshold)."""
+def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW, state_dir: Path | None = None) -> PublicRelease:
+    """The public release of the store's hate data (cached per store version and threshold).
+
+    With `state_dir`, the release is the one in the hate ledger (queries/hate_ledger.py): a
+    version released before is read back exactly as it was shown; a new version starts with
+    every cell hidden before hidden again, is audited with everything released before, and is
+    appended. Raises hate_ledger.DisclosureError when no release passes the audit.
+    """
     store.refresh()
     version = store.datasets.get(hate.DATASET)
     if version is None:
         raise LookupError(f"the store at {store.data_dir} holds no hate crime data")
-    key = (str(store.data_dir), str(version), int(threshold))
+    key = (str(store.data_dir), str(version), int(threshold), str(state_dir))
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    result = build(base_counts(store), threshold)
+    base = base_counts(store)
+    if state_dir is None:
+        result = build(base, threshold)
+    else:
+        from queries import hate_ledger
+
+        def protected(hidden: pd.DataFrame, before: pd.DataFrame | None) -> PublicRelease:
+            return build(base, threshold, hidden=hidden, shown_before=before)
+
+        result = hate_ledger.release_through_ledger(state_dir, str(version), protected, threshold)
     with _CACHE_LOCK:
         _CACHE.clear()  # one version at a time is plenty
         _CACHE[key] = result

@@ -12,9 +12,10 @@ unknowns x >= 0 and each shown cell as one equation over them, for all releases 
   value each hidden cell can take; the audit fails when upper - lower is under the
   threshold (CSP_SUPPRESS_BELOW), e.g. a hidden 4 known to lie in [4, 5].
 
-The LP is the continuous relaxation (integer counts could pin a cell a little tighter in
-rare cases); docs/security.md says so. Months always published together are merged into
-one unknown, which keeps the programme small without changing any bound.
+The linear algebra and the LPs are queries/disclosure_audit.py's, shared with the hate crime
+public release's audit (queries/hate_ledger.py): this module only says which underlying
+counts each MARAC cell adds up. Months always published together are merged into one
+unknown, which keeps the programme small without changing any bound.
 """
 from __future__ import annotations
 
@@ -22,17 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import linprog
-from scipy.sparse.csgraph import connected_components
-
-from queries import geography
+from queries import disclosure_audit, geography
 from queries.marac import (AGENCY_PREFIX, CASES, FIRST, PARTNERS, PERIOD_MONTHS, POLICE, POLICE_AGENCY, REPEATS)
-
-# Singular values below this (relative) count as zero in the exact-recovery test.
-RANK_TOLERANCE = 1e-9
-NULL_TOLERANCE = 1e-7
-
 
 @dataclass(frozen=True)
 class Published:
@@ -169,37 +161,13 @@ def audit(releases: list[Published], threshold: int) -> AuditResult:
                 row[column[(g, a, t)]] = -1.0
             rows.append(row)
             rhs.append(0.0)
-    a_eq = np.array(rows) if rows else np.zeros((0, len(column)))
-    b_eq = np.array(rhs)
-
-    # Row space of the shown equations (economy SVD): a sum vector inside it is determined.
-    u, s, vt = np.linalg.svd(a_eq, full_matrices=False)
-    rank = int(np.sum(s > RANK_TOLERANCE * max(1.0, s.max(initial=0.0))))
-    basis = vt[:rank]
-    solution = basis.T @ ((u[:, :rank].T @ b_eq) / s[:rank]) if rank else np.zeros(len(column))
-
-    def determined(c: np.ndarray) -> bool:
-        return bool(np.all(np.abs(c - basis.T @ (basis @ c)) < NULL_TOLERANCE))
-
-    # Unknowns that share no equation are independent: each LP needs only its cell's block.
-    a_sparse = sparse.csr_matrix(a_eq)
-    pattern = (abs(a_sparse).T @ abs(a_sparse)).tocsr()
-    _, labels = connected_components(pattern, directed=False)
+    system = disclosure_audit.LinearSystem(np.array(rows) if rows else np.zeros((0, len(column))), rhs, len(column))
     lower, upper, exact = [], [], []
     for area, measure, months in zip(hidden["area"], hidden["measure"], hidden["months"]):
         c = vector(area, measure, months)
-        exact.append(determined(c))
-        cols = np.flatnonzero(np.isin(labels, np.unique(labels[c != 0])))
-        rows_used = np.flatnonzero(np.asarray(abs(a_sparse[:, cols]).sum(axis=1)).ravel() > 0)
-        sub, sub_b, sub_c = a_sparse[rows_used][:, cols], b_eq[rows_used], c[cols]
-        low = linprog(sub_c, A_eq=sub, b_eq=sub_b, bounds=(0, None), method="highs")
-        high = linprog(-sub_c, A_eq=sub, b_eq=sub_b, bounds=(0, None), method="highs")
-        if low.status != 0 or high.status != 0:
-            # Infeasible: the releases contradict each other (a revised figure); treat as pinned.
-            lower.append(np.nan), upper.append(np.nan)
-            continue
-        lower.append(float(low.fun))
-        upper.append(float(-high.fun))
+        exact.append(system.determined(c))
+        low, high = system.bounds(c)
+        lower.append(low), upper.append(high)
     hidden = hidden[["period_type", "start", "area", "measure", "months"]].assign(
         lower=lower, upper=upper, exact=exact)
     hidden["upper"] = hidden["upper"].fillna(hidden["lower"])
@@ -214,9 +182,9 @@ def audit(releases: list[Published], threshold: int) -> AuditResult:
         for area in areas + [geography.FORCE]:
             for measure in measures:
                 c = vector(area, measure, tuple(months))
-                if not determined(c):
+                if not system.determined(c):
                     continue
-                value = float(c @ solution)
+                value = system.value(c)
                 if round(value) < threshold:
                     derived.append((area, measure, tuple(months), round(value)))
     derived = pd.DataFrame(derived, columns=["area", "measure", "months", "value"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -427,6 +428,9 @@ class Report:
     areas: list[str] | None = None  # one partnership's section alone (cover and that section only)
     suppress_below: int = 5  # MARAC counts under this are suppressed
     notes_key: str = ""  # hash of the approved commentary printed, so a new approval makes a new report
+    # MARAC is printed only in a report for a closed session (issue 10): an open-session report is
+    # read on a projector and handed round, so it says MARAC is reported in closed session instead.
+    closed_session: bool = False
 
     @property
     def title(self) -> str:
@@ -440,11 +444,21 @@ class Report:
         return f"Data as at: store version {self.version.key}, {imported}; {latest}."
 
     @property
+    def session_words(self) -> str:
+        """On the cover: which session the paper is for, so a closed-session paper is not handed round."""
+        return ("Closed session paper: includes MARAC. Not for circulation beyond the closed session."
+                if self.closed_session else "Open session paper: MARAC is reported in closed session only.")
+
+    @property
     def method_words(self) -> str:
         k = number(self.k)
         return (f"Upper and lower lines: {METHOD_WORDS[self.method].format(k=k)}. A month above the upper line is "
                 f"a Current Issue when its count is at least {self.min_significant}: \"Normally a monthly crime figure "
                 f"of less than ten crimes will not be regarded as significant\".")
+
+
+OPEN_SESSION_MARAC_NOTE = ("MARAC is reported in closed session only: this report was prepared for an open session, "
+                           "so it holds no MARAC figures.")
 
 
 def summary_grid(month: pd.DataFrame) -> pd.DataFrame:
@@ -484,11 +498,15 @@ def build_report(
     store: Store, report_month: str | pd.Timestamp, method: str, k: float, min_significant: int,
     areas: list[str] | None = None, suppress_below: int = 5, with_other_datasets: bool = True,
     notes: dict[tuple[str, str, str], tuple[str, str]] | None = None,
+    closed_session: bool = False, state_dir: Path | None = None,
 ) -> Report:
     """The whole report for a month; `areas` keeps only those sections (e.g. one partnership).
 
     `notes` is the month's approved commentary and CSP Activity
     (`commentary.Commentary.approved_for_month`): {(area, measure, kind): (text, approved by)}.
+    `closed_session`: print MARAC (its protected release, from the ledger in `state_dir` like
+    every other MARAC figure); False (the default, the safe one) leaves MARAC out. The caller
+    decides from the requester's role and session (`roles.allowed(role, "marac", "view", closed)`).
     """
     from queries import fire, hate, marac  # the other datasets' own tables, as their tabs show them
 
@@ -515,7 +533,7 @@ def build_report(
         month=month, method=method, k=k, min_significant=min_significant, version=store_version(store),
         latest_month=series.latest_month(store, DATASET), summary=summary_grid(table), rolling=rolling,
         rolling_note=rolling.attrs.get("note", ""), sections=sections, all_limits=everything, areas=areas or None,
-        suppress_below=suppress_below, notes_key=notes_key(notes),
+        suppress_below=suppress_below, notes_key=notes_key(notes), closed_session=closed_session,
     )
     if not with_other_datasets or areas:
         return report
@@ -527,12 +545,21 @@ def build_report(
             report.fire_kpi = fire.quarter_report(store, fire.targets(store.data_dir), fy, quarter)
     else:
         report.fire_note = "The store holds no fire data."
-    if store.has(marac.DATASET):
-        release = marac.release(store, suppress_below)
-        quarters = marac.period_table(release, geography.FORCE, marac.QUARTER)
-        report.marac = quarters.tail(4).reset_index(drop=True)
-        report.marac_split = marac.split_table(release, marac.QUARTER).tail(4).reset_index(drop=True)
-        report.marac_note = f"Counts under {suppress_below} are suppressed (*), with further cells hidden where they would reveal one."
+    if not closed_session:
+        report.marac_note = OPEN_SESSION_MARAC_NOTE
+    elif store.has(marac.DATASET):
+        from queries import marac_ledger, statedb
+
+        try:
+            release = marac.release(store, suppress_below, state_dir=state_dir)
+        except (marac_ledger.DisclosureError, marac.RevisionError, statedb.StateError) as exc:
+            report.marac_note = f"MARAC is withheld: {exc}"
+        else:
+            quarters = marac.period_table(release, geography.FORCE, marac.QUARTER)
+            report.marac = quarters.tail(4).reset_index(drop=True)
+            report.marac_split = marac.split_table(release, marac.QUARTER).tail(4).reset_index(drop=True)
+            report.marac_note = (f"Counts under {suppress_below} are suppressed (*), with further cells hidden where "
+                                 "they would reveal one.")
     else:
         report.marac_note = "The store holds no MARAC data."
     if store.has(hate.DATASET) and month in series.coverage(store, hate.DATASET):

@@ -47,11 +47,14 @@ class Job:
     suppress_below: int
     state_dir: Path | None = None  # where approved commentary is read from (None: no commentary)
     notes_key: str = ""  # hash of the approved commentary the page saw
+    # MARAC is printed only for a closed session; the session is part of the folder's name, so an
+    # open-session request never gets the closed-session files (dashboard/report_files.py checks).
+    closed_session: bool = False
 
     @property
     def folder(self) -> Path:
         key = report_output.cache_key(self.month, self.method, self.k, self.min_significant, self.suppress_below, None,
-                                      self.notes_key)
+                                      self.notes_key, self.closed_session)
         return Path(self.cache_dir) / self.version / key
 
     def files(self) -> dict[str, Path]:
@@ -100,6 +103,8 @@ def start(job: Job) -> dict:
                "--suppress-below", str(job.suppress_below), "--notes-key", job.notes_key]
     if job.state_dir is not None:
         command += ["--state-dir", str(job.state_dir)]
+    if job.closed_session:
+        command += ["--closed-session"]
     subprocess.Popen(command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True)
     return read_status(job)
@@ -124,7 +129,8 @@ def run(job: Job) -> int:
             if report.notes_key(notes) != job.notes_key:
                 raise RuntimeError("the approved commentary changed before this report was built; reload the page")
             built = report.build_report(store, job.month, job.method, job.k, job.min_significant,
-                                        suppress_below=job.suppress_below, notes=notes)
+                                        suppress_below=job.suppress_below, notes=notes,
+                                        closed_session=job.closed_session, state_dir=job.state_dir)
 
             def progress(stage: str, done: int, total: int) -> None:
                 words = {"charts": "Drawing charts", "pdf": "Printing the PDF", "docx": "Writing the Word file"}
@@ -150,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suppress-below", type=int, required=True)
     parser.add_argument("--state-dir", type=Path)
     parser.add_argument("--notes-key", default="")
+    parser.add_argument("--closed-session", action="store_true", help="print MARAC (the caller checked the role)")
     args = parser.parse_args(argv)
     return run(Job(args.data_dir, args.cache_dir, args.version, pd.Timestamp(args.month), args.method, args.k,
-                   args.min_significant, args.suppress_below, args.state_dir, args.notes_key))
+                   args.min_significant, args.suppress_below, args.state_dir, args.notes_key, args.closed_session))
 
 
 if __name__ == "__main__":

@@ -286,6 +286,7 @@ def render_docx(report: Report, charts: dict[tuple, Path], out: Path) -> None:
     document.styles["Normal"].font.size = Pt(10.5)
     document.add_heading(report.title, level=0)
     document.add_paragraph(report.data_as_at)
+    document.add_paragraph(report.session_words).runs[0].bold = True
     document.add_paragraph(report.method_words)
     document.add_paragraph(f"Built from store version {report.version.key}; rebuild with "
                            f"python app.py report --month {report.month:%Y-%m} --method {report.method} --k {report.k:g}.")
@@ -333,18 +334,30 @@ def render_docx(report: Report, charts: dict[tuple, Path], out: Path) -> None:
 # --------------------------------------------------------------------------- the cache
 
 
+# The session a report was prepared for, in its folder's name: the server that serves a cached
+# file reads it there, so a closed-session report (with MARAC) never reaches an open-session request.
+OPEN_SESSION, CLOSED_SESSION = "open", "closed"
+
+
+def session_word(closed_session: bool) -> str:
+    return CLOSED_SESSION if closed_session else OPEN_SESSION
+
+
 def cache_key(month: pd.Timestamp, method: str, k: float, min_significant: int, suppress_below: int,
-              areas: list[str] | None, notes_key: str = "") -> str:
-    """A folder name for one report's parameters (the store version is the folder above it)."""
+              areas: list[str] | None, notes_key: str = "", closed_session: bool = False) -> str:
+    """A folder name for one report's parameters (the store version is the folder above it):
+    `<YYYY-MM>-<open|closed>-<hash of the parameters>`."""
     params = {"month": f"{pd.Timestamp(month):%Y-%m}", "method": method, "k": float(k), "min_significant": int(min_significant),
-              "suppress_below": int(suppress_below), "areas": sorted(areas or []), "notes": notes_key}
-    return f"{pd.Timestamp(month):%Y-%m}-" + hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+              "suppress_below": int(suppress_below), "areas": sorted(areas or []), "notes": notes_key,
+              "session": session_word(closed_session)}
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{pd.Timestamp(month):%Y-%m}-{session_word(closed_session)}-{digest}"
 
 
 def report_folder(cache_dir: Path, report: Report, areas: list[str] | None) -> Path:
     """`<cache>/<store version>/<month>-<parameters>`: one folder per report, never shared between versions."""
     key = cache_key(report.month, report.method, report.k, report.min_significant, report.suppress_below, areas,
-                    report.notes_key)
+                    report.notes_key, report.closed_session)
     return Path(cache_dir) / report.version.key / key
 
 

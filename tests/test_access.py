@@ -8,11 +8,13 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 
 from conftest import start_gunicorn, stop
-from queries import access_settings, audit, cli, commentary, marac, roles, statedb, users
+from queries import (access_settings, audit, cli, commentary, hate_release, marac, report, report_jobs, report_output,
+                     roles, settings, statedb, users)
 from queries.settings import DEFAULT_SUPPRESS_BELOW, SettingsError
 from queries.store import Store
 
@@ -150,6 +152,8 @@ def secured(tmp_path_factory, demo_dir):
         users.add(state, name, role, PASSWORD)
     # As `import marac` does: the release is audited and in the ledger before anyone asks.
     marac.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)
+    # Likewise the public hate release: audited and in its ledger before the first public view.
+    hate_release.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)
     # Proxy mode, trusting this computer as the proxy: the app's own sign-in works beside it.
     proc, url = start_gunicorn(demo_dir, workers=2, env_extra={
         "CSP_STATE_DIR": str(state), "CSP_AUTH": "proxy", "CSP_TRUSTED_PROXIES": "127.0.0.1/32"})
@@ -341,7 +345,7 @@ def _note(deps: list, button: str, text: str) -> dict:
     return payload
 
 
-REPORT_FILE = "/report-files/0123456789ab/2026-10-0123456789ab/report."
+REPORT_FILE = "/report-files/0123456789ab/2026-10-open-0123456789ab/report."
 
 
 def test_public_gets_no_report_no_commentary_and_no_report_files(secured):
@@ -366,6 +370,54 @@ def test_board_reads_the_report_but_a_crafted_save_or_approve_gets_403(secured):
         commentary.Key("Force Area", "", "2026-10", commentary.ACTIVITY))])
     # The report's files are the board's to read and download (404 here: this one was never prepared).
     assert board.get(url + REPORT_FILE + "pdf", timeout=30).status_code == 404
+
+
+def _cached_reports(state: Path, data_dir: Path, month: str) -> dict[bool, str]:
+    """Files in the report cache for an open and a closed session, as a finished background build
+    leaves them (each file says which session it is for); {closed?: URL stem of its files}."""
+    config = settings.load_settings({"CSP_DATA_DIR": str(data_dir), "CSP_STATE_DIR": str(state)})
+    store = Store(data_dir)
+    stems = {}
+    for closed in (False, True):
+        job = report_jobs.Job(store.data_dir, report_output.cache_dir_for(config), report.store_version(store).key,
+                              pd.Timestamp(month), config.limit_method, config.k, config.min_significant,
+                              config.suppress_below, config.state_dir,
+                              report.notes_key(report_jobs.approved_notes(config.state_dir, pd.Timestamp(month))), closed)
+        job.folder.mkdir(parents=True, exist_ok=True)
+        for fmt, path in job.files().items():
+            path.write_text(f"{report_output.session_word(closed)} session report ({fmt})")
+        stems[closed] = f"/report-files/{job.version}/{job.folder.name}/report."
+    return stems
+
+
+def test_report_with_marac_is_served_only_to_a_closed_session_cached_files_included(secured, demo_dir):
+    """The Report tab points each requester at the report for their session, and the server serves a
+    closed-session file (with MARAC) only to a role and session that may see MARAC now."""
+    url, state, deps = secured
+    stems = _cached_reports(state, demo_dir, "2026-09")
+
+    def frame(session: requests.Session) -> str:
+        answer = _call(session, url, _payload(deps, "report-status.children", {"report-month": "2026-09"}))
+        assert answer.status_code == 200
+        return answer.json()["response"]["report-frame"]["src"]
+
+    def fetched(session: requests.Session, closed: bool) -> set[int]:
+        return {session.get(url + stems[closed] + fmt, timeout=30).status_code for fmt in ("html", "pdf", "docx")}
+
+    board = _signed_in(url, "bea")  # board members start in an open session
+    assert frame(board) == stems[False] + "html"
+    assert board.get(url + stems[False] + "html", timeout=30).text == "open session report (html)"
+    assert fetched(board, closed=False) == {200} and fetched(board, closed=True) == {403}
+    board.post(url + "/session", data={"mode": "closed"}, timeout=30)
+    assert frame(board) == stems[True] + "html" and fetched(board, closed=True) == {200}
+
+    analyst = _signed_in(url, "ann")  # analysts start closed
+    assert frame(analyst) == stems[True] + "html" and fetched(analyst, closed=True) == {200}
+    analyst.post(url + "/session", data={"mode": "open"}, timeout=30)
+    assert frame(analyst) == stems[False] + "html" and fetched(analyst, closed=True) == {403}
+
+    public = requests.Session()
+    assert fetched(public, closed=False) == {403} and fetched(public, closed=True) == {403}
 
 
 def test_analyst_saves_and_approves_commentary(secured):
@@ -411,9 +463,9 @@ def _public_hate(session, url, deps, kind="crimes", strand="All strands", area="
 
 
 def test_public_gets_hate_crime_only_from_the_suppressed_release(secured, demo_dir):
-    from queries import geography, hate, hate_release
+    from queries import geography, hate
 
-    url, _, deps = secured
+    url, state, deps = secured
     public = requests.Session()
     page = _page(public, url, "/hate")
     assert "hatepublic-chart" in page and "role-refused" not in page and "hate-chart" not in page
@@ -422,7 +474,7 @@ def test_public_gets_hate_crime_only_from_the_suppressed_release(secured, demo_d
     for output in ("hate-chart.figure", "hate-ytd.rowData", "hate-strands.rowData", "hate-outcomes.rowData",
                    "hate-ytd-csv.data"):
         assert _call(public, url, _payload(deps, output, {"hate-area": "Force Area"})).status_code == 403, output
-    release = hate_release.release(Store(demo_dir))
+    release = hate_release.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)  # what was published
     checked = hidden_seen = 0
     for kind in ("crimes", "incidents"):
         for strand in ("All strands", "Race", "Disability"):

@@ -87,11 +87,11 @@ def test_word_file_has_the_same_sections_sentences_and_charts(data_dir, state, t
 def test_html_report_runs_in_the_report_order_with_none_where_no_issues(data_dir, state, tmp_path):
     out = tmp_path / "report.html"
     assert _run(["--month", "2025-09", "--method", "classic", "--k", "2", "--data-dir", str(data_dir),
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--session", "closed"]) == 0
     html = out.read_text()
     headings = ["Summary table of crimes falling above or below trigger levels", "Table 1: All crimes, rolling 12 months",
                 "County (excluding Derby City) - Summary of issues", "Amber Valley - Summary of issues",
-                "High Peak - Summary of issues", "South Derbyshire - Summary of issues", "Deliberate fires", "MARAC",
+                "High Peak - Summary of issues", "South Derbyshire - Summary of issues", "Deliberate fires", "<h2>MARAC</h2>",
                 "Hate crime year to date"]
     positions = [html.index(h) for h in headings]
     assert positions == sorted(positions)
@@ -100,6 +100,21 @@ def test_html_report_runs_in_the_report_order_with_none_where_no_issues(data_dir
     assert html.count("data:image/png;base64,") == 6, "County 2, Chesterfield 2, Erewash 2"
     assert 'name="csp-store-version"' in html
     assert "Counts under 5 are suppressed" in html
+    assert "Closed session paper: includes MARAC" in html and "<th>Cases discussed</th>" in html
+
+
+def test_an_open_session_report_has_no_marac_figures_in_html_or_word(data_dir, state, tmp_path):
+    """The default session is open: the MARAC heading says why it is empty, and no MARAC table is printed."""
+    common = ["--month", "2025-09", "--method", "classic", "--k", "2", "--data-dir", str(data_dir)]
+    assert _run([*common, "--out", str(tmp_path / "open.html")]) == 0
+    assert _run([*common, "--out", str(tmp_path / "open.docx")]) == 0
+    html = (tmp_path / "open.html").read_text()
+    assert report.OPEN_SESSION_MARAC_NOTE in html and "Open session paper" in html
+    marac_part = html[html.index("<h2>MARAC</h2>"):html.index("Hate crime year to date")]
+    assert "<table>" not in marac_part and "Cases discussed" not in html and "Counts under 5 are suppressed" not in html
+    text = "\n".join(p.text for p in docx.Document(tmp_path / "open.docx").paragraphs)
+    cells = [c.text for t in docx.Document(tmp_path / "open.docx").tables for row in t.rows for c in row.cells]
+    assert report.OPEN_SESSION_MARAC_NOTE in text and "Cases discussed" not in cells
 
 
 def test_charts_are_drawn_once_per_store_version(data_dir, state):

@@ -7,6 +7,8 @@ the page says "small numbers, interpret with care" (on the chart and on each tab
 """
 from __future__ import annotations
 
+import logging
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -16,7 +18,8 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard import auth, components, controls, state, trend_tab
 from dashboard.safe import callback, page_layout
-from queries import geography, hate, hate_release, params, roles
+from queries import geography, hate, hate_ledger, hate_release, params, roles
+from queries.statedb import StateError
 
 DATASET = hate.DATASET
 P = "hate"  # id prefix
@@ -154,9 +157,15 @@ def public_layout(raw: dict) -> html.Div:
     ])
 
 
+log = logging.getLogger("csp.hate")
+WITHHELD = ("The public release of hate crime is withheld until its disclosure check passes; "
+            "the server's log says why.")
+
+
 def public_series(kind: str, strand: str, area: str) -> pd.DataFrame:
     """month, shown (NaN where hidden) and label ("<5" where hidden) from the public release only."""
-    rel = hate_release.release(state.store(), state.config.suppress_below)
+    # Through the ledger: what the public saw before is never contradicted by what it sees now.
+    rel = hate_release.release(state.store(), state.config.suppress_below, state_dir=state.config.state_dir)
     frame = rel.shown(hate.KIND_PARAMS[kind], strand, area)
     return frame.assign(label=[rel.label_of(v) for v in frame["shown"]])
 
@@ -192,8 +201,14 @@ def public_figure(frame: pd.DataFrame, title: str, threshold: int) -> go.Figure:
 )
 def update_public(kind, strand, area):
     kind, strand, area = _public_choice({"kind": kind, "strand": strand, "area": area})
-    frame = public_series(kind, strand, area)
     title = f"{area} - {_measure(kind, strand)} (public release)"
+    try:
+        frame = public_series(kind, strand, area)
+    except (hate_ledger.DisclosureError, StateError) as exc:
+        # Withheld, said plainly: never served unaudited or unrecorded. The reason names cells and
+        # ranges, so it goes to the server's log, not to the public page.
+        log.warning("public hate release withheld: %s", exc)
+        return components.empty_figure(WITHHELD), [], [], f"{title}: withheld"
     rows = [{"Month": f"{m:%B %Y}", "Count": label} for m, label in zip(pd.to_datetime(frame["month"]), frame["label"])]
     columns = components.column_defs([{"field": "Month", "minWidth": 160},
                                       {"field": "Count", "type": "rightAligned", "minWidth": 100}])

@@ -15,7 +15,7 @@ from dash import Input, Output, State, dcc, html
 from dashboard import auth, components, state
 from dashboard.safe import callback, page_layout
 from dashboard.report_files import ROUTE, cache_dir
-from queries import commentary, report, report_jobs, roles, series
+from queries import commentary, marac, report, report_jobs, roles, series
 
 P = "report"  # id prefix
 # The commentary editor's id prefix: the server checks it as its own pseudo-dataset (roles.COMMENTARY),
@@ -27,12 +27,13 @@ dash.register_page(__name__, path="/report", name="Report", title="Report - CSP 
 
 
 def _job(month: pd.Timestamp) -> report_jobs.Job:
+    """The report this requester may have: with MARAC only when their role and session allow it."""
     config = state.config
     store = state.store()
     notes = report_jobs.approved_notes(config.state_dir, month)
     return report_jobs.Job(store.data_dir, cache_dir(), report.store_version(store).key, month, config.limit_method,
                            config.k, config.min_significant, config.suppress_below, config.state_dir,
-                           report.notes_key(notes))
+                           report.notes_key(notes), closed_session=auth.may_view(marac.DATASET))
 
 
 def _months() -> list[str]:
@@ -99,7 +100,10 @@ def _view(month: str | None, started: bool = False):
             html.A("Open the report on its own (print from here)", href=_file_url(job, "html"), target="_blank",
                    className="btn btn-link btn-sm", id=f"{P}-html"),
         ])
-        note = html.P(f"Built from store version {job.version}.", className="small text-muted mb-0")
+        session = ("Closed session: this report includes MARAC." if job.closed_session else
+                   "Open session: this report leaves MARAC out (it is reported in closed session only).")
+        note = html.P(f"Built from store version {job.version}. {session}", className="small text-muted mb-0",
+                      id=f"{P}-session")
         return note, downloads, _file_url(job, "html"), dict(hidden, display="block"), True
     if status["state"] == report_jobs.FAILED:
         return dbc.Alert(f"Preparing the report failed: {status['error']}", color="danger"), None, None, hidden, True
