@@ -138,7 +138,8 @@ def test_a_neighbours_month_never_changes_this_forces_figures(store_a, tmp_path,
     assert {"derbyshire/2025-03", "leicestershire/2025-03"} <= set(month_partitions(folder / "records.parquet"))
     recon = Store(store_a).query("SELECT * FROM crime_reconciliation WHERE force = 'leicestershire'")
     assert recon[["rows_read", "another_owner"]].sum().tolist() == [LEICESTERSHIRE_ROWS, LEICESTERSHIRE_ROWS]
-    assert "other force" in out
+    assert "other force" in out and "kept as another force's, never in this store's figures: Leicestershire Police 2025-03" in out
+    assert "months replaced" not in out  # Derbyshire's March was not replaced
 
 
 def test_a_neighbours_month_the_store_does_not_hold_stays_a_gap_not_a_zero(store_a, tmp_path):

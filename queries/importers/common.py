@@ -87,6 +87,7 @@ class ImportResult:
     reconciliation: pd.DataFrame
     quarantine_file: Path | None
     warnings: list[str] = field(default_factory=list)
+    pairs: set = field(default_factory=set)  # the (force, month) pairs the import replaced or added
 
 
 def check_reconciliation(reconciliation: pd.DataFrame) -> None:
@@ -359,7 +360,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
         quarantine = data_dir / dataset / "quarantine.csv"
         if not quarantine.exists():
             quarantine = version / "quarantine.csv"
-    return ImportResult(version, new_months, replaced_synthetic, reconciliation, quarantine, warnings)
+    return ImportResult(version, new_months, replaced_synthetic, reconciliation, quarantine, warnings, pairs)
 
 
 def _read_history(current_dir: Path | None, table: str) -> pd.DataFrame | None:

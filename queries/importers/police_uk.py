@@ -960,7 +960,7 @@ def run_import(
     if problems:
         raise ImportError_(_list("problem(s) found", problems))
 
-    months_before = _months_held(data_dir)
+    months_before = _months_held(data_dir, placement.owners)
     source_note = "police.uk street-level crime: " + ", ".join(sorted({Path(p).name for p in paths}))
     records_table = _as_categories(pa.concat_tables([r.records for r in results]))
     blank_notes = [f"{r.source.display}: {r.blank_lines:,} blank line(s) ignored (not rows)" for r in results if r.blank_lines]
@@ -975,7 +975,7 @@ def run_import(
     try:
         saved = _save_last_reconciliation(data_dir, reconciliation)
         report(out, reconciliation, rejected, categories, published, months_before, skipped + blank_notes, saved,
-               time.monotonic() - started)
+               time.monotonic() - started, owned=placement.owners)
     except KeyboardInterrupt:
         err.write("\ninterrupted after the import was published: the store is complete and consistent; only the "
                   "summary was not printed (see the crime reconciliation table)\n")
@@ -1018,8 +1018,8 @@ def _list(title: str, problems: list[str]) -> str:
     return f"{len(problems)} {title}:\n  " + "\n  ".join(problems)
 
 
-def _months_held(data_dir: Path) -> set[date]:
-    """Months the crime dataset holds now (none if it is the synthetic demo), for the summary."""
+def _months_held(data_dir: Path, forces: set[str] | None = None) -> set[date]:
+    """Months the crime dataset holds now for the store's own force(s) (none if it is the synthetic demo), for the summary."""
     try:
         manifest = read_manifest(data_dir)
     except StoreError:
@@ -1030,7 +1030,10 @@ def _months_held(data_dir: Path) -> set[date]:
     path = Path(data_dir) / rel / "coverage.parquet"
     if not path.exists():
         return set()
-    return set(pd.to_datetime(pd.read_parquet(path)["month"]).dt.date)
+    coverage = pd.read_parquet(path)
+    if forces is not None and "force" in coverage:
+        coverage = coverage[coverage["force"].isin(forces)]
+    return set(pd.to_datetime(coverage["month"]).dt.date)
 
 
 def _save_last_reconciliation(data_dir: Path, reconciliation: pd.DataFrame) -> Path:
@@ -1045,7 +1048,8 @@ def _save_last_reconciliation(data_dir: Path, reconciliation: pd.DataFrame) -> P
 
 
 def report(out: TextIO, reconciliation: pd.DataFrame, rejected: pd.DataFrame, categories: dict[str, int], published,
-           months_before: set[date], skipped: list[str], saved: Path, seconds: float) -> None:
+           months_before: set[date], skipped: list[str], saved: Path, seconds: float,
+           owned: set[str] | None = None) -> None:
     """The summary a person reads: where every row went, which months changed, what was refused."""
     table = reconciliation.copy()
     table["month"] = pd.to_datetime(table["month"]).dt.strftime("%Y-%m").fillna("?")
@@ -1074,7 +1078,12 @@ def report(out: TextIO, reconciliation: pd.DataFrame, rejected: pd.DataFrame, ca
     if in_force:
         print(f"ward match: {int(total['loaded']):,} of {in_force:,} rows within the force area ({total['loaded'] / in_force:.2%}) "
               "have a ward", file=out)
-    months = sorted(published.months_replaced)
+    pairs = getattr(published, "pairs", set()) or {(None, m) for m in published.months_replaced}
+    months = sorted({m for f, m in pairs if f is None or owned is None or f in owned})
+    others = sorted({(f, m) for f, m in pairs if f is not None and owned is not None and f not in owned})
+    if others:
+        print("kept as another force's, never in this store's figures: "
+              + ", ".join(f"{_force_name(f)} {m:%Y-%m}" for f, m in others), file=out)
     replaced = [m for m in months if m in months_before]
     added = [m for m in months if m not in months_before]
     if added:
