@@ -245,3 +245,24 @@ def test_export_counts_writes_every_held_month_area_and_measure_with_zero_where_
     merged = exported.merge(sparse, on=["month", "area", "measure"], how="left", suffixes=("", "_sparse"))
     assert (merged["count_sparse"].fillna(0) == merged["count"]).all()
     assert {"Chesterfield", "Derby City", "Outside force area"} <= set(exported["area"])
+
+
+def test_an_empty_falls_within_is_the_files_force_and_an_unknown_one_is_a_rejected_row(store_a, tmp_path):
+    with zipfile.ZipFile(MAY) as archive:
+        name = [n for n in archive.namelist() if n.endswith(".csv")][0]
+        lines = archive.read(name).split(b"\n")
+    lines[1] = lines[1].replace(b"Derbyshire Constabulary", b"", 2)  # Reported by and Falls within both empty
+    lines[2] = lines[2].replace(b",Derbyshire Constabulary,Derbyshire Constabulary,", b",Derbyshire Constabulary,Atlantis Police,")
+    path = tmp_path / "may.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(name, b"\n".join(lines))
+    code, out, err = run_import(store_a, path)
+    assert code == 0, err
+    saved = pd.read_csv(store_a / "crime" / police_uk.LAST_RECONCILIATION)
+    assert saved["rejected"].sum() == 1 and saved["another_owner"].sum() == 0
+    assert "line 3: Falls within 'Atlantis Police' is not a police force" in out
+    folder = store_a / read_manifest(store_a)["datasets"]["crime"]
+    con = duckdb.connect()
+    forces = con.execute(f"SELECT DISTINCT force FROM {parquet_source(folder / 'records.parquet')}").df()["force"]
+    con.close()
+    assert set(forces) == {"derbyshire"}
