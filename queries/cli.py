@@ -183,7 +183,7 @@ def export_counts(args, config: settings.Settings) -> int:
     from queries.export import describe_view
 
     store = Store(args.data_dir).snapshot()
-    table = grouped_counts(store, args.dataset, fields, args.measure)
+    table = grouped_counts(store, args.dataset, fields, args.measure, zeros=True)
     filters = {"grouped by": ", ".join(fields), "measure": args.measure or ("each" if "measure" in fields else datasets.get(args.dataset).headline)}
     about = describe_view(store, [args.dataset], title=f"{args.dataset} counts by {', '.join(fields)}",
                           filters={k: v for k, v in filters.items() if v})

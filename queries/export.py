@@ -36,11 +36,15 @@ GROUP_FIELDS = {
 _AREA_PARAMS = {"area": [geography.OUTSIDE, geography.UNALLOCATED], "parent": [geography.OUTSIDE, geography.UNALLOCATED]}
 
 
-def grouped_counts(store: Store, dataset: str, fields: list[str], measure: str | None = None) -> pd.DataFrame:
+def grouped_counts(store: Store, dataset: str, fields: list[str], measure: str | None = None,
+                   zeros: bool = False) -> pd.DataFrame:
     """Counts from the monthly table grouped by `fields` (columns named as the fields, plus count).
 
     Without `measure` among the fields, only one measure is counted: `measure` if given,
-    else the dataset's headline measure.
+    else the dataset's headline measure. With `zeros`, every combination of a held month
+    and the values the other fields take (every CSP of the store for `area`) has a row,
+    with 0 where nothing was recorded: zero is a count. A month the store does not hold
+    stays absent (missing is not zero).
     """
     refuse_sensitive(dataset)
     record = datasets.get(dataset)
@@ -58,7 +62,30 @@ def grouped_counts(store: Store, dataset: str, fields: list[str], measure: str |
         where += " AND measure = ?"
         where_params.append(measure or record.headline)
     sql = f"SELECT {', '.join(select)}, sum(count)::BIGINT AS count FROM monthly WHERE {where} GROUP BY ALL ORDER BY ALL"
-    return store.query(sql, params + where_params)
+    table = store.query(sql, params + where_params)
+    if not zeros:
+        return table
+    return _with_zeros(store, record.source, fields, table)
+
+
+def _with_zeros(store: Store, source: str, fields: list[str], table: pd.DataFrame) -> pd.DataFrame:
+    """Every held month x every value of the other fields, 0 where the table has no row."""
+    domains = []
+    for field in fields:
+        if field == "month":
+            values = store.query("SELECT DISTINCT strftime(month, '%Y-%m') AS month FROM coverage WHERE dataset = ?",
+                                 [source])["month"].tolist()
+        else:  # the values the field takes (a null ward too: outside the force area)
+            values = table[field].tolist()
+            if field == "area":  # every partnership of the store, even one with nothing recorded
+                values += store.query("SELECT DISTINCT csp FROM areas WHERE csp IS NOT NULL")["csp"].tolist()
+        domains.append(pd.DataFrame({field: pd.Series(values, dtype=table[field].dtype).drop_duplicates()}))
+    grid = domains[0]
+    for domain in domains[1:]:
+        grid = grid.merge(domain, how="cross")
+    full = grid.merge(table, on=fields, how="left")
+    full["count"] = full["count"].fillna(0).astype("int64")
+    return full.sort_values(fields, ignore_index=True, na_position="last")
 
 
 # A store version folder is named <UTC timestamp>-<random>, e.g. 20261123T121441-5e3922:

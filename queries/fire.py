@@ -100,10 +100,10 @@ MEASURE_CONDITIONS: dict[str, str] = {
         for group, name in DELIBERATE_SECONDARY_BY_GROUP.items()
     },
 }
-# SELECT over `records` giving (measure, month, ward_code, location); see store.build_monthly.
+# SELECT over `records` giving (measure, month, ward_code, location, force); see store.build_monthly.
 # The names and conditions are this module's constants, never user input.
 MEASURE_SQL = "\n        UNION ALL\n".join(
-    f"        SELECT '{name}' AS measure, month, ward_code, location FROM records WHERE {condition}"
+    f"        SELECT '{name}' AS measure, month, ward_code, location, force FROM records WHERE {condition}"
     for name, condition in MEASURE_CONDITIONS.items()
 )
 

@@ -110,25 +110,25 @@ def measure_name(kind: str, strand: str | None = None, suffix: str | None = None
     return " - ".join(parts)
 
 
-# SELECT over `records` giving (measure, month, ward_code, location); see store.build_monthly.
+# SELECT over `records` giving (measure, month, ward_code, location, force); see store.build_monthly.
 # Built from named constants only.
 MEASURE_SQL = f"""
         SELECT CASE kind WHEN '{INCIDENT}' THEN '{KIND_MEASURE[INCIDENT]}' ELSE '{KIND_MEASURE[CRIME]}' END AS measure,
-               month, ward_code, location FROM records WHERE kind IN ('{INCIDENT}', '{CRIME}')
+               month, ward_code, location, force FROM records WHERE kind IN ('{INCIDENT}', '{CRIME}')
         UNION ALL
         SELECT CASE kind WHEN '{INCIDENT}' THEN '{KIND_MEASURE[INCIDENT]}' ELSE '{KIND_MEASURE[CRIME]}' END
-                   || ' - ' || strand, month, ward_code, location FROM records WHERE kind IN ('{INCIDENT}', '{CRIME}')
+                   || ' - ' || strand, month, ward_code, location, force FROM records WHERE kind IN ('{INCIDENT}', '{CRIME}')
         UNION ALL
-        SELECT '{KIND_MEASURE[CRIME]} - {POSITIVE}', month, ward_code, location FROM records
+        SELECT '{KIND_MEASURE[CRIME]} - {POSITIVE}', month, ward_code, location, force FROM records
             WHERE kind = '{CRIME}' AND positive_outcome
         UNION ALL
-        SELECT '{KIND_MEASURE[CRIME]} - ' || strand || ' - {POSITIVE}', month, ward_code, location FROM records
+        SELECT '{KIND_MEASURE[CRIME]} - ' || strand || ' - {POSITIVE}', month, ward_code, location, force FROM records
             WHERE kind = '{CRIME}' AND positive_outcome
         UNION ALL
-        SELECT '{KIND_MEASURE[CRIME]} - {AWAITING}', month, ward_code, location FROM records
+        SELECT '{KIND_MEASURE[CRIME]} - {AWAITING}', month, ward_code, location, force FROM records
             WHERE kind = '{CRIME}' AND outcome IS NULL
         UNION ALL
-        SELECT '{KIND_MEASURE[CRIME]} - ' || strand || ' - {AWAITING}', month, ward_code, location FROM records
+        SELECT '{KIND_MEASURE[CRIME]} - ' || strand || ' - {AWAITING}', month, ward_code, location, force FROM records
             WHERE kind = '{CRIME}' AND outcome IS NULL
     """
 

@@ -146,21 +146,21 @@ IS_REPEAT_SQL = f"""coalesce(
             <= CAST(previous_referral AS DATE) + INTERVAL {REPEAT_WINDOW_MONTHS} MONTH,
         false)"""
 
-# SELECT over `records` giving (measure, month, ward_code, location); see store.build_monthly.
+# SELECT over `records` giving (measure, month, ward_code, location, force); see store.build_monthly.
 # Built from named constants only (no user input is ever formatted into SQL).
 MEASURE_SQL = f"""
         WITH flagged AS (
             SELECT *, {IS_REPEAT_SQL} AS is_repeat FROM ({HISTORY_SQL}) AS history
         )
-        SELECT '{CASES}' AS measure, month, ward_code, location FROM flagged
+        SELECT '{CASES}' AS measure, month, ward_code, location, force FROM flagged
         UNION ALL
-        SELECT '{REPEATS}', month, ward_code, location FROM flagged WHERE is_repeat
+        SELECT '{REPEATS}', month, ward_code, location, force FROM flagged WHERE is_repeat
         UNION ALL
-        SELECT '{POLICE}', month, ward_code, location FROM flagged WHERE referring_agency = '{POLICE_AGENCY}'
+        SELECT '{POLICE}', month, ward_code, location, force FROM flagged WHERE referring_agency = '{POLICE_AGENCY}'
         UNION ALL
-        SELECT '{PARTNERS}', month, ward_code, location FROM flagged WHERE referring_agency <> '{POLICE_AGENCY}'
+        SELECT '{PARTNERS}', month, ward_code, location, force FROM flagged WHERE referring_agency <> '{POLICE_AGENCY}'
         UNION ALL
-        SELECT '{AGENCY_PREFIX}' || referring_agency, month, ward_code, location FROM flagged
+        SELECT '{AGENCY_PREFIX}' || referring_agency, month, ward_code, location, force FROM flagged
     """
 
 

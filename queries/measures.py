@@ -54,12 +54,12 @@ POLICE_UK_TYPES = [
 ]
 MEASURES_FILE = "measures.csv"
 
-# Crime's SELECT over `records` giving (measure, month, ward_code, location): each record
+# Crime's SELECT over `records` giving (measure, month, ward_code, location, force): each record
 # in its own group, and every crime but anti-social behaviour again in "All crimes".
 CRIME_MEASURE_SQL = f"""
-        SELECT measure, month, ward_code, location FROM records
+        SELECT measure, month, ward_code, location, force FROM records
         UNION ALL
-        SELECT '{ALL_CRIME}', month, ward_code, location FROM records WHERE measure <> '{ASB}'
+        SELECT '{ALL_CRIME}', month, ward_code, location, force FROM records WHERE measure <> '{ASB}'
     """
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from queries import datasets, geography
+from queries import datasets, geography, owners
 from queries.datasets import SensitiveData, refuse_sensitive  # noqa: F401  (kept importable from here)
 
 # The store datasets and which are sensitive come from the dataset registry.
@@ -51,7 +51,12 @@ MONTHLY_IN_MEMORY_ROWS = 3_000_000
 # Versions a process keeps open at once (the current one and pages still pinned to older ones).
 OPEN_VERSIONS = 4
 
-MONTHLY_COLUMNS = ["measure", "month", "ward_code", "neighbourhood", "csp", "parent", "location", "count"]
+MONTHLY_COLUMNS = ["measure", "month", "ward_code", "neighbourhood", "csp", "parent", "location", "force", "count"]
+# Tables whose rows belong to a force: read filtered to the store's own force(s).
+FORCE_TABLES = ("records", "monthly")
+# Partition keys of importers' records and monthly tables: `force=<slug>/ym=YYYY-MM/`.
+FORCE_KEY = "force"
+MONTH_KEY = "ym"
 
 # Writing lives in queries/store_writer.py; these names are still reachable as `store.<name>`
 # so callers written before the split (demo builders, tools) keep working.
@@ -104,6 +109,11 @@ class StoreVersion:
         self.monthly_in_memory = True
         con = duckdb.connect(":memory:")
         datasets = {}
+        # Only the store's own force(s) count: another force's rows (imported with
+        # --allow-other-forces) are kept under their own key and never reach a total.
+        self.forces = owners.owner_slugs(self.data_dir)
+        own = f"{FORCE_KEY} IN {owners.sql_list(self.forces)}"
+        default = sql_string(self.forces[0])
         for dataset, rel in manifest.get("datasets", {}).items():
             folder = self.data_dir / rel
             if not (folder / "monthly.parquet").exists():
@@ -113,12 +123,15 @@ class StoreVersion:
             for table in TABLES:
                 path = folder / f"{table}.parquet"
                 if path.exists():
-                    con.execute(
-                        f"CREATE VIEW {dataset}_{table} AS SELECT * FROM {parquet_source(path)}"
-                    )
+                    source = parquet_source(path)
+                    if table in FORCE_TABLES:
+                        # Tables written before stores were keyed by force are the store's own force's.
+                        keyed = has_column(con, source, FORCE_KEY)
+                        source = (f"(SELECT * FROM {source} WHERE {own})" if keyed
+                                  else f"(SELECT *, {default} AS {FORCE_KEY} FROM {source})")
+                    con.execute(f"CREATE VIEW {dataset}_{table} AS SELECT * FROM {source}")
         monthly = [
-            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM {parquet_source(f / 'monthly.parquet')}"
-            for d, f in datasets.items()
+            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM {d}_monthly" for d in datasets
         ]
         if monthly:
             union = " UNION ALL ".join(monthly)
@@ -131,12 +144,15 @@ class StoreVersion:
         else:
             con.execute(
                 "CREATE TABLE monthly (dataset VARCHAR, measure VARCHAR, month DATE, ward_code VARCHAR, "
-                "neighbourhood VARCHAR, csp VARCHAR, parent VARCHAR, location VARCHAR, count BIGINT)"
+                "neighbourhood VARCHAR, csp VARCHAR, parent VARCHAR, location VARCHAR, force VARCHAR, count BIGINT)"
             )
-        coverage = [
-            f"SELECT '{d}' AS dataset, month FROM read_parquet({sql_string(f / 'coverage.parquet')})"
-            for d, f in datasets.items()
-        ]
+        coverage = []
+        for d, f in datasets.items():
+            source = f"read_parquet({sql_string(f / 'coverage.parquet')})"
+            keyed = has_column(con, source, FORCE_KEY)
+            # A month is held for this store when one of its own forces holds it: another force's
+            # month must not turn this force's gap into a zero.
+            coverage.append(f"SELECT DISTINCT '{d}' AS dataset, month FROM {source}" + (f" WHERE {own}" if keyed else ""))
         con.execute(
             "CREATE TABLE coverage AS " + " UNION ALL ".join(coverage)
             if coverage
@@ -315,17 +331,29 @@ class Store:
 
 
 def parquet_source(path: Path) -> str:
-    """`read_parquet(...)` of a table that is one file, or a folder of month partitions (`ym=YYYY-MM/*.parquet`).
+    """A table that is one file, or a folder of force-month partitions, as a relation for FROM.
 
-    Importers write records and monthly tables partitioned by month, so a new month writes
-    only its own partition (the others are hard links to the previous version's files);
-    the demo and stores written before that hold single files. The partition key is not
-    added as a column (`hive_partitioning=false`): readers see the same columns either way.
+    Importers write records and monthly tables partitioned by force and month
+    (`force=<slug>/ym=YYYY-MM/*.parquet`, hive style), so a new month of one force writes
+    only its own partition (the others are hard links to the previous version's files).
+    `force` is read back from the folder name (hive partitioning, so a filter on it skips
+    other forces' folders unread); the month key `ym` is dropped, as `month` holds it.
+    The demo and older stores hold single files, or month-only folders (`ym=YYYY-MM/`):
+    read as they are (their rows are the store's own force; see `StoreVersion`).
     """
     path = Path(path)
     if path.is_dir():
-        return f"read_parquet({sql_string(path / '**' / '*.parquet')}, hive_partitioning=false, union_by_name=true)"
+        pattern = sql_string(path / "**" / "*.parquet")
+        if any(path.glob(f"{FORCE_KEY}=*")):
+            return (f"(SELECT * EXCLUDE ({MONTH_KEY}) FROM read_parquet({pattern}, hive_partitioning=true, "
+                    f"union_by_name=true, hive_types={{'{FORCE_KEY}': VARCHAR, '{MONTH_KEY}': VARCHAR}}))")
+        return f"read_parquet({pattern}, hive_partitioning=false, union_by_name=true)"
     return f"read_parquet({sql_string(path)})"
+
+
+def has_column(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> bool:
+    """Whether a relation (e.g. a parquet_source) has a column: older stores' tables have no `force`."""
+    return column in con.execute(f"SELECT * FROM {relation} LIMIT 0").df().columns
 
 
 def sql_string(path: Path) -> str:

@@ -28,9 +28,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from queries import geography
+from queries import geography, owners
 from queries.store import (
-    MANIFEST, VERSIONS_FOLDER, StoreError, parquet_source, read_manifest, sql_string, version_token,
+    FORCE_KEY, MANIFEST, MONTH_KEY, VERSIONS_FOLDER, StoreError, has_column, parquet_source, read_manifest, sql_string,
+    version_token,
 )
 
 # How many versions of each dataset are kept for `rollback`: the current one and the
@@ -93,26 +94,42 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 def monthly_select(measure_sql: str) -> str:
-    """The aggregation every dataset shares: its measures per ward and month, with the area hierarchy.
+    """The aggregation every dataset shares: its measures per force, ward and month, with the area hierarchy.
 
     `measure_sql` is the dataset's own SELECT over a relation named `records` returning
-    (measure, month, ward_code, location); one record may count in several measures
+    (measure, month, ward_code, location, force); one record may count in several measures
     (a deliberate primary fire is also a deliberate fire), so it may UNION several selects.
+    The force passes through from the records, so another force's rows stay its own.
     A relation named `areas` (geography.ward_areas) must be visible too.
     """
     return f"""
-        SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location, count(*) AS count
+        SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location, m.force, count(*) AS count
         FROM ({measure_sql}) AS m
         LEFT JOIN areas AS a ON a.ward_code = m.ward_code
         GROUP BY ALL
-        ORDER BY m.measure, m.month, a.csp, a.neighbourhood, m.ward_code, m.location
+        ORDER BY m.force, m.measure, m.month, a.csp, a.neighbourhood, m.ward_code, m.location
     """
 
 
+def records_view(con: duckdb.DuckDBPyConnection, relation: str, data_dir: Path, where: str = "") -> None:
+    """CREATE VIEW records over a relation, with a `force` column even where older files have none.
+
+    Records written before stores were keyed by force (the shipped demo, older imports) are
+    the store's own force's.
+    """
+    force = "" if has_column(con, relation, FORCE_KEY) else f", {sql_string(owners.default_owner(data_dir))} AS {FORCE_KEY}"
+    con.execute(f"CREATE VIEW records AS SELECT *{force} FROM {relation}{where}")
+
+
 def aggregate_records(records: pd.DataFrame, measure_sql: str, areas: pd.DataFrame) -> pd.DataFrame:
-    """The monthly table for records held in memory (tests and tools), by exactly the store's SQL."""
+    """The monthly table for records held in memory (tests and tools), by exactly the store's SQL.
+
+    Hand-built records without a `force` column aggregate under a null force.
+    """
     con = duckdb.connect(":memory:")
     try:
+        if FORCE_KEY not in records:
+            records = records.assign(**{FORCE_KEY: pd.Series([None] * len(records), dtype="object", index=records.index)})
         con.register("records", records)
         con.register("areas", areas)
         return con.execute(monthly_select(measure_sql)).df()
@@ -124,7 +141,7 @@ def build_monthly(folder: Path, data_dir: Path, measure_sql: str) -> None:
     """Aggregate a version's records.parquet into its monthly.parquet."""
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet({sql_string(folder / 'records.parquet')})")
+        records_view(con, f"read_parquet({sql_string(folder / 'records.parquet')})", data_dir)
         con.register("areas", geography.ward_areas(data_dir))
         con.execute(
             f"COPY ({monthly_select(measure_sql)}) TO {sql_string(folder / 'monthly.parquet')} "
@@ -134,51 +151,72 @@ def build_monthly(folder: Path, data_dir: Path, measure_sql: str) -> None:
         con.close()
 
 
-# Records and monthly tables written by importers are folders of month partitions:
-# `records.parquet/ym=2025-03/part_<uuid>.parquet`. Importing a month writes only its
-# partition; every other month is a hard link to the previous version's file (no copy, no
-# extra space), so a new month costs the same whatever the store already holds.
-PARTITION_KEY = "ym"
+# Records and monthly tables written by importers are folders of force-month partitions:
+# `records.parquet/force=derbyshire/ym=2025-03/part_<uuid>.parquet`. Importing a force's month
+# writes only its partition; every other force-month is a hard link to the previous version's
+# file (no copy, no extra space), so a new month costs the same whatever the store already
+# holds, and one force's month can never replace another force's.
+PARTITION_KEY = MONTH_KEY
 EMPTY_PARTITION = "empty.parquet"
 
 
-def write_month_partitions(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path) -> None:
-    """COPY a SELECT with a `month` column into `target/ym=YYYY-MM/` files (the key is not stored as a column).
+# The same key in SQL, over a relation with `force` and `month` columns.
+PAIR_SQL = f"({FORCE_KEY} || '/' || strftime(month, '%Y-%m'))"
 
-    A SELECT with no rows writes one empty file, so the table still has its columns.
+
+def partition_key(force: str, month) -> str:
+    """`<force>/<YYYY-MM>`: how a force-month partition is named in skip sets and listings."""
+    return f"{force}/{pd.Timestamp(month):%Y-%m}"
+
+
+def write_month_partitions(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path) -> None:
+    """COPY a SELECT with `force` and `month` columns into `target/force=<slug>/ym=YYYY-MM/` files.
+
+    Neither key is stored in the files (readers get `force` from the folder name). A SELECT
+    with no rows writes one empty file, so the table still has its columns.
     """
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     append = ", APPEND" if any(target.iterdir()) else ""
     con.execute(
-        f"COPY (SELECT *, strftime(month, '%Y-%m') AS {PARTITION_KEY} FROM ({select_sql})) TO {sql_string(target)} "
-        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({PARTITION_KEY}), FILENAME_PATTERN 'part_{{uuid}}'{append})"
+        f"COPY (SELECT *, strftime(month, '%Y-%m') AS {MONTH_KEY} FROM ({select_sql})) TO {sql_string(target)} "
+        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({FORCE_KEY}, {MONTH_KEY}), FILENAME_PATTERN 'part_{{uuid}}'{append})"
     )
     if not any(target.rglob("*.parquet")):
         con.execute(f"COPY (SELECT * FROM ({select_sql}) LIMIT 0) TO {sql_string(target / EMPTY_PARTITION)} (FORMAT parquet)")
 
 
+def force_partitioned(table: Path) -> bool:
+    """Whether a table is a folder of force-month partitions (not a single file or an older month-only folder)."""
+    table = Path(table)
+    return table.is_dir() and (any(table.glob(f"{FORCE_KEY}=*")) or not any(table.glob(f"{MONTH_KEY}=*")))
+
+
 def month_partitions(table: Path) -> dict[str, Path]:
-    """`YYYY-MM` -> partition folder of a partitioned table (empty for a single-file table)."""
+    """`<force>/<YYYY-MM>` -> partition folder of a force-partitioned table (empty for any other table)."""
     table = Path(table)
     if not table.is_dir():
         return {}
-    prefix = f"{PARTITION_KEY}="
-    return {p.name[len(prefix):]: p for p in table.iterdir() if p.is_dir() and p.name.startswith(prefix)}
+    found = {}
+    for force_dir in table.glob(f"{FORCE_KEY}=*"):
+        for month_dir in force_dir.glob(f"{MONTH_KEY}=*"):
+            if month_dir.is_dir():
+                found[f"{force_dir.name.split('=', 1)[1]}/{month_dir.name.split('=', 1)[1]}"] = month_dir
+    return found
 
 
 def link_month_partitions(source: Path, target: Path, skip: set[str]) -> int:
-    """Hard-link every month partition of `source` not in `skip` into `target`; returns files linked.
+    """Hard-link every force-month partition of `source` not in `skip` into `target`; returns files linked.
 
     A hard link shares the file's data: the new version costs no space and no write for
     the months it keeps, and deleting the old version later leaves the new one whole.
     Falls back to a copy where the file system has no hard links.
     """
     linked = 0
-    for month, folder in month_partitions(source).items():
-        if month in skip:
+    for key, folder in month_partitions(source).items():
+        if key in skip:
             continue
-        destination = Path(target) / folder.name
+        destination = Path(target) / folder.parent.name / folder.name
         destination.mkdir(parents=True, exist_ok=True)
         for part in folder.glob("*.parquet"):
             try:
@@ -197,15 +235,15 @@ def areas_fingerprint(data_dir: Path) -> str:
     return hashlib.sha256(areas.to_csv(index=False).encode()).hexdigest()[:16]
 
 
-def build_monthly_partitions(folder: Path, data_dir: Path, measure_sql: str, months: list | None) -> None:
-    """Aggregate a version's partitioned records into monthly partitions: only `months`, or all when None."""
+def build_monthly_partitions(folder: Path, data_dir: Path, measure_sql: str, pairs: list | None) -> None:
+    """Aggregate a version's partitioned records into monthly partitions: only the (force, month) `pairs`, or all."""
     con = duckdb.connect(":memory:")
     try:
         where = ""
-        if months is not None:
-            listed = ", ".join(f"DATE '{pd.Timestamp(m):%Y-%m-%d}'" for m in months)
-            where = f" WHERE month IN ({listed})" if listed else " WHERE false"
-        con.execute(f"CREATE VIEW records AS SELECT * FROM {parquet_source(folder / 'records.parquet')}{where}")
+        if pairs is not None:
+            con.register("wanted_pairs", pd.DataFrame({"key": sorted(partition_key(f, m) for f, m in pairs)}))
+            where = f" WHERE {PAIR_SQL} IN (SELECT key FROM wanted_pairs)"
+        records_view(con, parquet_source(folder / "records.parquet"), data_dir, where)
         con.register("areas", geography.ward_areas(data_dir))
         write_month_partitions(con, monthly_select(measure_sql), folder / "monthly.parquet")
     finally:

@@ -45,7 +45,7 @@ import pyarrow.csv as pa_csv
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from queries import geography  # noqa: E402
+from queries import geography, national  # noqa: E402
 from queries.importers import police_uk  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("benchmark_import", Path(__file__).with_name("benchmark_import.py"))
@@ -106,7 +106,7 @@ def generate(root: Path, months: int, rows_per_month: int, forces: int, data_dir
             n = max(1, int(round(rows_per_month * share * rng.uniform(0.93, 1.07))))
             codes = derby_codes if force == "derbyshire" else other_codes
             kind, crime_id, outcome = bench_import.random_crimes(rng, n)
-            name = force.replace("-", " ").title() + " Police"
+            name = national.forces()[force].name  # police.uk's own "Falls within", as the importer requires
             table = pa.table({
                 "Crime ID": crime_id, "Month": np.full(n, text), "Reported by": np.full(n, name),
                 "Falls within": np.full(n, name),
@@ -271,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         sizes = generate(work, args.months, args.rows_per_month, args.forces)
         shutil.copytree(REPO / "data", work / "store", ignore=shutil.ignore_patterns(".lock", ".staging-*", ".versions",
                                                                                       "import-log.jsonl"))
+        # The store is for every generated force (a regional or national deployment), Derbyshire first:
+        # each force's rows are its own, none is "another force's".
+        slugs = sorted(force_list(args.forces), key=lambda s: s != "derbyshire")
+        national.write_store_forces(work / "store", [national.forces()[s] for s in slugs])
         results = {}
         for name in ("full import", "one more month", "duckdb full", "duckdb one month", "pandas one month", "queries"):
             results[name] = measure(name, work, in_process=args.smoke)

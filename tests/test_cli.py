@@ -45,7 +45,9 @@ def test_export_counts_columns_are_the_by_fields_plus_count(demo_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out)
     assert list(table.columns) == ["month", "area", "measure", "count"]
-    assert table["count"].min() >= 1
+    # Zero is a count: a held month x area x measure with nothing recorded is a row with 0 (issue 8).
+    assert table["count"].min() == 0
+    assert len(table) == table["month"].nunique() * table["area"].nunique() * table["measure"].nunique()
 
 
 def test_unknown_area_exits_non_zero_listing_valid_areas(demo_dir, tmp_path):

@@ -36,8 +36,10 @@ def version(data_dir: Path) -> Path:
     return data_dir / read_manifest(data_dir)["datasets"]["crime"]
 
 
-def inodes(table: Path) -> dict[str, set[int]]:
-    return {m: {p.stat().st_ino for p in folder.glob("*.parquet")} for m, folder in month_partitions(table).items()}
+def inodes(table: Path, force: str = "derbyshire") -> dict[str, set[int]]:
+    """YYYY-MM -> the inodes of one force's month partition (partitions are keyed `<force>/<YYYY-MM>`)."""
+    return {key.split("/", 1)[1]: {p.stat().st_ino for p in folder.glob("*.parquet")}
+            for key, folder in month_partitions(table).items() if key.split("/", 1)[0] == force}
 
 
 def test_a_new_month_writes_only_its_partitions_and_links_the_rest(tmp_data_dir):

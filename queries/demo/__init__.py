@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from queries import datasets, geography, store
+from queries import datasets, geography, owners, store
 from queries.demo import crime
 from queries.measures import MEASURE_SQL
 
@@ -35,15 +35,17 @@ def build_demo(data_dir: Path) -> dict[str, int]:
         rng = np.random.default_rng(SEED + offset)
         records = generate(data_dir, rng)
         records["month"] = pd.to_datetime(records["month"]).dt.date
+        records["force"] = owners.default_owner(data_dir)  # the store's force: the demo is its own data
         with store.write_lock(data_dir):
             folder = store.new_version_dir(data_dir, dataset)
             store.write_parquet(records, folder / "records.parquet")
-            coverage = pd.DataFrame({"month": crime.months().date, "source": SOURCE})
+            coverage = pd.DataFrame({"month": crime.months().date, "source": SOURCE, "force": owners.default_owner(data_dir)})
             store.write_parquet(coverage, folder / "coverage.parquet")
             store.write_parquet(
                 pd.DataFrame({"file": [SOURCE], "rows_read": [len(records)], "loaded": [int((records["location"] == geography.IN_AREA).sum())],
                               "outside_area": [int((records["location"] == geography.OUTSIDE_AREA).sum())],
-                              "unallocated": [int((records["location"] == geography.NO_LOCATION).sum())], "rejected": [0]}),
+                              "unallocated": [int((records["location"] == geography.NO_LOCATION).sum())], "rejected": [0],
+                              "force": [owners.default_owner(data_dir)]}),
                 folder / "reconciliation.parquet",
             )
             store.build_monthly(folder, data_dir, MEASURE_SQL[dataset])

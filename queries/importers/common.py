@@ -35,9 +35,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from queries import store_writer
+from queries import owners, store_writer
 from queries.measures import MEASURE_SQL
-from queries.store import parquet_source, read_manifest, sql_string
+from queries.store import FORCE_KEY as FORCE, has_column, parquet_source, read_manifest, sql_string
 
 RECONCILIATION_COLUMNS = ["file", "month", "rows_read", "loaded", "outside_area", "unallocated", "rejected"]
 # The store's reconciliation, fixed here for every dataset (issue 9):
@@ -87,6 +87,7 @@ class ImportResult:
     reconciliation: pd.DataFrame
     quarantine_file: Path | None
     warnings: list[str] = field(default_factory=list)
+    pairs: set = field(default_factory=set)  # the (force, month) pairs the import replaced or added
 
 
 def check_reconciliation(reconciliation: pd.DataFrame) -> None:
@@ -121,17 +122,20 @@ def _files_for(reconciliation: pd.DataFrame, month: date) -> str:
 
 
 def shrink_problems(held: dict, incoming: dict, reconciliation: pd.DataFrame) -> list[str]:
-    """Why this import may not publish without --replace-smaller: months that would shrink, files mostly rejected.
+    """Why this import may not publish without --replace-smaller: force-months that would shrink, files mostly rejected.
 
-    `held` and `incoming` map month -> records (the store's now, and this import's).
+    `held` and `incoming` map (force, month) -> records (the store's now, and this import's);
+    a month is compared per force, so one force's file is never measured against another's month.
+    Plain month keys (no force) are accepted too.
     """
     problems = []
-    for month in sorted(held):
-        before, after = int(held[month]), int(incoming.get(month, 0))
-        if month in incoming and before > 0 and after < before * (1 - SHRINK_LIMIT):
+    for key in sorted(held, key=str):
+        before, after = int(held[key]), int(incoming.get(key, 0))
+        force, month = key if isinstance(key, tuple) else (None, key)
+        if key in incoming and before > 0 and after < before * (1 - SHRINK_LIMIT):
             problems.append(
                 f"{_month(month)}: the store holds {before:,} records, this import has {after:,} "
-                f"({(after - before) / before:+.0%}, from {_files_for(reconciliation, month)})"
+                f"({(after - before) / before:+.0%}, {f'force {force}, ' if force else ''}from {_files_for(reconciliation, month)})"
             )
     per_file = reconciliation.groupby("file", sort=False)[["rows_read", "rejected"]].sum()
     for name, row in per_file.iterrows():
@@ -161,22 +165,38 @@ def month_warnings(months: list[date], held: list[date], reconciliation: pd.Data
     return warnings
 
 
-def _held_counts(current: Path | None, months: list) -> dict:
-    """Records per month the store holds, for the months this import brings (others are not read:
-    with month partitions, the filter skips every other month's files by their statistics)."""
+def import_pairs(records: pd.DataFrame, reconciliation: pd.DataFrame) -> set[tuple[str, date]]:
+    """The (force, month) pairs an import replaces: those its records hold, and each file's
+    held months for the file's force (a month published empty is a held zero, not a gap).
+
+    A month is replaced per force, never across forces: importing force B's March leaves
+    force A's March exactly as it was.
+    """
+    pairs = set(zip(records[FORCE].astype(str), records["month"])) if len(records) else set()
+    known = reconciliation.dropna(subset=["month"])
+    vouched = known[(known["rows_read"] == 0) | (known["rows_read"] > known["rejected"])]
+    pairs |= set(zip(vouched[FORCE].astype(str), pd.to_datetime(vouched["month"]).dt.date))
+    return pairs
+
+
+def _held_counts(current: Path | None, months: list, owner: str) -> dict:
+    """Records per (force, month) the store holds, for the months this import brings (others are not
+    read: with force-month partitions, the filter skips every other partition unread)."""
     if current is None or not current.exists() or not months:
         return {}
     con = duckdb.connect(":memory:")
     try:
+        source = parquet_source(current)
+        force = FORCE if has_column(con, source, FORCE) else sql_string(owner)
         con.register("wanted", pd.DataFrame({"month": pd.to_datetime(pd.Series(months))}))
         rows = con.execute(
-            f"SELECT month, count(*) FROM {parquet_source(current)} "
+            f"SELECT {force}, month, count(*) FROM {source} "
             "WHERE month BETWEEN (SELECT min(month) FROM wanted)::DATE AND (SELECT max(month) FROM wanted)::DATE "
-            "GROUP BY month"
+            "GROUP BY ALL"
         ).fetchall()
     finally:
         con.close()
-    return {pd.Timestamp(m).date(): n for m, n in rows if m is not None}
+    return {(str(f), pd.Timestamp(m).date()): n for f, m, n in rows if m is not None}
 
 
 def _held_months(current_dir: Path | None) -> list:
@@ -212,11 +232,21 @@ def publish_import(
         )
     records = records.copy()
     records["month"] = pd.to_datetime(records["month"]).dt.date
-    new_months = sorted(set(records["month"]) | held_months(reconciliation))
+    # Every record and reconciliation row belongs to a force; importers that do not read one
+    # per row (fire, MARAC, hate crime) hold the store's own force's data.
+    owner = owners.default_owner(data_dir)
+    if FORCE not in records:
+        records[FORCE] = owner
+    reconciliation = reconciliation.copy()
+    if FORCE not in reconciliation:
+        reconciliation[FORCE] = owner
+    reconciliation[FORCE] = reconciliation[FORCE].fillna(owner).astype(str)
+    pairs = import_pairs(records, reconciliation)
+    new_months = sorted({m for _, m in pairs})
     try:
         with store_writer.write_lock(data_dir):
             return _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source,
-                                      new_months, replace_smaller)
+                                      new_months, replace_smaller, pairs, owner)
     except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
         raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
 
@@ -239,15 +269,17 @@ def _write_failure(data_dir: Path, exc: BaseException) -> str:
             "nothing was published, the store is as it was")
 
 
-def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source, new_months, replace_smaller):
+def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source, new_months, replace_smaller,
+                       pairs, owner):
     manifest = read_manifest(data_dir)
     replaced_synthetic = bool(manifest.get("synthetic", {}).get(dataset))
     current = None if replaced_synthetic else store_writer.current_records(data_dir, dataset)
     current_dir = current.parent if current is not None else None
-    held = {m: n for m, n in _held_counts(current, new_months).items() if m in set(new_months)}
-    incoming = records.groupby("month").size().to_dict()
-    for month in new_months:
-        incoming.setdefault(month, 0)
+    held = {k: n for k, n in _held_counts(current, new_months, owner).items() if k in pairs}
+    incoming = records.groupby([FORCE, "month"], observed=True).size().to_dict() if len(records) else {}
+    incoming = {(str(f), m): n for (f, m), n in incoming.items()}
+    for pair in pairs:
+        incoming.setdefault(pair, 0)
     problems = shrink_problems(held, incoming, reconciliation)
     if problems and not replace_smaller:
         shown = problems[:MONTHS_LISTED] + ([f"... and {len(problems) - MONTHS_LISTED} more"] if len(problems) > MONTHS_LISTED else [])
@@ -264,35 +296,41 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
         areas = store_writer.areas_fingerprint(data_dir)
         con = duckdb.connect(":memory:")
         con.register("new_records", records)
-        con.register("new_months", pd.DataFrame({"month": new_months}))
+        con.register("new_pairs", pd.DataFrame({"key": sorted(store_writer.partition_key(f, m) for f, m in pairs)}))
         target = folder / "records.parquet"
-        replaced = {_month(m) for m in new_months}
+        replaced = {store_writer.partition_key(f, m) for f, m in pairs}
         store_writer.write_month_partitions(con, "SELECT * FROM new_records", target)
-        old_coverage = pd.DataFrame({"month": [], "source": []})
+        old_coverage = pd.DataFrame({"month": [], "source": [], FORCE: []})
         rebuild_all = True
         if current is not None and current.exists():
-            if current.is_dir():  # partitioned: keep the other months by hard links, nothing rewritten
+            if store_writer.force_partitioned(current):  # keep the other force-months by hard links, nothing rewritten
                 store_writer.link_month_partitions(current, target, skip=replaced)
                 rebuild_all = store_writer.version_meta(current_dir).get("areas") != areas
-            else:  # a single-file version (older stores): rewritten once, partitioned from now on
+            else:  # a single-file or month-only version (older stores): rewritten once, force-partitioned from now on
+                old = parquet_source(current)
+                keyed = has_column(con, old, FORCE)
+                select = f"SELECT *{'' if keyed else f', {sql_string(owner)} AS {FORCE}'} FROM {old}"
                 store_writer.write_month_partitions(
-                    con, f"SELECT * FROM read_parquet({sql_string(current)}) WHERE month NOT IN (SELECT month FROM new_months)",
+                    con, f"SELECT * FROM ({select}) AS o WHERE {store_writer.PAIR_SQL} NOT IN (SELECT key FROM new_pairs)",
                     target)
             old_coverage = pd.read_parquet(current_dir / "coverage.parquet")
+            if FORCE not in old_coverage:
+                old_coverage[FORCE] = owner
         con.close()
         if rebuild_all:
             store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], None)
-        else:  # only the months imported; the rest were built under the same geography
-            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], new_months)
+        else:  # only the force-months imported; the rest were built under the same geography
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], sorted(pairs))
             store_writer.link_month_partitions(current_dir / "monthly.parquet", folder / "monthly.parquet", skip=replaced)
+        old_keys = list(zip(old_coverage[FORCE].astype(str), pd.to_datetime(old_coverage["month"]).dt.date))
         coverage = pd.concat(
-            [old_coverage[~pd.to_datetime(old_coverage["month"]).dt.date.isin(new_months)],
-             pd.DataFrame({"month": new_months, "source": source})],
+            [old_coverage[[k not in pairs for k in old_keys]],
+             pd.DataFrame({"month": [m for _, m in sorted(pairs)], "source": source, FORCE: [f for f, _ in sorted(pairs)]})],
             ignore_index=True,
         )
         coverage["month"] = pd.to_datetime(coverage["month"]).dt.date
-        store_writer.write_parquet(coverage.sort_values("month", ignore_index=True), folder / "coverage.parquet")
-        held_recon = _carry_reconciliation(current_dir, folder, reconciliation, new_months)
+        store_writer.write_parquet(coverage.sort_values([FORCE, "month"], ignore_index=True), folder / "coverage.parquet")
+        held_recon = _carry_reconciliation(current_dir, folder, reconciliation, pairs, owner)
         all_rejected = _carry_rejected(current_dir, folder, rejected, reconciliation, held_recon)
         if len(all_rejected):
             # The quarantine is part of the version: on disk before the version is published.
@@ -302,6 +340,8 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
             "months": [_month(m) for m in new_months],
             "rows_read": int(reconciliation["rows_read"].sum()), "loaded": int(reconciliation["loaded"].sum()),
             "outside_area": int(reconciliation["outside_area"].sum()),
+            **{part: int(reconciliation[part].sum()) for part in OWNER_PARTS if part in reconciliation},
+            "forces": sorted({f for f, _ in pairs}),
             "unallocated": int(reconciliation["unallocated"].sum()), "rejected": int(reconciliation["rejected"].sum()),
             "records": len(records), "replaced_smaller": bool(problems), "warnings": warnings,
         }
@@ -320,7 +360,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
         quarantine = data_dir / dataset / "quarantine.csv"
         if not quarantine.exists():
             quarantine = version / "quarantine.csv"
-    return ImportResult(version, new_months, replaced_synthetic, reconciliation, quarantine, warnings)
+    return ImportResult(version, new_months, replaced_synthetic, reconciliation, quarantine, warnings, pairs)
 
 
 def _read_history(current_dir: Path | None, table: str) -> pd.DataFrame | None:
@@ -329,8 +369,8 @@ def _read_history(current_dir: Path | None, table: str) -> pd.DataFrame | None:
     return None
 
 
-def _carry_reconciliation(current_dir, folder, reconciliation: pd.DataFrame, new_months: list) -> pd.DataFrame:
-    """The reconciliation of the data held: old rows of replaced months go; a re-imported file's unknown-month rows go."""
+def _carry_reconciliation(current_dir, folder, reconciliation: pd.DataFrame, pairs: set, owner: str) -> pd.DataFrame:
+    """The reconciliation of the data held: old rows of replaced force-months go; a re-imported file's unknown-month rows go."""
     columns = STORED_RECONCILIATION_COLUMNS + [c for c in reconciliation.columns if c not in STORED_RECONCILIATION_COLUMNS]
     frame = _typed(reconciliation.reindex(columns=columns), columns)
     for part in OWNER_PARTS:
@@ -338,10 +378,11 @@ def _carry_reconciliation(current_dir, folder, reconciliation: pd.DataFrame, new
     old = _read_history(current_dir, "reconciliation")
     if old is not None:
         old = old.assign(**{p: old[p] if p in old else 0 for p in OWNER_PARTS})
+        old[FORCE] = old[FORCE].fillna(owner) if FORCE in old else owner
     frames = [frame]
     if old is not None:
         months = pd.to_datetime(old["month"], errors="coerce").dt.date
-        replaced = months.isin(new_months)
+        replaced = pd.Series([(str(f), m) in pairs for f, m in zip(old[FORCE], months)], index=old.index, dtype=bool)
         same_file_unknown = months.isna() & old["file"].isin(set(reconciliation["file"]))
         frames.insert(0, old[~(replaced | same_file_unknown)])
     merged = pd.concat(frames, ignore_index=True)

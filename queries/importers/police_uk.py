@@ -33,6 +33,7 @@ import sys
 import time
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO, Callable, TextIO
@@ -43,10 +44,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from queries import geography
+from queries import geography, national, owners
 from queries.importers.common import (
-    RECONCILIATION_COLUMNS,
     REJECTED_COLUMNS,
+    STORED_RECONCILIATION_COLUMNS,
     ImportError_,
     publish_import,
 )
@@ -69,12 +70,15 @@ EXPECTED_COLUMNS = [
     "Last outcome category",
     "Context",
 ]
-# The columns worth keeping, and their names inside the importer. Reported by / Falls
-# within (the force, constant per file), LSOA name (derivable) and Context (almost always
-# empty) are not parsed at all, which keeps a 10M-row import lean.
+# The columns worth keeping, and their names inside the importer. "Falls within" is the
+# force a row belongs to (its `force`); "Reported by" is kept beside it (BTP reports rows
+# that fall within a territorial force's area). LSOA name (derivable) and Context (almost
+# always empty) are not parsed at all, which keeps a 10M-row import lean.
 KEPT_COLUMNS = {
     "Crime ID": "crime_id",
     "Month": "month_text",
+    "Reported by": "reported_by",
+    "Falls within": "falls_within",
     "Longitude": "longitude",
     "Latitude": "latitude",
     "Location": "street",
@@ -105,7 +109,13 @@ REJECTED_ROWS_ALWAYS_ALLOWED = 10
 EXAMPLES_SHOWN = 10
 LAST_RECONCILIATION = "last-import-reconciliation.csv"
 # Record columns with few distinct values (hundreds, or ~10,000 streets a year) among millions of rows.
-CATEGORY_COLUMNS = ("measure", "ward_code", "location", "source_category", "lsoa_code", "outcome", "street")
+CATEGORY_COLUMNS = ("measure", "ward_code", "location", "source_category", "lsoa_code", "outcome", "street", "force",
+                    "reported_by")
+ALLOW_OTHER_FORCES_FLAG = "--allow-other-forces"
+# A store for more forces than this is named by its count in messages, not by every name.
+MANY_FORCES = 3
+# Where each row went, for the reconciliation (common.RECONCILED_PARTS without "rejected").
+PLACED_PARTS = ("loaded", "outside_area", "another_owner", "unknown_area", "unallocated")
 GROUPS_COLUMNS = ("police_uk_type", "group")
 # Non-TTY progress: one line per this share of the work, no more often than this.
 PROGRESS_STEP = 0.10
@@ -121,6 +131,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "groups (the original category is kept as source_category). See docs/import-police-uk.md.",
     )
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar on stderr")
+    parser.add_argument(
+        ALLOW_OTHER_FORCES_FLAG, action="store_true",
+        help="keep rows that fall within another police force than the store's (their 'Falls within'), stored as "
+        "that force's and never counted in this store's figures; without it such a file is refused",
+    )
 
 
 # --------------------------------------------------------------------------- progress
@@ -603,6 +618,7 @@ class FileResult:
     reconciliation: pd.DataFrame  # RECONCILIATION_COLUMNS
     categories: dict[str, int]  # source category -> rows
     blank_lines: int = 0
+    other_forces: dict[str, int] = field(default_factory=dict)  # another force's slug -> rows (not the store's)
 
 
 class _Distinct:
@@ -646,16 +662,70 @@ def _to_float(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return pa.chunked_array([pa.array(pd.to_numeric(column.to_pandas(), errors="coerce"), pa.float64())])
 
 
-def classify_file(parsed: ParsedFile, wards: dict[str, str], groups: dict[str, str] | None) -> FileResult:
-    """Month checks, LSOA -> ward, measure and reconciliation for one file, all vectorised."""
+@dataclass
+class Placement:
+    """Everything that places a row: the store's own lookup and force(s), and the national geography.
+
+    `owners` None means "every row is the store's own force's" (tools that classify a file
+    on its own, without a store).
+    """
+
+    store_wards: dict[str, str]
+    owners: set[str] | None = None
+    default_force: str | None = None
+
+    @staticmethod
+    def for_store(data_dir: Path) -> "Placement":
+        try:
+            lookup = geography.lsoa_lookup(data_dir)
+        except FileNotFoundError:
+            raise ImportError_(
+                f"{Path(data_dir) / geography.LSOA_FILE}: the LSOA lookup is missing from the data directory; "
+                f"create the store with: python app.py init --force SLUG --data-dir {Path(data_dir)}"
+            ) from None
+        try:
+            forces = owners.owner_slugs(data_dir)
+        except (national.MissingForces, national.UnknownForce) as exc:
+            raise ImportError_(str(exc)) from None
+        # Both vintages (2011 and 2021) in one map: a code unchanged in 2021 has the same ward.
+        wards = dict(zip(lookup["lsoa_code"].str.strip(), lookup["ward_code"]))
+        return Placement(wards, set(forces), forces[0])
+
+
+@lru_cache(maxsize=1)
+def _national_lsoas() -> tuple[dict[str, str], dict[str, str]]:
+    """LSOA code (either vintage) -> the force whose district holds it, and -> its 2025 ward."""
+    table = national.lsoas().merge(national.districts()[["lad_code", "force_slug"]], on="lad_code", how="left")
+    return dict(zip(table["lsoa_code"], table["force_slug"])), dict(zip(table["lsoa_code"], table["ward_code"]))
+
+
+def _force_slug(name: str | None) -> str | None:
+    found = national.force_named(name) if name and name.strip() else None
+    return found.slug if found is not None else None
+
+
+def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", groups: dict[str, str] | None) -> FileResult:
+    """Month checks, force, LSOA -> ward, measure and reconciliation for one file, all vectorised.
+
+    A row's force is its "Falls within" (empty: the file name's force, else the store's). A
+    row of the store's own force is loaded in its ward, outside the force area (an LSOA of
+    another district), an unknown LSOA (no lookup knows the code) or unallocated (no LSOA).
+    Another force's row is placed relative to its own force, and counted as another force's.
+    """
+    placement = wards if isinstance(wards, Placement) else Placement(dict(wards))
     source, table = parsed.source, parsed.table
     expected = source.expected_month
     months, kinds, lsoas = _Distinct(table["month_text"]), _Distinct(table["crime_type"]), _Distinct(table["lsoa_code"])
+    falls = _Distinct(table["falls_within"])
     month = months.map(_parse_month, pa.date32())
+    fallback = _force_slug(source.force) or placement.default_force
     reason = pc.coalesce(
         months.map(lambda t: _month_reason(t, expected), pa.string()),
         kinds.map(lambda t: None if (t or "").strip() else "Crime type is empty", pa.string()),
+        falls.map(lambda t: None if not (t or "").strip() or _force_slug(t)
+                  else f"Falls within {t.strip()!r} is not a police force that publishes on police.uk", pa.string()),
     )
+    force = falls.map(lambda t: _force_slug(t) or fallback, pa.string())
 
     def measure_of(kind: str | None) -> str | None:
         kind = (kind or "").strip()
@@ -663,13 +733,36 @@ def classify_file(parsed: ParsedFile, wards: dict[str, str], groups: dict[str, s
             return kind or None
         return groups.get(kind.lower(), kind)
 
-    def location_of(code: str | None) -> str:
+    nat_force, nat_ward = _national_lsoas()
+    store_wards = placement.store_wards
+    NONE, UNKNOWN, KNOWN = 0, 1, 2
+
+    def state_of(code: str | None) -> int:
         code = (code or "").strip()
         if not code:
-            return geography.NO_LOCATION
-        return geography.IN_AREA if code in wards else geography.OUTSIDE_AREA
+            return NONE
+        return KNOWN if code in store_wards or code in nat_force else UNKNOWN
 
-    location = lsoas.map(location_of, pa.string())
+    state = lsoas.map(state_of, pa.int8()).to_numpy()
+    code_force = lsoas.map(lambda c: nat_force.get((c or "").strip()), pa.string()).to_numpy(zero_copy_only=False)
+    in_store = lsoas.map(lambda c: (c or "").strip() in store_wards, pa.bool_()).to_numpy()
+    row_force = force.to_numpy(zero_copy_only=False)
+    own = (np.ones(len(row_force), dtype=bool) if placement.owners is None
+           else np.isin(row_force.astype(object), list(placement.owners)))
+    same_force = code_force == row_force
+    no_national = pd.isna(code_force)
+    # Where the row lies relative to its own force's area.
+    inside = np.where(own, in_store & (no_national | same_force), same_force) & (state == KNOWN)
+    location_np = np.where(state != KNOWN, geography.NO_LOCATION, np.where(inside, geography.IN_AREA, geography.OUTSIDE_AREA))
+    placed_np = np.select(
+        [~own, state == NONE, state == UNKNOWN, inside],
+        ["another_owner", "unallocated", "unknown_area", "loaded"],
+        default="outside_area",
+    )
+    store_ward = lsoas.map(lambda c: store_wards.get((c or "").strip()), pa.string()).to_numpy(zero_copy_only=False)
+    other_ward = lsoas.map(lambda c: nat_ward.get((c or "").strip()), pa.string()).to_numpy(zero_copy_only=False)
+    ward_np = np.where(inside, np.where(own, store_ward, other_ward), None)
+    location = pa.array(location_np.astype(object), pa.string())
     record_ids = pc.coalesce(
         table["crime_id"],
         pc.binary_join_element_wise(pa.scalar(source.name), pc.cast(table["line"], pa.string()), ":"),
@@ -679,8 +772,11 @@ def classify_file(parsed: ParsedFile, wards: dict[str, str], groups: dict[str, s
             "record_id": record_ids,
             "month": month,
             "measure": kinds.map(measure_of, pa.string()),
-            "ward_code": lsoas.map(lambda c: wards.get((c or "").strip()), pa.string()),
+            "ward_code": pa.array(ward_np, pa.string()),
             "location": location,
+            "force": force,
+            "reported_by": table["reported_by"],
+            "placed": pa.array(placed_np.astype(object), pa.string()),
             "source_category": kinds.map(lambda t: (t or "").strip() or None, pa.string()),
             "lsoa_code": table["lsoa_code"],
             "outcome": table["outcome"],
@@ -706,42 +802,52 @@ def classify_file(parsed: ParsedFile, wards: dict[str, str], groups: dict[str, s
     rejected.insert(0, "file", source.display)
     rejected = rejected.sort_values("line", ignore_index=True)
     categories = pc.value_counts(records["source_category"]).to_pylist()
+    others = records.filter(pc.equal(records["placed"], "another_owner"))
+    other_forces = {c["values"]: c["counts"] for c in pc.value_counts(others["force"]).to_pylist()}
+    file_force = _force_slug(source.force) or _majority(records["force"]) or placement.default_force
+    reconciliation = _reconcile(source, records, rejected, file_force)
     return FileResult(
         source,
-        records,
+        records.drop_columns(["placed"]),
         rejected,
-        _reconcile(source, records, rejected),
+        reconciliation,
         {c["values"]: c["counts"] for c in categories if c["values"] is not None},
         parsed.blank_lines,
+        other_forces,
     )
 
 
-def _reconcile(source: StreetFile, records: pa.Table, rejected: pd.DataFrame) -> pd.DataFrame:
-    """rows read = loaded + outside area + unallocated + rejected, per month of one file.
+def _majority(column: pa.ChunkedArray) -> str | None:
+    """The most frequent value of a column (a file's force when its name does not say)."""
+    counts = [c for c in pc.value_counts(column).to_pylist() if c["values"] is not None]
+    return max(counts, key=lambda c: c["counts"])["values"] if counts else None
+
+
+def _reconcile(source: StreetFile, records: pa.Table, rejected: pd.DataFrame, file_force: str | None) -> pd.DataFrame:
+    """rows read = loaded + outside area + another force + unknown LSOA + unallocated + rejected, per month of one file.
 
     A file named for a month reports under that month, even with no rows at all, so a month
-    published empty is recorded as held (zero), not as missing.
+    published empty is recorded as held (zero) for the file's force, not as missing.
     """
     if source.expected_month is not None:
-        counts = pc.value_counts(records["location"]).to_pylist()
+        counts = pc.value_counts(records["placed"]).to_pylist()
         frame = pd.DataFrame([{"month": source.expected_month, **{c["values"]: c["counts"] for c in counts}}])
     elif records.num_rows == 0:
         frame = pd.DataFrame({"month": pd.Series([], dtype=object)})
     else:
-        grouped = records.select(["month", "location"]).group_by(["month", "location"]).aggregate([([], "count_all")])
-        frame = grouped.to_pandas().pivot_table(index="month", columns="location", values="count_all", aggfunc="sum")
+        grouped = records.select(["month", "placed"]).group_by(["month", "placed"]).aggregate([([], "count_all")])
+        frame = grouped.to_pandas().pivot_table(index="month", columns="placed", values="count_all", aggfunc="sum")
         frame = frame.reset_index()
     frame["month"] = pd.to_datetime(frame["month"]).dt.date
-    frame = frame.rename(columns={geography.IN_AREA: "loaded", geography.OUTSIDE_AREA: "outside_area",
-                                  geography.NO_LOCATION: "unallocated"})
     rejects = rejected.groupby("month", dropna=False).size().rename("rejected").reset_index()
     frame = frame.merge(rejects, on="month", how="outer")
-    parts = ["loaded", "outside_area", "unallocated", "rejected"]
+    parts = [*PLACED_PARTS, "rejected"]
     frame = frame.reindex(columns=["month"] + parts)
     frame[parts] = frame[parts].fillna(0).astype("int64")
     frame["rows_read"] = frame[parts].sum(axis=1)
     frame["file"] = source.display
-    return frame.sort_values("month", na_position="last", ignore_index=True)[RECONCILIATION_COLUMNS]
+    frame["force"] = file_force
+    return frame.sort_values("month", na_position="last", ignore_index=True)[STORED_RECONCILIATION_COLUMNS + ["force"]]
 
 
 def check_rejection_rates(reconciliation: pd.DataFrame, rejected: pd.DataFrame) -> list[str]:
@@ -773,6 +879,7 @@ def main(args: argparse.Namespace) -> int:
             list(args.paths), Path(args.data_dir), getattr(args, "groups", None),
             progress=not getattr(args, "no_progress", False),
             replace_smaller=getattr(args, "replace_smaller", False),
+            allow_other_forces=getattr(args, "allow_other_forces", False),
         )
     except ImportError_ as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -796,30 +903,40 @@ def run_import(
     out: TextIO | None = None,
     err: TextIO | None = None,
     replace_smaller: bool = False,
+    allow_other_forces: bool = False,
 ) -> int:
-    """Read, check and classify every file, then publish them in one atomic swap."""
+    """Read, check and classify every file, then publish them in one atomic swap.
+
+    A file holding rows of another force than the store's is refused (naming both forces)
+    unless `allow_other_forces`: then those rows are stored as that force's, under its own
+    partition key, and never counted in this store's figures.
+    """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     started = time.monotonic()
-    try:
-        lookup = geography.lsoa_lookup(data_dir)
-    except FileNotFoundError:
-        raise ImportError_(f"{Path(data_dir) / geography.LSOA_FILE}: the LSOA lookup is missing from the data directory") from None
-    # Both vintages (2011 and 2021) in one map: a code unchanged in 2021 has the same ward.
-    wards = dict(zip(lookup["lsoa_code"].str.strip(), lookup["ward_code"]))
+    if not Path(data_dir).is_dir():
+        raise ImportError_(f"{data_dir}: no such data directory; create it with: "
+                           f"python app.py init --force SLUG --data-dir {data_dir}")
+    placement = Placement.for_store(data_dir)
     groups = read_groups(groups_file) if groups_file is not None else None
 
     files, skipped, problems = discover(paths)
     results: list[FileResult] = []
     bar = Progress(sum(f.size for f in files), "reading police.uk files", stream=err, enabled=progress)
+    refused = 0  # files refused as another force's: the others are still classified, to name every one
     for source in files:
         try:
             parsed = read_street_file(source, bar)
         except FileProblem as exc:
             problems.append(str(exc))
             continue
-        if not problems:  # once a file is refused nothing will be written: only check the rest
-            results.append(classify_file(parsed, wards, groups))
+        if len(problems) == refused:  # once a file cannot be read nothing will be written: only check the rest
+            result = classify_file(parsed, placement, groups)
+            if result.other_forces and not allow_other_forces:
+                problems.append(_other_force_problem(result, placement))
+                refused += 1
+            else:
+                results.append(result)
         del parsed
     bar.close()
     if problems:
@@ -843,7 +960,7 @@ def run_import(
     if problems:
         raise ImportError_(_list("problem(s) found", problems))
 
-    months_before = _months_held(data_dir)
+    months_before = _months_held(data_dir, placement.owners)
     source_note = "police.uk street-level crime: " + ", ".join(sorted({Path(p).name for p in paths}))
     records_table = _as_categories(pa.concat_tables([r.records for r in results]))
     blank_notes = [f"{r.source.display}: {r.blank_lines:,} blank line(s) ignored (not rows)" for r in results if r.blank_lines]
@@ -858,12 +975,30 @@ def run_import(
     try:
         saved = _save_last_reconciliation(data_dir, reconciliation)
         report(out, reconciliation, rejected, categories, published, months_before, skipped + blank_notes, saved,
-               time.monotonic() - started)
+               time.monotonic() - started, owned=placement.owners)
     except KeyboardInterrupt:
         err.write("\ninterrupted after the import was published: the store is complete and consistent; only the "
                   "summary was not printed (see the crime reconciliation table)\n")
         return 130
     return 0
+
+
+def _force_name(slug: str) -> str:
+    found = national.forces().get(slug)
+    return found.name if found is not None else slug
+
+
+def _other_force_problem(result: FileResult, placement: Placement) -> str:
+    """The refusal of a file with another force's rows: which forces, how many rows, what to do."""
+    rows = result.reconciliation["rows_read"].sum()
+    theirs = ", ".join(f"{_force_name(f)} ({n:,} rows)" for f, n in sorted(result.other_forces.items(), key=lambda x: -x[1]))
+    owned = sorted(placement.owners or [])
+    mine = (" and ".join(_force_name(f) for f in owned) if len(owned) <= MANY_FORCES
+            else f"its {len(owned)} forces ({', '.join(owned[:MANY_FORCES])}, ...)")
+    return (f"{result.source.display}: {sum(result.other_forces.values()):,} of {rows:,} rows fall within another "
+            f"police force ('Falls within': {theirs}), but this store is for {mine}; nothing was imported. Import "
+            f"it into a store for that force (python app.py init --force SLUG --data-dir DIR), or add "
+            f"{ALLOW_OTHER_FORCES_FLAG} to keep those rows as that force's, never counted in {mine}'s figures")
 
 
 def _as_categories(records: pa.Table) -> pa.Table:
@@ -883,8 +1018,8 @@ def _list(title: str, problems: list[str]) -> str:
     return f"{len(problems)} {title}:\n  " + "\n  ".join(problems)
 
 
-def _months_held(data_dir: Path) -> set[date]:
-    """Months the crime dataset holds now (none if it is the synthetic demo), for the summary."""
+def _months_held(data_dir: Path, forces: set[str] | None = None) -> set[date]:
+    """Months the crime dataset holds now for the store's own force(s) (none if it is the synthetic demo), for the summary."""
     try:
         manifest = read_manifest(data_dir)
     except StoreError:
@@ -895,7 +1030,10 @@ def _months_held(data_dir: Path) -> set[date]:
     path = Path(data_dir) / rel / "coverage.parquet"
     if not path.exists():
         return set()
-    return set(pd.to_datetime(pd.read_parquet(path)["month"]).dt.date)
+    coverage = pd.read_parquet(path)
+    if forces is not None and "force" in coverage:
+        coverage = coverage[coverage["force"].isin(forces)]
+    return set(pd.to_datetime(coverage["month"]).dt.date)
 
 
 def _save_last_reconciliation(data_dir: Path, reconciliation: pd.DataFrame) -> Path:
@@ -910,13 +1048,15 @@ def _save_last_reconciliation(data_dir: Path, reconciliation: pd.DataFrame) -> P
 
 
 def report(out: TextIO, reconciliation: pd.DataFrame, rejected: pd.DataFrame, categories: dict[str, int], published,
-           months_before: set[date], skipped: list[str], saved: Path, seconds: float) -> None:
+           months_before: set[date], skipped: list[str], saved: Path, seconds: float,
+           owned: set[str] | None = None) -> None:
     """The summary a person reads: where every row went, which months changed, what was refused."""
     table = reconciliation.copy()
     table["month"] = pd.to_datetime(table["month"]).dt.strftime("%Y-%m").fillna("?")
-    numbers = ["rows_read", "loaded", "outside_area", "unallocated", "rejected"]
+    numbers = ["rows_read", "loaded", "outside_area", "another_owner", "unknown_area", "unallocated", "rejected"]
     total = table[numbers].sum()
-    headings = ["file", "month", "rows read", "loaded", "outside area", "unallocated", "rejected"]
+    headings = ["file", "month", "rows read", "loaded", "outside area", "other force", "unknown LSOA", "unallocated",
+                "rejected"]
     rows = [[r.file, r.month] + [f"{getattr(r, c):,}" for c in numbers] for r in table.itertuples()]
     rows.append(["TOTAL", ""] + [f"{int(total[c]):,}" for c in numbers])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headings)]
@@ -930,13 +1070,20 @@ def report(out: TextIO, reconciliation: pd.DataFrame, rejected: pd.DataFrame, ca
     for row in rows[:-1]:
         print(line(row), file=out)
     print(line(rows[-1]), file=out)
-    print("rows read = loaded (in a ward) + outside area + unallocated (no LSOA) + rejected, for every file and month; "
-          "outside-area and unallocated rows are stored too and count in the Force Area total.", file=out)
-    in_force = int(total["rows_read"] - total["outside_area"])
+    print("rows read = loaded (in a ward) + outside area + other force + unknown LSOA + unallocated (no LSOA) + rejected, "
+          "for every file and month; outside-area, unknown-LSOA and unallocated rows are stored too and count in the "
+          "Force Area total; another force's rows are stored as that force's and never counted in this store's figures.",
+          file=out)
+    in_force = int(total["rows_read"] - total["outside_area"] - total["another_owner"])
     if in_force:
         print(f"ward match: {int(total['loaded']):,} of {in_force:,} rows within the force area ({total['loaded'] / in_force:.2%}) "
               "have a ward", file=out)
-    months = sorted(published.months_replaced)
+    pairs = getattr(published, "pairs", set()) or {(None, m) for m in published.months_replaced}
+    months = sorted({m for f, m in pairs if f is None or owned is None or f in owned})
+    others = sorted({(f, m) for f, m in pairs if f is not None and owned is not None and f not in owned})
+    if others:
+        print("kept as another force's, never in this store's figures: "
+              + ", ".join(f"{_force_name(f)} {m:%Y-%m}" for f, m in others), file=out)
     replaced = [m for m in months if m in months_before]
     added = [m for m in months if m not in months_before]
     if added:
