@@ -146,7 +146,7 @@ def selector_bar(spec: TrendSpec, view: params.View, extra: dict) -> dbc.Card:
     own = spec.controls(view, extra) if spec.controls is not None else []
     measure = components.select(spec.id("measure"), series.measures(store, spec.dataset), view.measure)
     common = [
-        labelled("Area", components.select(spec.id("area"), geography.TOP_AREAS, view.area), 2, spec.id("area")),
+        labelled("Area", components.select(spec.id("area"), series.force_areas(store, view.force).top_areas, view.area), 2, spec.id("area")),
         labelled(spec.measure_label, measure, 3, spec.id("measure")) if spec.show_measure else html.Div(measure, style=HIDDEN),
         labelled("Financial year", components.select(
             spec.id("fy"),
@@ -401,7 +401,8 @@ def _register_chart(spec: TrendSpec) -> None:
 def _summary_wide(table: pd.DataFrame, measure_label: str) -> pd.DataFrame:
     table = table.assign(cell=[controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])])
     wide = table.pivot(index="measure", columns="area", values="cell")
-    wide = wide.reindex(index=series.measure_order(list(wide.index)), columns=geography.COUNTY_CSPS + [geography.COUNTY])
+    # Columns in the summary table's own area order (queries.series.county_table_areas).
+    wide = wide.reindex(index=series.measure_order(list(wide.index)), columns=list(dict.fromkeys(table["area"])))
     return wide.rename_axis(None, axis=1).reset_index().rename(columns={"measure": measure_label})
 
 
@@ -449,7 +450,7 @@ def _register_summary(spec: TrendSpec) -> None:
     def summary_clicked(cell):
         """Clicking a summary cell opens that area's chart for that measure."""
         area, measure = clicked_id(cell, "colId"), clicked_id(cell, "rowId")
-        if area not in geography.TOP_AREAS or measure not in series.measures(state.store(), spec.dataset):
+        if area not in series.force_areas(state.store()).top_areas or measure not in series.measures(state.store(), spec.dataset):
             return no_update, no_update, no_update
         return area, measure, None
 
@@ -476,6 +477,17 @@ def _register_summary(spec: TrendSpec) -> None:
     _register_grid_export(spec, "summary", summary_frame)
 
 
+def _rolling_note(own) -> str:
+    """How the 12-month table's rows add up, in the force's own area names."""
+    counties = own.county_names
+    parts = " and ".join(counties) if counties else "the CSPs"
+    sums = (f"{parts} {'is' if len(counties) == 1 else 'are'} the sum of {'its' if len(counties) == 1 else 'their'} "
+            "CSPs; " if counties else "")
+    adds = f"adds {' and '.join(own.unitaries)}, " if counties and own.unitaries else "adds up the CSPs, "
+    return (f"{sums}{geography.FORCE} {adds}records placed outside the force area and records with no known area, "
+            "so every record is counted once.")
+
+
 def _register_rolling(spec: TrendSpec) -> None:
     def rolling(measure, month) -> tuple[params.View, pd.DataFrame]:
         view = view_from(spec, {"measure": measure, "month": month})
@@ -500,10 +512,7 @@ def _register_rolling(spec: TrendSpec) -> None:
             {"field": "% Change", **components.NUMBER_COLUMN,
              "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format('.1f')(params.value) + ' %'"}},
         ]
-        note = table.attrs.get("note") or (
-            f"{geography.COUNTY} is the sum of its CSPs; {geography.FORCE} adds {geography.CITY}, records placed "
-            "outside the force area and records with no known area, so every record is counted once."
-        )
+        note = table.attrs.get("note") or _rolling_note(series.force_areas(state.store(), view.force))
         return table.to_dict("records"), components.column_defs(columns), note, f"Rolling 12 months - {view.measure}"
 
     def rolling_frame(raw: dict, view: params.View):
@@ -516,7 +525,7 @@ def _register_rolling(spec: TrendSpec) -> None:
 def _register_drill(spec: TrendSpec) -> None:
     def drill_table(raw: dict) -> tuple[params.View, pd.DataFrame | None]:
         view = view_from(spec, raw)
-        if view.area not in geography.CSPS or _held_measure(spec, raw):
+        if view.area not in series.force_areas(state.store(), view.force).csps or _held_measure(spec, raw):
             return view, None
         return view, series.neighbourhood_table(state.store(), view)
 

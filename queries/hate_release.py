@@ -40,10 +40,11 @@ from queries import geography, hate, marac
 from queries.settings import DEFAULT_SUPPRESS_BELOW
 
 MONTH = "month"  # the one period type released
-# The finest areas held: every CSP, plus the two rows that are not a CSP.
-BASE_AREAS = geography.CSPS + [geography.OUTSIDE, geography.UNALLOCATED]
-# Areas the public may see, in the order of the board's reconciling rows.
-PUBLIC_AREAS = geography.RECONCILING_AREAS
+
+
+def public_areas(own: geography.ForceAreas) -> list[str]:
+    """Areas the public may see, in the order of the board's reconciling rows."""
+    return own.reconciling_areas
 
 
 def suppressed_label(threshold: int) -> str:
@@ -80,19 +81,20 @@ class PublicRelease:
             columns="value")
 
 
-def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
-          county_csps: list[str] | None = None) -> PublicRelease:
+def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW, *,
+          counties: dict[str, list[str]], unitaries: list[str]) -> PublicRelease:
     """Protect every public hate figure derived from `base`.
 
     `base` has columns kind, strand, area (a CSP, outside or no known area), month, count:
-    the finest cells. Missing combinations count as 0 (no records). `county_csps` is the
-    county's CSPs (default: geography.COUNTY_CSPS; tests pass fewer).
+    the finest cells. Missing combinations count as 0 (no records). `counties` maps each
+    county row to its CSPs and `unitaries` lists the CSPs that are their own upper tier
+    (`layout(own)` gives both for a store; tests pass a small hand-made one).
     """
-    county_csps = list(geography.COUNTY_CSPS if county_csps is None else county_csps)
+    county_csps = [c for csps in counties.values() for c in csps]
     base = base.assign(month=pd.to_datetime(base["month"]))
     kinds = sorted(base["kind"].unique())
     strands = [s for s in hate.STRANDS if s in set(base["strand"])] or sorted(base["strand"].unique())
-    areas_base = county_csps + [geography.CITY, geography.OUTSIDE, geography.UNALLOCATED]
+    areas_base = county_csps + list(unitaries) + [geography.OUTSIDE, geography.UNALLOCATED]
     unknown = set(base["area"]) - set(areas_base)
     if unknown:
         raise ValueError(f"hate counts for areas that are not a CSP or a reconciling row: {sorted(unknown)}")
@@ -121,11 +123,13 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
                 parts = [index[(kind, s, area, MONTH, month)] for s in strands]
                 relations.append((add((kind, all_strands, area, MONTH, month), sum(values[p] for p in parts)), parts))
             for strand in strands + [all_strands]:
-                csps = [index[(kind, strand, a, MONTH, month)] for a in county_csps]
-                county = add((kind, strand, geography.COUNTY, MONTH, month), sum(values[p] for p in csps))
-                relations.append((county, csps))
-                force_parts = [county] + [index[(kind, strand, a, MONTH, month)]
-                                          for a in (geography.CITY, geography.OUTSIDE, geography.UNALLOCATED)]
+                county_cells = []
+                for name, members in counties.items():
+                    csps = [index[(kind, strand, a, MONTH, month)] for a in members]
+                    county_cells.append(add((kind, strand, name, MONTH, month), sum(values[p] for p in csps)))
+                    relations.append((county_cells[-1], csps))
+                force_parts = county_cells + [index[(kind, strand, a, MONTH, month)]
+                                              for a in [*unitaries, geography.OUTSIDE, geography.UNALLOCATED]]
                 relations.append((add((kind, strand, geography.FORCE, MONTH, month), sum(values[p] for p in force_parts)),
                                   force_parts))
     array = np.array(values)
@@ -137,14 +141,20 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
     return PublicRelease(cells=cells, threshold=threshold)
 
 
+def layout(own: geography.ForceAreas) -> dict:
+    """`build`'s keyword arguments for a force: its counties with their CSPs, and its unitaries."""
+    return {"counties": {u.name: list(u.csps) for u in own.counties}, "unitaries": own.unitaries}
+
+
 def base_counts(store) -> pd.DataFrame:
     """kind, strand, area, month, count from the store's monthly table (district level, no neighbourhoods)."""
     measures = {hate.measure_name(kind, strand): (kind, strand) for kind in hate.KINDS for strand in hate.STRANDS}
     frame = store.query(
         """SELECT measure, coalesce(csp, CASE location WHEN ? THEN ? ELSE ? END) AS area, month,
                   sum(count)::BIGINT AS count
-           FROM monthly WHERE dataset = ? AND measure IN (SELECT unnest(?)) GROUP BY ALL""",
-        [geography.OUTSIDE_AREA, geography.OUTSIDE, geography.UNALLOCATED, hate.DATASET, list(measures)],
+           FROM monthly WHERE dataset = ? AND force = ? AND measure IN (SELECT unnest(?)) GROUP BY ALL""",
+        [geography.OUTSIDE_AREA, geography.OUTSIDE, geography.UNALLOCATED, hate.DATASET,
+         geography.areas(store.data_dir).force.slug, list(measures)],
     )
     frame[["kind", "strand"]] = pd.DataFrame(frame["measure"].map(measures).tolist(), index=frame.index)
     return frame[["kind", "strand", "area", "month", "count"]]
@@ -165,7 +175,7 @@ def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW) -> PublicRelease:
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    result = build(base_counts(store), threshold)
+    result = build(base_counts(store), threshold, **layout(geography.areas(store.data_dir)))
     with _CACHE_LOCK:
         _CACHE.clear()  # one version at a time is plenty
         _CACHE[key] = result

@@ -116,8 +116,11 @@ class StoreVersion:
                     con.execute(
                         f"CREATE VIEW {dataset}_{table} AS SELECT * FROM {parquet_source(path)}"
                     )
+        first_force = sql_string(geography.force_slugs(self.data_dir)[0])
         monthly = [
-            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)} FROM {parquet_source(f / 'monthly.parquet')}"
+            f"SELECT '{d}' AS dataset, {', '.join(MONTHLY_COLUMNS)}, "
+            f"{_force_column(con, f / 'monthly.parquet', first_force)} AS force "
+            f"FROM {parquet_source(f / 'monthly.parquet')}"
             for d, f in datasets.items()
         ]
         if monthly:
@@ -131,7 +134,7 @@ class StoreVersion:
         else:
             con.execute(
                 "CREATE TABLE monthly (dataset VARCHAR, measure VARCHAR, month DATE, ward_code VARCHAR, "
-                "neighbourhood VARCHAR, csp VARCHAR, parent VARCHAR, location VARCHAR, count BIGINT)"
+                "neighbourhood VARCHAR, csp VARCHAR, parent VARCHAR, location VARCHAR, count BIGINT, force VARCHAR)"
             )
         coverage = [
             f"SELECT '{d}' AS dataset, month FROM read_parquet({sql_string(f / 'coverage.parquet')})"
@@ -312,6 +315,16 @@ class Store:
 
     def source(self, dataset: str) -> str:
         return self.snapshot().source(dataset)
+
+
+def _force_column(con: duckdb.DuckDBPyConnection, monthly: Path, first_force: str) -> str:
+    """The SQL for a monthly row's force (slug): its own `force` column, else the store's first force.
+
+    Monthly tables written before stores held several forces have no `force` column (and rows
+    outside every ward have none to take from the ward): such a store is a one-force store.
+    """
+    columns = con.execute(f"SELECT * FROM {parquet_source(monthly)} LIMIT 0").df().columns
+    return f"coalesce(force, {first_force})" if "force" in columns else first_force
 
 
 def parquet_source(path: Path) -> str:

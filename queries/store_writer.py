@@ -101,7 +101,8 @@ def monthly_select(measure_sql: str) -> str:
     A relation named `areas` (geography.ward_areas) must be visible too.
     """
     return f"""
-        SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location, count(*) AS count
+        SELECT m.measure, m.month, m.ward_code, a.neighbourhood, a.csp, a.parent, m.location, count(*) AS count,
+            a.force  -- s3-8b replaces with the owning force from records
         FROM ({measure_sql}) AS m
         LEFT JOIN areas AS a ON a.ward_code = m.ward_code
         GROUP BY ALL
