@@ -191,6 +191,11 @@ def read_grouping(data_dir: Path) -> pd.DataFrame:
     return table[["key", "code", "name"]]
 
 
+def _named(codes: pd.Series, names: dict[str, str], ons_names: pd.Series) -> list[str]:
+    """The grouping file's name for each code, else its ONS name."""
+    return [names.get(code, ons) for code, ons in zip(codes, ons_names)]
+
+
 @lru_cache(maxsize=32)
 def _load(data_dir: str, _forces_stamp: int | None, _areas_stamp: int | None) -> dict[str, ForceAreas]:
     """Every force of the store by slug (the stamps make an edited file a new cache entry)."""
@@ -210,8 +215,8 @@ def _load(data_dir: str, _forces_stamp: int | None, _areas_stamp: int | None) ->
                 f"{' or '.join(f.name for f in chosen)} ({len(strangers)} such rows)"
             )
     districts = districts.assign(
-        csp=districts["lad_code"].map(names.get("lad_code", {})).fillna(districts["lad_name"]),
-        upper=districts["utla_code"].map(names.get("utla_code", {})).fillna(districts["utla_name"]),
+        csp=_named(districts["lad_code"], names.get("lad_code", {}), districts["lad_name"]),
+        upper=_named(districts["utla_code"], names.get("utla_code", {}), districts["utla_name"]),
     )
     result = {}
     for force in chosen:
@@ -227,8 +232,8 @@ def _load(data_dir: str, _forces_stamp: int | None, _areas_stamp: int | None) ->
             )
         uppers.sort(key=lambda u: (not u.county, u.name))
         force_wards = wards.merge(own[["lad_code", "csp"]], on="lad_code")[["ward_code", "ward_name", "csp"]]
-        force_wards["neighbourhood"] = force_wards["ward_code"].map(names.get("ward_code", {})).fillna(
-            force_wards["ward_name"])
+        force_wards["neighbourhood"] = _named(force_wards["ward_code"], names.get("ward_code", {}),
+                                              force_wards["ward_name"])
         parent = {c: (u.name if u.county else c) for u in uppers for c in u.csps}
         force_wards["parent"] = force_wards["csp"].map(parent)
         force_wards["force"] = force.slug
