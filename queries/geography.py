@@ -304,7 +304,9 @@ def check_area(area: str, neighbourhood: str | None = None, neighbourhoods: pd.D
     """Raise UnknownArea, listing the choices, unless the area (and neighbourhood) exist in the force."""
     own = areas(data_dir, force)
     if area not in own.own_rows:
-        raise UnknownArea(f"unknown area {area!r}; choose one of: {', '.join(own.top_areas)}")
+        elsewhere = [slug for slug, other in _forces(data_dir).items() if slug != own.force.slug and area in other.own_rows]
+        hint = f" (it is an area of force {', '.join(elsewhere)}: choose that force)" if elsewhere else ""
+        raise UnknownArea(f"unknown area {area!r} in {own.force.name}{hint}; choose one of: {', '.join(own.top_areas)}")
     if neighbourhood is None:
         return
     if area not in own.csps:

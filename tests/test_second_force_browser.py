@@ -129,3 +129,53 @@ def test_leicestershire_in_chromium_selector_tables_and_drilldown(leicestershire
     wait_text(browser, "#crime-chart .gtitle", "Leicester - All crimes")
     screenshot(browser, "leicestershire-leicester-390")
     browser.set_window_size(1600, 2000)
+
+
+# --------------------------------------------------------------------------- a store of two forces
+
+
+@pytest.fixture(scope="module")
+def two_forces(tmp_path_factory):
+    """A store for Derbyshire and Leicestershire (a region), holding Leicestershire's March 2021."""
+    data_dir = tmp_path_factory.mktemp("region") / "store"
+    made = app("init", "--force", "derbyshire", "--force", "leicestershire", "--data-dir", str(data_dir))
+    assert made.returncode == 0, made.stderr
+    imported = app("import", "police-uk", str(FIXTURE), "--data-dir", str(data_dir))
+    assert imported.returncode == 0, imported.stderr
+    return data_dir
+
+
+def test_in_a_store_of_two_forces_the_cli_needs_the_force_an_area_belongs_to(two_forces, tmp_path):
+    out = tmp_path / "charnwood.csv"
+    args = ["export", "series", "--area", "Charnwood", "--measure", "All crimes", "--fy", "2020",
+            "--data-dir", str(two_forces), "--out", str(out)]
+    without = app(*args)
+    assert without.returncode != 0 and "it is an area of force leicestershire" in without.stderr
+    done = app(*args, "--force", "leicestershire")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out, dtype={"month": str})
+    assert int(table.loc[table["month"] == MONTH, "count"].iloc[0]) == raw_counts_by_district(two_forces)["Charnwood"]
+
+
+def test_in_a_store_of_two_forces_the_selector_starts_with_the_force(two_forces, browser):
+    proc, url = start_gunicorn(two_forces)
+    try:
+        browser.set_window_size(1280, 720)
+        browser.get(url + f"/?force=leicestershire&area=Leicester&month={MONTH}")
+        wait_text(browser, "#crime-chart .gtitle", "Leicester - All crimes")
+        force = Select(browser.find_element(By.ID, "crime-force"))
+        assert [o.text for o in force.options if o.text] == ["Derbyshire Constabulary", "Leicestershire Police"]
+        assert force.first_selected_option.text == "Leicestershire Police"
+        assert [o.text for o in Select(browser.find_element(By.ID, "crime-area")).options if o.text] == SELECTOR
+        wait_for(browser, "body", condition=lambda _: "force=leicestershire" in browser.current_url)
+        rows = wait_for(browser, "#crime-rolling .ag-row", condition=lambda els: len(els) >= 13)
+        assert "Rutland" in [r.find_element(By.CSS_SELECTOR, ".ag-cell[col-id='Area']").text for r in rows]
+        screenshot(browser, "two-forces-leicester-1280")
+        force.select_by_visible_text("Derbyshire Constabulary")
+        wait_for(browser, "#crime-area option", condition=lambda els: "Amber Valley" in [e.text for e in els])
+        wait_text(browser, "#crime-chart .gtitle", "Force Area - All crimes")
+        wait_for(browser, "body", condition=lambda _: "force=derbyshire" in browser.current_url)
+        screenshot(browser, "two-forces-derbyshire-1280")
+    finally:
+        browser.set_window_size(1600, 2000)
+        stop(proc)
