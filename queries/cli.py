@@ -308,6 +308,7 @@ def init_command(args) -> int:
               f"{len(areas.wards)} wards; rows: {', '.join(areas.top_areas)}")
     print("wrote " + ", ".join(str(p) for p in written))
     print(f"next: python app.py import police-uk FILES --data-dir {args.data_dir}")
+    print(f"for the map: python app.py import boundaries WARDS.geojson --data-dir {args.data_dir} (ONS 2025 wards)")
     return 0
 
 

@@ -288,7 +288,8 @@ class View:
         return replace(self, **changes)
 
     def query_string(self, **more: str) -> str:
-        params = {**dict(self.extra), **({"force": self.force} if self.force else {}), "area": self.area, "measure": self.measure, "fy": self.fy,
+        forces = {"force": self.force} if self.force else {}
+        params = {**dict(self.extra), **forces, "area": self.area, "measure": self.measure, "fy": self.fy,
                   "month": month_key(self.month), "method": self.method, "k": f"{self.k:g}"}
         if self.neighbourhood:
             params["neighbourhood"] = self.neighbourhood
