@@ -26,13 +26,13 @@ def marac_release_table(store: Store, period_type: str, threshold: int, state_di
 # Fields a user may group by, and the SQL that yields each. `area` is the CSP, or where a
 # record sits outside the force or has no known place, saying so (totals still reconcile).
 GROUP_FIELDS = {
-    "force": "force",  # the police.uk slug: in a store of several forces, area names repeat across them
     "month": "strftime(month, '%Y-%m')",
     "area": "coalesce(csp, CASE location WHEN 'outside_area' THEN ? ELSE ? END)",
     "parent": "coalesce(parent, CASE location WHEN 'outside_area' THEN ? ELSE ? END)",
     "neighbourhood": "neighbourhood",
     "ward": "ward_code",
     "measure": "measure",
+    "force": "force",  # the police.uk slug: in a store of several forces, area names repeat across them
 }
 _AREA_PARAMS = {"area": [geography.OUTSIDE, geography.UNALLOCATED], "parent": [geography.OUTSIDE, geography.UNALLOCATED]}
 
