@@ -215,8 +215,9 @@ def map_parts(store, dataset: str, area: str, measure: str, month: pd.Timestamp,
               min_significant: int) -> tuple[go.Figure | None, str, list, list[str]]:
     """(figure, summary sentence, table children, neighbourhood names) for a view; figure None
     when there is no map to draw (not a CSP, or no boundaries: the table still shows)."""
-    if area not in geography.CSPS:
-        return None, f"The map shows one CSP's neighbourhoods: choose one of {', '.join(geography.CSPS)}.", [], []
+    csps = geography.areas(store.data_dir).csps
+    if area not in csps:
+        return None, f"The map shows one CSP's neighbourhoods: choose one of {', '.join(csps)}.", [], []
     wards = maps.ward_status(store, dataset, area, measure, month, method, k, min_significant)
     known = sorted(set(wards["neighbourhood"]))
     caption = f"{area} neighbourhoods, {measure}, {pd.Timestamp(month):%B %Y}"

@@ -29,7 +29,8 @@ from queries.formats import FORMATS, export_filename, format_for
 BOARD_CHART_STYLE = {"height": "calc(100vh - 250px)", "minHeight": "420px"}
 HIDDEN = {"display": "none"}
 SHOWN = {"display": "block"}
-SELECTORS = ("area", "measure", "month", "method", "k")
+# "force" last: it is a visible selector only in a store of several forces (hidden otherwise).
+SELECTORS = ("area", "measure", "month", "method", "k", "force")
 # A chart-export row after the report month: the lines are drawn ahead, the count is not reported yet.
 NOT_REPORTED = "After the report month"
 
@@ -145,8 +146,13 @@ def selector_bar(spec: TrendSpec, view: params.View, extra: dict) -> dbc.Card:
     store = state.store()
     own = spec.controls(view, extra) if spec.controls is not None else []
     measure = components.select(spec.id("measure"), series.measures(store, spec.dataset), view.measure)
+    forces = geography.force_slugs(store.data_dir)
+    force = components.select(spec.id("force"), [
+        {"label": geography.areas(store.data_dir, slug).force.name, "value": slug} for slug in forces], view.force)
     common = [
-        labelled("Area", components.select(spec.id("area"), geography.TOP_AREAS, view.area), 2, spec.id("area")),
+        # Area names are unique only within a force: in a store of several, the force comes first.
+        labelled("Force", force, 2, spec.id("force")) if len(forces) > 1 else html.Div(force, style=HIDDEN),
+        labelled("Area", components.select(spec.id("area"), series.force_areas(store, view.force).top_areas, view.area), 2, spec.id("area")),
         labelled(spec.measure_label, measure, 3, spec.id("measure")) if spec.show_measure else html.Div(measure, style=HIDDEN),
         labelled("Financial year", components.select(
             spec.id("fy"),
@@ -333,6 +339,16 @@ def _register_selectors(spec: TrendSpec) -> None:
     def area_changed(_area):
         return None
 
+    @callback(Output(spec.id("area"), "options"), Output(spec.id("area"), "value", allow_duplicate=True),
+              Input(spec.id("force"), "value"), prevent_initial_call=True)
+    def force_changed(force):
+        """Another force lists its own areas and opens on its force area (names are unique only within a force)."""
+        try:
+            areas = series.force_areas(state.store(), force if isinstance(force, str) else None).top_areas
+        except geography.UnknownArea:
+            return no_update, no_update
+        return [{"label": a, "value": a} for a in areas], geography.FORCE
+
 
 def _register_chart(spec: TrendSpec) -> None:
     @callback(
@@ -401,13 +417,14 @@ def _register_chart(spec: TrendSpec) -> None:
 def _summary_wide(table: pd.DataFrame, measure_label: str) -> pd.DataFrame:
     table = table.assign(cell=[controls.status_cell(s, lv) for s, lv in zip(table["status"], table["low_volume"])])
     wide = table.pivot(index="measure", columns="area", values="cell")
-    wide = wide.reindex(index=series.measure_order(list(wide.index)), columns=geography.COUNTY_CSPS + [geography.COUNTY])
+    # Columns in the summary table's own area order (queries.series.county_table_areas).
+    wide = wide.reindex(index=series.measure_order(list(wide.index)), columns=list(dict.fromkeys(table["area"])))
     return wide.rename_axis(None, axis=1).reset_index().rename(columns={"measure": measure_label})
 
 
 def _register_summary(spec: TrendSpec) -> None:
-    def summary(month, method_name, k) -> tuple[params.View, pd.DataFrame]:
-        view = view_from(spec, {"month": month, "method": method_name, "k": k})
+    def summary(month, method_name, k, force=None) -> tuple[params.View, pd.DataFrame]:
+        view = view_from(spec, {"month": month, "method": method_name, "k": k, "force": force})
         return view, series.summary(state.store(), view)
 
     @callback(
@@ -417,9 +434,10 @@ def _register_summary(spec: TrendSpec) -> None:
         Input(spec.id("month"), "value"),
         Input(spec.id("method"), "value"),
         Input(spec.id("k"), "value"),
+        Input(spec.id("force"), "value"),
     )
-    def update_summary(month, method_name, k):
-        view, table = summary(month, method_name, k)
+    def update_summary(month, method_name, k, force):
+        view, table = summary(month, method_name, k, force)
         wide = _summary_wide(table, spec.measure_label)
         columns = [{"field": spec.measure_label, "pinned": "left", "minWidth": 230}] + [
             {"field": area, "cellStyle": controls.STATUS_STYLE, "minWidth": 105, "filter": False, "headerTooltip": area}
@@ -444,12 +462,14 @@ def _register_summary(spec: TrendSpec) -> None:
         Output(spec.id("measure"), "value"),
         Output(spec.id("neighbourhood"), "data", allow_duplicate=True),
         Input(spec.id("summary"), "cellClicked"),
+        State(spec.id("force"), "value"),
         prevent_initial_call=True,
     )
-    def summary_clicked(cell):
+    def summary_clicked(cell, force):
         """Clicking a summary cell opens that area's chart for that measure."""
         area, measure = clicked_id(cell, "colId"), clicked_id(cell, "rowId")
-        if area not in geography.TOP_AREAS or measure not in series.measures(state.store(), spec.dataset):
+        view = view_from(spec, {"force": force})
+        if area not in series.force_areas(state.store(), view.force).top_areas or measure not in series.measures(state.store(), spec.dataset):
             return no_update, no_update, no_update
         return area, measure, None
 
@@ -476,10 +496,21 @@ def _register_summary(spec: TrendSpec) -> None:
     _register_grid_export(spec, "summary", summary_frame)
 
 
+def _rolling_note(own) -> str:
+    """How the 12-month table's rows add up, in the force's own area names."""
+    counties = own.county_names
+    parts = " and ".join(counties) if counties else "the CSPs"
+    sums = (f"{parts} {'is' if len(counties) == 1 else 'are'} the sum of {'its' if len(counties) == 1 else 'their'} "
+            "CSPs; " if counties else "")
+    adds = f"adds {' and '.join(own.unitaries)}, " if counties and own.unitaries else "adds up the CSPs, "
+    return (f"{sums}{geography.FORCE} {adds}records placed outside the force area and records with no known area, "
+            "so every record is counted once.")
+
+
 def _register_rolling(spec: TrendSpec) -> None:
-    def rolling(measure, month) -> tuple[params.View, pd.DataFrame]:
-        view = view_from(spec, {"measure": measure, "month": month})
-        return view, series.rolling_12(state.store(), spec.dataset, view.measure, view.month)
+    def rolling(measure, month, force=None) -> tuple[params.View, pd.DataFrame]:
+        view = view_from(spec, {"measure": measure, "month": month, "force": force})
+        return view, series.rolling_12(state.store(), spec.dataset, view.measure, view.month, force=view.force)
 
     @callback(
         Output(spec.id("rolling"), "rowData"),
@@ -488,9 +519,10 @@ def _register_rolling(spec: TrendSpec) -> None:
         Output(spec.id("rolling-card-title"), "children"),
         Input(spec.id("measure"), "value"),
         Input(spec.id("month"), "value"),
+        Input(spec.id("force"), "value"),
     )
-    def update_rolling(measure, month):
-        view, table = rolling(measure, month)
+    def update_rolling(measure, month, force):
+        view, table = rolling(measure, month, force)
         columns = [{"field": "Area", "minWidth": 170}] + [
             {"field": c, "valueFormatter": components.THOUSANDS, **components.NUMBER_COLUMN}
             for c in table.columns[1:3]
@@ -500,14 +532,11 @@ def _register_rolling(spec: TrendSpec) -> None:
             {"field": "% Change", **components.NUMBER_COLUMN,
              "valueFormatter": {"function": "params.value == null ? 'n/a' : d3.format('.1f')(params.value) + ' %'"}},
         ]
-        note = table.attrs.get("note") or (
-            f"{geography.COUNTY} is the sum of its CSPs; {geography.FORCE} adds {geography.CITY}, records placed "
-            "outside the force area and records with no known area, so every record is counted once."
-        )
+        note = table.attrs.get("note") or _rolling_note(series.force_areas(state.store(), view.force))
         return table.to_dict("records"), components.column_defs(columns), note, f"Rolling 12 months - {view.measure}"
 
     def rolling_frame(raw: dict, view: params.View):
-        table = series.rolling_12(state.store(), spec.dataset, view.measure, view.month)
+        table = series.rolling_12(state.store(), spec.dataset, view.measure, view.month, force=view.force)
         return table, f"Rolling 12 months - {view.measure}", ["rolling-12", view.measure, params.month_key(view.month)]
 
     _register_grid_export(spec, "rolling", rolling_frame)
@@ -516,7 +545,7 @@ def _register_rolling(spec: TrendSpec) -> None:
 def _register_drill(spec: TrendSpec) -> None:
     def drill_table(raw: dict) -> tuple[params.View, pd.DataFrame | None]:
         view = view_from(spec, raw)
-        if view.area not in geography.CSPS or _held_measure(spec, raw):
+        if view.area not in series.force_areas(state.store(), view.force).csps or _held_measure(spec, raw):
             return view, None
         return view, series.neighbourhood_table(state.store(), view)
 

@@ -5,7 +5,7 @@ from ONS boundaries (Open Government Licence v3.0). Another force brings its own
 `python app.py import boundaries FILE.geojson`: any ONS ward boundary GeoJSON in WGS84
 (properties WDyyCD / WDyyNM / LADyyCD / LADyyNM, any year yy), national or already cut.
 
-Compact means: only the wards the store's ward lookup (`geography/lsoa-ward-lad.csv`) knows,
+Compact means: only the wards of the store's force(s) (`geography/forces.csv`, via the national lookup),
 each simplified with shapely (topology kept, ~20 m tolerance: finer than a ward map at city
 zoom can show) and rounded to 4 decimals (~11 m). The Derbyshire file drops from 388 kB to
 under 250 kB; a full-resolution ONS file shrinks far more.
@@ -101,8 +101,8 @@ def compact(collection: dict, ward_codes: set[str] | None, source: Path) -> tupl
                      "geometry": geo})
         seen.add(code)
     if not kept:
-        raise BoundaryError(f"{source}: none of its {len(features)} wards is in the store's ward lookup "
-                            f"({geography.LSOA_FILE}); import the lookup for this force first")
+        raise BoundaryError(f"{source}: none of its {len(features)} wards is a ward of the store's force "
+                            f"({geography.LSOA_FILE}); give the boundaries of this force's wards")
     missing = sorted((ward_codes or set()) - seen)
     return {"type": "FeatureCollection", "features": kept}, missing
 
@@ -124,7 +124,7 @@ def import_boundaries(source: Path, data_dir: Path) -> tuple[int, list[str], int
     except json.JSONDecodeError as exc:
         raise BoundaryError(f"{source}: not valid GeoJSON (line {exc.lineno}): {exc.msg}") from None
     lookup = Path(data_dir) / geography.LSOA_FILE
-    codes = set(geography.lsoa_lookup(data_dir)["ward_code"]) if lookup.exists() else None
+    codes = set(geography.lsoa_lookup(data_dir)["ward_code"]) if lookup.exists() else None  # no force: keep every ward
     compacted, missing = compact(collection, codes, source)
     target = boundary_path(data_dir)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 
 from queries import audit, datasets, demo, limits, params, settings, users_cli
-from queries.geography import UnknownArea
+from queries import geography
+from queries.geography import GroupingError, UnknownArea
+from queries.national import FORCES_FILE, MissingForces, UnknownForce
 from queries.series import NoData
 from queries.importers.common import EXIT_WRITE_FAILED, REJECTED_LIMIT, REPLACE_SMALLER_FLAG, SHRINK_LIMIT, ImportError_
 from queries.statedb import StateError
@@ -72,6 +74,11 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     run = sub.add_parser("run", help="serve the dashboard (the default)")
     run.add_argument("--data-dir", type=Path, default=config.data_dir)
 
+    init = sub.add_parser("init", help="make a data directory a store for a police force area (see docs/data.md)")
+    init.add_argument("--force", action="append", required=True, dest="forces", metavar="SLUG_OR_NAME",
+                      help="police.uk slug (leicestershire) or name (Leicestershire Police); repeat for several")
+    init.add_argument("--data-dir", type=Path, required=True)
+
     demo_cmd = sub.add_parser("demo", help="rebuild the synthetic demo store (deterministic)")
     demo_cmd.add_argument("--data-dir", type=Path, default=config.data_dir)
 
@@ -79,6 +86,7 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     export_sub = export.add_subparsers(dest="what", required=True)
     ser = export_sub.add_parser("series", help="the five chart series for one area and measure")
     ser.add_argument("--area", required=True)
+    ser.add_argument("--force", help="in a store of several forces: the police.uk slug the area belongs to")
     ser.add_argument("--neighbourhood")
     ser.add_argument("--measure", required=True)
     ser.add_argument("--dataset", default="crime", choices=list(datasets.DATASETS))
@@ -161,12 +169,12 @@ def export_series(args, config: settings.Settings) -> int:
     store = Store(args.data_dir).snapshot()  # one version for every query of the command
     table = series_table(
         store, args.dataset, args.area, args.measure, args.fy, args.method, args.k, config.min_significant,
-        neighbourhood=args.neighbourhood,
+        neighbourhood=args.neighbourhood, force=args.force,
     )
     from queries.export import describe_view
 
     table["month"] = table["month"].dt.strftime("%Y-%m")
-    filters = {"area": args.area, "neighbourhood": args.neighbourhood, "measure": args.measure,
+    filters = {"force": args.force, "area": args.area, "neighbourhood": args.neighbourhood, "measure": args.measure,
                "financial year": f"{args.fy}/{str(args.fy + 1)[-2:]}"}
     about = describe_view(Store(args.data_dir), [args.dataset], title=f"{args.area} - {args.measure}",
                           filters={k: v for k, v in filters.items() if v}, method=args.method, k=args.k)
@@ -274,6 +282,40 @@ def rollback(args) -> int:
     return 0
 
 
+# Commands that read or write a store: they need a data directory made by `init` (or the demo's).
+STORE_COMMANDS = ("run", "export", "import", "report", "rollback")
+
+
+def check_store_dir(data_dir: Path, command: str) -> None:
+    """Stop with what to run when the data directory is missing or names no police force."""
+    hint = f"create it with: python app.py init --force SLUG --data-dir {data_dir}"
+    if not data_dir.is_dir():
+        raise MissingForces(f"the data directory {data_dir} does not exist; {hint}")
+    if not (data_dir / FORCES_FILE).exists():
+        raise MissingForces(f"{data_dir / FORCES_FILE} is missing: the data directory names no police force; {hint}")
+
+
+def init_command(args) -> int:
+    from queries.init_store import InitError, init_store
+
+    try:
+        written = init_store(args.data_dir, args.forces)
+    except (InitError, UnknownForce, GroupingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    own = [geography.areas(args.data_dir, slug) for slug in geography.force_slugs(args.data_dir)]
+    if not written:
+        print(f"{args.data_dir} is already a store for {', '.join(o.force.name for o in own)}; nothing changed")
+        return 0
+    for areas in own:
+        print(f"{areas.force.name}: {len(areas.csps)} CSPs ({', '.join(areas.csps)}); "
+              f"{len(areas.wards)} wards; rows: {', '.join(areas.top_areas)}")
+    print("wrote " + ", ".join(str(p) for p in written))
+    print(f"next: python app.py import police-uk FILES --data-dir {args.data_dir}")
+    print(f"for the map: python app.py import boundaries WARDS.geojson --data-dir {args.data_dir} (ONS 2025 wards)")
+    return 0
+
+
 def main(argv: list[str] | None = None, serve=None) -> int:
     """Run a command; `serve(data_dir, config)` (given by app.py, which owns Dash) runs the dashboard."""
     try:
@@ -286,6 +328,10 @@ def main(argv: list[str] | None = None, serve=None) -> int:
     parser = build_parser(config, importer if importer in importers() else None)
     args = parser.parse_args(argv)
     try:
+        if args.command == "init":
+            return init_command(args)
+        if args.command in STORE_COMMANDS:
+            check_store_dir(Path(getattr(args, "data_dir", None) or config.data_dir), args.command)
         if args.command == "demo":
             written = demo.build_demo(args.data_dir)
             print("wrote synthetic demo data: " + ", ".join(f"{k} {v:,} records" for k, v in written.items()))
@@ -304,7 +350,7 @@ def main(argv: list[str] | None = None, serve=None) -> int:
     except ImportError_ as exc:
         print(f"error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
-    except (UnknownArea, NoData, StoreError, LookupError, ValueError, StateError) as exc:
+    except (UnknownArea, NoData, StoreError, LookupError, ValueError, StateError, MissingForces) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if serve is None:

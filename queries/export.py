@@ -18,7 +18,7 @@ def marac_release_table(store: Store, period_type: str, threshold: int, state_di
     if period_type not in marac.PERIOD_TYPES:
         raise ValueError(f"unknown period {period_type!r}; choose from: {', '.join(marac.PERIOD_TYPES)}")
     release = marac.release(store, threshold, state_dir=state_dir)
-    frames = [marac.period_table(release, area, period_type).assign(Area=area) for area in marac.MARAC_AREAS]
+    frames = [marac.period_table(release, area, period_type).assign(Area=area) for area in release.areas]
     table = pd.concat(frames, ignore_index=True)
     return table[["Area", *[c for c in table.columns if c != "Area"]]]
 
@@ -32,6 +32,7 @@ GROUP_FIELDS = {
     "neighbourhood": "neighbourhood",
     "ward": "ward_code",
     "measure": "measure",
+    "force": "force",  # the police.uk slug: in a store of several forces, area names repeat across them
 }
 _AREA_PARAMS = {"area": [geography.OUTSIDE, geography.UNALLOCATED], "parent": [geography.OUTSIDE, geography.UNALLOCATED]}
 

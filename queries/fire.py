@@ -234,25 +234,26 @@ def quarters_held(held: pd.DatetimeIndex) -> pd.DataFrame:
 
 TARGETS_FILE = "fire-targets.csv"
 TARGET_COLUMNS = ["district", "financial_year", "quarter", "target"]
-# Names the targets file may use besides the store's CSP names (the fire service's own).
-TARGET_ALIASES = {"North East": "North East Derbyshire", "Derby": geography.CITY, "Force": geography.FORCE}
+# The targets file may name the whole force so, besides the store's CSP names; a district may also
+# be named the ONS way ("Derby" for "Derby City") or by the start of one CSP's name ("North East").
+FORCE_ALIASES = ("Force", geography.FORCE)
 
 
 class TargetsError(ValueError):
     """The targets file cannot be used; the message names the file and line."""
 
 
-@reparse_when_changed(lambda path: Path(path))
-def read_targets(path: Path | str) -> pd.DataFrame:
+@reparse_when_changed(lambda path, own: Path(path))
+def read_targets(path: Path | str, own: geography.ForceAreas) -> pd.DataFrame:
     """The editable targets file as (district, fy, quarter, target); empty if the file is absent.
 
-    One row per district and quarter, plus an optional 'Force Area' row (the service's
-    own total target; without it the force target is the sum of the nine districts').
+    One row per district (CSP of the force `own`) and quarter, plus an optional 'Force Area'
+    row (the service's own total target; without it the force target is the sum of the districts').
     """
     path = Path(path)
     if not path.exists():
         return _targets_frame([])
-    valid = geography.CSPS + [geography.FORCE]
+    valid = own.csps + [geography.FORCE]
     rows, seen = [], {}
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
@@ -266,7 +267,7 @@ def read_targets(path: Path | str) -> pd.DataFrame:
             if not any((v or "").strip() for v in row.values()):
                 continue
             district = (row["district"] or "").strip()
-            district = TARGET_ALIASES.get(district, district)
+            district = geography.FORCE if district in FORCE_ALIASES else own.csp_named(district) or district
             if district not in valid:
                 raise TargetsError(f"{path} line {line}: unknown district {row['district']!r}; use one of: {', '.join(valid)}")
             try:
@@ -301,21 +302,22 @@ def _targets_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=t) for c, t in types.items()})
 
 
-def targets(data_dir: Path | str) -> pd.DataFrame:
-    return read_targets(Path(data_dir) / TARGETS_FILE)
+def targets(data_dir: Path | str, force: str | None = None) -> pd.DataFrame:
+    return read_targets(Path(data_dir) / TARGETS_FILE, geography.areas(data_dir, force))
 
 
-def target_for(targets_table: pd.DataFrame, area: str, fy: int, quarter: int) -> float | None:
+def target_for(targets_table: pd.DataFrame, area: str, fy: int, quarter: int, *,
+               own: geography.ForceAreas) -> float | None:
     """The target for an area and quarter, or None.
 
-    County Council Area is the sum of its eight districts' targets; Force Area is its own
-    row if given, else the sum of all nine districts' (only when every part has a target).
+    A county's is the sum of its districts' targets; Force Area is its own row if given,
+    else the sum of every district's (only when every part has a target).
     """
     rows = targets_table[(targets_table["fy"] == fy) & (targets_table["quarter"] == quarter)]
     by_district = dict(zip(rows["district"], rows["target"]))
     if area in by_district:
         return float(by_district[area])
-    parts = {geography.COUNTY: geography.COUNTY_CSPS, geography.FORCE: geography.CSPS}.get(area)
+    parts = own.members(area) if area == geography.FORCE or area in own.county_names else []
     if parts and all(p in by_district for p in parts):
         return float(sum(by_district[p] for p in parts))
     return None
@@ -329,11 +331,13 @@ def monthly_from_records(records: pd.DataFrame, areas: pd.DataFrame) -> pd.DataF
     return aggregate_records(records, MEASURE_SQL, areas)
 
 
-def area_counts(monthly: pd.DataFrame, measure: str, months: pd.DatetimeIndex) -> pd.Series:
-    """Counts of one measure over some months for every reconciling area.
+def area_counts(monthly: pd.DataFrame, measure: str, months: pd.DatetimeIndex, *,
+                own: geography.ForceAreas) -> pd.Series:
+    """Counts of one measure over some months for every reconciling area of the force `own`.
 
-    Index: the eight county CSPs, County Council Area, Derby City, Outside force area,
-    No known area, Force Area. The CSPs plus the last two parts add up to Force Area.
+    Index: `own.reconciling_areas` (for Derbyshire the eight county CSPs, County Council Area,
+    Derby City, Outside force area, No known area, Force Area). The CSPs plus the last two
+    parts add up to Force Area.
     """
     months = pd.DatetimeIndex(months)
     frame = monthly[(monthly["measure"] == measure) & pd.to_datetime(monthly["month"]).isin(months)]
@@ -342,8 +346,9 @@ def area_counts(monthly: pd.DataFrame, measure: str, months: pd.DatetimeIndex) -
         np.where(frame["location"] == geography.OUTSIDE_AREA, geography.OUTSIDE, geography.UNALLOCATED),
     )
     counts = frame.groupby(area.to_numpy())["count"].sum()
-    result = counts.reindex(geography.RECONCILING_AREAS).fillna(0).astype(int)
-    result[geography.COUNTY] = int(counts.reindex(geography.COUNTY_CSPS).fillna(0).sum())
+    result = counts.reindex(own.reconciling_areas).fillna(0).astype(int)
+    for county in own.counties:
+        result[county.name] = int(counts.reindex(list(county.csps)).fillna(0).sum())
     result[geography.FORCE] = int(frame["count"].sum())
     return result
 
@@ -426,7 +431,7 @@ def _held_in(months: pd.DatetimeIndex, held: pd.DatetimeIndex | None) -> int:
 
 def quarterly_kpi(
     monthly: pd.DataFrame, targets_table: pd.DataFrame, fy: int, quarter: int,
-    area: str = geography.FORCE, held: pd.DatetimeIndex | None = None,
+    area: str = geography.FORCE, held: pd.DatetimeIndex | None = None, *, own: geography.ForceAreas,
 ) -> QuarterKpi:
     """KPM1.4 for one area and quarter. `held` is the store's coverage (None: all held).
 
@@ -438,10 +443,10 @@ def quarterly_kpi(
     """
     months = quarter_months(fy, quarter)
     previous_months = quarter_months(fy - 1, quarter)
-    actual = int(area_counts(monthly, KPI_MEASURE, months)[area])
+    actual = int(area_counts(monthly, KPI_MEASURE, months, own=own)[area])
     held_now, held_before = _held_in(months, held), _held_in(previous_months, held)
-    previous = int(area_counts(monthly, KPI_MEASURE, previous_months)[area]) if held_before == 3 else None
-    target = target_for(targets_table, area, fy, quarter)
+    previous = int(area_counts(monthly, KPI_MEASURE, previous_months, own=own)[area]) if held_before == 3 else None
+    target = target_for(targets_table, area, fy, quarter, own=own)
     met = target_met(actual, target) if held_now == 3 else None
     return QuarterKpi(area, fy, quarter, actual, target, met, previous,
                       None if previous is None or held_now < 3 else actual - previous, held_now, held_before)
@@ -452,22 +457,23 @@ DISTRICT_COLUMNS = ["District", "Incidents", "Target", "Target Met?", "Same quar
 
 def district_table(
     monthly: pd.DataFrame, targets_table: pd.DataFrame, fy: int, quarter: int, held: pd.DatetimeIndex | None = None,
+    *, own: geography.ForceAreas,
 ) -> pd.DataFrame:
     """The fire service's district table for one quarter, plus the rows that make it reconcile.
 
-    Rows: the nine districts (Derby City included, alphabetical as the service lists them),
+    Rows: every CSP (unitaries included, alphabetical as the service lists them),
     then No known area and Outside force area (counted in the total, in no district), then
     Force Area. Target Met? is judged per row with a target on a complete quarter.
     """
     months = quarter_months(fy, quarter)
     previous_months = quarter_months(fy - 1, quarter)
-    now = area_counts(monthly, KPI_MEASURE, months)
+    now = area_counts(monthly, KPI_MEASURE, months, own=own)
     complete = _held_in(months, held) == 3
-    before = area_counts(monthly, KPI_MEASURE, previous_months) if _held_in(previous_months, held) == 3 else None
-    rows = sorted(geography.CSPS) + [geography.UNALLOCATED, geography.OUTSIDE, geography.FORCE]
+    before = area_counts(monthly, KPI_MEASURE, previous_months, own=own) if _held_in(previous_months, held) == 3 else None
+    rows = sorted(own.csps) + [geography.UNALLOCATED, geography.OUTSIDE, geography.FORCE]
     records = []
     for area in rows:
-        target = target_for(targets_table, area, fy, quarter) if area not in (geography.UNALLOCATED, geography.OUTSIDE) else None
+        target = target_for(targets_table, area, fy, quarter, own=own) if area not in (geography.UNALLOCATED, geography.OUTSIDE) else None
         previous = None if before is None else int(before[area])
         change = None if previous is None or not complete else int(now[area]) - previous
         met = target_met(now[area], target) if complete else None
@@ -486,14 +492,14 @@ def district_table(
     return table
 
 
-def road_vehicle_share(monthly: pd.DataFrame, months: pd.DatetimeIndex) -> pd.DataFrame:
+def road_vehicle_share(monthly: pd.DataFrame, months: pd.DatetimeIndex, *, own: geography.ForceAreas) -> pd.DataFrame:
     """Per area: deliberate primary fires, those involving road vehicles, and the share (%).
 
     The brief's "38% of deliberate primary fires had involved road vehicles". Share is
     empty where there were no deliberate primary fires.
     """
-    primary = area_counts(monthly, DELIBERATE_PRIMARY, months)
-    vehicles = area_counts(monthly, DELIBERATE_ROAD_VEHICLES, months)
+    primary = area_counts(monthly, DELIBERATE_PRIMARY, months, own=own)
+    vehicles = area_counts(monthly, DELIBERATE_ROAD_VEHICLES, months, own=own)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(primary > 0, 100 * vehicles / primary.replace(0, np.nan), np.nan)
     return pd.DataFrame({
@@ -504,28 +510,28 @@ def road_vehicle_share(monthly: pd.DataFrame, months: pd.DatetimeIndex) -> pd.Da
     })
 
 
-def secondary_split(monthly: pd.DataFrame, months: pd.DatetimeIndex) -> pd.DataFrame:
+def secondary_split(monthly: pd.DataFrame, months: pd.DatetimeIndex, *, own: geography.ForceAreas) -> pd.DataFrame:
     """Per area: deliberate secondary fires by property group (rubbish, vegetation, other outdoor).
 
     The groups add up to the Total column, which is the Deliberate secondary fires measure.
     """
-    table = pd.DataFrame({"Area": geography.RECONCILING_AREAS})
+    table = pd.DataFrame({"Area": own.reconciling_areas})
     for group, measure in DELIBERATE_SECONDARY_BY_GROUP.items():
-        table[group] = area_counts(monthly, measure, months).to_numpy()
-    table["Total"] = area_counts(monthly, DELIBERATE_SECONDARY, months).to_numpy()
+        table[group] = area_counts(monthly, measure, months, own=own).to_numpy()
+    table["Total"] = area_counts(monthly, DELIBERATE_SECONDARY, months, own=own).to_numpy()
     return table
 
 
 # --------------------------------------------------------------------------- from the store
 
 
-def store_monthly(store, months: pd.DatetimeIndex) -> pd.DataFrame:
-    """The fire rows of the store's monthly table for some months, in the KPI functions' shape."""
+def store_monthly(store, months: pd.DatetimeIndex, force: str | None = None) -> pd.DataFrame:
+    """One force's fire rows of the store's monthly table for some months, in the KPI functions' shape."""
     months = pd.DatetimeIndex(months)
     return store.query(
         """SELECT measure, month, csp, location, sum(count)::BIGINT AS count FROM monthly
-           WHERE dataset = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
-        [DATASET, months.min().date(), months.max().date()],
+           WHERE dataset = ? AND force = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
+        [DATASET, geography.areas(store.data_dir, force).force.slug, months.min().date(), months.max().date()],
     )
 
 
@@ -544,16 +550,18 @@ def months_held(store) -> pd.DatetimeIndex:
         store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [DATASET])["month"]))
 
 
-def quarter_report(store, targets_table: pd.DataFrame, fy: int, quarter: int, area: str = geography.FORCE) -> QuarterReport:
-    """The KPI for `area`, the district table and the two breakdowns for one quarter."""
+def quarter_report(store, targets_table: pd.DataFrame, fy: int, quarter: int, area: str = geography.FORCE,
+                   force: str | None = None) -> QuarterReport:
+    """The KPI for `area`, the district table and the two breakdowns for one quarter of one force."""
+    own = geography.areas(store.data_dir, force)
     held = months_held(store)
     months = quarter_months(fy, quarter)
-    monthly = store_monthly(store, quarter_months(fy - 1, quarter).append(months))
+    monthly = store_monthly(store, quarter_months(fy - 1, quarter).append(months), force)
     return QuarterReport(
-        kpi=quarterly_kpi(monthly, targets_table, fy, quarter, area, held),
-        districts=district_table(monthly, targets_table, fy, quarter, held),
-        road_vehicles=road_vehicle_share(monthly, months),
-        secondary=secondary_split(monthly, months),
+        kpi=quarterly_kpi(monthly, targets_table, fy, quarter, area, held, own=own),
+        districts=district_table(monthly, targets_table, fy, quarter, held, own=own),
+        road_vehicles=road_vehicle_share(monthly, months, own=own),
+        secondary=secondary_split(monthly, months, own=own),
     )
 
 

@@ -178,12 +178,13 @@ def ytd_months(report_month: pd.Timestamp) -> tuple[pd.DatetimeIndex, pd.Datetim
 
 
 def _area_counts(store, measure: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
-    """Counts by area (CSP, or outside / no known area) and month between two months."""
+    """Counts by area (CSP, or outside / no known area) and month between two months, for the store's force."""
     frame = store.query(
         """SELECT coalesce(csp, CASE location WHEN ? THEN ? ELSE ? END) AS area, parent, month,
                   sum(count)::BIGINT AS count
-           FROM monthly WHERE dataset = ? AND measure = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
-        [geography.OUTSIDE_AREA, geography.OUTSIDE, geography.UNALLOCATED, DATASET, measure, first.date(), last.date()],
+           FROM monthly WHERE dataset = ? AND force = ? AND measure = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
+        [geography.OUTSIDE_AREA, geography.OUTSIDE, geography.UNALLOCATED, DATASET,
+         geography.areas(store.data_dir).force.slug, measure, first.date(), last.date()],
     )
     frame["month"] = pd.to_datetime(frame["month"])
     return frame
@@ -194,11 +195,12 @@ def _missing(store, months: pd.DatetimeIndex) -> int:
     return int((~months.isin(held)).sum())
 
 
-def _by_area(frame: pd.DataFrame, window: pd.DatetimeIndex) -> pd.Series:
-    """Counts per reconciling row (CSPs, County, City, outside, no known area, Force)."""
+def _by_area(frame: pd.DataFrame, window: pd.DatetimeIndex, own: geography.ForceAreas) -> pd.Series:
+    """Counts per reconciling row (CSPs, each county, the unitaries, outside, no known area, Force)."""
     part = frame[frame["month"].isin(window)]
     by_area = part.groupby("area")["count"].sum()
-    by_area.loc[geography.COUNTY] = part.loc[part["parent"] == geography.COUNTY, "count"].sum()
+    for county in own.county_names:
+        by_area.loc[county] = part.loc[part["parent"] == county, "count"].sum()
     by_area.loc[FORCE_ROW] = part["count"].sum()
     return by_area
 
@@ -209,7 +211,7 @@ def _by_area(frame: pd.DataFrame, window: pd.DatetimeIndex) -> pd.Series:
 def ytd_table(store, kind: str, report_month: pd.Timestamp, strand: str | None = None) -> pd.DataFrame:
     """The board's year-to-date table: one row per area, numbers (format with `format_ytd`).
 
-    Rows: the 8 CSPs, County Council Area, Derby City, then records outside the force area
+    Rows: the force's top areas (Derbyshire: the 8 CSPs, County Council Area, Derby City), then records outside the force area
     and with no known area when there are any (so the rows reconcile), then Force.
     Columns: Area, "<prev> YTD", "<current> YTD", "Vol. Change", "% Change" (% one decimal;
     NaN when the previous figure is 0 or a month is missing). A year to date missing any
@@ -218,10 +220,11 @@ def ytd_table(store, kind: str, report_month: pd.Timestamp, strand: str | None =
     current, previous = ytd_months(report_month)
     measure = measure_name(kind, strand)
     frame = _area_counts(store, measure, previous[0], current[-1])
-    now, then = _by_area(frame, current), _by_area(frame, previous)
+    own = geography.areas(store.data_dir)
+    now, then = _by_area(frame, current, own), _by_area(frame, previous, own)
     fy = limits.fy_of(current[0])
     extra = [a for a in (geography.OUTSIDE, geography.UNALLOCATED) if now.get(a, 0) or then.get(a, 0)]
-    rows = geography.COUNTY_CSPS + [geography.COUNTY, geography.CITY] + extra + [FORCE_ROW]
+    rows = own.top_areas[:-1] + extra + [FORCE_ROW]
     label_then, label_now = f"{fy_label(fy - 1)} YTD", f"{fy_label(fy)} YTD"
     missing_now, missing_then = _missing(store, current), _missing(store, previous)
     complete = missing_now == 0 and missing_then == 0
@@ -286,7 +289,7 @@ def caution_column(table: pd.DataFrame, count_columns: list[str]) -> list[str]:
 def strand_shares(store, kind: str, report_month: pd.Timestamp, area: str = geography.FORCE) -> pd.DataFrame:
     """Each strand's count and share (one decimal) year to date, this year and last."""
     current, previous = ytd_months(report_month)
-    condition, params = geography.area_condition(area)
+    condition, params = geography.area_condition(area, data_dir=store.data_dir)
     frame = store.query(
         f"""SELECT measure, month, sum(count)::BIGINT AS count FROM monthly
             WHERE dataset = ? AND measure IN ({', '.join('?' * len(STRANDS))}) AND month BETWEEN ? AND ? AND {condition}
@@ -322,10 +325,11 @@ def outcome_table(store, report_month: pd.Timestamp, strand: str | None = None) 
     current, _ = ytd_months(report_month)
     first, last = current[0], current[-1]
     parts = {}
+    own = geography.areas(store.data_dir)
     for key, suffix in (("crimes", None), ("positive", POSITIVE), ("awaiting", AWAITING)):
         frame = _area_counts(store, measure_name(CRIME, strand, suffix), first, last)
-        parts[key] = _by_area(frame, current)
-    rows = geography.COUNTY_CSPS + [geography.COUNTY, geography.CITY] + [
+        parts[key] = _by_area(frame, current, own)
+    rows = own.top_areas[:-1] + [
         a for a in (geography.OUTSIDE, geography.UNALLOCATED) if parts["crimes"].get(a, 0)] + [FORCE_ROW]
     crimes = parts["crimes"].reindex(rows).fillna(0).astype(int)
     positive = parts["positive"].reindex(rows).fillna(0).astype(int)

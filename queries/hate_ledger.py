@@ -70,16 +70,16 @@ class DisclosureError(RuntimeError):
 @dataclass(frozen=True)
 class Published:
     """One release as the ledger keeps it: the cells as shown (NaN where hidden), the counts they
-    were built from (kind, strand, area, month -> count) and the county's CSPs."""
+    were built from (kind, strand, area, month -> count) and each county row's CSPs."""
 
     cells: pd.DataFrame
     base: pd.Series
-    county_csps: tuple
+    counties: tuple  # ((county row, (its CSPs, ...)), ...)
 
 
 def published(rel: hate_release.PublicRelease) -> Published:
     shown = rel.published()
-    return Published(shown[KEY + ["shown"]].reset_index(drop=True), rel.base, tuple(rel.county_csps))
+    return Published(shown[KEY + ["shown"]].reset_index(drop=True), rel.base, tuple(rel.counties))
 
 
 # --------------------------------------------------------------------------- the audit
@@ -123,11 +123,11 @@ class AuditResult:
                 f"{r['kind']}, {r['strand']}, {r['area']}, {r['period_type']} {pd.Timestamp(r['month']):%b %Y} {how}")
 
 
-def _atoms(cell: tuple, strands: list[str], areas: list[str], county: tuple, held: list) -> list[tuple]:
+def _atoms(cell: tuple, strands: list[str], areas: list[str], counties: dict, held: list) -> list[tuple]:
     """The underlying counts (kind, strand, area, month) one published cell adds up."""
     kind, strand, area, period_type, month = cell
     cell_strands = strands if strand == hate.ALL_STRANDS else [strand]
-    cell_areas = list(county) if area == geography.COUNTY else areas if area == geography.FORCE else [area]
+    cell_areas = list(counties[area]) if area in counties else areas if area == geography.FORCE else [area]
     if period_type == hate_release.YTD:
         months = [m for m in held if limits.fy_of(m) == limits.fy_of(month) and m <= month]
     else:
@@ -155,7 +155,7 @@ def audit(releases: list[Published], threshold: int, only_new: bool = True, cach
         cells = rel.cells.assign(month=pd.to_datetime(rel.cells["month"]))
         for *key, shown in cells[KEY + ["shown"]].itertuples(index=False, name=None):
             cols = []
-            for atom in _atoms(tuple(key), strands, areas, rel.county_csps, held):
+            for atom in _atoms(tuple(key), strands, areas, dict(rel.counties), held):
                 # One unknown per underlying count *and value*: unchanged counts are shared by releases.
                 cols.append(column.setdefault((*atom, int(values.get(atom, 0))), len(column)))
             cols = tuple(sorted(cols))
@@ -226,7 +226,7 @@ def _encode(rel: hate_release.PublicRelease) -> tuple[str, str, str]:
     counts = [[k, s, a, f"{pd.Timestamp(m):%Y-%m-%d}", int(v)] for (k, s, a, m), v in rel.base.items()]
     cells = [[k, s, a, t, f"{pd.Timestamp(m):%Y-%m-%d}", None if np.isnan(v) else int(v)]
              for k, s, a, t, m, v in rel.published()[KEY + ["shown"]].itertuples(index=False, name=None)]
-    return json.dumps(list(rel.county_csps)), json.dumps(counts), json.dumps(cells)
+    return json.dumps({name: list(csps) for name, csps in rel.counties}), json.dumps(counts), json.dumps(cells)
 
 
 def _decode(county: str, counts: str, cells: str) -> Published:
@@ -235,7 +235,8 @@ def _decode(county: str, counts: str, cells: str) -> Published:
     frame = pd.DataFrame(json.loads(cells), columns=KEY + ["shown"])
     frame["month"] = pd.to_datetime(frame["month"])
     frame["shown"] = frame["shown"].astype(float)
-    return Published(frame, base.set_index(["kind", "strand", "area", "month"])["count"], tuple(json.loads(county)))
+    counties = tuple((name, tuple(csps)) for name, csps in json.loads(county).items())
+    return Published(frame, base.set_index(["kind", "strand", "area", "month"])["count"], counties)
 
 
 def entries(state_dir: Path) -> list[tuple[str, Published]]:
@@ -276,7 +277,7 @@ def _with_mask(rel: hate_release.PublicRelease, kept: Published) -> hate_release
     hidden = set(map(tuple, kept.cells[kept.cells["shown"].isna()][KEY].itertuples(index=False, name=None)))
     keys = rel.cells[KEY].assign(month=pd.to_datetime(rel.cells["month"])).itertuples(index=False, name=None)
     cells = rel.cells.assign(suppressed=np.array([k in hidden for k in keys], dtype=bool))
-    return hate_release.PublicRelease(cells, rel.threshold, rel.base, rel.county_csps, rel.relations)
+    return hate_release.PublicRelease(cells, rel.threshold, rel.base, rel.counties, rel.relations)
 
 
 def _shown_keys(published_: list[Published]) -> pd.DataFrame:

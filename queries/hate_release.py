@@ -44,10 +44,11 @@ MONTH = "month"  # the one period type the dashboard releases
 # Year-to-date totals (April to the month): not released by the dashboard (see above), but `build`
 # can add them so the audit is shown to hold when a release does carry overlapping periods.
 YTD = "ytd"
-# The finest areas held: every CSP, plus the two rows that are not a CSP.
-BASE_AREAS = geography.CSPS + [geography.OUTSIDE, geography.UNALLOCATED]
-# Areas the public may see, in the order of the board's reconciling rows.
-PUBLIC_AREAS = geography.RECONCILING_AREAS
+
+
+def public_areas(own: geography.ForceAreas) -> list[str]:
+    """Areas the public may see, in the order of the board's reconciling rows."""
+    return own.reconciling_areas
 
 
 CELL_KEY = ["kind", "strand", "area", "period_type", "month"]
@@ -69,9 +70,9 @@ class PublicRelease:
     cells: pd.DataFrame
     threshold: int
     # The counts the release was built from (kind, strand, area, month -> count, every combination)
-    # and the county's CSPs: what the ledger's audit needs to know which cells add up what.
+    # and each county row's CSPs: what the ledger's audit needs to know which cells add up what.
     base: pd.Series | None = field(default=None, repr=False)
-    county_csps: tuple = ()
+    counties: tuple = ()  # ((county row, (its CSPs, ...)), ...)
     relations: list = field(default_factory=list, repr=False)
 
     def shown(self, kind: str, strand: str, area: str, period_type: str = MONTH) -> pd.DataFrame:
@@ -92,25 +93,26 @@ class PublicRelease:
             columns="value")
 
 
-def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
-          county_csps: list[str] | None = None, ytd: bool = False,
+def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW, *,
+          counties: dict[str, list[str]], unitaries: list[str], ytd: bool = False,
           hidden: pd.DataFrame | None = None, shown_before: pd.DataFrame | None = None) -> PublicRelease:
     """Protect every public hate figure derived from `base`.
 
     `base` has columns kind, strand, area (a CSP, outside or no known area), month, count:
-    the finest cells. Missing combinations count as 0 (no records). `county_csps` is the
-    county's CSPs (default: geography.COUNTY_CSPS; tests pass fewer). `ytd` adds year-to-date
-    totals (not released by the dashboard). `hidden`: cells (CELL_KEY columns) that must be
-    hidden whatever their value: cells hidden in earlier releases, and the complements the
-    ledger's audit asks for (queries/hate_ledger.py). `shown_before`: cells (CELL_KEY + shown)
-    published earlier; one that still holds the same figure is public already, so it is never
-    chosen as a complement (hiding it again would protect nothing).
+    the finest cells. Missing combinations count as 0 (no records). `counties` maps each
+    county row to its CSPs and `unitaries` lists the CSPs that are their own upper tier
+    (`layout(own)` gives both for a store; tests pass a small hand-made one). `ytd` adds
+    year-to-date totals (not released by the dashboard). `hidden`: cells (CELL_KEY columns)
+    that must be hidden whatever their value: cells hidden in earlier releases, and the
+    complements the ledger's audit asks for (queries/hate_ledger.py). `shown_before`: cells
+    (CELL_KEY + shown) published earlier; one that still holds the same figure is public
+    already, so it is never chosen as a complement (hiding it again would protect nothing).
     """
-    county_csps = list(geography.COUNTY_CSPS if county_csps is None else county_csps)
+    county_csps = [c for csps in counties.values() for c in csps]
     base = base.assign(month=pd.to_datetime(base["month"]))
     kinds = sorted(base["kind"].unique())
     strands = [s for s in hate.STRANDS if s in set(base["strand"])] or sorted(base["strand"].unique())
-    areas_base = county_csps + [geography.CITY, geography.OUTSIDE, geography.UNALLOCATED]
+    areas_base = county_csps + list(unitaries) + [geography.OUTSIDE, geography.UNALLOCATED]
     unknown = set(base["area"]) - set(areas_base)
     if unknown:
         raise ValueError(f"hate counts for areas that are not a CSP or a reconciling row: {sorted(unknown)}")
@@ -139,11 +141,13 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
                 parts = [index[(kind, s, area, MONTH, month)] for s in strands]
                 relations.append((add((kind, all_strands, area, MONTH, month), sum(values[p] for p in parts)), parts))
             for strand in strands + [all_strands]:
-                csps = [index[(kind, strand, a, MONTH, month)] for a in county_csps]
-                county = add((kind, strand, geography.COUNTY, MONTH, month), sum(values[p] for p in csps))
-                relations.append((county, csps))
-                force_parts = [county] + [index[(kind, strand, a, MONTH, month)]
-                                          for a in (geography.CITY, geography.OUTSIDE, geography.UNALLOCATED)]
+                county_cells = []
+                for name, members in counties.items():
+                    csps = [index[(kind, strand, a, MONTH, month)] for a in members]
+                    county_cells.append(add((kind, strand, name, MONTH, month), sum(values[p] for p in csps)))
+                    relations.append((county_cells[-1], csps))
+                force_parts = county_cells + [index[(kind, strand, a, MONTH, month)]
+                                              for a in [*unitaries, geography.OUTSIDE, geography.UNALLOCATED]]
                 relations.append((add((kind, strand, geography.FORCE, MONTH, month), sum(values[p] for p in force_parts)),
                                   force_parts))
             if ytd:  # year to date = the year to date a month before + this month (April: the month)
@@ -151,7 +155,7 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
                 chained = previous is not None and limits.fy_of(previous) == limits.fy_of(month) and (
                     previous == month - pd.DateOffset(months=1))
                 for strand in strands + [all_strands]:
-                    for area in areas_base + [geography.COUNTY, geography.FORCE]:
+                    for area in areas_base + list(counties) + [geography.FORCE]:
                         parts = [index[(kind, strand, area, MONTH, month)]]
                         if chained:
                             parts.append(index[(kind, strand, area, YTD, previous)])
@@ -172,8 +176,13 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW,
     suppressed, _ = marac.protect(array, relations, threshold, hidden=pinned, fixed=fixed)
     cells["value"] = array.astype(int)
     cells["suppressed"] = suppressed
-    return PublicRelease(cells=cells, threshold=threshold, base=counts, county_csps=tuple(county_csps),
+    return PublicRelease(cells=cells, threshold=threshold, base=counts, counties=tuple((name, tuple(csps)) for name, csps in counties.items()),
                          relations=relations)
+
+
+def layout(own: geography.ForceAreas) -> dict:
+    """`build`'s keyword arguments for a force: its counties with their CSPs, and its unitaries."""
+    return {"counties": {u.name: list(u.csps) for u in own.counties}, "unitaries": own.unitaries}
 
 
 def base_counts(store) -> pd.DataFrame:
@@ -182,8 +191,9 @@ def base_counts(store) -> pd.DataFrame:
     frame = store.query(
         """SELECT measure, coalesce(csp, CASE location WHEN ? THEN ? ELSE ? END) AS area, month,
                   sum(count)::BIGINT AS count
-           FROM monthly WHERE dataset = ? AND measure IN (SELECT unnest(?)) GROUP BY ALL""",
-        [geography.OUTSIDE_AREA, geography.OUTSIDE, geography.UNALLOCATED, hate.DATASET, list(measures)],
+           FROM monthly WHERE dataset = ? AND force = ? AND measure IN (SELECT unnest(?)) GROUP BY ALL""",
+        [geography.OUTSIDE_AREA, geography.OUTSIDE, geography.UNALLOCATED, hate.DATASET,
+         geography.areas(store.data_dir).force.slug, list(measures)],
     )
     frame[["kind", "strand"]] = pd.DataFrame(frame["measure"].map(measures).tolist(), index=frame.index)
     return frame[["kind", "strand", "area", "month", "count"]]
@@ -212,13 +222,14 @@ def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW, state_dir: Path | No
         if key in _CACHE:
             return _CACHE[key]
     base = base_counts(store)
+    shape = layout(geography.areas(store.data_dir))
     if state_dir is None:
-        result = build(base, threshold)
+        result = build(base, threshold, **shape)
     else:
         from queries import hate_ledger
 
         def protected(hidden: pd.DataFrame, before: pd.DataFrame | None) -> PublicRelease:
-            return build(base, threshold, hidden=hidden, shown_before=before)
+            return build(base, threshold, **shape, hidden=hidden, shown_before=before)
 
         result = hate_ledger.release_through_ledger(state_dir, str(version), protected, threshold)
     with _CACHE_LOCK:

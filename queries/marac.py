@@ -112,8 +112,14 @@ MONTHS_PER_YEAR = 12
 # small one.
 SUPPRESSED = "*"
 
-# MARAC is reported for the force and its two halves (a City MARAC and County MARACs).
-MARAC_AREAS = [geography.FORCE, geography.COUNTY, geography.CITY]
+# MARAC is reported for the force and its upper-tier parts (Derbyshire: a City MARAC and County
+# MARACs): the parts are the store's `parent` areas (queries/geography.py), never constants.
+
+
+def marac_areas(own: geography.ForceAreas) -> list[str]:
+    """The areas MARAC is reported for: the force, its counties, its unitaries (Force Area, County Council Area, Derby City)."""
+    return [geography.FORCE] + own.county_names + own.unitaries
+
 # Only present if a record has no parent area (the importer rejects such cases; kept so a
 # store written another way still reconciles).
 ELSEWHERE = "Elsewhere or not known"
@@ -380,6 +386,12 @@ class Release:
     first_month: pd.Timestamp | None
     relations: list = field(default_factory=list, repr=False)
     held: tuple = ()
+    parts: tuple = ()  # the upper-tier areas that add up to the force (ELSEWHERE last, if any)
+
+    @property
+    def areas(self) -> list[str]:
+        """Every area the release has figures for: the force, then its parts."""
+        return [geography.FORCE] + [a for a in self.parts if a != ELSEWHERE]
 
     def shown(self, period_type: str, area: str, measure: str) -> pd.DataFrame:
         """label, start, months_held, value (float, NaN where suppressed) for one series."""
@@ -456,7 +468,10 @@ def build_release(monthly: pd.DataFrame, held: pd.DatetimeIndex, threshold: int 
     # A store built before agencies were counted has none: then only police/partners exist.
     agencies = (list(AGENCIES) + sorted(found - set(AGENCIES))) if found else []
     partner_measures = [AGENCY_PREFIX + a for a in agencies if a != POLICE_AGENCY]
-    parts_areas = [geography.COUNTY, geography.CITY] + ([ELSEWHERE] if (frame["area"] == ELSEWHERE).any() else [])
+    # The force's parts are the parent areas the records name, in name order (Derbyshire: County
+    # Council Area, Derby City); a store's own order would differ by store, a release must not.
+    named = sorted(set(frame["area"].dropna()) - {ELSEWHERE, geography.FORCE})
+    parts_areas = named + ([ELSEWHERE] if (frame["area"] == ELSEWHERE).any() else [])
     measures = [CASES, REPEATS, POLICE, PARTNERS] + partner_measures
     wide = frame.pivot_table(index=["month", "area"], columns="measure", values="count", aggfunc="sum")
     wide = wide.reindex(index=pd.MultiIndex.from_product([held, parts_areas], names=["month", "area"]),
@@ -495,7 +510,7 @@ def build_release(monthly: pd.DataFrame, held: pd.DatetimeIndex, threshold: int 
     suppressed, primary = protect(cells["value"].to_numpy(), relations, threshold, hidden, fixed)
     cells["suppressed"] = suppressed
     cells["primary"] = primary
-    return Release(cells, threshold, held.min() if len(held) else None, relations, tuple(held))
+    return Release(cells, threshold, held.min() if len(held) else None, relations, tuple(held), tuple(parts_areas))
 
 
 def _pins(cells: pd.DataFrame, pinned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -579,8 +594,8 @@ def release(store, threshold: int = DEFAULT_SUPPRESS_BELOW, state_dir: Path | No
             return _CACHE[key]
     monthly = store.query(
         "SELECT measure, month, coalesce(parent, ?) AS area, sum(count)::BIGINT AS count "
-        "FROM monthly WHERE dataset = ? GROUP BY ALL",
-        [ELSEWHERE, DATASET],
+        "FROM monthly WHERE dataset = ? AND force = ? GROUP BY ALL",
+        [ELSEWHERE, DATASET, geography.areas(store.data_dir).force.slug],
     )
     held = pd.DatetimeIndex(pd.to_datetime(
         store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month", [DATASET])["month"]))
@@ -674,11 +689,12 @@ def chart_export(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def split_table(rel: Release, period_type: str) -> pd.DataFrame:
-    """City/County split: cases in each half, its share of the force, and the force total."""
+def split_table(rel: Release, period_type: str, *, own: geography.ForceAreas) -> pd.DataFrame:
+    """City/County split: cases in each upper-tier part (unitaries, then counties), its share of the force, and the total."""
     force = rel.shown(period_type, geography.FORCE, CASES)
     table = pd.DataFrame({"Period": force["label"]})
-    areas = [geography.CITY, geography.COUNTY] + (
+    order = own.unitaries + own.county_names
+    areas = sorted(rel.areas[1:], key=lambda a: (order.index(a) if a in order else len(order), a)) + (
         [ELSEWHERE] if (rel.cells["area"] == ELSEWHERE).any() else []
     )
     for area in areas:
@@ -724,7 +740,8 @@ def read_population(data_dir: Path) -> pd.DataFrame:
     path = Path(data_dir) / POPULATION_FILE
     if not path.exists():
         raise LookupFileError(f"{path} is missing: it holds adult females by area ({','.join(POPULATION_COLUMNS)})")
-    known = geography.CSPS + [geography.COUNTY, geography.FORCE]
+    own = geography.areas(data_dir)
+    known = own.csps + own.county_names + [geography.FORCE]
     header: list[str] | None = None
     rows = []
     try:
@@ -756,12 +773,15 @@ def read_population(data_dir: Path) -> pd.DataFrame:
     for year, group in table.groupby("year"):
         given = dict(zip(group["area"], group["adult_females"]))
         notes = "; ".join(sorted(set(group["source_note"]) - {""}))
-        county = given.get(geography.COUNTY)
-        if county is None and all(c in given for c in geography.COUNTY_CSPS):
-            county = sum(given[c] for c in geography.COUNTY_CSPS)
-        city = given.get(geography.CITY)
-        force = given.get(geography.FORCE, county + city if county and city else None)
-        for area, value in ((geography.FORCE, force), (geography.COUNTY, county), (geography.CITY, city)):
+        parts = {}
+        for upper in own.counties:
+            total = given.get(upper.name)
+            if total is None and all(c in given for c in upper.csps):
+                total = sum(given[c] for c in upper.csps)
+            parts[upper.name] = total
+        parts.update({u: given.get(u) for u in own.unitaries})
+        force = given.get(geography.FORCE, sum(parts.values()) if all(parts.values()) else None)
+        for area, value in ((geography.FORCE, force), *parts.items()):
             if value:
                 out.append((area, int(year), int(value), notes))
     return pd.DataFrame(out, columns=["area", "year", "adult_females", "source_note"])
@@ -776,7 +796,7 @@ def rate_table(rel: Release, population: pd.DataFrame, period_type: str = FINANC
     if period_type not in YEAR_TYPES:
         period_type = FINANCIAL
     rows = []
-    for area in MARAC_AREAS:
+    for area in rel.areas:
         pops = population[population["area"] == area].sort_values("year")
         for r in rel.shown(period_type, area, CASES).itertuples():
             year = pd.Timestamp(r.start).year
@@ -804,7 +824,7 @@ def rate_table(rel: Release, population: pd.DataFrame, period_type: str = FINANC
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    order = {a: i for i, a in enumerate(MARAC_AREAS)}
+    order = {a: i for i, a in enumerate(rel.areas)}
     table = table.sort_values(["start", "Area"], key=lambda s: s.map(order) if s.name == "Area" else s, ignore_index=True)
     return table.drop(columns="start")
 

@@ -143,6 +143,7 @@ class Context:
     dataset: str
     config: Any
     area: str | None = None  # a neighbourhood belongs to one CSP
+    force: str | None = None  # area names are unique only within a force (None: the store's only force)
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,14 @@ class Param:
     what: str = ""  # how a message names it: "area", "measure", ...
 
 
+def _forces(ctx: Context) -> list[str]:
+    from queries import geography
+    return geography.force_slugs(ctx.store.data_dir)
+
+
 def _areas(ctx: Context) -> list[str]:
     from queries import geography
-    return list(geography.TOP_AREAS)
+    return geography.areas(ctx.store.data_dir, ctx.force).top_areas
 
 
 def _measures(ctx: Context) -> list[str]:
@@ -177,7 +183,8 @@ def _latest(ctx: Context) -> pd.Timestamp:
 
 def _neighbourhoods(ctx: Context) -> list[str]:
     from queries import geography, series
-    return series.neighbourhoods(ctx.store, ctx.area) if ctx.area in geography.CSPS else []
+    own = geography.areas(ctx.store.data_dir, ctx.force)
+    return series.neighbourhoods(ctx.store, ctx.area, ctx.force) if ctx.area in own.csps else []
 
 
 def _default_measure(ctx: Context) -> str:
@@ -201,7 +208,10 @@ def _register(param: Param) -> None:
     PARAMS[param.name] = param
 
 
-_register(Param("area", "Area: the force, the county council area or a CSP.", parse_name, _areas, _default_area, "area"))
+_register(Param("force", "Police force (its police.uk slug), in a store holding several.", parse_name, _forces,
+                lambda ctx: _forces(ctx)[0], "force"))
+_register(Param("area", "Area: the force area, a county council area, a unitary or a CSP.", parse_name, _areas,
+                _default_area, "area"))
 _register(Param("measure", "Crime group or measure, as the dataset names it.", parse_name, _measures, _default_measure,
                 "measure"))
 _register(Param("month", "Report month (up to and including), YYYY-MM.", parse_month, _months, _latest, "month"))
@@ -267,6 +277,7 @@ class View:
     neighbourhood: str | None = None
     extra: tuple[tuple[str, str], ...] = ()  # a tab's own parameters, in URL order (quarter, kind, strand)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    force: str | None = None  # set only in a store of several forces (the URL then carries it)
 
     @property
     def fy(self) -> int:
@@ -277,7 +288,8 @@ class View:
         return replace(self, **changes)
 
     def query_string(self, **more: str) -> str:
-        params = {**dict(self.extra), "area": self.area, "measure": self.measure, "fy": self.fy,
+        forces = {"force": self.force} if self.force else {}
+        params = {**dict(self.extra), **forces, "area": self.area, "measure": self.measure, "fy": self.fy,
                   "month": month_key(self.month), "method": self.method, "k": f"{self.k:g}"}
         if self.neighbourhood:
             params["neighbourhood"] = self.neighbourhood
@@ -296,6 +308,8 @@ def resolve_view(store, dataset: str, raw: dict, config, default_measure: str | 
         raw = {}
     ctx = Context(store, dataset, config)
     warnings: list[str] = []
+    several = len(_forces(ctx)) > 1
+    ctx.force = loose("force", raw.get("force"), ctx, warnings) if several else None
     area = loose("area", raw.get("area") or default_area, ctx, warnings)
     ctx.area = area
     measure = loose("measure", raw.get("measure") or default_measure, ctx, warnings)
@@ -312,4 +326,4 @@ def resolve_view(store, dataset: str, raw: dict, config, default_measure: str | 
     k = loose("k", raw.get("k"), ctx, warnings)
     neighbourhood = loose("neighbourhood", raw.get("neighbourhood"), ctx, warnings)
     return View(dataset, area, measure, month, method, k, config.min_significant, neighbourhood,
-                warnings=tuple(warnings))
+                warnings=tuple(warnings), force=ctx.force)

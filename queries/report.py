@@ -46,19 +46,28 @@ METHOD_WORDS = {
 # --------------------------------------------------------------------------- report order
 
 
-def report_sections() -> list[tuple[str, str]]:
-    """(area, heading) for each "Summary of issues", county first then each CSP in report order.
+def county_heading(own: geography.ForceAreas, county: str) -> str:
+    """A county section's heading: "County (excluding Derby City)" where the force has one county."""
+    if len(own.counties) > 1 or not own.unitaries:
+        return county
+    return f"County (excluding {' and '.join(own.unitaries)})"
 
-    The one place the report's order comes from: when geography becomes data (issue 8),
-    this is the edit that swaps the constants for the loaded table.
+
+def report_sections(own: geography.ForceAreas) -> list[tuple[str, str]]:
+    """(area, heading) for each "Summary of issues": each county first, then its CSPs, in report order.
+
+    The board's report is the county's: unitaries (a city) report on their own, so they get a
+    section only in a force with no county.
     """
-    county = (geography.COUNTY, f"County (excluding {geography.CITY})")
-    return [county] + [(csp, csp) for csp in geography.COUNTY_CSPS]
+    sections = []
+    for upper in own.counties:
+        sections += [(upper.name, county_heading(own, upper.name))] + [(csp, csp) for csp in upper.csps]
+    return sections or [(csp, csp) for csp in own.unitaries]
 
 
-def summary_columns() -> list[str]:
-    """Columns of the summary table: the county's CSPs then "County Council Area", as printed."""
-    return geography.COUNTY_CSPS + [geography.COUNTY]
+def summary_columns(own: geography.ForceAreas) -> list[str]:
+    """Columns of the summary table: each county's CSPs then its total (e.g. "County Council Area"), as printed."""
+    return series.county_table_areas(own)
 
 
 # --------------------------------------------------------------------------- store version
@@ -100,6 +109,7 @@ class AllLimits:
     result: limits.LimitResult
     column: int
     report_month: pd.Timestamp
+    areas: geography.ForceAreas  # which CSPs make up each county total (for a county's contributors)
 
     def month_table(self) -> pd.DataFrame:
         """One row per series for the report month: count, expected, upper, lower, status, low_volume."""
@@ -142,7 +152,8 @@ def all_series_limits(
 ) -> AllLimits:
     """Limits for every series the report may need, in one query and one engine call.
 
-    Series: each county CSP, County Council Area, Derby City and Force Area, and every
+    Series: every top area of the store's force (each CSP, each county's total, the force
+    area; for Derbyshire the county CSPs, County Council Area, Derby City and Force Area), and every
     neighbourhood of every CSP, for every measure the dataset holds. A held month with no
     records is zero; a month not held is NaN; months after the report month are blanked
     in the engine's input (the report is "up to and including" that month). `window`
@@ -155,22 +166,23 @@ def all_series_limits(
     names = series.measures(store, dataset)
     if not names:
         raise series.NoData(f"the store holds no {dataset} data; import some first")
+    own = series.force_areas(store)
     frame = store.query(
         """SELECT measure, csp, neighbourhood, parent, month, sum(count) AS count FROM monthly
-           WHERE dataset = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
-        [dataset, months[0].date(), months[-1].date()],
+           WHERE dataset = ? AND force = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
+        [dataset, own.force.slug, months[0].date(), months[-1].date()],
     )
     frame["month"] = pd.to_datetime(frame["month"])
-    areas = store.query("SELECT DISTINCT csp, neighbourhood FROM areas ORDER BY csp, neighbourhood")
+    areas = own.wards[["csp", "neighbourhood"]].drop_duplicates().sort_values(["csp", "neighbourhood"])
     # Stack the frame once per level so one pivot gives every series.
     hood = frame[frame["csp"].notna()].rename(columns={"csp": "area"})
     csp = hood.assign(neighbourhood=None)
-    county = frame[frame["parent"] == geography.COUNTY].assign(area=geography.COUNTY, neighbourhood=None)
+    county = frame[frame["parent"].isin(own.county_names)].assign(area=lambda f: f["parent"], neighbourhood=None)
     force = frame.assign(area=geography.FORCE, neighbourhood=None)
     stacked = pd.concat([hood, csp, county, force], ignore_index=True)[["area", "neighbourhood", "measure", "month", "count"]]
     stacked["neighbourhood"] = stacked["neighbourhood"].fillna("")
-    top = [(a, "") for a in geography.COUNTY_CSPS + [geography.COUNTY, geography.CITY, geography.FORCE]]
-    places = top + [(r.csp, r.neighbourhood) for r in areas.itertuples() if r.csp in geography.CSPS]
+    top = [(a, "") for a in own.top_areas]
+    places = top + [(r.csp, r.neighbourhood) for r in areas.itertuples() if r.csp in own.csps]
     index = pd.MultiIndex.from_tuples(
         [(a, n, m) for a, n in places for m in names], names=["area", "neighbourhood", "measure"]
     )
@@ -185,7 +197,7 @@ def all_series_limits(
     keys = index.to_frame(index=False)
     keys["neighbourhood"] = keys["neighbourhood"].where(keys["neighbourhood"] != "", None)
     column = int(months.get_loc(report_month)) - WINDOW
-    return AllLimits(keys, months, window, result, column, report_month)
+    return AllLimits(keys, months, window, result, column, report_month, own)
 
 
 # --------------------------------------------------------------------------- issues
@@ -269,7 +281,7 @@ def hand_picked(month: pd.DataFrame, area: str, computed: list[Flag], notes: dic
 def current_issues(all_limits: AllLimits, min_significant: int) -> list[tuple[str, list[Flag]]]:
     """Every section's Current Issues in report order: what the board view walks through."""
     month = all_limits.month_table()
-    return [(area, area_flags(month, area, min_significant)[0]) for area, _ in report_sections()]
+    return [(area, area_flags(month, area, min_significant)[0]) for area, _ in report_sections(all_limits.areas)]
 
 
 # --------------------------------------------------------------------------- context
@@ -326,8 +338,9 @@ def context_figures(all_limits: AllLimits, flag: Flag) -> ContextFigures:
     rolling = pd.date_range(end=month, periods=MONTHS_PER_YEAR, freq="MS")
     keys = all_limits.keys
     column = all_limits.months.get_loc(month)
-    if flag.area == geography.COUNTY:
-        parts = keys[(keys["measure"] == flag.measure) & keys["neighbourhood"].isna() & keys["area"].isin(geography.COUNTY_CSPS)]
+    if flag.area in all_limits.areas.county_names:
+        members = all_limits.areas.members(flag.area)
+        parts = keys[(keys["measure"] == flag.measure) & keys["neighbourhood"].isna() & keys["area"].isin(members)]
         names, kind = parts["area"], "partnerships"
     else:
         parts = keys[(keys["measure"] == flag.measure) & (keys["area"] == flag.area) & keys["neighbourhood"].notna()]
@@ -461,9 +474,9 @@ OPEN_SESSION_MARAC_NOTE = ("MARAC is reported in closed session only: this repor
                            "so it holds no MARAC figures.")
 
 
-def summary_grid(month: pd.DataFrame) -> pd.DataFrame:
+def summary_grid(month: pd.DataFrame, own: geography.ForceAreas) -> pd.DataFrame:
     """The "Summary table of crimes falling above or below trigger levels": measures x areas."""
-    columns = summary_columns()
+    columns = summary_columns(own)
     rows = month[month["neighbourhood"].isna() & month["area"].isin(columns)]
     grid = rows.pivot(index="measure", columns="area", values="status").reindex(columns=columns)
     grid = grid.reindex(measure_order(grid.index.tolist()))
@@ -511,14 +524,15 @@ def build_report(
     from queries import fire, hate, marac  # the other datasets' own tables, as their tabs show them
 
     month = check_month(store, report_month)
-    known = [a for a, _ in report_sections()]
+    own = series.force_areas(store)
+    known = [a for a, _ in report_sections(own)]
     for area in areas or []:
         if area not in known:
             raise geography.UnknownArea(f"unknown report area {area!r}; choose one of: {', '.join(known)}")
     everything = all_series_limits(store, month, method, k, min_significant)
     table = everything.month_table()
     sections = []
-    for area, heading in report_sections():
+    for area, heading in report_sections(own):
         if areas and area not in areas:
             continue
         notes = notes or {}
@@ -531,7 +545,7 @@ def build_report(
     rolling = series.rolling_12(store, DATASET, ALL_CRIME, month)
     report = Report(
         month=month, method=method, k=k, min_significant=min_significant, version=store_version(store),
-        latest_month=series.latest_month(store, DATASET), summary=summary_grid(table), rolling=rolling,
+        latest_month=series.latest_month(store, DATASET), summary=summary_grid(table, own), rolling=rolling,
         rolling_note=rolling.attrs.get("note", ""), sections=sections, all_limits=everything, areas=areas or None,
         suppress_below=suppress_below, notes_key=notes_key(notes), closed_session=closed_session,
     )
@@ -557,7 +571,7 @@ def build_report(
         else:
             quarters = marac.period_table(release, geography.FORCE, marac.QUARTER)
             report.marac = quarters.tail(4).reset_index(drop=True)
-            report.marac_split = marac.split_table(release, marac.QUARTER).tail(4).reset_index(drop=True)
+            report.marac_split = marac.split_table(release, marac.QUARTER, own=own).tail(4).reset_index(drop=True)
             report.marac_note = (f"Counts under {suppress_below} are suppressed (*), with further cells hidden where "
                                  "they would reveal one.")
     else:

@@ -41,8 +41,13 @@ def coverage(store: Store, dataset: str) -> pd.DatetimeIndex:
     return store.cached(("coverage", dataset), compute)
 
 
-def _areas(store: Store) -> pd.DataFrame:
-    return store.cached(("areas",), lambda: store.query("SELECT csp, neighbourhood FROM areas"))
+def force_areas(store: Store, force: str | None = None) -> geography.ForceAreas:
+    """The store's areas for one force (the first, in a one-force store): names, order, totals."""
+    return geography.areas(store.data_dir, force)
+
+
+def _areas(store: Store, force: str | None = None) -> pd.DataFrame:
+    return force_areas(store, force).wards[["csp", "neighbourhood"]]
 
 
 def financial_years(store: Store, dataset: str) -> list[int]:
@@ -54,31 +59,38 @@ def latest_month(store: Store, dataset: str) -> pd.Timestamp | None:
     return months.max() if len(months) else None
 
 
-def neighbourhoods(store: Store, csp: str) -> list[str]:
-    areas = _areas(store)
+def neighbourhoods(store: Store, csp: str, force: str | None = None) -> list[str]:
+    areas = _areas(store, force)
     return sorted(areas.loc[areas["csp"] == csp, "neighbourhood"].unique())
 
 
-def check_request(store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None) -> None:
+def check_request(store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None,
+                  force: str | None = None) -> None:
     """Raise UnknownArea / NoData with the valid choices listed (SensitiveData for MARAC)."""
     refuse_sensitive(dataset)
     if not store.has(datasets.get(dataset).source):
         raise NoData(f"the store holds no {dataset} data; import some first")
-    geography.check_area(area, neighbourhood, _areas(store))
+    geography.check_area(area, neighbourhood, _areas(store, force), data_dir=store.data_dir, force=force)
     valid = measures(store, dataset)
     if measure not in valid:
         raise NoData(f"unknown measure {measure!r} for {dataset}; choose one of: {', '.join(valid)}")
+
+
+def county_table_areas(own: geography.ForceAreas) -> list[str]:
+    """The board's county summary table: each county's CSPs and its total (a force of unitaries: every CSP)."""
+    rows = [a for a in own.top_areas if a not in own.unitaries and a != geography.FORCE]
+    return rows or own.unitaries
 
 
 # --------------------------------------------------------------------------- series
 
 
 def monthly_counts(
-    store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None
+    store: Store, dataset: str, area: str, measure: str, neighbourhood: str | None = None, force: str | None = None
 ) -> pd.Series:
     """Count per month over the dataset's whole coverage; NaN where a month is not held."""
     refuse_sensitive(dataset)
-    condition, params = geography.area_condition(area, neighbourhood)
+    condition, params = geography.area_condition(area, neighbourhood, data_dir=store.data_dir, force=force)
     rows, rows_params = datasets.rows_of(dataset)
     frame = store.query(
         f"SELECT month, sum(count) AS count FROM monthly WHERE {rows} AND measure = ? AND {condition} GROUP BY month",
@@ -100,10 +112,11 @@ def series_table(
     min_significant: int,
     report_month: pd.Timestamp | None = None,
     neighbourhood: str | None = None,
+    force: str | None = None,
 ) -> pd.DataFrame:
     """The five chart series for one area and measure over one financial year."""
-    check_request(store, dataset, area, measure, neighbourhood)
-    counts = monthly_counts(store, dataset, area, measure, neighbourhood)
+    check_request(store, dataset, area, measure, neighbourhood, force)
+    counts = monthly_counts(store, dataset, area, measure, neighbourhood, force)
     return limits.series_limits(counts, fy, method, k, min_significant, report_month)
 
 
@@ -148,21 +161,23 @@ def _report_month_columns(result: limits.LimitResult, col: int) -> dict:
 
 def summary_table(
     store: Store, dataset: str, report_month: pd.Timestamp, method: str, k: float, min_significant: int,
-    areas: list[str] | None = None,
+    areas: list[str] | None = None, force: str | None = None,
 ) -> pd.DataFrame:
     """One row per measure x area for the report month: count, limits, status.
 
-    The board's "Summary table of crimes falling above or below trigger levels".
+    The board's "Summary table of crimes falling above or below trigger levels". By default
+    the areas are the counties' CSPs and county totals (the board's county table).
     """
     refuse_sensitive(dataset)
     report_month = pd.Timestamp(report_month)
     fy = limits.fy_of(report_month)
-    areas = areas or geography.COUNTY_CSPS + [geography.COUNTY]
+    own = force_areas(store, force)
+    areas = areas or county_table_areas(own)
     names = measures(store, dataset)
-    frame = _window_frame(store, dataset, fy, "measure, csp, parent", "TRUE", [])
-    county = frame[frame["parent"] == geography.COUNTY].assign(csp=geography.COUNTY)
-    force = frame.assign(csp=geography.FORCE)
-    frame = pd.concat([frame, county, force], ignore_index=True).rename(columns={"csp": "area"})
+    frame = _window_frame(store, dataset, fy, "measure, csp, parent", "force = ?", [own.force.slug])
+    county = frame[frame["parent"].isin(own.county_names)].assign(csp=lambda f: f["parent"])
+    whole = frame.assign(csp=geography.FORCE)
+    frame = pd.concat([frame, county, whole], ignore_index=True).rename(columns={"csp": "area"})
     index = pd.MultiIndex.from_product([names, areas], names=["measure", "area"])
     result, col = _limits_for_groups(
         frame, ["measure", "area"], index, coverage(store, dataset), fy, report_month, method, k, min_significant
@@ -178,16 +193,18 @@ def summary_table(
 
 def drilldown(
     store: Store, dataset: str, csp: str, measure: str, report_month: pd.Timestamp, method: str, k: float,
-    min_significant: int,
+    min_significant: int, force: str | None = None,
 ) -> pd.DataFrame:
     """A CSP's neighbourhoods for the report month, ranked by how far they are above expected."""
-    check_request(store, dataset, csp, measure)
-    if csp not in geography.CSPS:
-        raise UnknownArea(f"drill-down needs a CSP, not {csp!r}; choose one of: {', '.join(geography.CSPS)}")
+    check_request(store, dataset, csp, measure, force=force)
+    own = force_areas(store, force)
+    if csp not in own.csps:
+        raise UnknownArea(f"drill-down needs a CSP, not {csp!r}; choose one of: {', '.join(own.csps)}")
     report_month = pd.Timestamp(report_month)
     fy = limits.fy_of(report_month)
-    frame = _window_frame(store, dataset, fy, "neighbourhood", "measure = ? AND csp = ?", [measure, csp])
-    index = pd.Index(neighbourhoods(store, csp), name="neighbourhood")
+    frame = _window_frame(store, dataset, fy, "neighbourhood", "force = ? AND measure = ? AND csp = ?",
+                          [own.force.slug, measure, csp])
+    index = pd.Index(neighbourhoods(store, csp, force), name="neighbourhood")
     result, col = _limits_for_groups(
         frame, ["neighbourhood"], index, coverage(store, dataset), fy, report_month, method, k, min_significant
     )
@@ -209,11 +226,12 @@ def _held_suffix(missing: int) -> str:
     return f" ({12 - missing} of 12 months held)" if missing else ""
 
 
-def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timestamp) -> pd.DataFrame:
+def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timestamp,
+               force: str | None = None) -> pd.DataFrame:
     """The board's Table 1: 12 months to the report month against the 12 months a year earlier.
 
-    Rows reconcile: the CSPs add to County Council Area; County + Derby City + outside the
-    force area + no known area add to Force Area. A window missing any month says so
+    Rows reconcile: each county's CSPs add to its total; the counties + the unitaries +
+    outside the force area + no known area add to the force area. A window missing any month says so
     instead of printing a misleading change.
     """
     refuse_sensitive(dataset)
@@ -222,21 +240,24 @@ def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timest
     previous = current - pd.DateOffset(years=1)
     held = coverage(store, dataset)
     rows, rows_params = datasets.rows_of(dataset)
+    own = force_areas(store, force)
     frame = store.query(
         f"""SELECT coalesce(csp, CASE location WHEN 'outside_area' THEN ? ELSE ? END) AS area, parent, month,
                   sum(count) AS count
-           FROM monthly WHERE {rows} AND measure = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
-        [geography.OUTSIDE, geography.UNALLOCATED, *rows_params, measure, previous[0].date(), current[-1].date()],
+           FROM monthly WHERE {rows} AND force = ? AND measure = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
+        [geography.OUTSIDE, geography.UNALLOCATED, *rows_params, own.force.slug, measure, previous[0].date(),
+         current[-1].date()],
     )
     frame["month"] = pd.to_datetime(frame["month"])
     frame["window"] = np.where(frame["month"] >= current[0], "current", "previous")
     by_area = frame.pivot_table(index="area", columns="window", values="count", aggfunc="sum").reindex(
         columns=["previous", "current"]
     ).fillna(0)
-    county = frame[frame["parent"] == geography.COUNTY].groupby("window")["count"].sum()
-    by_area.loc[geography.COUNTY] = county.reindex(["previous", "current"]).fillna(0).to_numpy()
+    for county in own.county_names:
+        total = frame[frame["parent"] == county].groupby("window")["count"].sum()
+        by_area.loc[county] = total.reindex(["previous", "current"]).fillna(0).to_numpy()
     by_area.loc[geography.FORCE] = frame.groupby("window")["count"].sum().reindex(["previous", "current"]).fillna(0).to_numpy()
-    by_area = by_area.reindex(geography.RECONCILING_AREAS).fillna(0)
+    by_area = by_area.reindex(own.reconciling_areas).fillna(0)
     missing_current = int((~current.isin(held)).sum())
     missing_previous = int((~previous.isin(held)).sum())
     label_now = f"12 Months to {report_month:%b %Y}" + _held_suffix(missing_current)
@@ -270,15 +291,16 @@ def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timest
 def chart(store: Store, view, neighbourhood: str | None = None) -> pd.DataFrame:
     """The five chart series for the view's area (or `neighbourhood`), measure and financial year."""
     return series_table(store, view.dataset, view.area, view.measure, view.fy, view.method, view.k,
-                        view.min_significant, view.month, neighbourhood=neighbourhood)
+                        view.min_significant, view.month, neighbourhood=neighbourhood, force=view.force)
 
 
 def summary(store: Store, view) -> pd.DataFrame:
     """The exceptions summary for the view's report month, method and k."""
-    return summary_table(store, view.dataset, view.month, view.method, view.k, view.min_significant)
+    return summary_table(store, view.dataset, view.month, view.method, view.k, view.min_significant,
+                         force=view.force)
 
 
 def neighbourhood_table(store: Store, view) -> pd.DataFrame:
     """The view's CSP's neighbourhoods ranked for its report month."""
     return drilldown(store, view.dataset, view.area, view.measure, view.month, view.method, view.k,
-                     view.min_significant)
+                     view.min_significant, force=view.force)

@@ -49,12 +49,13 @@ class PlainPandas:
         self.records = self.records.merge(areas, on="ward_code", how="left")
         self.records["month"] = pd.to_datetime(self.records["month"])
         self.held = pd.DatetimeIndex(sorted(self.records["month"].unique()))
+        self.own = geography.areas(store.data_dir)
 
     def _select(self, area: str, measure: str) -> pd.DataFrame:
         r = self.records
         r = r[r["measure"] != ASB] if measure == ALL_CRIME else r[r["measure"] == measure]
-        if area == geography.COUNTY:
-            r = r[r["parent"] == geography.COUNTY]
+        if area in self.own.county_names:
+            r = r[r["parent"] == area]
         elif area != geography.FORCE:
             r = r[r["csp"] == area]
         return r
@@ -65,7 +66,7 @@ class PlainPandas:
 
     def summary(self, month: pd.Timestamp) -> list:
         measures = sorted(self.records["measure"].unique()) + [ALL_CRIME]
-        return [self.chart(area, m, month) for m in measures for area in geography.COUNTY_CSPS + [geography.COUNTY]]
+        return [self.chart(area, m, month) for m in measures for area in series.county_table_areas(self.own)]
 
 
 def run(data_dir: Path, repeat: int) -> tuple[list[dict], dict]:

@@ -107,7 +107,7 @@ def random_crimes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndar
 def generate(path: Path, rows: int, data_dir: Path = REPO / "data", seed: int = SEED) -> int:
     """Write a police.uk-format street CSV of `rows` rows, month by month; returns its size in bytes."""
     rng = np.random.default_rng(seed)
-    lookup = pd.read_csv(data_dir / geography.LSOA_FILE, dtype=str)
+    lookup = geography.lsoa_table(data_dir)
     inside = set(lookup["lsoa_code"])
     outside_codes = np.array([c for c in (f"E0102{n:04d}" for n in range(7000, 9000)) if c not in inside][:400])
     vintages = {v: lookup[lookup["lsoa_vintage"] == v].reset_index(drop=True) for v in ("2011", "2021")}
@@ -201,7 +201,7 @@ def _csv_handles(paths: list[Path]):
 
 
 def run_pandas(paths: list[Path], data_dir: Path) -> int:
-    lookup = pd.read_csv(data_dir / geography.LSOA_FILE, dtype=str).drop_duplicates("lsoa_code")
+    lookup = geography.lsoa_table(data_dir).drop_duplicates("lsoa_code")
     district = dict(zip(lookup["lsoa_code"], lookup["lad_name"]))
     counts = []
     rows = 0

@@ -33,7 +33,7 @@ METHOD, K, MIN_SIGNIFICANT = "pooled", 2.0, 10
 def _one_by_one(store: Store, month: pd.Timestamp) -> int:
     """The plain way: series_table per area and measure (no neighbourhoods), as a loop over the engine."""
     n = 0
-    for area in geography.COUNTY_CSPS + [geography.COUNTY, geography.CITY, geography.FORCE]:
+    for area in geography.areas(store.data_dir).top_areas:
         for measure in series.measures(store, "crime"):
             series.series_table(store, "crime", area, measure, limits.fy_of(month), METHOD, K, MIN_SIGNIFICANT, month)
             n += 1

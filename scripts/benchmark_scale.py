@@ -89,7 +89,7 @@ def force_list(count: int) -> dict[str, float]:
 def generate(root: Path, months: int, rows_per_month: int, forces: int, data_dir: Path = REPO / "data") -> dict:
     """History months under root/history and the next month under root/new; returns sizes."""
     rng = np.random.default_rng(SEED)
-    lookup = pd.read_csv(data_dir / geography.LSOA_FILE, dtype=str)
+    lookup = geography.lsoa_table(data_dir)
     derby_codes = lookup[lookup["lsoa_vintage"] == "2021"]["lsoa_code"].to_numpy()
     other_codes = np.array([f"E0{n:07d}" for n in range(1_000_000, 1_035_000)])  # not in the lookup
     streets = np.array([f"On or near {s}" for s in bench_import.STREETS])

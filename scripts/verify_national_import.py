@@ -53,15 +53,12 @@ ALL_CRIMES = "All crimes"
 
 
 def make_national_store(data_dir: Path) -> Path:
-    """A data directory for all 43 territorial forces of England and Wales, from the shipped national tables."""
-    data_dir = Path(data_dir)
-    (data_dir / "geography").mkdir(parents=True, exist_ok=True)
-    pd.read_parquet(NATIONAL / "lsoa-ward-lad.parquet").to_csv(data_dir / "geography" / "lsoa-ward-lad.csv", index=False)
-    pd.DataFrame(columns=["csp", "sna", "ward_name"]).to_csv(data_dir / "geography" / "sna-wards.csv", index=False)
-    forces = pd.read_parquet(NATIONAL / "lad-utla-force.parquet")[["force_slug", "force"]].drop_duplicates()
-    forces.rename(columns={"force_slug": "force", "force": "name"}).sort_values("name").to_csv(
-        data_dir / "geography" / "forces.csv", index=False)
-    return data_dir
+    """A data directory for all 43 territorial forces of England and Wales, made as `app.py init` makes one."""
+    from queries import init_store, national
+
+    territorial = sorted((f for f in national.forces().values() if f.territorial), key=lambda f: f.name)
+    init_store.init_store(Path(data_dir), [f.slug for f in territorial])
+    return Path(data_dir)
 
 
 # --------------------------------------------------------------------------- the plain way

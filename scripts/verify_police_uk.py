@@ -70,9 +70,9 @@ def read_raw(paths: list[Path]) -> pd.DataFrame:
 
 def pandas_counts(raw: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
     """Counts by month, area (CSP / outside / no known area) and measure, straight from the raw rows."""
-    lookup = pd.read_csv(data_dir / geography.LSOA_FILE, dtype=str).drop_duplicates("lsoa_code")
+    lookup = geography.lsoa_table(data_dir).drop_duplicates("lsoa_code")
     district = raw["LSOA code"].map(dict(zip(lookup["lsoa_code"], lookup["lad_name"])))
-    area = district.map(geography.csp_of_district)
+    area = district.map(dict(geography.areas(data_dir).district_names))
     area = area.where(district.notna(), geography.OUTSIDE)
     area = area.where(raw["LSOA code"] != "", geography.UNALLOCATED)
     frame = pd.DataFrame({"month": raw["Month"], "area": area, "measure": raw["Crime type"]})
@@ -93,7 +93,7 @@ def compare(store_counts: pd.DataFrame, raw_counts: pd.DataFrame) -> pd.DataFram
 
 def lsoa_vintages(raw: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
     """Per month: rows whose LSOA code exists only in the 2011 set, only in 2021, in both, or neither."""
-    lookup = pd.read_csv(data_dir / geography.LSOA_FILE, dtype=str)
+    lookup = geography.lsoa_table(data_dir)
     v2011 = set(lookup.loc[lookup["lsoa_vintage"] == "2011", "lsoa_code"])
     v2021 = set(lookup.loc[lookup["lsoa_vintage"] == "2021", "lsoa_code"])
     codes = raw["LSOA code"]

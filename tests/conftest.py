@@ -31,6 +31,24 @@ CHROME_FLAGS = [
 ]
 SERVER_START_SECONDS = 60
 
+# The demo store's areas as Derbyshire's board names and orders them. The product derives
+# them from data (queries/geography.py); tests pin them so every figure keeps its place.
+COUNTY = "County Council Area"
+CITY = "Derby City"
+COUNTY_CSPS = ["Amber Valley", "Bolsover", "Chesterfield", "Derbyshire Dales", "Erewash", "High Peak",
+               "North East Derbyshire", "South Derbyshire"]
+CSPS = COUNTY_CSPS + [CITY]
+TOP_AREAS = COUNTY_CSPS + [COUNTY, CITY, "Force Area"]
+RECONCILING_AREAS = COUNTY_CSPS + [COUNTY, CITY, "Outside force area", "No known area", "Force Area"]
+
+
+def copy_geography(target: Path) -> Path:
+    """Make `target` a Derbyshire store with no data: the demo's force and grouping files."""
+    (target / "geography").mkdir(parents=True, exist_ok=True)
+    for name in ("forces.csv", "areas.csv"):
+        (target / "geography" / name).write_bytes((REPO / "data" / "geography" / name).read_bytes())
+    return target
+
 
 def copy_store(target: Path) -> Path:
     """A private copy of the repo's data/ (demo store + lookups), so tests never touch the real one."""

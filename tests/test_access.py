@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from conftest import start_gunicorn, stop
+from conftest import CITY
 from queries import (access_settings, audit, cli, commentary, hate_release, marac, report, report_jobs, report_output,
                      roles, settings, statedb, users)
 from queries.settings import DEFAULT_SUPPRESS_BELOW, SettingsError
@@ -478,7 +479,7 @@ def test_public_gets_hate_crime_only_from_the_suppressed_release(secured, demo_d
     checked = hidden_seen = 0
     for kind in ("crimes", "incidents"):
         for strand in ("All strands", "Race", "Disability"):
-            for area in ("Force Area", "Bolsover", geography.CITY, geography.UNALLOCATED):
+            for area in ("Force Area", "Bolsover", CITY, geography.UNALLOCATED):
                 response = _public_hate(public, url, deps, kind, strand, area)
                 assert response.status_code == 200
                 body = response.json()["response"]

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from conftest import TOP_AREAS
 from queries import datasets, geography, hate, limits, params, series
 
 EXAMPLES = 2000
@@ -59,7 +60,7 @@ def _valid_values(demo_store) -> dict[str, list]:
     neighbourhoods = sorted(set(series.neighbourhoods(demo_store, "Chesterfield"))
                             | set(series.neighbourhoods(demo_store, "Erewash")))
     return {
-        "area": list(geography.TOP_AREAS),
+        "area": list(TOP_AREAS),
         "measure": measures,
         "month": months,
         "fy": sorted({limits.fy_of(m) for m in series.coverage(demo_store, "crime")}),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from conftest import copy_geography
 from queries import limits
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,9 +69,7 @@ def test_unknown_measure_exits_non_zero_listing_valid_measures(demo_dir, tmp_pat
 
 def test_empty_store_says_there_is_no_data(tmp_path):
     empty = tmp_path / "empty"
-    (empty / "geography").mkdir(parents=True)
-    for name in ("lsoa-ward-lad.csv", "sna-wards.csv"):
-        (empty / "geography" / name).write_bytes((REPO / "data" / "geography" / name).read_bytes())
+    copy_geography(empty)
     result = run("export", "series", "--area", "Erewash", "--measure", "Shoplifting", "--fy", "2025",
                  "--data-dir", str(empty), "--out", str(tmp_path / "x.csv"))
     assert result.returncode != 0
@@ -92,9 +91,7 @@ def test_bad_setting_stops_with_the_variable_named(demo_dir, tmp_path):
 def test_demo_rebuild_is_deterministic(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     for target in (first, second):
-        (target / "geography").mkdir(parents=True)
-        for name in ("lsoa-ward-lad.csv", "sna-wards.csv"):
-            (target / "geography" / name).write_bytes((REPO / "data" / "geography" / name).read_bytes())
+        copy_geography(target)
     from queries.demo import crime
     import numpy as np
 

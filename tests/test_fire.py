@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import COUNTY, CITY, CSPS
 from queries import fire, geography
 from queries.demo import fire as demo_fire
 from queries.importers import fire as irs
@@ -45,6 +46,9 @@ BRIEF_TOTAL, BRIEF_TOTAL_TARGET, BRIEF_CHANGE = 650, 590, -20
 
 
 # --------------------------------------------------------------------------- hand-built records
+
+
+DERBYSHIRE = geography.areas(REPO / "data")  # the demo store's force, as the fire functions take it
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +114,7 @@ def brief_targets(tmp_path: Path) -> pd.DataFrame:
     lines = ["district,financial_year,quarter,target", f"Force Area,2015/16,Q2,{BRIEF_TOTAL_TARGET}"]
     lines += [f"{'North East' if d == 'North East Derbyshire' else d},2015/16,Q2,{t}" for d, (_, t, _) in BRIEF.items()]
     path.write_text("\n".join(lines) + "\n")
-    return fire.read_targets(path)
+    return fire.read_targets(path, DERBYSHIRE)
 
 
 def held_quarters(*pairs: tuple[int, int]) -> pd.DatetimeIndex:
@@ -122,13 +126,13 @@ def test_kpi_reproduces_the_brief_fire_table_from_records(areas, tmp_path):
     targets = brief_targets(tmp_path)
     held = held_quarters((BRIEF_FY - 1, BRIEF_QUARTER), (BRIEF_FY, BRIEF_QUARTER))
 
-    kpi = fire.quarterly_kpi(monthly, targets, BRIEF_FY, BRIEF_QUARTER, held=held)
+    kpi = fire.quarterly_kpi(monthly, targets, BRIEF_FY, BRIEF_QUARTER, held=held, own=DERBYSHIRE)
     assert kpi.descriptor == "KPM1.4 Deliberate Fires (Q2 2015/16)"
     assert (kpi.actual, kpi.target, kpi.met, kpi.direction) == (650, 590, False, "↓20")
     assert kpi.met_text == "✗ Not met"
     assert kpi.direction_text == "20 fewer than Q2 2014/15"
 
-    table = fire.district_table(monthly, targets, BRIEF_FY, BRIEF_QUARTER, held=held).set_index("District")
+    table = fire.district_table(monthly, targets, BRIEF_FY, BRIEF_QUARTER, held=held, own=DERBYSHIRE).set_index("District")
     for district, (count, target, met) in BRIEF.items():
         row = table.loc[district]
         assert (row["Incidents"], row["Target"]) == (count, target), district
@@ -148,18 +152,18 @@ def test_kpi_reproduces_the_brief_fire_table_from_records(areas, tmp_path):
 def test_target_is_met_when_incidents_equal_the_target(areas, tmp_path):
     records = pd.concat(split_over_quarter(areas, 2015, 2, "Bolsover", 108), ignore_index=True)
     monthly = fire.monthly_from_records(records, areas)
-    kpi = fire.quarterly_kpi(monthly, brief_targets(tmp_path), 2015, 2, area="Bolsover")
+    kpi = fire.quarterly_kpi(monthly, brief_targets(tmp_path), 2015, 2, area="Bolsover", own=DERBYSHIRE)
     assert (kpi.actual, kpi.target, kpi.met, kpi.met_text) == (108, 108, True, "✓ Met")
 
 
 def test_force_target_defaults_to_the_sum_of_district_targets_and_county_sums_its_eight(tmp_path):
     targets = brief_targets(tmp_path)
     without_force = targets[targets["district"] != geography.FORCE]
-    assert fire.target_for(without_force, geography.FORCE, 2015, 2) == 590
-    county = sum(t for d, (_, t, _) in BRIEF.items() if d != geography.CITY)
-    assert fire.target_for(targets, geography.COUNTY, 2015, 2) == county
-    assert fire.target_for(targets, "Bolsover", 2016, 2) is None  # no row: no target, never a guess
-    assert fire.target_for(without_force[without_force["district"] != "Erewash"], geography.FORCE, 2015, 2) is None
+    assert fire.target_for(without_force, geography.FORCE, 2015, 2, own=DERBYSHIRE) == 590
+    county = sum(t for d, (_, t, _) in BRIEF.items() if d != CITY)
+    assert fire.target_for(targets, COUNTY, 2015, 2, own=DERBYSHIRE) == county
+    assert fire.target_for(targets, "Bolsover", 2016, 2, own=DERBYSHIRE) is None  # no row: no target, never a guess
+    assert fire.target_for(without_force[without_force["district"] != "Erewash"], geography.FORCE, 2015, 2, own=DERBYSHIRE) is None
 
 
 def test_quarters_are_financial_year_quarters_starting_in_april():
@@ -186,10 +190,10 @@ def test_incidents_either_side_of_a_quarter_boundary_count_in_their_own_quarter(
     ], ignore_index=True)
     monthly = fire.monthly_from_records(records, areas)
     empty = fire.empty_targets()
-    assert fire.quarterly_kpi(monthly, empty, 2015, 1, "Erewash").actual == 4
-    assert fire.quarterly_kpi(monthly, empty, 2015, 2, "Erewash").actual == 6
-    assert fire.quarterly_kpi(monthly, empty, 2015, 4, "Erewash").actual == 2
-    assert fire.quarterly_kpi(monthly, empty, 2016, 1, "Erewash").actual == 9
+    assert fire.quarterly_kpi(monthly, empty, 2015, 1, "Erewash", own=DERBYSHIRE).actual == 4
+    assert fire.quarterly_kpi(monthly, empty, 2015, 2, "Erewash", own=DERBYSHIRE).actual == 6
+    assert fire.quarterly_kpi(monthly, empty, 2015, 4, "Erewash", own=DERBYSHIRE).actual == 2
+    assert fire.quarterly_kpi(monthly, empty, 2016, 1, "Erewash", own=DERBYSHIRE).actual == 9
 
 
 def test_direction_of_travel_reads_as_the_count_change_against_the_same_quarter_last_year(areas):
@@ -200,10 +204,10 @@ def test_direction_of_travel_reads_as_the_count_change_against_the_same_quarter_
         ignore_index=True)
     monthly = fire.monthly_from_records(records, areas)
     both = held_quarters((2014, 3), (2015, 2), (2015, 3))
-    kpi = fire.quarterly_kpi(monthly, fire.empty_targets(), 2015, 3, "High Peak", held=both)
+    kpi = fire.quarterly_kpi(monthly, fire.empty_targets(), 2015, 3, "High Peak", held=both, own=DERBYSHIRE)
     assert (kpi.previous, kpi.change, kpi.direction, kpi.direction_text) == (40, 5, "↑5", "5 more than Q3 2014/15")
     # Last year's quarter not held: no arrow, rather than an arrow against a zero that is really missing.
-    kpi = fire.quarterly_kpi(monthly, fire.empty_targets(), 2015, 3, "High Peak", held=held_quarters((2015, 3)))
+    kpi = fire.quarterly_kpi(monthly, fire.empty_targets(), 2015, 3, "High Peak", held=held_quarters((2015, 3)), own=DERBYSHIRE)
     assert (kpi.previous, kpi.direction) == (None, "n/a")
     assert "not held" in kpi.direction_text
 
@@ -212,9 +216,9 @@ def test_a_partly_held_quarter_is_reported_but_not_judged(areas, tmp_path):
     records = incidents(areas, "2015-07-01", "Bolsover", 10)  # the store holds July only
     monthly = fire.monthly_from_records(records, areas)
     held = pd.DatetimeIndex(["2015-07-01"])
-    kpi = fire.quarterly_kpi(monthly, brief_targets(tmp_path), 2015, 2, "Bolsover", held=held)
+    kpi = fire.quarterly_kpi(monthly, brief_targets(tmp_path), 2015, 2, "Bolsover", held=held, own=DERBYSHIRE)
     assert (kpi.actual, kpi.months_held, kpi.complete, kpi.met) == (10, 1, False, None)
-    table = fire.district_table(monthly, brief_targets(tmp_path), 2015, 2, held=held).set_index("District")
+    table = fire.district_table(monthly, brief_targets(tmp_path), 2015, 2, held=held, own=DERBYSHIRE).set_index("District")
     assert table.loc["Bolsover", "Target Met?"] == "Quarter incomplete"
 
 
@@ -232,10 +236,10 @@ def test_road_vehicle_share_and_secondary_split_from_records(areas):
     ], ignore_index=True)
     monthly = fire.monthly_from_records(records, areas)
     months = fire.quarter_months(2015, 2)
-    share = fire.road_vehicle_share(monthly, months).set_index("Area")
+    share = fire.road_vehicle_share(monthly, months, own=DERBYSHIRE).set_index("Area")
     assert share.loc["Derby City", ["Deliberate primary fires", "Road vehicles", "Road vehicle share (%)"]].tolist() == [100, 38, 38.0]
     assert np.isnan(share.loc["Erewash", "Road vehicle share (%)"])  # no primary fires: no share, not 0%
-    split = fire.secondary_split(monthly, months).set_index("Area")
+    split = fire.secondary_split(monthly, months, own=DERBYSHIRE).set_index("Area")
     assert split.loc["Erewash", list(fire.SECONDARY_GROUPS) + ["Total"]].tolist() == [11, 6, 2, 19]
     assert split.loc[geography.FORCE, "Total"] == 20
     assert (split[list(fire.SECONDARY_GROUPS)].sum(axis=1) == split["Total"]).all()
@@ -266,8 +270,8 @@ def test_targets_file_in_the_repo_covers_the_brief_and_every_demo_quarter():
     assert {d: brief[d] for d in BRIEF} == {d: t for d, (_, t, _) in BRIEF.items()}
     demo_quarters = {fire.quarter_of(m) for m in pd.date_range("2020-04-01", "2026-10-01", freq="MS")}
     for fy, quarter in demo_quarters:
-        assert fire.target_for(targets, geography.FORCE, fy, quarter) is not None, (fy, quarter)
-        assert all(fire.target_for(targets, d, fy, quarter) is not None for d in geography.CSPS)
+        assert fire.target_for(targets, geography.FORCE, fy, quarter, own=DERBYSHIRE) is not None, (fy, quarter)
+        assert all(fire.target_for(targets, d, fy, quarter, own=DERBYSHIRE) is not None for d in CSPS)
 
 
 @pytest.mark.parametrize("body, message", [
@@ -282,7 +286,7 @@ def test_a_bad_targets_file_names_its_line(tmp_path, body, message):
     path = tmp_path / fire.TARGETS_FILE
     path.write_text(body)
     with pytest.raises(fire.TargetsError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
-        fire.read_targets(path)
+        fire.read_targets(path, DERBYSHIRE)
     assert str(path) in str(info.value)
 
 
@@ -389,7 +393,7 @@ def test_a_mapping_to_derbyshire_wards_places_incidents_in_their_district(tmp_da
 
 
 @pytest.mark.parametrize("mapping, message", [
-    ("Unitary Authority,Ward,district,ward_code\nBRISTOL,ABBEY,Chesterfield,E00000000\n", "line 2: Chesterfield is a Derbyshire CSP"),
+    ("Unitary Authority,Ward,district,ward_code\nBRISTOL,ABBEY,Chesterfield,E00000000\n", "line 2: Chesterfield is a CSP of Derbyshire Constabulary"),
     ("Unitary Authority,Ward,district,ward_code\nBRISTOL,ABBEY,Bristol,\nBRISTOL,abbey,Bristol,\n", "line 3: BRISTOL / ABBEY is mapped twice"),
     ("Unitary Authority,Ward,place\nBRISTOL,ABBEY,Bristol\n", "line 1: the area mapping needs columns district and ward_code"),
     ("Station,district,ward_code\nBLUE WATCH,Bristol,\n", "matches on 'Station', which this export does not have"),

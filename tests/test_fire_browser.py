@@ -9,6 +9,7 @@ from selenium.webdriver.common.by import By
 
 from conftest import screenshot
 from helpers import click, legend_names, wait_for, wait_text
+from conftest import CITY, CSPS
 from queries import fire, geography
 from queries.limits import COLUMNS
 
@@ -28,9 +29,9 @@ def test_fire_tab_loads_with_five_series_kpi_card_and_district_table(live_server
     assert met in (fire.MET, fire.NOT_MET), met  # symbol and words, never colour alone
     direction = browser.find_element(By.ID, "fire-kpi-direction").text
     assert direction[0] in "↑↓↔" and direction[1:].isdigit(), direction
-    rows = wait_for(browser, "#fire-districts .ag-row", condition=lambda els: len(els) >= len(geography.CSPS) + 3)
+    rows = wait_for(browser, "#fire-districts .ag-row", condition=lambda els: len(els) >= len(CSPS) + 3)
     names = [r.find_element(By.CSS_SELECTOR, "[col-id='District']").text for r in rows]
-    assert geography.CITY in names and geography.UNALLOCATED in names and geography.FORCE in names
+    assert CITY in names and geography.UNALLOCATED in names and geography.FORCE in names
     wait_text(browser, "#fire-vehicles-caption", "of deliberate primary fires in Force Area")
     wait_for(browser, "#fire-secondary .barlayer .trace", condition=lambda els: len(els) == 3)
     assert "Q" in descriptor.text
@@ -73,7 +74,7 @@ def test_every_fire_table_and_chart_downloads_as_csv(live_server, browser, tmp_p
     assert kpi.loc[0, "Target Met?"] in (fire.MET, fire.NOT_MET)
     districts = pd.read_csv(files["fire-districts-2026-q2.csv"])
     assert list(districts.columns) == fire.DISTRICT_COLUMNS
-    in_districts = districts.loc[districts["District"].isin(geography.CSPS), "Incidents"].sum()
+    in_districts = districts.loc[districts["District"].isin(CSPS), "Incidents"].sum()
     parts = districts.set_index("District")["Incidents"]
     assert in_districts + parts[geography.UNALLOCATED] + parts[geography.OUTSIDE] == parts[geography.FORCE]
     assert int(kpi.loc[0, "Actual"]) == parts["Erewash"]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import COUNTY_CSPS, COUNTY, CITY
 from queries import cli, geography, hate, limits
 from queries.importers import hate as hate_importer
 from queries.importers.common import ImportError_
@@ -56,15 +57,15 @@ def test_ytd_table_reproduces_the_briefs_figures_and_formatting_exactly(brief_st
     assert rows.loc["Amber Valley"].tolist() == ["77", "57", "-20", "-26.0%"]
     assert rows.loc["Chesterfield"].tolist() == ["68", "89", "21", "30.9%"]
     assert rows.loc["Force"].tolist() == ["755", "751", "-4", "-0.5%"]
-    assert table["Area"].tolist() == geography.COUNTY_CSPS + [geography.COUNTY, geography.CITY, "Force"]
+    assert table["Area"].tolist() == COUNTY_CSPS + [COUNTY, CITY, "Force"]
 
 
 def test_ytd_rows_reconcile_and_change_is_blank_when_a_month_is_missing(brief_store):
     table = hate.ytd_table(brief_store, hate.INCIDENT, pd.Timestamp("2014-03-01"))
     rows = table.set_index("Area")
     current = "2013-'14 YTD"
-    assert rows.loc[geography.COUNTY_CSPS, current].sum() == rows.loc[geography.COUNTY, current]
-    assert rows.loc[geography.COUNTY, current] + rows.loc[geography.CITY, current] == rows.loc["Force", current]
+    assert rows.loc[COUNTY_CSPS, current].sum() == rows.loc[COUNTY, current]
+    assert rows.loc[COUNTY, current] + rows.loc[CITY, current] == rows.loc["Force", current]
     early = hate.ytd_table(brief_store, hate.INCIDENT, pd.Timestamp("2013-03-01"))  # no 2011-12 data held
     assert early["Vol. Change"].isna().all() and "Incomplete" in early.attrs["note"]
     text = hate.format_ytd(early)

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from conftest import CITY, COUNTY
 from queries import geography, hate, hate_ledger, hate_release, statedb
 from queries.settings import DEFAULT_SUPPRESS_BELOW as THRESHOLD
 
-CITY, OUT, UNK = geography.CITY, geography.OUTSIDE, geography.UNALLOCATED
+OUT, UNK = geography.OUTSIDE, geography.UNALLOCATED
 RACE, RELIGION = "Race", "Religion"
 APRIL = pd.Timestamp("2026-04-01")
 
@@ -28,8 +29,13 @@ def _base(counts: dict[tuple[str, str, pd.Timestamp], int]) -> pd.DataFrame:
                          for (s, a, m), c in counts.items()])
 
 
+def _shape(county: list[str]) -> dict:
+    """A hand-made force: one county of these CSPs, and the city a unitary."""
+    return {"counties": {COUNTY: county}, "unitaries": [CITY]}
+
+
 def _builder(base: pd.DataFrame, county: list[str], ytd: bool = False):
-    return lambda hidden, before: hate_release.build(base, THRESHOLD, county, ytd=ytd, hidden=hidden,
+    return lambda hidden, before: hate_release.build(base, THRESHOLD, **_shape(county), ytd=ytd, hidden=hidden,
                                                      shown_before=before)
 
 
@@ -52,13 +58,13 @@ COUNTY3 = ["A", "B", "C"]
 def test_a_revised_month_that_would_give_a_hidden_count_away_by_differencing_is_caught_and_hidden():
     # Release 1: Race A = 3 is hidden, with B = 6 as its complement (smallest other CSP); the County
     # (29) and C (20) are shown, so a reader knows A + B = 9 and nothing more.
-    first = hate_release.build(_revision_store(6), THRESHOLD, COUNTY3)
+    first = hate_release.build(_revision_store(6), THRESHOLD, **_shape(COUNTY3))
     assert _hidden(first, RACE, "A") and _hidden(first, RACE, "B") and not _hidden(first, RACE, "C")
     # A re-import revises B from 6 to 25. Protected on its own, release 2 hides C (now the smallest)
     # and shows B = 25 and the County = 48: A + C = 23, and C = 20 from release 1, so A = 3.
-    alone = hate_release.build(_revision_store(25), THRESHOLD, COUNTY3)
+    alone = hate_release.build(_revision_store(25), THRESHOLD, **_shape(COUNTY3))
     assert _hidden(alone, RACE, "A") and _hidden(alone, RACE, "C") and not _hidden(alone, RACE, "B")
-    assert float(alone.shown(hate.CRIME, RACE, geography.COUNTY)["shown"].iloc[0]) == 48
+    assert float(alone.shown(hate.CRIME, RACE, COUNTY)["shown"].iloc[0]) == 48
     caught = hate_ledger.audit([hate_ledger.published(first), hate_ledger.published(alone)], THRESHOLD)
     race_a = caught.failing[(caught.failing["strand"] == RACE) & (caught.failing["area"] == "A")]
     assert len(race_a) == 1 and race_a["exact"].iloc[0] and race_a["lower"].iloc[0] == 3
@@ -88,11 +94,11 @@ def test_a_month_beside_the_year_to_date_in_two_releases_gives_nothing_away():
     june = pd.Timestamp("2026-06-01")
     may = pd.Timestamp("2026-05-01")
     # Release 1 (April, May): nothing is small, so everything is shown, the year to date to May included (A: 12).
-    first = hate_release.build(_ytd_store(2), THRESHOLD, ["A", "B"], ytd=True)
+    first = hate_release.build(_ytd_store(2), THRESHOLD, **_shape(["A", "B"]), ytd=True)
     assert not first.cells["suppressed"].any()
     # Release 2 (to June) on its own hides June's 2 and its year to date... but hides May's year to
     # date as the complement, which release 1 showed: June = 14 - 12 = 2.
-    alone = hate_release.build(_ytd_store(3), THRESHOLD, ["A", "B"], ytd=True)
+    alone = hate_release.build(_ytd_store(3), THRESHOLD, **_shape(["A", "B"]), ytd=True)
     assert _hidden(alone, RACE, "A", month=june) and not _hidden(alone, RACE, "A", hate_release.YTD, june)
     caught = hate_ledger.audit([hate_ledger.published(first), hate_ledger.published(alone)], THRESHOLD)
     june_a = caught.failing[(caught.failing["strand"] == RACE) & (caught.failing["area"] == "A")
@@ -128,7 +134,7 @@ def test_two_successive_monthly_stores_of_the_demo_pass_the_audit_over_the_ledge
     for version, upto in (("through-3", months[:3]), ("through-4", months)):
         part = base[base["month"].isin(upto)]
         hate_ledger.release_through_ledger(tmp_path, version, lambda h, b, part=part: hate_release.build(
-            part, THRESHOLD, hidden=h, shown_before=b), THRESHOLD)
+            part, THRESHOLD, **hate_release.layout(geography.areas(demo_store.data_dir)), hidden=h, shown_before=b), THRESHOLD)
     ledger = [p for _, p in hate_ledger.entries(tmp_path)]
     assert len(ledger) == 2 and hate_ledger.audit(ledger, THRESHOLD, only_new=False).ok
 
@@ -145,7 +151,7 @@ COUNT = st.one_of(st.integers(0, 6), st.integers(0, 30))
 
 def _atoms(strand: str, area: str, month: pd.Timestamp) -> list[tuple]:
     strands = STRANDS if strand == hate.ALL_STRANDS else [strand]
-    areas = ["A", "B"] if area == geography.COUNTY else AREAS if area == geography.FORCE else [area]
+    areas = ["A", "B"] if area == COUNTY else AREAS if area == geography.FORCE else [area]
     return [(s, a, month) for s in strands for a in areas]
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, copy_store
+from conftest import COUNTY, CITY
 from queries import cli, geography, series
 from queries.export import grouped_counts
 from queries.importers import common, police_uk
@@ -243,7 +244,7 @@ def test_a_missing_month_is_a_gap_not_a_zero_and_rolling_12_says_it_is_incomplet
     assert table.attrs["note"].startswith("Incomplete")
     # the force total still reconciles with the raw rows: County + City + outside + unallocated
     force = table.set_index("Area").iloc[:, 1]
-    parts = force[[geography.COUNTY, geography.CITY, geography.OUTSIDE, geography.UNALLOCATED]].sum()
+    parts = force[[COUNTY, CITY, geography.OUTSIDE, geography.UNALLOCATED]].sum()
     assert force[geography.FORCE] == parts == counts.iloc[0] + counts.iloc[2]
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from dashboard import map_card
-from queries import boundaries, limits, maps, series
+from conftest import copy_geography
+from queries import boundaries, geography, limits, maps, series
 from queries.boundaries import BoundaryError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,12 +71,12 @@ def test_shipped_boundaries_cover_every_demo_ward_and_are_small():
     path = REPO / "data" / boundaries.BOUNDARY_FILE
     assert path.stat().st_size < 1_000_000
     codes = {f["id"] for f in json.loads(path.read_text())["features"]}
-    lookup = pd.read_csv(REPO / "data/geography/lsoa-ward-lad.csv", dtype=str)
+    lookup = geography.lsoa_lookup(REPO / "data")
     assert codes == set(lookup["ward_code"])
 
 
 def test_import_keeps_the_lookups_wards_simplifies_and_reports_missing(tmp_data_dir, tmp_path):
-    lookup = pd.read_csv(tmp_data_dir / "geography/lsoa-ward-lad.csv", dtype=str)
+    lookup = geography.lsoa_lookup(tmp_data_dir)
     known = sorted(set(lookup["ward_code"]))
     # A dense ring (many collinear points) simplifies away; a ward from another force is dropped.
     dense = _square(known[0], "Dense", -1.5, 53.0)
@@ -113,9 +114,7 @@ def test_unusable_boundary_files_are_refused_naming_the_file(tmp_data_dir, tmp_p
 
 def test_cli_import_boundaries_from_the_shipped_file(tmp_path):
     data = tmp_path / "data"
-    (data / "geography").mkdir(parents=True)
-    for name in ("lsoa-ward-lad.csv", "sna-wards.csv"):
-        (data / "geography" / name).write_bytes((REPO / "data/geography" / name).read_bytes())
+    copy_geography(data)
     result = subprocess.run([sys.executable, "app.py", "import", "boundaries", str(REPO / "data" / boundaries.BOUNDARY_FILE),
                              "--data-dir", str(data)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

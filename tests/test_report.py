@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from conftest import copy_store
+from conftest import COUNTY_CSPS, COUNTY, CITY
 from queries import geography, limits, report, series
 from queries.measures import ALL_CRIME
 from queries.store import Store
@@ -88,14 +89,14 @@ def _section(rep: report.Report, area: str) -> report.Section:
 def test_sections_run_county_first_then_each_csp_in_report_order(built_report):
     assert [s.title for s in built_report.sections] == [
         "County (excluding Derby City) - Summary of issues",
-        *[f"{csp} - Summary of issues" for csp in geography.COUNTY_CSPS],
+        *[f"{csp} - Summary of issues" for csp in COUNTY_CSPS],
     ]
 
 
 def test_current_issues_are_counts_above_the_upper_line_of_ten_or_more(built_report):
     issues = {s.area: [f.measure for f in s.issues] for s in built_report.sections}
     assert issues == {
-        geography.COUNTY: [TFV, VWOI],  # County All crimes: 68 against an upper line of 59 + 2 x 7 = 73: within
+        COUNTY: [TFV, VWOI],  # County All crimes: 68 against an upper line of 59 + 2 x 7 = 73: within
         "Amber Valley": [], "Bolsover": [], "Chesterfield": [TFV, ALL_CRIME], "Derbyshire Dales": [],
         "Erewash": [VWOI, ALL_CRIME], "High Peak": [], "North East Derbyshire": [], "South Derbyshire": [],
     }
@@ -110,7 +111,7 @@ def test_a_flagged_group_under_ten_is_listed_apart_not_as_an_issue(built_report)
     dales = _section(built_report, "Derbyshire Dales")
     assert dales.issues == []
     assert [(f.measure, f.count, f.upper) for f in dales.not_significant] == [(VWI, 8, 5), (ALL_CRIME, 8, 5)]
-    county = _section(built_report, geography.COUNTY)
+    county = _section(built_report, COUNTY)
     assert [f.measure for f in county.not_significant] == [VWI]
 
 
@@ -118,7 +119,7 @@ def test_falls_below_the_lower_line_are_listed_separately(built_report):
     bolsover = _section(built_report, "Bolsover")
     assert bolsover.issues == []
     assert [(f.measure, f.count, f.lower) for f in bolsover.below] == [(SHOP, 10, 18), (ALL_CRIME, 10, 18)]
-    assert [f.measure for f in _section(built_report, geography.COUNTY).below] == [SHOP]
+    assert [f.measure for f in _section(built_report, COUNTY).below] == [SHOP]
 
 
 def test_context_for_a_year_to_date_decrease(built_report):
@@ -151,13 +152,13 @@ def test_context_for_a_year_to_date_increase(built_report):
 
 
 def test_county_context_names_the_partnerships_contributing_most(built_report):
-    county = _section(built_report, geography.COUNTY)
+    county = _section(built_report, COUNTY)
     assert county.contexts[1].endswith("The majority of the offences were recorded in Erewash (30).")
 
 
 def test_summary_grid_marks_above_and_below_per_csp_and_county(built_report):
     grid = built_report.summary.set_index("Crime group")
-    assert list(grid.columns) == geography.COUNTY_CSPS + [geography.COUNTY]
+    assert list(grid.columns) == COUNTY_CSPS + [COUNTY]
     assert grid.loc[VWOI, "Erewash"] == limits.ABOVE
     assert grid.loc[VWI, "Derbyshire Dales"] == limits.ABOVE  # the table shows the flag; the issues list does not
     assert grid.loc[SHOP, "Bolsover"] == limits.BELOW
@@ -196,8 +197,8 @@ def test_an_unknown_report_area_lists_the_choices(built):
 def test_every_series_at_once_agrees_with_each_single_series(demo_store):
     month = pd.Timestamp("2026-10-01")
     everything = report.all_series_limits(demo_store, month, "pooled", 2, 10)
-    for area, measure in [("Erewash", "Shoplifting"), (geography.COUNTY, ALL_CRIME), (geography.FORCE, "Domestic burglary"),
-                          (geography.CITY, "Anti-social behaviour")]:
+    for area, measure in [("Erewash", "Shoplifting"), (COUNTY, ALL_CRIME), (geography.FORCE, "Domestic burglary"),
+                          (CITY, "Anti-social behaviour")]:
         single = series.series_table(demo_store, "crime", area, measure, 2026, "pooled", 2, 10, month)
         mine = everything.series_frame(area, measure)
         for column in ("count", "upper", "lower", "monthly_average_prev3"):
@@ -217,7 +218,8 @@ def test_neighbourhood_series_agree_with_the_drilldown(demo_store):
 
 def test_summary_grid_agrees_with_the_summary_table(demo_store):
     month = pd.Timestamp("2026-10-01")
-    grid = report.summary_grid(report.all_series_limits(demo_store, month, "pooled", 2, 10).month_table())
+    everything = report.all_series_limits(demo_store, month, "pooled", 2, 10)
+    grid = report.summary_grid(everything.month_table(), everything.areas)
     table = series.summary_table(demo_store, "crime", month, "pooled", 2, 10)
     expected = table.assign(status=table["status"].where(table["status"].isin([limits.ABOVE, limits.BELOW]), ""))
     melted = grid.melt(id_vars="Crime group", var_name="area", value_name="status")

@@ -13,6 +13,7 @@ from selenium.webdriver.common.by import By
 from pathlib import Path
 
 from conftest import screenshot
+from conftest import COUNTY
 from queries import geography
 from queries.commentary import ACTIVITY, Commentary, Key
 from queries.settings import load_settings
@@ -29,7 +30,7 @@ def _state_dir(live_server_data: Path) -> Path:
 
 def test_commentary_round_trip_then_the_report_prepares_in_the_background_and_shows_it(live_server, browser, demo_dir):
     notes = Commentary(_state_dir(demo_dir))
-    key = Key(geography.COUNTY, "", "2026-09", ACTIVITY)
+    key = Key(COUNTY, "", "2026-09", ACTIVITY)
     browser.get(live_server + "/report?month=2026-09")
     wait_text(browser, "#report-status", "has not been prepared")
     wait_text(browser, "#commentary-info", "Nothing saved yet")

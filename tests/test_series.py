@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import COUNTY_CSPS, COUNTY, CITY
 from queries import geography, limits, series, store as store_module
 from queries.export import grouped_counts
 from queries.geography import UnknownArea
@@ -40,8 +41,8 @@ def test_force_area_counts_records_outside_the_area_and_with_no_place(demo_store
     in_month = records[(records["month"] == month) & (records["measure"] != ASB)]
     assert (in_month["location"] == geography.OUTSIDE_AREA).any()
     force = series.monthly_counts(demo_store, "crime", geography.FORCE, ALL_CRIME)[month]
-    county = series.monthly_counts(demo_store, "crime", geography.COUNTY, ALL_CRIME)[month]
-    city = series.monthly_counts(demo_store, "crime", geography.CITY, ALL_CRIME)[month]
+    county = series.monthly_counts(demo_store, "crime", COUNTY, ALL_CRIME)[month]
+    city = series.monthly_counts(demo_store, "crime", CITY, ALL_CRIME)[month]
     assert force == len(in_month)
     assert force > county + city
 
@@ -49,9 +50,9 @@ def test_force_area_counts_records_outside_the_area_and_with_no_place(demo_store
 def test_rolling_12_csp_rows_add_up_to_county_and_parts_to_force(demo_store):
     table = series.rolling_12(demo_store, "crime", ALL_CRIME, REPORT).set_index("Area")
     for column in table.columns[:2]:
-        csps = table.loc[geography.COUNTY_CSPS, column].sum()
-        assert csps == table.loc[geography.COUNTY, column]
-        parts = table.loc[[geography.COUNTY, geography.CITY, geography.OUTSIDE, geography.UNALLOCATED], column].sum()
+        csps = table.loc[COUNTY_CSPS, column].sum()
+        assert csps == table.loc[COUNTY, column]
+        parts = table.loc[[COUNTY, CITY, geography.OUTSIDE, geography.UNALLOCATED], column].sum()
         assert parts == table.loc[geography.FORCE, column]
     change = table.loc["Erewash"]
     assert change["Numerical Change"] == change.iloc[1] - change.iloc[0]
@@ -69,7 +70,7 @@ def test_rolling_12_window_reaching_before_the_data_says_incomplete(demo_store):
 def test_summary_table_agrees_with_each_single_series(demo_store):
     table = series.summary_table(demo_store, "crime", REPORT, "pooled", 2, 10)
     assert len(table) == len(series.measures(demo_store, "crime")) * 9
-    assert set(table["area"]) == set(geography.COUNTY_CSPS + [geography.COUNTY])
+    assert set(table["area"]) == set(COUNTY_CSPS + [COUNTY])
     flagged = table[table["status"].isin([limits.ABOVE, limits.BELOW])]
     assert len(flagged) >= 3, "the demo data carries injected exceptions"
     sample = pd.concat([flagged.head(4), table[table["status"] == limits.WITHIN].head(2)])
@@ -151,7 +152,7 @@ def test_a_month_not_held_is_a_gap_and_a_held_month_with_no_crimes_is_zero(tmp_d
         "location": [geography.IN_AREA] * 3,
     })
     _publish_crime(tmp_data_dir, records, held)
-    counts = series.monthly_counts(Store(tmp_data_dir), "crime", geography.CITY, "Shoplifting")
+    counts = series.monthly_counts(Store(tmp_data_dir), "crime", CITY, "Shoplifting")
     assert counts[pd.Timestamp("2025-01-01")] == 2
     assert counts[pd.Timestamp("2025-02-01")] == 0
     assert np.isnan(counts[pd.Timestamp("2025-03-01")])

@@ -75,11 +75,12 @@ def test_a_changed_neighbourhood_lookup_rebuilds_every_months_aggregates(tmp_dat
     import_(tmp_data_dir, MARCH)
     first = version(tmp_data_dir)
     march_monthly = inodes(first / "monthly.parquet")["2025-03"]
-    sna = tmp_data_dir / "geography" / "sna-wards.csv"
-    lines = sna.read_text().splitlines()
+    grouping = tmp_data_dir / "geography" / "areas.csv"
+    lines = grouping.read_text().splitlines()
     # The first ward listed leaves its named neighbourhood (it becomes a neighbourhood of its own).
-    sna.write_text("\n".join([lines[0], *lines[2:]]) + "\n")
-    ward = lines[1].split(",")[2]
+    row = next(i for i, line in enumerate(lines) if line.startswith("ward_code,"))
+    grouping.write_text("\n".join(lines[:row] + lines[row + 1:]) + "\n")
+    ward = lines[row].split(",")[3]  # ons_name: the ward's own name
     import_(tmp_data_dir, MAY)
     second = version(tmp_data_dir)
     assert inodes(second / "monthly.parquet")["2025-03"] != march_monthly  # rebuilt under the new lookup

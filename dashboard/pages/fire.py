@@ -205,7 +205,7 @@ def _report(area: str, quarter: str | None) -> tuple[fire.QuarterReport | None, 
     if parsed is None:
         return None, None
     targets, note = _targets()
-    kpi_area = area if area in geography.TOP_AREAS else geography.FORCE
+    kpi_area = area if area in series.force_areas(state.store()).top_areas else geography.FORCE
     return fire.quarter_report(state.store(), targets, *parsed, area=kpi_area), note
 
 
@@ -222,7 +222,7 @@ def _district_columns() -> list[dict]:
 
 def _secondary_figure(table: pd.DataFrame, label: str) -> go.Figure:
     """Stacked bars per district (and the unallocated / outside rows when they hold any)."""
-    rows = table[table["Area"].isin(geography.CSPS) | ((table["Area"].isin([geography.OUTSIDE, geography.UNALLOCATED]))
+    rows = table[table["Area"].isin(series.force_areas(state.store()).csps) | ((table["Area"].isin([geography.OUTSIDE, geography.UNALLOCATED]))
                                                        & (table["Total"] > 0))]
     rows = rows.iloc[::-1]  # first district at the top
     fig = go.Figure()
@@ -262,7 +262,7 @@ def update_quarter(area, quarter):
     kpi = report.kpi
     label = kpi.label
     districts = report.districts
-    in_districts = int(districts.loc[districts["District"].isin(geography.CSPS), "Incidents"].sum())
+    in_districts = int(districts.loc[districts["District"].isin(series.force_areas(state.store()).csps), "Incidents"].sum())
     force = districts.set_index("District")["Incidents"]
     caption = (
         f"Deliberate fires, {label}. Districts sum to {in_districts:,}; the Force Area total of "

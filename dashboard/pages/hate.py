@@ -129,11 +129,16 @@ HIDDEN_COLOUR, SHOWN_COLOUR = "#c8c8c8", "#1f3b73"
 BAR_WIDTH_MS = 25 * 24 * 60 * 60 * 1000
 
 
+def _public_areas() -> list[str]:
+    """The public release's areas for the store's force, from its geography."""
+    return hate_release.public_areas(geography.areas(state.store().data_dir))
+
+
 def _public_choice(raw: dict) -> tuple[str, str, str]:
     """kind ("crimes"/"incidents"), strand and area from URL or controls; anything else falls back."""
     kind, strand, _ = _kind_and_strand({"kind": raw.get("kind"), "strand": raw.get("strand")})
     area = raw.get("area")
-    return kind, strand, area if isinstance(area, str) and area in hate_release.PUBLIC_AREAS else geography.FORCE
+    return kind, strand, area if isinstance(area, str) and area in _public_areas() else geography.FORCE
 
 
 def public_layout(raw: dict) -> html.Div:
@@ -149,7 +154,7 @@ def public_layout(raw: dict) -> html.Div:
             trend_tab.labelled("Show", dbc.RadioItems(options=KIND_OPTIONS, value=kind, id=f"{Q}-kind", inline=True), 4),
             trend_tab.labelled("Monitored strand", dcc.Dropdown(STRAND_OPTIONS, strand, id=f"{Q}-strand",
                                                                  clearable=False), 4, f"{Q}-strand"),
-            trend_tab.labelled("Area", dcc.Dropdown(hate_release.PUBLIC_AREAS, area, id=f"{Q}-area", clearable=False),
+            trend_tab.labelled("Area", dcc.Dropdown(_public_areas(), area, id=f"{Q}-area", clearable=False),
                                4, f"{Q}-area"),
         ], class_name="g-2 align-items-end")), class_name="mb-3 shadow-sm"),
         components.card("Trend", [dcc.Graph(id=f"{Q}-chart", config={"displaylogo": False})], id=f"{Q}-chart-card"),

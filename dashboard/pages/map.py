@@ -43,11 +43,11 @@ def layout(**raw) -> html.Div:
         return html.Div(dbc.Alert(f"The store holds no {dataset} data.", color="danger"))
     measures = series.measures(store, dataset)
     view = params.resolve_view(store, dataset, raw, state.config, default_measure=measures[-1],
-                               default_area=geography.COUNTY_CSPS[0])
+                               default_area=series.force_areas(state.store()).csps[0])
     form = html.Form(
         dbc.Row([
             _select("Dataset", "dataset", dataset, list(DATASETS.items())),
-            _select("CSP", "area", view.area, [(a, a) for a in geography.CSPS]),
+            _select("CSP", "area", view.area, [(a, a) for a in series.force_areas(state.store()).csps]),
             _select("Measure", "measure", view.measure, [(m, m) for m in measures]),
             dbc.Col(dbc.Button("Show map", type="submit", color="primary", class_name="mt-3"), xs=12, md=2),
             dcc.Input(type="hidden", name="month", value=f"{view.month:%Y-%m}"),

@@ -20,7 +20,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard import components, state
 from dashboard.safe import callback, page_layout
-from queries import annotations, geography, marac, marac_ledger
+from queries import annotations, geography, marac, marac_ledger, series
 from queries.statedb import StateError
 
 DATASET = marac.DATASET
@@ -40,7 +40,22 @@ SUPPRESSED_STYLE = {"styleConditions": [
 CASES_COLOUR = "#1f3b73"
 RATE_COLOUR = "#7a3b8f"
 TARGET_COLOUR = "#c0392b"
-AREA_COLOURS = {geography.FORCE: "#1f3b73", geography.COUNTY: "#2e86c1", geography.CITY: "#e67e22"}
+FORCE_COLOUR = "#1f3b73"
+# The force's parts take these in selector order (Derbyshire: County Council Area blue, Derby City orange).
+PART_COLOURS = ["#2e86c1", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#7f8c8d"]
+
+
+def _areas() -> list[str]:
+    """The MARAC areas of the store's force, from its geography."""
+    return marac.marac_areas(series.force_areas(state.store()))
+
+
+def _colour(area: str, areas: list[str]) -> str:
+    """The force dark blue; each part its own colour, by its place in the selector."""
+    if area == geography.FORCE:
+        return FORCE_COLOUR
+    parts = [a for a in areas if a != geography.FORCE]
+    return PART_COLOURS[parts.index(area) % len(PART_COLOURS)] if area in parts else PART_COLOURS[-1]
 FONT = components.FONT
 PARTIAL_COLOUR = "#9fb0d3"
 # Plotly draws each value across its whole period (bars span the quarter, points sit in its
@@ -67,9 +82,9 @@ def _resolve(params: dict) -> tuple[str, str, list[str]]:
     """Area and period from the URL; odd values fall back to defaults with a warning."""
     warnings = []
     area = params.get("area") or DEFAULT_AREA
-    if not isinstance(area, str) or area not in marac.MARAC_AREAS:
+    if not isinstance(area, str) or area not in _areas():
         warnings.append(f"Unknown area '{str(area)[:60]}' in the link; showing {DEFAULT_AREA}. MARAC is reported for: "
-                        f"{', '.join(marac.MARAC_AREAS)}.")
+                        f"{', '.join(_areas())}.")
         area = DEFAULT_AREA
     period = params.get("period") or DEFAULT_PERIOD
     if not isinstance(period, str) or period not in marac.PERIOD_TYPES:
@@ -100,7 +115,7 @@ def layout(**params) -> html.Div:
             dbc.Card(dbc.CardBody(dbc.Row(
                 [
                     dbc.Col([dbc.Label("Area", class_name="small fw-semibold mb-0", html_for=f"{P}-area"),
-                             components.select(f"{P}-area", marac.MARAC_AREAS, area)], md=3),
+                             components.select(f"{P}-area", _areas(), area)], md=3),
                     dbc.Col([dbc.Label("Period", class_name="small fw-semibold mb-0"),
                              dbc.RadioItems(options=[{"label": v, "value": k} for k, v in marac.PERIOD_TYPES.items()],
                                             value=period, id=f"{P}-period", inline=True)], md=6),
@@ -305,11 +320,12 @@ def repeat_figure(table: pd.DataFrame, title: str, notes: pd.DataFrame, period_t
 
 def rate_figure(table: pd.DataFrame, title: str) -> go.Figure:
     fig = go.Figure()
-    for area in marac.MARAC_AREAS:
+    areas = _areas()
+    for area in areas:
         part = table[table["Area"] == area]
         values = pd.to_numeric(part["Cases per 10,000 adult females a year"], errors="coerce")
         fig.add_trace(go.Bar(
-            x=part["Year"], y=values, name=area, marker_color=AREA_COLOURS[area],
+            x=part["Year"], y=values, name=area, marker_color=_colour(area, areas),
             hovertemplate=f"{area} %{{x}}: %{{y:.1f}} per 10,000<extra></extra>",
         ))
     fig.add_hline(y=marac.SAFELIVES_BENCHMARK, line=dict(color=TARGET_COLOUR, dash="dash", width=2.5),
@@ -412,7 +428,7 @@ def update(area, period):
             f"Open circles: the first {marac.REPEAT_WINDOW_MONTHS} months of data have too little history to find "
             "every repeat, so those rates are too low.")
     periods = marac.period_table(rel, area, period)
-    split = marac.split_table(rel, period)
+    split = marac.split_table(rel, period, own=series.force_areas(state.store()))
     year_type = period if period in marac.YEAR_TYPES else marac.FINANCIAL
     agency = marac.agency_table(rel, area, year_type)
     population, population_note = _population_note()
@@ -468,7 +484,7 @@ def download_periods(_n, area, period):
           State(f"{P}-period", "value"), prevent_initial_call=True)
 def download_split(_n, period):
     _, period, _ = _resolve({"period": period})
-    return _download(marac.split_table(_release(), period), "city-county", period)
+    return _download(marac.split_table(_release(), period, own=series.force_areas(state.store())), "city-county", period)
 
 
 @callback(Output(f"{P}-agency-csv", "data"), Input(f"{P}-agency-csv-button", "n_clicks"),

@@ -136,7 +136,7 @@ def _about_options(month: str, area: str) -> list[dict]:
     """CSP Activity first, then the area's computed Current Issues, then every other measure."""
     store = state.store()
     config = state.config
-    areas = [a for a, _ in report.report_sections()]
+    areas = [a for a, _ in report.report_sections(series.force_areas(state.store()))]
     area = area if isinstance(area, str) and area in areas else areas[0]
     options = [{"label": commentary.KIND_LABELS[commentary.ACTIVITY], "value": WHOLE_AREA}]
     try:
@@ -160,7 +160,7 @@ def _key(month: str, area: str, about: str, kind: str | None) -> commentary.Key:
 
 
 def commentary_card(month: str):
-    areas = [a for a, _ in report.report_sections()]
+    areas = [a for a, _ in report.report_sections(series.force_areas(state.store()))]
     return components.card("Commentary and CSP Activity", [
         html.P("Write what the figures cannot say, or drop a computed Current Issue or add one (give the reason). "
                "A draft reaches the board's report once an analyst approves it, shown as theirs; every save and "

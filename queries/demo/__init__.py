@@ -27,9 +27,23 @@ def generators() -> dict:
 
 
 
+# The demo is Derbyshire's: its force and grouping files (CSP names, SNAs) travel with the repo.
+DEMO_GEOGRAPHY = Path(__file__).resolve().parents[2] / "data" / "geography"
+DEMO_GEOGRAPHY_FILES = ("forces.csv", "areas.csv")
+
+
 def build_demo(data_dir: Path) -> dict[str, int]:
-    """Write all four synthetic datasets into `data_dir`, each swapped in atomically."""
+    """Write all four synthetic datasets into `data_dir`, each swapped in atomically.
+
+    A directory that names no force yet becomes a Derbyshire store (the demo's geography files).
+    """
     data_dir = Path(data_dir)
+    if not (data_dir / "geography" / "forces.csv").exists():
+        (data_dir / "geography").mkdir(parents=True, exist_ok=True)
+        for name in DEMO_GEOGRAPHY_FILES:
+            target = data_dir / "geography" / name
+            if not target.exists():
+                target.write_bytes((DEMO_GEOGRAPHY / name).read_bytes())
     written = {}
     for offset, (dataset, generate) in enumerate(generators().items()):
         rng = np.random.default_rng(SEED + offset)

@@ -109,6 +109,7 @@ def _ward_weights(rng: np.random.Generator, wards: pd.DataFrame) -> np.ndarray:
 def crime_counts(data_dir: Path, rng: np.random.Generator) -> pd.DataFrame:
     """Expected-then-Poisson counts per ward x measure x month."""
     wards = geography.ward_areas(data_dir)
+    csps = geography.areas(data_dir).csps  # Derbyshire's nine (CRIME_PER_YEAR names them)
     shares = _ward_weights(rng, wards)
     idx = months()
     t_years = (np.arange(len(idx)) - len(idx) + 1) / 12.0  # years before the last month
@@ -117,11 +118,11 @@ def crime_counts(data_dir: Path, rng: np.random.Generator) -> pd.DataFrame:
     total_share = sum(s for s, _ in mix.values())
     mix[ASB] = (ASB_PER_CRIME * total_share, ASB_SEASONAL)
     for measure, (share, swing) in mix.items():
-        trend = rng.normal(0.0, 0.03, len(geography.CSPS))
+        trend = rng.normal(0.0, 0.03, len(csps))
         if measure == "Shoplifting":
             trend += 0.08  # shoplifting rose sharply from 2022
         season = _seasonal(idx.month.to_numpy(), swing) * _lockdown(idx, measure)
-        for c, csp in enumerate(geography.CSPS):
+        for c, csp in enumerate(csps):
             monthly_base = CRIME_PER_YEAR[csp] * share / total_share / 12
             level = monthly_base * season * np.exp(trend[c] * t_years)
             ward_idx = np.flatnonzero(wards["csp"].to_numpy() == csp)

@@ -160,6 +160,7 @@ def demo_targets(records: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
     deliberate["fy"] = [q[0] for q in quarters]
     deliberate["quarter"] = [q[1] for q in quarters]
     actual = deliberate.groupby(["csp", "fy", "quarter"])["count"].sum()
+    csps = list(areas.drop_duplicates("csp")["csp"])  # every CSP of the demo's force
     rows = [{"district": d, "financial_year": fire.fy_text(BRIEF_FY), "quarter": f"Q{BRIEF_QUARTER}", "target": t}
             for d, t in BRIEF_TARGETS.items()]
     rows.insert(0, {"district": geography.FORCE, "financial_year": fire.fy_text(BRIEF_FY), "quarter": f"Q{BRIEF_QUARTER}",
@@ -168,14 +169,14 @@ def demo_targets(records: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
     for fy in years:
         for quarter in (1, 2, 3, 4):
             district_targets = {}
-            for csp in sorted(geography.CSPS):
+            for csp in sorted(csps):
                 earlier = [actual.get((csp, y, quarter)) for y in range(fy - 3, fy)]
                 earlier = [v for v in earlier if v is not None]
                 base = np.mean(earlier) if earlier else actual.get((csp, fy, quarter))
                 if base is None:
                     continue
                 district_targets[csp] = int(round(base * TARGET_REDUCTION))
-            if len(district_targets) < len(geography.CSPS):
+            if len(district_targets) < len(csps):
                 continue
             rows.append({"district": geography.FORCE, "financial_year": fire.fy_text(fy), "quarter": f"Q{quarter}",
                          "target": sum(district_targets.values())})

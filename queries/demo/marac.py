@@ -35,7 +35,7 @@ MARAC_AGENCY_SHARES = {
 def marac_records(data_dir: Path, rng: np.random.Generator) -> pd.DataFrame:
     """Case-level referrals; repeats arise from victims referred again, not from a flag."""
     wards = geography.ward_areas(data_dir)
-    city = wards["csp"].to_numpy() == geography.CITY
+    city = (wards["csp"] == wards["parent"]).to_numpy()  # a unitary's wards: Derby City's (the City MARAC)
     idx = months()
     rows = []
     victim = 0

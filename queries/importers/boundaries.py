@@ -4,7 +4,7 @@
 
 FILE is an ONS ward boundary GeoJSON in WGS84 (longitude/latitude), e.g. "Wards (May 2025)
 Boundaries UK BGC" from the ONS Open Geography Portal, national or cut to one force. Only
-the wards in the store's ward lookup (geography/lsoa-ward-lad.csv) are kept, simplified and
+the wards of the store's force(s) (geography/forces.csv) are kept, simplified and
 rounded (queries/boundaries.py), and written to geography/wards.geojson in one atomic step.
 Files in British National Grid metres are refused with a message saying which download to use.
 """

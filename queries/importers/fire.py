@@ -60,8 +60,8 @@ REQUIRED_COLUMNS = (
 )
 # Mapping-file columns that say where an area goes; every other column is a key naming an export column.
 MAPPING_TARGETS = ("district", "ward_code", "ward_name")
-# District names the mapping may use besides the store's CSP names.
-DISTRICT_ALIASES = {"derby": geography.CITY, "north east": "North East Derbyshire"}
+# District names the mapping may use besides the store's CSP names: the ONS district name
+# ("Derby") or the start of one CSP's name ("North East"); see geography.ForceAreas.csp_named.
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
 MONTH_NAMES = {name.lower(): number for number, name in enumerate(calendar.month_name) if name} | {
@@ -168,6 +168,7 @@ def read_areas(path: Path, data_dir: Path) -> AreaMap:
     if not keys:
         raise ImportError_(f"{path} line 1: no key columns: name the export's area columns (e.g. Unitary Authority, Ward) "
                            "before district and ward_code")
+    own = geography.areas(data_dir)
     wards = geography.ward_areas(data_dir).set_index("ward_code")
     ward_by_name = {(row.csp, _norm(row.ward_name)): code for code, row in wards.iterrows()}
     rules: dict[tuple[str, ...], AreaTarget] = {}
@@ -183,33 +184,36 @@ def read_areas(path: Path, data_dir: Path) -> AreaMap:
         if key in rules:
             raise ImportError_(f"{path} line {number}: {SOURCE_AREA_SEPARATOR.join(key)} is mapped twice "
                                f"(first on line {rules[key].line})")
-        rules[key] = _target(path, number, cells, wards, ward_by_name)
+        rules[key] = _target(path, number, cells, wards, ward_by_name, own)
     if not rules:
         raise ImportError_(f"{path}: the area mapping has a header but no rows")
     masks = sorted({tuple(bool(v) for v in key) for key in rules}, key=lambda m: (-sum(m), [not b for b in m]))
     return AreaMap(path, keys, rules, masks)
 
 
-def _target(path: Path, line: int, cells: dict, wards: pd.DataFrame, ward_by_name: dict) -> AreaTarget:
+def _target(path: Path, line: int, cells: dict, wards: pd.DataFrame, ward_by_name: dict,
+            own: geography.ForceAreas) -> AreaTarget:
     """Decide in_area / outside_area for one mapping row, refusing rows that cannot be placed."""
     district = cells.get("district", "")
-    district = DISTRICT_ALIASES.get(district.lower(), geography.csp_of_district(district)) if district else ""
+    named = next((c for c in own.csps if c.casefold() == district.casefold()), None) if district else None
+    district = (named or own.csp_named(district) or district) if district else ""
     ward_code = cells.get("ward_code", "")
     ward_name = cells.get("ward_name", "")
-    if not ward_code and ward_name and district in geography.CSPS:
+    if not ward_code and ward_name and district in own.csps:
         ward_code = ward_by_name.get((district, _norm(ward_name)), "")
     if ward_code in wards.index:
         csp = wards.loc[ward_code, "csp"]
         if district and district != csp:
             raise ImportError_(f"{path} line {line}: ward {ward_code} is in {csp}, not {cells['district']!r}")
         return AreaTarget(geography.IN_AREA, csp, ward_code, ward_code, line)
-    if district in geography.CSPS:
+    if district in own.csps:
         raise ImportError_(
-            f"{path} line {line}: {district} is a Derbyshire CSP, so the row needs one of its 2025 ward codes "
-            f"(data/{geography.LSOA_FILE}) or ward names; {ward_code or ward_name or 'none'!r} is not one"
+            f"{path} line {line}: {district} is a CSP of {own.force.name}, so the row needs one of its 2025 ward "
+            f"codes or ward names; {ward_code or ward_name or 'none'!r} is not one"
         )
     if not district:
-        raise ImportError_(f"{path} line {line}: no district and no Derbyshire ward code; say where this area belongs")
+        raise ImportError_(f"{path} line {line}: no district and no ward code of {own.force.name}; "
+                           "say where this area belongs")
     return AreaTarget(geography.OUTSIDE_AREA, district, None, ward_code or ward_name or None, line)
 
 
