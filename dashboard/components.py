@@ -167,12 +167,6 @@ def grid(id: str, frame: pd.DataFrame | None = None, height: int | None = None, 
     )
 
 
-def download_button(id: str, label: str = "Download CSV") -> html.Span:
-    return html.Span(
-        [dbc.Button(label, id=f"{id}-button", size="sm", color="secondary", outline=True), dcc.Download(id=id)]
-    )
-
-
 def select(id: str, options, value, **kwargs) -> dbc.Select:
     """A native, labelled <select> (give its dbc.Label html_for=id). Values travel as strings,
     so callbacks parse them with queries/params.py (which accepts "2026" for a year).
@@ -195,15 +189,6 @@ def card(title, body, actions=None, id: str | None = None) -> dbc.Card:
                   html.Span(actions or [], className="ms-auto")], className="d-flex align-items-center gap-2")
     )
     return dbc.Card([header, dbc.CardBody(body)], class_name="mb-3 shadow-sm")
-
-
-def csv_download(frame: pd.DataFrame, filename: str) -> dict:
-    return dcc.send_data_frame(frame.to_csv, filename, index=False, float_format="%.2f")
-
-
-def safe_filename(*parts: str) -> str:
-    text = "-".join(parts).lower()
-    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-")
 
 
 def neighbourhood_card(prefix: str, actions=None) -> dbc.Card:

@@ -23,7 +23,7 @@ from dashboard import components, controls, downloads, method, shell, state
 from dashboard.safe import callback, clicked_id
 from queries import datasets, geography, limits, params, series, summaries
 from queries.export import describe_view
-from queries.formats import FORMATS, export_filename, format_for
+from queries.formats import FORMATS
 
 # The chart fills the screen in board view, less the bar above it.
 BOARD_CHART_STYLE = {"height": "calc(100vh - 250px)", "minHeight": "420px"}
@@ -87,9 +87,6 @@ class TrendSpec:
         if self.count_label is not None:
             return self.count_label(measure)
         return datasets.get(self.dataset).count_label
-
-    def filename(self, *parts: str) -> str:
-        return components.safe_filename(*([self.file_prefix] if self.file_prefix else []), *parts)
 
 
 SPECS: dict[str, TrendSpec] = {}
@@ -171,7 +168,7 @@ def export_menu(spec: TrendSpec, part: str, what: str) -> html.Span:
     """CSV and Excel buttons for one card (queries/formats.py's registry). Ids end "-download"
     (the dcc.Download), so the server's role check counts the callback as an export; the
     wrapper's "-download-menu" id lets assets/roles.css hide it from roles that may not export."""
-    return html.Span(downloads.download_buttons(spec.id(part), what), id=spec.id(f"{part}-download-menu"))
+    return downloads.menu(spec.id(part), what)
 
 
 def _chart_card(spec: TrendSpec, board: bool) -> dbc.Card:
@@ -600,12 +597,7 @@ def _about(spec: TrendSpec, view: params.View, extra: dict, title: str, href, ne
 
 def _send(frame: pd.DataFrame, about: dict, parts: list, spec: TrendSpec) -> tuple:
     """(dcc.Download data, message) for a frame in the clicked format."""
-    try:
-        fmt = format_for(downloads.clicked_format())
-    except ValueError as exc:
-        return no_update, f"Cannot download: {exc}"
-    name = export_filename([spec.file_prefix, *parts], fmt)
-    return dcc.send_bytes(lambda stream: fmt.write(frame, about, stream), name), ""
+    return downloads.frame_download(frame, about, [spec.file_prefix, *parts], downloads.clicked_format())
 
 
 def _register_grid_export(spec: TrendSpec, part: str, frame_of: Callable) -> None:
