@@ -58,6 +58,28 @@ def test_pages_have_lang_one_h1_a_main_landmark_and_a_working_skip_link(live_ser
     assert browser.switch_to.active_element.get_attribute("id") == "main"
 
 
+def test_a_keyboard_user_skips_past_a_grid_in_one_key_press(live_server, browser):
+    browser.get(live_server + "/?area=Erewash&month=2026-10")
+    wait_for(browser, "#crime-summary .ag-row", condition=lambda rows: len(rows) >= 3)
+    link = browser.find_element(By.CSS_SELECTOR, "a[data-skip-to='crime-summary-after']")
+    assert link.size["width"] <= 1  # out of sight (1 px, clipped) until a keyboard reaches it
+    browser.execute_script("arguments[0].focus();", link)
+    assert link.size["width"] > 50 and link.text == "Skip past this table"
+    screenshot(browser, "grid-skip-link-focused")
+    before = browser.current_url
+    link.send_keys(Keys.ENTER)
+    assert browser.switch_to.active_element.get_attribute("id") == "crime-summary-after"
+    assert browser.current_url == before  # the view in the address is untouched
+    # The next Tab leaves the grid behind: focus is on something after it, not in a cell.
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.execute_script(
+        "const g = document.getElementById('crime-summary'); const a = document.activeElement;"
+        "return !g.contains(a) && !!(g.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_FOLLOWING);")
+    # Every grid on the page has one.
+    grids = browser.find_elements(By.CSS_SELECTOR, ".grid-with-skip")
+    assert len(grids) >= 3 and all(g.find_elements(By.CSS_SELECTOR, "a[data-skip-to]") for g in grids)
+
+
 def test_unknown_address_is_a_404_page_with_links_back(live_server, browser):
     status, _, _ = _get(live_server + "/no-such-page")
     assert status == 404

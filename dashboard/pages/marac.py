@@ -162,10 +162,8 @@ def layout(**params) -> html.Div:
 def _grid(id: str, height: int | None = None):
     """A grid that renders every row and column (at most ~80 rows): what is checked is what is seen,
     and a browser test can read every cell for a count under the threshold."""
-    grid = components.grid(id, height=height)
-    grid.dashGridOptions = {**(grid.dashGridOptions or {}), "suppressRowVirtualisation": True,
-                            "suppressColumnVirtualisation": True}
-    return grid
+    return components.grid(id, height=height, grid_options={"suppressRowVirtualisation": True,
+                                                           "suppressColumnVirtualisation": True})
 
 
 def _method(threshold: int) -> list:
