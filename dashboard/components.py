@@ -209,7 +209,8 @@ def card(title, body, actions=None, id: str | None = None) -> dbc.Card:
         html.Div([html.Span(title, className="fw-semibold", **({"id": f"{id}-title"} if id else {})),
                   html.Span(actions or [], className="ms-auto")], className="d-flex align-items-center gap-2")
     )
-    return dbc.Card([header, dbc.CardBody(body)], class_name="mb-3 shadow-sm")
+    # The card carries the id too, so assets/roles.css can hide a whole card ("crime-drill-card").
+    return dbc.Card([header, dbc.CardBody(body)], class_name="mb-3 shadow-sm", **({"id": id} if id else {}))
 
 
 def neighbourhood_card(prefix: str, actions=None) -> dbc.Card:

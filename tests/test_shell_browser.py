@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from conftest import screenshot
-from helpers import wait_for, wait_text
+from helpers import click_ward, wait_for, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -138,36 +138,29 @@ def test_phone_layout_folds_the_menu_and_never_scrolls_sideways(live_server, bro
 def test_clicking_a_ward_on_the_map_opens_its_neighbourhoods_chart(live_server, browser):
     browser.get(live_server + MAP_VIEW)
     wait_for(browser, ".js-plotly-plot canvas")
-    # Where is a point inside the Hasland ward on screen? Ask the map itself (MapLibre's project()).
-    point = None
-    deadline = time.time() + 30
-    while point is None and time.time() < deadline:
-        point = browser.execute_script(
-            """const gd = document.querySelector('.js-plotly-plot');
-               const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-               if (!sub || !sub.map || !sub.map.loaded()) return null;
-               const trace = gd._fullData.find(t => t.type === 'choroplethmap');
-               const feature = trace.geojson.features.find(f => f.id === arguments[0]);
-               let ring = feature.geometry.coordinates[0];
-               if (feature.geometry.type === 'MultiPolygon') ring = ring[0];
-               // the centroid of the ring's vertices lies inside this compact ward
-               const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length;
-               const lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
-               const xy = sub.map.project([lon, lat]);
-               const box = sub.map.getCanvas().getBoundingClientRect();
-               return {x: xy.x, y: xy.y, w: box.width, h: box.height};""",
-            HASLAND,
-        )
-        time.sleep(0.3)
-    assert point, "the map never finished drawing"
-    canvas = browser.find_element(By.CSS_SELECTOR, ".js-plotly-plot .maplibregl-canvas")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", canvas)
-    time.sleep(0.3)
-    ActionChains(browser).move_to_element_with_offset(
-        canvas, int(point["x"] - point["w"] / 2), int(point["y"] - point["h"] / 2)).click().perform()
+    click_ward(browser, "#main", HASLAND)
     link = wait_text(browser, "a", "open its Shoplifting chart")
     href = link.get_attribute("href")
     assert "neighbourhood=Hasland" in href and "area=Chesterfield" in href and "month=2026-10" in href
     screenshot(browser, "map-clicked")
     link.click()
     wait_text(browser, ".gtitle", "Hasland (Chesterfield) - Shoplifting")
+
+
+@pytest.mark.parametrize("path, dataset, measure", [("/", "crime", "Shoplifting"), ("/asb", "asb", None)])
+def test_the_trend_tabs_ward_map_opens_a_neighbourhoods_chart_in_the_tab(live_server, browser, path, dataset, measure):
+    query = "?area=Chesterfield&month=2026-10" + (f"&measure={measure}" if measure else "")
+    browser.get(live_server + path + query)
+    wait_text(browser, f"#{dataset}-drill-map-summary", "Chesterfield")
+    wait_for(browser, f"#{dataset}-drill-map .maplibregl-canvas")
+    assert not browser.find_elements(By.CSS_SELECTOR, f"#{dataset}-drill-chart .gtitle")
+    click_ward(browser, f"#{dataset}-drill-map", HASLAND)
+    title = wait_text(browser, f"#{dataset}-drill-chart .gtitle", "Hasland (Chesterfield)")
+    assert "http" not in browser.current_url.split(path, 1)[1].split("?")[0]  # still on the same tab
+    wait_for(browser, "body", condition=lambda _: "neighbourhood=Hasland" in browser.current_url)
+    chart = browser.find_element(By.ID, f"{dataset}-drill-chart")
+    in_view = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return r.top < window.innerHeight && r.bottom > 0;", chart)
+    assert in_view, "the neighbourhood's chart opened off-screen"
+    screenshot(browser, f"{dataset}-ward-map-clicked")
+    assert title.text.startswith("Hasland (Chesterfield)")
