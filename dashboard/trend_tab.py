@@ -213,25 +213,40 @@ def _rolling_card(spec: TrendSpec) -> dbc.Card:
     )
 
 
-def _map_card(spec: TrendSpec) -> dbc.Card:
+def _map_parts(spec: TrendSpec, view: params.View) -> tuple:
+    """(figure, graph style, summary, table, known neighbourhoods, hint style) for a view."""
+    figure, summary, table, known = map_card.map_parts(
+        state.store(), spec.dataset, view.area, view.measure, view.month, view.method, view.k, view.min_significant)
+    if figure is None:
+        return {}, HIDDEN, summary, table, known, HIDDEN
+    return figure, SHOWN, summary, table, known, SHOWN
+
+
+def _map_card(spec: TrendSpec, view: params.View, board: bool) -> dbc.Card:
     """The chosen CSP's wards (dashboard/map_card.py draws them). Its ids carry "drill", so the
     server treats it as the drill-down it is (neighbourhood figures) and assets/roles.css hides
-    it from roles that may not drill."""
-    graph = dcc.Graph(id=spec.id("drill-map"), config={"displaylogo": False, "scrollZoom": False}, style=HIDDEN)
+    it from roles that may not drill.
+
+    Drawn with the layout (its callback only answers later changes): one round trip fewer on
+    first load, and nothing to compute for the county or force the tab opens on. The board
+    view hides this card, so it is not drawn there."""
+    figure, style, summary, table, known, hint = ({}, HIDDEN, "", [], [], HIDDEN) if board else _map_parts(spec, view)
+    graph = dcc.Graph(id=spec.id("drill-map"), figure=figure, config={"displaylogo": False, "scrollZoom": False},
+                      style=style)
     return components.card(
         "Neighbourhood map",
-        [html.P(id=spec.id("drill-map-summary"), className="small"),
+        [html.P(summary, id=spec.id("drill-map-summary"), className="small"),
          shell.loading(graph),
          html.P("Click a ward for its neighbourhood's chart (shown with the neighbourhoods table).",
-                id=spec.id("drill-map-hint"), className="small text-muted mb-1", style=HIDDEN),
-         dcc.Store(id=spec.id("drill-map-known")),
-         html.Details([html.Summary("Table: the map as figures"), html.Div(id=spec.id("drill-map-table"))],
+                id=spec.id("drill-map-hint"), className="small text-muted mb-1", style=hint),
+         dcc.Store(id=spec.id("drill-map-known"), data=known),
+         html.Details([html.Summary("Table: the map as figures"), html.Div(table, id=spec.id("drill-map-table"))],
                       className="mt-2")],
         id=spec.id("drill-map-card"),
     )
 
 
-def _detail_cards(spec: TrendSpec, view: params.View, extra: dict) -> list:
+def _detail_cards(spec: TrendSpec, view: params.View, extra: dict, board: bool = False) -> list:
     """Everything below the chart (hidden in board view, kept so callbacks have their targets)."""
     cards: list = []
     if spec.summary_title:
@@ -239,7 +254,7 @@ def _detail_cards(spec: TrendSpec, view: params.View, extra: dict) -> list:
     # Left: the rolling table, then the ward map; right: the neighbourhoods table and the chart a
     # click on either opens, so on a wide screen the chart sits beside the map that opened it.
     left = [c for c in ((_rolling_card(spec) if spec.rolling else None),
-                        (_map_card(spec) if spec.ward_map and spec.drill else None)) if c is not None]
+                        (_map_card(spec, view, board) if spec.ward_map and spec.drill else None)) if c is not None]
     right = ([components.neighbourhood_card(spec.key, [export_menu(spec, "drill", "the neighbourhoods table")])]
              if spec.drill else [])
     columns = [column for column in (left, right) if column]
@@ -274,7 +289,7 @@ def layout(spec: TrendSpec, raw: dict) -> html.Div:
             dcc.Store(id=spec.id("board"), data=board),
             dcc.Location(id=spec.id("url"), refresh=False),
             chart,
-            html.Div(_detail_cards(spec, view, extra), style=hidden),
+            html.Div(_detail_cards(spec, view, extra, board), style=hidden),
         ]
     )
 
@@ -664,19 +679,14 @@ def _register_map(spec: TrendSpec) -> None:
         Output(spec.id("drill-map-known"), "data"),
         Output(spec.id("drill-map-hint"), "style"),
         *_inputs(spec),
+        prevent_initial_call=True,  # the layout draws the first map
     )
     def update_map(*values):
         """The chosen CSP's wards for the tab's measure, month, method and k (nothing drawn for a county or force)."""
         raw = _values(spec, values)
         if _held_measure(spec, raw):
             return {}, HIDDEN, f"No {_held_measure(spec, raw).lower()} are recorded in the store.", [], [], HIDDEN
-        view = view_from(spec, raw)
-        figure, summary, table, known = map_card.map_parts(
-            state.store(), spec.dataset, view.area, view.measure, view.month, view.method, view.k,
-            view.min_significant)
-        if figure is None:
-            return {}, HIDDEN, summary, table, known, HIDDEN
-        return figure, SHOWN, summary, table, known, SHOWN
+        return _map_parts(spec, view_from(spec, raw))
 
     @callback(Output(spec.id("neighbourhood"), "data", allow_duplicate=True), Input(spec.id("drill-map"), "clickData"),
               State(spec.id("drill-map-known"), "data"), prevent_initial_call=True)
