@@ -19,6 +19,7 @@ the log cannot be written the export is refused.
 """
 from __future__ import annotations
 
+import base64
 import html as html_escape
 import ipaddress
 import json
@@ -344,8 +345,11 @@ def _export_rows(response: flask.Response) -> int | None:
     rows = 0
     for props in (body.get("response") or {}).values():
         data = props.get("data") if isinstance(props, dict) else None
-        if isinstance(data, dict) and isinstance(data.get("content"), str) and not data.get("base64"):
-            rows += max(data["content"].count("\n") - 1, 0)
+        if isinstance(data, dict) and isinstance(data.get("content"), str):
+            if not str(data.get("filename", "")).lower().endswith(".csv"):
+                return None  # a binary file (Excel): its rows are not counted from its bytes, so none are claimed
+            text = base64.b64decode(data["content"]).decode("utf-8", "replace") if data.get("base64") else data["content"]
+            rows += max(text.count("\n") - 1, 0)
     return rows
 
 

@@ -145,8 +145,25 @@ def column_defs(defs: list[dict]) -> list[dict]:
     return [{"headerName": d["field"], **d} for d in defs]
 
 
-def grid(id: str, frame: pd.DataFrame | None = None, height: int | None = None, **kwargs) -> dag.AgGrid:
-    """A sortable, filterable table; columns come from the frame unless columnDefs is given."""
+# After a grid, a keyboard user lands here from its skip link (assets/keyboard.js moves focus).
+SKIP_TARGET_SUFFIX = "-after"
+
+
+def skip_link(target_id: str, text: str = "Skip past this table") -> html.A:
+    """A link shown only when focused (Bootstrap's visually-hidden-focusable) that moves focus
+    past a grid: without it a keyboard user tabs through every cell and header to leave."""
+    return html.A(text, href=f"#{target_id}", className="skip-grid visually-hidden-focusable small",
+                  **{"data-skip-to": target_id})
+
+
+def grid(id: str, frame: pd.DataFrame | None = None, height: int | None = None, grid_options: dict | None = None,
+         **kwargs) -> html.Div:
+    """A sortable, filterable table; columns come from the frame unless columnDefs is given.
+
+    Returned inside a wrapper with a skip link before it and its focus target after it, so a
+    keyboard user can pass the grid in one key press; the AG Grid itself keeps the id `id`.
+    grid_options: extra dashGridOptions (e.g. MARAC's "render every row").
+    """
     defs = kwargs.pop("columnDefs", None)
     if defs is None and frame is not None:
         defs = [
@@ -154,23 +171,21 @@ def grid(id: str, frame: pd.DataFrame | None = None, height: int | None = None, 
             for c in frame.columns if c != "id"
         ]
     style = {"height": f"{height}px"} if height else {}
-    return dag.AgGrid(
+    options = {**({"domLayout": "autoHeight"} if not height else {}), **(grid_options or {})}
+    table = dag.AgGrid(
         id=id,
         rowData=[] if frame is None else frame.to_dict("records"),
         columnDefs=column_defs(defs or []),
         defaultColDef={"sortable": True, "resizable": True, "filter": True, "minWidth": 90,
                        "wrapHeaderText": True, "autoHeaderHeight": True},
         columnSize="responsiveSizeToFit",
-        dashGridOptions={"domLayout": "autoHeight"} if not height else {},
+        dashGridOptions=options,
         style=style,
         **kwargs,
     )
-
-
-def download_button(id: str, label: str = "Download CSV") -> html.Span:
-    return html.Span(
-        [dbc.Button(label, id=f"{id}-button", size="sm", color="secondary", outline=True), dcc.Download(id=id)]
-    )
+    after = f"{id}{SKIP_TARGET_SUFFIX}"
+    return html.Div([skip_link(after), table, html.Span(id=after, tabIndex="-1", className="skip-target")],
+                    className="grid-with-skip")
 
 
 def select(id: str, options, value, **kwargs) -> dbc.Select:
@@ -194,16 +209,8 @@ def card(title, body, actions=None, id: str | None = None) -> dbc.Card:
         html.Div([html.Span(title, className="fw-semibold", **({"id": f"{id}-title"} if id else {})),
                   html.Span(actions or [], className="ms-auto")], className="d-flex align-items-center gap-2")
     )
-    return dbc.Card([header, dbc.CardBody(body)], class_name="mb-3 shadow-sm")
-
-
-def csv_download(frame: pd.DataFrame, filename: str) -> dict:
-    return dcc.send_data_frame(frame.to_csv, filename, index=False, float_format="%.2f")
-
-
-def safe_filename(*parts: str) -> str:
-    text = "-".join(parts).lower()
-    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-")
+    # The card carries the id too, so assets/roles.css can hide a whole card ("crime-drill-card").
+    return dbc.Card([header, dbc.CardBody(body)], class_name="mb-3 shadow-sm", **({"id": id} if id else {}))
 
 
 def neighbourhood_card(prefix: str, actions=None) -> dbc.Card:

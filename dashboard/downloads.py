@@ -6,6 +6,9 @@ and columnState (sort and visible columns) with queries.formats.apply_grid_view,
 holds exactly the rows on screen, in the same order. The grid's client-side CSV export is
 never used.
 
+A card whose file is not a grid (a chart's figures, a KPI line) uses `frame_download`: the same
+formats, file names and About sheet, just no grid view to replay.
+
 How a card uses it (see the Data tab for a working example):
 
     actions=[downloads.download_buttons("data-overview")]          # or a {"tab":..,"part":..} id
@@ -47,6 +50,12 @@ def download_buttons(base: Id, what: str = "this table") -> html.Span:
     ], className="d-inline-flex align-items-center")
 
 
+def menu(base: str, what: str = "this table") -> html.Span:
+    """`download_buttons` in a wrapper whose id ends "-download-menu", so assets/roles.css can hide
+    the whole menu from a role that may not export this dataset (the server refuses it anyway)."""
+    return html.Span(download_buttons(base, what), id=f"{base}-download-menu")
+
+
 def inputs(base: Id) -> list[Input]:
     return [Input(sub_id(base, f"download-{key}"), "n_clicks") for key in FORMATS]
 
@@ -75,15 +84,34 @@ def describe_filters(filter_model) -> dict:
     return described
 
 
-def grid_download(frame, filter_model, column_state, fmt_key: str, about: dict, name_parts: list) -> tuple:
-    """(dcc.Download data, message) for the rows the grid shows; a model we cannot replay
-    exactly gives no file and a message saying why."""
+def frame_download(frame, about: dict, name_parts: list, fmt_key: str) -> tuple:
+    """(dcc.Download data, message) for a whole frame in the clicked format (no grid to replay)."""
     try:
         fmt = format_for(fmt_key)
+    except ValueError as exc:
+        return dash.no_update, f"Cannot download: {exc}"
+    filename = export_filename(name_parts, fmt)
+    return dcc.send_bytes(lambda stream: fmt.write(frame, about, stream), filename), ""
+
+
+def grid_download(frame, filter_model, column_state, fmt_key: str, about: dict, name_parts: list,
+                  headers: dict | None = None) -> tuple:
+    """(dcc.Download data, message) for the rows the grid shows; a model we cannot replay
+    exactly gives no file and a message saying why.
+
+    headers: the grid's field -> the column's heading, for grids whose fields are plain keys
+    (AG Grid reads a "." in a field as a path, so "Vol. Change" travels as "c2"); the frame
+    then has the grid's fields as columns and the file gets the headings.
+    """
+    try:
         shown = apply_grid_view(frame, filter_model, sort_model_from_column_state(column_state),
                                 visible_columns(column_state))
     except ValueError as exc:
         return dash.no_update, f"Cannot download: {exc}"
+    except TypeError:  # e.g. a sort on a column mixing numbers and text: we would not match the screen
+        return dash.no_update, "Cannot download this sort exactly: clear the table's sort and try again."
+    if headers:
+        shown = shown.rename(columns=headers)
+        filter_model = {headers.get(k, k): v for k, v in (filter_model or {}).items()} if isinstance(filter_model, dict) else filter_model
     about = {**about, "filters": {**(about.get("filters") or {}), **describe_filters(filter_model)}}
-    filename = export_filename(name_parts, fmt)
-    return dcc.send_bytes(lambda stream: fmt.write(shown, about, stream), filename), ""
+    return frame_download(shown, about, name_parts, fmt_key)

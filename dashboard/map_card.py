@@ -44,7 +44,8 @@ BOTTOM_MARGIN = 80  # px below the map for the horizontal colour bar
 WORLD_PX = 512
 ASSUMED_WIDTH = 420  # a phone's card; wider cards show more margin round the CSP
 ZOOM_MARGIN = 0.1
-TOP_MARGIN = 48  # px above the map for its title
+TOP_MARGIN = 76  # px above the map for its title, which sits below the tool bar (a phone's card is too narrow for both in one line)
+TITLE_BELOW_TOOLBAR = 34  # px from the top of the figure to the title
 # Which page draws a dataset's neighbourhood chart (the lead's dataset registry will know this).
 CHART_PATHS = {"crime": "/", "fire": "/fire", "hate": "/hate"}
 
@@ -150,7 +151,8 @@ def map_figure(wards: pd.DataFrame, boundaries: dict, title: str) -> go.Figure:
         ))
     centre, zoom = _fit(boundaries) if boundaries["features"] else ({"lon": -1.6, "lat": 53.0}, 8)
     fig.update_layout(
-        title=dict(text=title, x=0.01, font=dict(size=16)),
+        title=dict(text=title, x=0.01, font=dict(size=16), yref="container", y=1, yanchor="top",
+                   pad=dict(t=TITLE_BELOW_TOOLBAR)),
         map=dict(style="white-bg", center=centre, zoom=zoom),
         height=MAP_HEIGHT, margin=dict(l=0, r=0, t=TOP_MARGIN, b=BOTTOM_MARGIN),
         legend=dict(orientation="h", yanchor="top", y=1.0, x=0.01, bgcolor="rgba(255,255,255,0.85)"),

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 
-from dashboard import components, controls, downloads, method, shell, state
+from dashboard import components, controls, downloads, map_card, method, shell, state
 from dashboard.safe import callback, clicked_id
 from queries import datasets, geography, limits, params, series, summaries
 from queries.export import describe_view
-from queries.formats import FORMATS, export_filename, format_for
+from queries.formats import FORMATS
 
 # The chart fills the screen in board view, less the bar above it.
 BOARD_CHART_STYLE = {"height": "calc(100vh - 250px)", "minHeight": "420px"}
@@ -43,6 +43,8 @@ class TrendSpec:
     measure_label: the measure selector's label.
     summary_title: the exceptions summary's title, or None for no summary card.
     rolling / drill: whether the tab has the rolling 12-month table / neighbourhood drill-down.
+    ward_map: a map of the chosen CSP's wards beside the drill-down (needs drill); clicking a
+        ward opens its neighbourhood's chart in the tab, as clicking its row does.
     file_prefix: put before download file names ("fire_Erewash_Deliberate-fires_2026-09_pooled_k2.xlsx").
     show_measure: False when the page sets the measure from its own controls (Hate: kind + strand).
     measure_may_be_absent: a measure the page asks for may hold no records; say so instead of
@@ -63,6 +65,7 @@ class TrendSpec:
     summary_title: str | None = None
     rolling: bool = False
     drill: bool = True
+    ward_map: bool = False
     file_prefix: str = ""
     show_measure: bool = True
     measure_may_be_absent: bool = False
@@ -88,9 +91,6 @@ class TrendSpec:
         if self.count_label is not None:
             return self.count_label(measure)
         return datasets.get(self.dataset).count_label
-
-    def filename(self, *parts: str) -> str:
-        return components.safe_filename(*([self.file_prefix] if self.file_prefix else []), *parts)
 
 
 SPECS: dict[str, TrendSpec] = {}
@@ -177,7 +177,7 @@ def export_menu(spec: TrendSpec, part: str, what: str) -> html.Span:
     """CSV and Excel buttons for one card (queries/formats.py's registry). Ids end "-download"
     (the dcc.Download), so the server's role check counts the callback as an export; the
     wrapper's "-download-menu" id lets assets/roles.css hide it from roles that may not export."""
-    return html.Span(downloads.download_buttons(spec.id(part), what), id=spec.id(f"{part}-download-menu"))
+    return downloads.menu(spec.id(part), what)
 
 
 def _chart_card(spec: TrendSpec, board: bool) -> dbc.Card:
@@ -219,16 +219,53 @@ def _rolling_card(spec: TrendSpec) -> dbc.Card:
     )
 
 
-def _detail_cards(spec: TrendSpec, view: params.View, extra: dict) -> list:
+def _map_parts(spec: TrendSpec, view: params.View) -> tuple:
+    """(figure, graph style, summary, table, known neighbourhoods, hint style) for a view."""
+    figure, summary, table, known = map_card.map_parts(
+        state.store(), spec.dataset, view.area, view.measure, view.month, view.method, view.k, view.min_significant)
+    if figure is None:
+        return {}, HIDDEN, summary, table, known, HIDDEN
+    return figure, SHOWN, summary, table, known, SHOWN
+
+
+def _map_card(spec: TrendSpec, view: params.View, board: bool) -> dbc.Card:
+    """The chosen CSP's wards (dashboard/map_card.py draws them). Its ids carry "drill", so the
+    server treats it as the drill-down it is (neighbourhood figures) and assets/roles.css hides
+    it from roles that may not drill.
+
+    Drawn with the layout (its callback only answers later changes): one round trip fewer on
+    first load, and nothing to compute for the county or force the tab opens on. The board
+    view hides this card, so it is not drawn there."""
+    figure, style, summary, table, known, hint = ({}, HIDDEN, "", [], [], HIDDEN) if board else _map_parts(spec, view)
+    graph = dcc.Graph(id=spec.id("drill-map"), figure=figure, config={"displaylogo": False, "scrollZoom": False},
+                      style=style)
+    return components.card(
+        "Neighbourhood map",
+        [html.P(summary, id=spec.id("drill-map-summary"), className="small"),
+         shell.loading(graph),
+         html.P("Click a ward for its neighbourhood's chart (shown with the neighbourhoods table).",
+                id=spec.id("drill-map-hint"), className="small text-muted mb-1", style=hint),
+         dcc.Store(id=spec.id("drill-map-known"), data=known),
+         html.Details([html.Summary("Table: the map as figures"), html.Div(table, id=spec.id("drill-map-table"))],
+                      className="mt-2")],
+        id=spec.id("drill-map-card"),
+    )
+
+
+def _detail_cards(spec: TrendSpec, view: params.View, extra: dict, board: bool = False) -> list:
     """Everything below the chart (hidden in board view, kept so callbacks have their targets)."""
     cards: list = []
     if spec.summary_title:
         cards.append(_summary_card(spec))
-    pair = [c for c in ((_rolling_card(spec) if spec.rolling else None),
-                        (components.neighbourhood_card(spec.key, [export_menu(spec, "drill", "the neighbourhoods table")])
-                         if spec.drill else None)) if c is not None]
-    if pair:
-        cards.append(dbc.Row([dbc.Col(c, lg=6) for c in pair]))
+    # Left: the rolling table, then the ward map; right: the neighbourhoods table and the chart a
+    # click on either opens, so on a wide screen the chart sits beside the map that opened it.
+    left = [c for c in ((_rolling_card(spec) if spec.rolling else None),
+                        (_map_card(spec, view, board) if spec.ward_map and spec.drill else None)) if c is not None]
+    right = ([components.neighbourhood_card(spec.key, [export_menu(spec, "drill", "the neighbourhoods table")])]
+             if spec.drill else [])
+    columns = [column for column in (left, right) if column]
+    if columns:
+        cards.append(dbc.Row([dbc.Col(column, lg=6) for column in columns]))
     if spec.cards is not None:
         cards.extend(spec.cards(view, extra))
     cards.append(method.panel(spec.id("method-text"), view.method, view.k, state.config.min_significant))
@@ -258,7 +295,7 @@ def layout(spec: TrendSpec, raw: dict) -> html.Div:
             dcc.Store(id=spec.id("board"), data=board),
             dcc.Location(id=spec.id("url"), refresh=False),
             chart,
-            html.Div(_detail_cards(spec, view, extra), style=hidden),
+            html.Div(_detail_cards(spec, view, extra, board), style=hidden),
         ]
     )
 
@@ -316,6 +353,8 @@ def register(spec: TrendSpec) -> TrendSpec:
         _register_rolling(spec)
     if spec.drill:
         _register_drill(spec)
+    if spec.drill and spec.ward_map:
+        _register_map(spec)
     return spec
 
 
@@ -629,12 +668,7 @@ def _about(spec: TrendSpec, view: params.View, extra: dict, title: str, href, ne
 
 def _send(frame: pd.DataFrame, about: dict, parts: list, spec: TrendSpec) -> tuple:
     """(dcc.Download data, message) for a frame in the clicked format."""
-    try:
-        fmt = format_for(downloads.clicked_format())
-    except ValueError as exc:
-        return no_update, f"Cannot download: {exc}"
-    name = export_filename([spec.file_prefix, *parts], fmt)
-    return dcc.send_bytes(lambda stream: fmt.write(frame, about, stream), name), ""
+    return downloads.frame_download(frame, about, [spec.file_prefix, *parts], downloads.clicked_format())
 
 
 def _register_grid_export(spec: TrendSpec, part: str, frame_of: Callable) -> None:
@@ -660,3 +694,54 @@ def _register_grid_export(spec: TrendSpec, part: str, frame_of: Callable) -> Non
         about = _about(spec, view, extra, title, href)
         return downloads.grid_download(frame, filter_model, column_state, downloads.clicked_format(), about,
                                        [spec.file_prefix, *parts])
+
+
+# --------------------------------------------------------------------------- ward map
+
+
+def _register_map(spec: TrendSpec) -> None:
+    @callback(
+        Output(spec.id("drill-map"), "figure"),
+        Output(spec.id("drill-map"), "style"),
+        Output(spec.id("drill-map-summary"), "children"),
+        Output(spec.id("drill-map-table"), "children"),
+        Output(spec.id("drill-map-known"), "data"),
+        Output(spec.id("drill-map-hint"), "style"),
+        *_inputs(spec),
+        prevent_initial_call=True,  # the layout draws the first map
+    )
+    def update_map(*values):
+        """The chosen CSP's wards for the tab's measure, month, method and k (nothing drawn for a county or force)."""
+        raw = _values(spec, values)
+        if _held_measure(spec, raw):
+            return {}, HIDDEN, f"No {_held_measure(spec, raw).lower()} are recorded in the store.", [], [], HIDDEN
+        return _map_parts(spec, view_from(spec, raw))
+
+    @callback(Output(spec.id("neighbourhood"), "data", allow_duplicate=True), Input(spec.id("drill-map"), "clickData"),
+              State(spec.id("drill-map-known"), "data"), prevent_initial_call=True)
+    def map_clicked(click_data, known):
+        """A ward clicked opens its neighbourhood's chart here, exactly as its row in the table does."""
+        name = map_card.neighbourhood_from_click(click_data, known if isinstance(known, list) else [])
+        return name if name is not None else no_update
+
+    # The chart opens in the neighbourhoods card, which may be off-screen (above the map on a
+    # wide screen, far above on a phone): bring it into view once it is drawn.
+    clientside_callback(
+        f"""function(clickData) {{
+            if (!clickData) {{ return window.dash_clientside.no_update; }}
+            const started = Date.now();
+            const reveal = () => {{
+                const chart = document.getElementById('{spec.id("drill-chart")}');
+                if (chart && chart.offsetParent !== null && chart.querySelector('.gtitle')) {{
+                    chart.scrollIntoView({{block: 'center'}});
+                }} else if (Date.now() - started < 10000) {{
+                    setTimeout(reveal, 200);
+                }}
+            }};
+            setTimeout(reveal, 200);
+            return window.dash_clientside.no_update;
+        }}""",
+        Output(spec.id("drill-map-known"), "data", allow_duplicate=True),
+        Input(spec.id("drill-map"), "clickData"),
+        prevent_initial_call=True,
+    )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 WAIT_SECONDS = 30
@@ -39,3 +40,51 @@ def click(driver, element) -> None:
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
     time.sleep(0.2)
     element.click()
+
+
+HOVER_SECONDS = 0.5
+
+
+def click_ward(driver, graph_css: str, ward_code: str, timeout: float = WAIT_SECONDS) -> None:
+    """Click inside one ward of a plotly map, as a mouse would: the map itself (MapLibre's
+    project()) says where the ward is on screen once it has finished drawing."""
+    point = None
+    deadline = time.time() + timeout
+    while point is None and time.time() < deadline:
+        point = driver.execute_script(
+            """const gd = document.querySelector(arguments[0] + ' .js-plotly-plot') || document.querySelector(arguments[0]);
+               const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+               if (!sub || !sub.map || !sub.map.loaded()) return null;
+               // a callback still running: its loading overlay would take the click
+               if (document.querySelector('[data-dash-is-loading="true"]')) return null;
+               const trace = gd._fullData.find(t => t.type === 'choroplethmap' && t.locations.includes(arguments[1]));
+               if (!trace) return null;
+               const feature = trace.geojson.features.find(f => f.id === arguments[1]);
+               let ring = feature.geometry.coordinates[0];
+               if (feature.geometry.type === 'MultiPolygon') ring = ring[0];
+               // the centroid of the ring's vertices lies inside a compact ward
+               const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length;
+               const lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
+               const xy = sub.map.project([lon, lat]);
+               const box = sub.map.getCanvas().getBoundingClientRect();
+               return {x: xy.x, y: xy.y, w: box.width, h: box.height};""",
+            graph_css, ward_code,
+        )
+        if point is None:
+            time.sleep(0.3)
+    assert point, f"the map {graph_css} never finished drawing ward {ward_code}"
+    canvas = driver.find_element(By.CSS_SELECTOR, f"{graph_css} .maplibregl-canvas")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", canvas)
+    # Nothing (a spinner, a legend) may lie over the ward where the mouse will press.
+    wait_for(driver, "body", timeout, lambda _: driver.execute_script(
+        """const c = arguments[0], box = c.getBoundingClientRect();
+           return document.elementFromPoint(box.left + arguments[1], box.top + arguments[2]) === c;""",
+        canvas, point["x"], point["y"]))
+    # Plotly works out what is under the mouse on mousemove and a click opens what was found
+    # there. The mouse may already rest on this very spot (an earlier page put a map in the same
+    # place), and moving to where it already is sends no mousemove: so come in from the corner,
+    # and pause on the ward, as a hand does, before pressing.
+    ActionChains(driver).move_to_element_with_offset(canvas, int(2 - point["w"] / 2), int(2 - point["h"] / 2)) \
+        .pause(HOVER_SECONDS) \
+        .move_to_element_with_offset(canvas, int(point["x"] - point["w"] / 2), int(point["y"] - point["h"] / 2)) \
+        .pause(HOVER_SECONDS).click().perform()

@@ -2,20 +2,22 @@
 to a real gunicorn (2 workers sharing the state directory), crafted callbacks included."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import sqlite3
 import sys
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 import requests
 
 from conftest import start_gunicorn, stop
 from conftest import CITY
-from queries import (access_settings, audit, cli, commentary, hate_release, marac, report, report_jobs, report_output,
-                     roles, settings, statedb, users)
+from queries import (access_settings, audit, cli, commentary, formats, hate_release, marac, report, report_jobs,
+                     report_output, roles, settings, statedb, users)
 from queries.settings import DEFAULT_SUPPRESS_BELOW, SettingsError
 from queries.store import Store
 
@@ -90,7 +92,7 @@ def test_admin_unlock_lifts_a_lock(tmp_path):
 
 
 def test_audit_log_is_append_only(tmp_path):
-    audit.record(tmp_path, "ann", roles.ANALYST, audit.EXPORT, view="marac-cases-csv.data", rows=12)
+    audit.record(tmp_path, "ann", roles.ANALYST, audit.EXPORT, view="marac-cases-download.data", rows=12)
     con = sqlite3.connect(tmp_path / statedb.DB_FILE)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("DELETE FROM audit")
@@ -164,17 +166,19 @@ def secured(tmp_path_factory, demo_dir):
 
 
 def _payload(deps: list, output_fragment: str, values: dict) -> dict:
-    """A callback request as the browser sends it, for the callback whose output names `output_fragment`."""
+    """A callback request as the browser sends it, for the callback whose output names `output_fragment`.
+    A download button among `values` ("...-download-csv"/"-xlsx") is the one clicked."""
     dep = next(d for d in deps if output_fragment in d["output"])
     def items(specs):
         return [{"id": s["id"], "property": s["property"], "value": values.get(s["id"])} for s in specs]
     outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]}
                for o in dep["output"].strip(".").split("...")]
     return {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": items(dep["inputs"]), "state": items(dep["state"]), "changedPropIds": []}
+            "inputs": items(dep["inputs"]), "state": items(dep["state"]),
+            "changedPropIds": [f"{i['id']}.n_clicks" for i in dep["inputs"] if "-download-" in str(i["id"]) and values.get(i["id"])]}
 
 
-MARAC_VALUES = {"marac-area": "Force Area", "marac-period": "quarter", "marac-cases-csv-button": 1}
+MARAC_VALUES = {"marac-area": "Force Area", "marac-period": "quarter", "marac-cases-download-csv": 1}
 
 
 def _signed_in(url: str, name: str) -> requests.Session:
@@ -206,7 +210,7 @@ def test_public_sees_crime_but_crafted_marac_hate_and_export_requests_get_403(se
     layout = public.get(url + "/_dash-layout", timeout=30).text
     assert "Not signed in: public view" in layout and '"MARAC"' not in layout
     assert _call(public, url, _payload(deps, "marac-cases-chart.figure", MARAC_VALUES)).status_code == 403
-    assert _call(public, url, _payload(deps, "marac-cases-csv.data", MARAC_VALUES)).status_code == 403
+    assert _call(public, url, _payload(deps, "marac-cases-download.data", MARAC_VALUES)).status_code == 403
     assert _call(public, url, _payload(deps, "hate-chart.figure", {})).status_code == 403
     refused = _call(public, url, _payload(deps, "crime-chart-download.data", {"crime-chart-download-csv": 1}))
     assert refused.status_code == 403 and "download of crime" in refused.text
@@ -225,7 +229,7 @@ def test_board_gets_marac_only_after_switching_to_closed_session_and_no_exports(
     board.post(url + "/session", data={"mode": "closed"}, timeout=30)
     assert "Closed session (MARAC shown)" in board.get(url + "/_dash-layout", timeout=30).text
     assert _call(board, url, chart).status_code == 200
-    assert _call(board, url, _payload(deps, "marac-cases-csv.data", MARAC_VALUES)).status_code == 403
+    assert _call(board, url, _payload(deps, "marac-cases-download.data", MARAC_VALUES)).status_code == 403
     # The page does not offer what the server refuses (assets/roles.css hides it).
     classes = board.get(url + "/_dash-layout", timeout=30).json()["props"]["className"].split()
     assert {"no-download-marac", "no-download-crime", "no-drill-hate"} <= set(classes)
@@ -235,15 +239,44 @@ def test_board_gets_marac_only_after_switching_to_closed_session_and_no_exports(
 def test_analyst_export_is_served_and_written_to_the_audit_log(secured):
     url, state, deps = secured
     analyst = _signed_in(url, "ann")
-    response = _call(analyst, url, _payload(deps, "marac-cases-csv.data", MARAC_VALUES))
+    response = _call(analyst, url, _payload(deps, "marac-cases-download.data", MARAC_VALUES))
     assert response.status_code == 200
-    content = json.loads(response.text)["response"]["marac-cases-csv"]["data"]["content"]
+    content = base64.b64decode(json.loads(response.text)["response"]["marac-cases-download"]["data"]["content"]).decode()
     log = audit.entries(state)
     export = log[(log["event"] == audit.EXPORT) & (log["who"] == "ann")].iloc[0]
     assert export["rows"] == content.count("\n") - 1 > 0
-    assert "Force Area" in export["filters"] and "marac-cases-csv" in export["view"]
+    assert "Force Area" in export["filters"] and "marac-cases-download" in export["view"]
     assert (log[log["who"] == "ann"]["event"] == audit.SIGN_IN).any()
     assert analyst.get(url + "/admin", timeout=30).status_code == 403
+
+
+MARAC_XLSX = {**{k: v for k, v in MARAC_VALUES.items() if "download" not in k}, "marac-periods-download-xlsx": 1}
+
+
+def test_marac_excel_is_the_protected_release_for_an_analyst_and_refused_to_board_and_public(secured, demo_dir):
+    url, state, deps = secured
+    request = _payload(deps, "marac-periods-download.data", MARAC_XLSX)
+    assert _call(requests.Session(), url, request).status_code == 403
+    board = _signed_in(url, "bea")
+    board.post(url + "/session", data={"mode": "closed"}, timeout=30)  # even in closed session: no exports
+    assert _call(board, url, request).status_code == 403
+    response = _call(_signed_in(url, "ann"), url, request)
+    assert response.status_code == 200
+    data = json.loads(response.text)["response"]["marac-periods-download"]["data"]
+    assert data["filename"].endswith(".xlsx") and data["base64"]
+    book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(data["content"])))
+    assert book.sheetnames == [formats.DATA_SHEET, formats.ABOUT_SHEET]
+    rows = list(book[formats.DATA_SHEET].iter_rows(values_only=True))
+    release = marac.period_table(marac.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state),
+                                 "Force Area", "quarter")
+    assert list(rows[0]) == list(release.columns) and len(rows) - 1 == len(release) > 0
+    shown = {str(v) for row in rows[1:] for v in row if v is not None}
+    assert marac.SUPPRESSED in shown  # the small counts left the server suppressed, as on screen
+    about = dict(r[:2] for r in book[formats.ABOUT_SHEET].iter_rows(min_row=2, values_only=True))
+    assert "suppressed" in about[formats.ABOUT_FIELDS["suppression"]] and about["Filters: Area"] == "Force Area"
+    log = audit.entries(state)
+    export = log[(log["event"] == audit.EXPORT) & (log["view"].str.contains("marac-periods-download"))]
+    assert len(export) == 1 and export.iloc[0]["who"] == "ann"
 
 
 def test_admin_sees_users_and_the_audit_log_and_the_data_directory(secured, demo_dir):
@@ -268,7 +301,7 @@ def test_malformed_and_made_up_callback_requests_get_a_message_not_a_500(secured
 def test_cross_site_posts_are_refused(secured):
     url, _, deps = secured
     analyst = _signed_in(url, "ann")
-    forged = analyst.post(url + "/_dash-update-component", json=_payload(deps, "marac-cases-csv.data", MARAC_VALUES),
+    forged = analyst.post(url + "/_dash-update-component", json=_payload(deps, "marac-cases-download.data", MARAC_VALUES),
                           headers={"Origin": "https://evil.example"}, timeout=30)
     assert forged.status_code == 403 and "cross-site" in forged.text
     assert analyst.post(url + "/logout", headers={"Origin": "https://evil.example"}, timeout=30).status_code == 403
@@ -307,7 +340,7 @@ def test_trusted_proxy_headers_name_the_user_and_role(secured):
     download = _payload(deps, "crime-chart-download.data", {"crime-chart-download-csv": 1})
     assert requests.post(url + "/_dash-update-component", json=download, headers=as_board, timeout=30).status_code == 403
     as_analyst = {"X-CSP-User": "pat@example.org", "X-CSP-Role": roles.ANALYST}
-    assert requests.post(url + "/_dash-update-component", json=_payload(deps, "marac-cases-csv.data", MARAC_VALUES),
+    assert requests.post(url + "/_dash-update-component", json=_payload(deps, "marac-cases-download.data", MARAC_VALUES),
                          headers=as_analyst, timeout=30).status_code == 200
     # An unknown role in the header is not believed: the visitor stays public.
     odd = requests.get(url + "/_dash-layout", headers={"X-CSP-User": "pat", "X-CSP-Role": "root"}, timeout=30).text
@@ -473,7 +506,7 @@ def test_public_gets_hate_crime_only_from_the_suppressed_release(secured, demo_d
     assert '"Hate crime"' in public.get(url + "/_dash-layout", timeout=30).text  # offered in the navigation bar
     # The board's hate callbacks (trend, YTD, strands, outcomes, drill-down, exports) stay refused.
     for output in ("hate-chart.figure", "hate-ytd.rowData", "hate-strands.rowData", "hate-outcomes.rowData",
-                   "hate-ytd-csv.data"):
+                   "hate-ytd-download.data"):
         assert _call(public, url, _payload(deps, output, {"hate-area": "Force Area"})).status_code == 403, output
     release = hate_release.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)  # what was published
     checked = hidden_seen = 0

@@ -78,7 +78,8 @@ def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(s
         wait_text(browser, "#marac-cases-chart .gtitle", "Force Area - Cases discussed")
         wait_for(browser, "#marac-periods .ag-row", condition=lambda rows: len(rows) >= 3)
         # Board members may not export: the server refuses (403), and the buttons are not offered.
-        assert not browser.find_element(By.ID, "marac-cases-csv-button").is_displayed()
+        for fmt in ("csv", "xlsx"):
+            assert not browser.find_element(By.ID, f"marac-cases-download-{fmt}").is_displayed()
         screenshot(browser, "access-board-closed-session")
         # The strict policy (no inline or eval'd scripts) leaves Dash, plotly and the grids working.
         assert browser.execute_script("return window.__csp") == []

@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 import re
+import time
 
+import openpyxl
 import pytest
 from selenium.webdriver.common.by import By
 
 from conftest import screenshot
 from helpers import click, legend_names, wait_for, wait_text
-from queries import hate, marac
+from queries import formats, hate, marac
 from queries.settings import DEFAULT_SUPPRESS_BELOW
 
 pytestmark = pytest.mark.browser
 MARAC_GRIDS = ("marac-periods", "marac-split", "marac-agency", "marac-rate")
 # A rendered count: "3", "47", "1,136" (rates carry a decimal point, labels have letters).
 COUNT = re.compile(r"^\d{1,3}(,\d{3})*$")
+DOWNLOAD_SECONDS = 30
 HATE_SERIES = ["Monthly Average (Prev. 3 Years)", "Average", "Upper Line", "Lower Line"]
 
 
@@ -92,3 +95,46 @@ def test_hate_small_numbers_carry_the_caution(live_server, browser):
     wait_for(browser, "#hate-ytd .ag-cell", condition=lambda cells: any(hate.CAUTION_TEXT in c.text for c in cells))
     wait_for(browser, "#hate-drill .ag-row", condition=lambda rows: len(rows) >= 3)
     screenshot(browser, "hate-small-numbers")
+
+
+def _wait_for_file(folder, suffix: str):
+    deadline = time.time() + DOWNLOAD_SECONDS
+    while time.time() < deadline:
+        done = [p for p in folder.glob(f"*{suffix}") if not p.name.endswith(".crdownload")]
+        if done:
+            return done[0]
+        time.sleep(0.3)
+    raise AssertionError(f"no {suffix} file in {folder}: {[p.name for p in folder.iterdir()]}")
+
+
+def test_hate_year_to_date_downloads_as_excel_sorted_as_shown_with_the_boards_headings(live_server, browser, tmp_path):
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get(live_server + "/hate?kind=crimes&month=2026-09")
+    wait_for(browser, "#hate-ytd .ag-row", condition=lambda rows: len(rows) >= 3)
+    header = browser.find_element(By.CSS_SELECTOR, "#hate-ytd .ag-header-cell[col-id='c0'] .ag-header-cell-label")
+    click(browser, header)
+    click(browser, header)  # descending: an order the server cannot produce by accident
+    wait_for(browser, "#hate-ytd .ag-header-cell[col-id='c0'][aria-sort='descending']")
+    shown = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#hate-ytd .ag-center-cols-container .ag-row, "
+                                                   "#hate-ytd .ag-pinned-left-cols-container .ag-row")
+             if c.text]
+    time.sleep(0.5)  # the grid reports its sort to Dash on the next tick
+    click(browser, browser.find_element(By.ID, "hate-ytd-download-xlsx"))
+    book = openpyxl.load_workbook(_wait_for_file(tmp_path, ".xlsx"))
+    rows = list(book[formats.DATA_SHEET].iter_rows(values_only=True))
+    assert "Vol. Change" in rows[0] and "% Change" in rows[0] and rows[0][0] == "Area"
+    areas = [r[0] for r in rows[1:]]
+    assert areas == sorted(areas, reverse=True) and set(areas) <= {line.split("\n")[0] for line in shown}
+    about = dict(r[:2] for r in book[formats.ABOUT_SHEET].iter_rows(min_row=2, values_only=True))
+    assert about["Filters: Measure"] == "Hate crimes - All strands" or "Hate crimes" in about["Filters: Measure"]
+
+
+def test_marac_table_downloads_as_excel_from_the_protected_release(live_server, browser, tmp_path):
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get(live_server + "/marac")
+    wait_for(browser, "#marac-periods .ag-row", condition=lambda rows: len(rows) >= 3)
+    click(browser, browser.find_element(By.ID, "marac-periods-download-xlsx"))
+    book = openpyxl.load_workbook(_wait_for_file(tmp_path, ".xlsx"))
+    cells = [v for row in list(book[formats.DATA_SHEET].iter_rows(values_only=True))[1:] for v in row]
+    assert marac.SUPPRESSED in cells
+    assert not [v for v in cells if isinstance(v, int) and v < DEFAULT_SUPPRESS_BELOW]

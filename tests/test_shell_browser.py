@@ -11,9 +11,10 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from conftest import screenshot
-from helpers import wait_for, wait_text
+from helpers import click_ward, wait_for, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -56,6 +57,28 @@ def test_pages_have_lang_one_h1_a_main_landmark_and_a_working_skip_link(live_ser
     assert active.text == "Skip to main content" and active.is_displayed()
     active.send_keys(Keys.ENTER)
     assert browser.switch_to.active_element.get_attribute("id") == "main"
+
+
+def test_a_keyboard_user_skips_past_a_grid_in_one_key_press(live_server, browser):
+    browser.get(live_server + "/?area=Erewash&month=2026-10")
+    wait_for(browser, "#crime-summary .ag-row", condition=lambda rows: len(rows) >= 3)
+    link = browser.find_element(By.CSS_SELECTOR, "a[data-skip-to='crime-summary-after']")
+    assert link.size["width"] <= 1  # out of sight (1 px, clipped) until a keyboard reaches it
+    browser.execute_script("arguments[0].focus();", link)
+    assert link.size["width"] > 50 and link.text == "Skip past this table"
+    screenshot(browser, "grid-skip-link-focused")
+    before = browser.current_url
+    link.send_keys(Keys.ENTER)
+    assert browser.switch_to.active_element.get_attribute("id") == "crime-summary-after"
+    assert browser.current_url == before  # the view in the address is untouched
+    # The next Tab leaves the grid behind: focus is on something after it, not in a cell.
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.execute_script(
+        "const g = document.getElementById('crime-summary'); const a = document.activeElement;"
+        "return !g.contains(a) && !!(g.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_FOLLOWING);")
+    # Every grid on the page has one.
+    grids = browser.find_elements(By.CSS_SELECTOR, ".grid-with-skip")
+    assert len(grids) >= 3 and all(g.find_elements(By.CSS_SELECTOR, "a[data-skip-to]") for g in grids)
 
 
 def test_unknown_address_is_a_404_page_with_links_back(live_server, browser):
@@ -116,36 +139,36 @@ def test_phone_layout_folds_the_menu_and_never_scrolls_sideways(live_server, bro
 def test_clicking_a_ward_on_the_map_opens_its_neighbourhoods_chart(live_server, browser):
     browser.get(live_server + MAP_VIEW)
     wait_for(browser, ".js-plotly-plot canvas")
-    # Where is a point inside the Hasland ward on screen? Ask the map itself (MapLibre's project()).
-    point = None
-    deadline = time.time() + 30
-    while point is None and time.time() < deadline:
-        point = browser.execute_script(
-            """const gd = document.querySelector('.js-plotly-plot');
-               const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-               if (!sub || !sub.map || !sub.map.loaded()) return null;
-               const trace = gd._fullData.find(t => t.type === 'choroplethmap');
-               const feature = trace.geojson.features.find(f => f.id === arguments[0]);
-               let ring = feature.geometry.coordinates[0];
-               if (feature.geometry.type === 'MultiPolygon') ring = ring[0];
-               // the centroid of the ring's vertices lies inside this compact ward
-               const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length;
-               const lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
-               const xy = sub.map.project([lon, lat]);
-               const box = sub.map.getCanvas().getBoundingClientRect();
-               return {x: xy.x, y: xy.y, w: box.width, h: box.height};""",
-            HASLAND,
-        )
-        time.sleep(0.3)
-    assert point, "the map never finished drawing"
-    canvas = browser.find_element(By.CSS_SELECTOR, ".js-plotly-plot .maplibregl-canvas")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", canvas)
-    time.sleep(0.3)
-    ActionChains(browser).move_to_element_with_offset(
-        canvas, int(point["x"] - point["w"] / 2), int(point["y"] - point["h"] / 2)).click().perform()
+    click_ward(browser, "#main", HASLAND)
     link = wait_text(browser, "a", "open its Shoplifting chart")
     href = link.get_attribute("href")
     assert "neighbourhood=Hasland" in href and "area=Chesterfield" in href and "month=2026-10" in href
     screenshot(browser, "map-clicked")
     link.click()
     wait_text(browser, ".gtitle", "Hasland (Chesterfield) - Shoplifting")
+
+
+@pytest.mark.parametrize("path, dataset, measure, area_in_link", [
+    ("/", "crime", "Shoplifting", False),  # the area chosen on the page: the map comes by callback
+    ("/asb", "asb", None, True),  # the area in the link: the map comes with the page
+])
+def test_the_trend_tabs_ward_map_opens_a_neighbourhoods_chart_in_the_tab(live_server, browser, path, dataset, measure,
+                                                                         area_in_link):
+    query = "?month=2026-10" + (f"&measure={measure}" if measure else "") + ("&area=Chesterfield" if area_in_link else "")
+    browser.get(live_server + path + query)
+    if not area_in_link:
+        wait_text(browser, f"#{dataset}-drill-map-summary", "choose one of")  # a county has no one map
+        Select(browser.find_element(By.ID, f"{dataset}-area")).select_by_value("Chesterfield")
+    wait_text(browser, f"#{dataset}-drill-map-summary", "Chesterfield")
+    wait_for(browser, f"#{dataset}-drill-map .maplibregl-canvas")
+    assert not browser.find_elements(By.CSS_SELECTOR, f"#{dataset}-drill-chart .gtitle")
+    click_ward(browser, f"#{dataset}-drill-map", HASLAND)
+    title = wait_text(browser, f"#{dataset}-drill-chart .gtitle", "Hasland (Chesterfield)")
+    assert "http" not in browser.current_url.split(path, 1)[1].split("?")[0]  # still on the same tab
+    wait_for(browser, "body", condition=lambda _: "neighbourhood=Hasland" in browser.current_url)
+    chart = browser.find_element(By.ID, f"{dataset}-drill-chart")
+    in_view = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return r.top < window.innerHeight && r.bottom > 0;", chart)
+    assert in_view, "the neighbourhood's chart opened off-screen"
+    screenshot(browser, f"{dataset}-ward-map-clicked")
+    assert title.text.startswith("Hasland (Chesterfield)")

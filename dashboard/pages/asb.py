@@ -10,6 +10,7 @@ from dashboard.safe import page_layout
 SPEC = trend_tab.register(trend_tab.TrendSpec(
     dataset="asb", measure_label="Measure", file_prefix="asb",
     summary_title="Summary table of anti-social behaviour above or below trigger levels", rolling=True,
+    ward_map=True,
 ))
 
 dash.register_page(__name__, path="/asb", name="ASB", title="Anti-social behaviour - CSP Performance",

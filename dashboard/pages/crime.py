@@ -14,7 +14,7 @@ from dashboard.safe import page_layout
 SPEC = trend_tab.register(trend_tab.TrendSpec(
     dataset="crime",
     summary_title="Summary table of crimes falling above or below trigger levels",
-    rolling=True,
+    rolling=True, ward_map=True,
 ))
 
 dash.register_page(__name__, path="/", name="Crime", title="Crime - CSP Performance", order=0, dataset=SPEC.dataset)

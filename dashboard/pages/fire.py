@@ -14,9 +14,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
-from dashboard import components, state, trend_tab
+from dashboard import components, downloads, state, trend_tab
 from dashboard.safe import callback, page_layout
 from queries import fire, geography, params, series
+from queries.export import describe_view
+from queries.formats import FORMATS
 
 DATASET = fire.DATASET
 P = "fire"  # id prefix
@@ -98,7 +100,7 @@ def _kpi_card(view: params.View, extra: dict) -> dbc.Card:
                               class_name="mb-2"),
             html.Div(id=f"{P}-kpi"),
         ],
-        actions=[components.download_button(f"{P}-kpi-csv")],
+        actions=[downloads.menu(f"{P}-kpi", "the KPI line")],
         id=f"{P}-kpi-card",
     )
 
@@ -108,7 +110,7 @@ def _cards(view: params.View, extra: dict) -> list:
         components.card(
             "Districts",
             [html.P(id=f"{P}-districts-caption", className="small text-muted mb-1"), components.grid(f"{P}-districts")],
-            actions=[components.download_button(f"{P}-districts-csv")],
+            actions=[downloads.menu(f"{P}-districts", "the districts table")],
             id=f"{P}-districts-card",
         ),
         dbc.Row(
@@ -116,14 +118,14 @@ def _cards(view: params.View, extra: dict) -> list:
                 dbc.Col(components.card(
                     "Deliberate primary fires involving road vehicles",
                     [html.P(id=f"{P}-vehicles-caption", className="mb-2"), components.grid(f"{P}-vehicles")],
-                    actions=[components.download_button(f"{P}-vehicles-csv")],
+                    actions=[downloads.menu(f"{P}-vehicles", "the road-vehicle table")],
                     id=f"{P}-vehicles-card",
                 ), lg=6),
                 dbc.Col(components.card(
                     "Deliberate secondary fires by property",
                     [html.P(id=f"{P}-secondary-caption", className="small text-muted mb-1"),
                      dcc.Graph(id=f"{P}-secondary", config={"displaylogo": False, "displayModeBar": False})],
-                    actions=[components.download_button(f"{P}-secondary-csv")],
+                    actions=[downloads.menu(f"{P}-secondary", "the secondary fires figures")],
                     id=f"{P}-secondary-card",
                 ), lg=6),
             ]
@@ -314,24 +316,50 @@ def kpi_table(kpi: fire.QuarterKpi) -> pd.DataFrame:
     }])
 
 
-# The quarter's tables: (card id, table from the report, file name).
+# The About sheet's title for each quarter download, as its card is headed.
+QUARTER_TITLES = {
+    "kpi": fire.KPI_NAME,
+    "districts": f"Districts - {fire.KPI_NAME}",
+    "vehicles": "Deliberate primary fires involving road vehicles",
+    "secondary": "Deliberate secondary fires by property",
+}
+# The quarter's downloads: card -> (table from the report, file-name words, whether a grid shows it).
+# A grid's file replays its filters and sort (dashboard/downloads.py); the KPI line and the
+# chart's figures have no grid, so they download whole.
 QUARTER_DOWNLOADS = {
-    "kpi": (lambda r: kpi_table(r.kpi), lambda r, q: components.safe_filename("kpm1.4-deliberate-fires", r.kpi.area, q)),
-    "districts": (lambda r: r.districts, lambda r, q: components.safe_filename("fire-districts", q)),
-    "vehicles": (lambda r: r.road_vehicles, lambda r, q: components.safe_filename("fire-road-vehicles", q)),
-    "secondary": (lambda r: r.secondary, lambda r, q: components.safe_filename("fire-secondary", q)),
+    "kpi": (lambda r: kpi_table(r.kpi), lambda r: ["kpm1.4-deliberate-fires", r.kpi.area], False),
+    "districts": (lambda r: r.districts, lambda r: ["fire-districts"], True),
+    "vehicles": (lambda r: r.road_vehicles, lambda r: ["fire-road-vehicles"], True),
+    "secondary": (lambda r: r.secondary, lambda r: ["fire-secondary"], False),
 }
 
 
-def _register_quarter_download(name: str, table_of, filename_of) -> None:
-    @callback(Output(f"{P}-{name}-csv", "data"), Input(f"{P}-{name}-csv-button", "n_clicks"),
-              State(f"{P}-area", "value"), State(f"{P}-quarter", "value"), prevent_initial_call=True)
-    def download(_n, area, quarter):
+def _quarter_about(title: str, area, quarter, href) -> dict:
+    """The About sheet for a quarter's table: the area and quarter chosen, and the store's provenance."""
+    parsed = _quarter(quarter)
+    filters = {"Area": area, "Quarter": fire.quarter_label(*parsed) if parsed else str(quarter)}
+    return describe_view(state.store(), [DATASET], title=title, view_url=href, filters=filters)
+
+
+def _register_quarter_download(name: str, table_of, words_of, is_grid: bool) -> None:
+    base = f"{P}-{name}"
+    grid_state = [State(base, "filterModel"), State(base, "columnState")] if is_grid else []
+
+    @callback(*downloads.outputs(base), *downloads.inputs(base), *grid_state, State(f"{P}-area", "value"),
+              State(f"{P}-quarter", "value"), State(f"{P}-url", "href"), prevent_initial_call=True)
+    def download(*args):
+        area, quarter, href = args[-3:]
         report, _ = _report(area, quarter)
         if report is None:
-            return no_update
-        return components.csv_download(table_of(report), filename_of(report, quarter) + ".csv")
+            return no_update, "Nothing to download: no quarter of fire data is held."
+        about = _quarter_about(QUARTER_TITLES[name], area, quarter, href)
+        parts = [*words_of(report), quarter]
+        if is_grid:
+            filter_model, column_state = args[len(FORMATS)], args[len(FORMATS) + 1]
+            return downloads.grid_download(table_of(report), filter_model, column_state, downloads.clicked_format(),
+                                           about, parts)
+        return downloads.frame_download(table_of(report), about, parts, downloads.clicked_format())
 
 
-for _name, (_table_of, _filename_of) in QUARTER_DOWNLOADS.items():
-    _register_quarter_download(_name, _table_of, _filename_of)
+for _name, (_table_of, _words_of, _is_grid) in QUARTER_DOWNLOADS.items():
+    _register_quarter_download(_name, _table_of, _words_of, _is_grid)

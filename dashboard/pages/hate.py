@@ -16,9 +16,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from dashboard import auth, components, controls, state, trend_tab
+from dashboard import auth, components, controls, downloads, state, trend_tab
 from dashboard.safe import callback, page_layout
 from queries import geography, hate, hate_ledger, hate_release, params, roles
+from queries.export import describe_view
+from queries.formats import FORMATS
 from queries.statedb import StateError
 
 DATASET = hate.DATASET
@@ -76,7 +78,7 @@ def _cards(view: params.View, extra: dict) -> list:
         components.card(
             "Year to date",
             [components.grid(f"{P}-ytd"), html.P(id=f"{P}-ytd-note", className="small text-muted mt-1")],
-            actions=[components.download_button(f"{P}-ytd-csv")], id=f"{P}-ytd-card",
+            actions=[downloads.menu(f"{P}-ytd", "the year-to-date table")], id=f"{P}-ytd-card",
         ),
         components.card(
             "Strand shares",
@@ -85,12 +87,12 @@ def _cards(view: params.View, extra: dict) -> list:
                 dbc.Col([components.grid(f"{P}-strands"), html.P(id=f"{P}-strand-note", className="small text-muted mt-1")],
                         lg=7),
             ]),
-            actions=[components.download_button(f"{P}-strands-csv")], id=f"{P}-strand-card",
+            actions=[downloads.menu(f"{P}-strands", "the strand shares")], id=f"{P}-strand-card",
         ),
         components.card(
             "Positive outcomes (hate crimes)",
             [components.grid(f"{P}-outcomes"), html.P(id=f"{P}-outcome-note", className="small text-muted mt-1")],
-            actions=[components.download_button(f"{P}-outcomes-csv")], id=f"{P}-outcome-card",
+            actions=[downloads.menu(f"{P}-outcomes", "the positive outcomes table")], id=f"{P}-outcome-card",
         ),
     ]
 
@@ -332,30 +334,55 @@ def update_outcomes(strand, month):
 # --------------------------------------------------------------------------- downloads
 
 
-@callback(Output(f"{P}-ytd-csv", "data"), Input(f"{P}-ytd-csv-button", "n_clicks"), State(f"{P}-kind", "value"),
-          State(f"{P}-strand", "value"), State(f"{P}-month", "value"), prevent_initial_call=True)
-def download_ytd(_n, kind, strand, month):
+def _about(title: str, href, **filters) -> dict:
+    """The About sheet for one of the page's tables: its choices and the store's provenance."""
+    return describe_view(state.store(), [DATASET], title=title, view_url=href,
+                         filters={name.capitalize(): value for name, value in filters.items()},
+                         suppression=f"none; counts under {hate.CAUTION_BELOW} carry a caution")
+
+
+def _grid_states(grid: str) -> list[State]:
+    return [State(grid, "filterModel"), State(grid, "columnState")]
+
+
+@callback(*downloads.outputs(f"{P}-ytd"), *downloads.inputs(f"{P}-ytd"), *_grid_states(f"{P}-ytd"),
+          State(f"{P}-kind", "value"), State(f"{P}-strand", "value"), State(f"{P}-month", "value"),
+          State(f"{P}-url", "href"), prevent_initial_call=True)
+def download_ytd(*args):
+    """The year-to-date table as shown; its grid's fields are plain keys, the file gets the board's headings."""
+    filter_model, column_state, kind, strand, month, href = args[len(FORMATS):]
     month = params.month_key(_month(month))
     text, _ = _ytd(kind, strand, month)
     kind, strand, _ = _kind_and_strand({"kind": kind, "strand": strand})
-    return dcc.send_data_frame(text.to_csv, components.safe_filename("ytd", _measure(kind, strand), month) + ".csv",
-                               index=False)
+    keys = {c: f"c{i}" for i, c in enumerate(text.columns)}
+    measure = _measure(kind, strand)
+    return downloads.grid_download(text.rename(columns=keys), filter_model, column_state, downloads.clicked_format(),
+                                   _about(f"Year to date - {measure}", href, measure=measure, month=month),
+                                   ["hate-ytd", measure, month], headers={v: k for k, v in keys.items()})
 
 
-@callback(Output(f"{P}-strands-csv", "data"), Input(f"{P}-strands-csv-button", "n_clicks"), State(f"{P}-kind", "value"),
-          State(f"{P}-area", "value"), State(f"{P}-month", "value"), prevent_initial_call=True)
-def download_strands(_n, kind, area, month):
+@callback(*downloads.outputs(f"{P}-strands"), *downloads.inputs(f"{P}-strands"), *_grid_states(f"{P}-strands"),
+          State(f"{P}-kind", "value"), State(f"{P}-area", "value"), State(f"{P}-month", "value"),
+          State(f"{P}-url", "href"), prevent_initial_call=True)
+def download_strands(*args):
+    filter_model, column_state, kind, area, month, href = args[len(FORMATS):]
     area, month = _area(area), params.month_key(_month(month))
     kind, _, _ = _kind_and_strand({"kind": kind})
     table = hate.strand_shares(state.store(), hate.KIND_PARAMS[kind], _month(month), area)
-    return dcc.send_data_frame(table.to_csv, components.safe_filename("strands", kind, area, month) + ".csv", index=False)
+    return downloads.grid_download(table, filter_model, column_state, downloads.clicked_format(),
+                                   _about(f"Strand shares - {area}", href, kind=kind, area=area, month=month),
+                                   ["hate-strands", kind, area, month])
 
 
-@callback(Output(f"{P}-outcomes-csv", "data"), Input(f"{P}-outcomes-csv-button", "n_clicks"),
-          State(f"{P}-strand", "value"), State(f"{P}-month", "value"), prevent_initial_call=True)
-def download_outcomes(_n, strand, month):
+@callback(*downloads.outputs(f"{P}-outcomes"), *downloads.inputs(f"{P}-outcomes"), *_grid_states(f"{P}-outcomes"),
+          State(f"{P}-strand", "value"), State(f"{P}-month", "value"), State(f"{P}-url", "href"),
+          prevent_initial_call=True)
+def download_outcomes(*args):
+    filter_model, column_state, strand, month, href = args[len(FORMATS):]
     month = params.month_key(_month(month))
     _, strand, _ = _kind_and_strand({"strand": strand})
     table = hate.outcome_table(state.store(), _month(month), strand)
-    return dcc.send_data_frame(table.to_csv, components.safe_filename("positive-outcomes", strand, month) + ".csv",
-                               index=False)
+    title = "Positive outcomes - " + hate.measure_name(hate.CRIME, strand)
+    return downloads.grid_download(table, filter_model, column_state, downloads.clicked_format(),
+                                   _about(title, href, strand=strand, month=month),
+                                   ["hate-positive-outcomes", strand, month])

@@ -18,9 +18,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from dashboard import components, state
+from dashboard import components, downloads, state
 from dashboard.safe import callback, page_layout
 from queries import annotations, geography, marac, marac_ledger, series
+from queries.export import describe_view
+from queries.formats import FORMATS
 from queries.statedb import StateError
 
 DATASET = marac.DATASET
@@ -130,18 +132,18 @@ def layout(**params) -> html.Div:
                         "Cases discussed",
                         [dcc.Graph(id=f"{P}-cases-chart", config={"displaylogo": False}),
                          components.notes_block([], id=f"{P}-cases-notes")],
-                        actions=[components.download_button(f"{P}-cases-csv")], id=f"{P}-cases-card"), lg=6),
+                        actions=[downloads.menu(f"{P}-cases", "the cases figures")], id=f"{P}-cases-card"), lg=6),
                     dbc.Col(components.card(
                         "Repeat rate",
                         [dcc.Graph(id=f"{P}-repeat-chart", config={"displaylogo": False}),
                          components.notes_block([], id=f"{P}-repeat-notes")],
-                        actions=[components.download_button(f"{P}-repeat-csv")], id=f"{P}-repeat-card"), lg=6),
+                        actions=[downloads.menu(f"{P}-repeat", "the repeat-rate figures")], id=f"{P}-repeat-card"), lg=6),
                 ]
             ),
             components.card(
                 "Cases by period",
                 [_grid(f"{P}-periods", height=420)],
-                actions=[components.download_button(f"{P}-periods-csv")], id=f"{P}-periods-card",
+                actions=[downloads.menu(f"{P}-periods", "the cases by period")], id=f"{P}-periods-card",
             ),
             dbc.Row(
                 [
@@ -149,12 +151,12 @@ def layout(**params) -> html.Div:
                         "City/County split",
                         [_grid(f"{P}-split", height=380),
                          html.P(id=f"{P}-split-note", className="small text-muted mt-1")],
-                        actions=[components.download_button(f"{P}-split-csv")], id=f"{P}-split-card"), lg=6),
+                        actions=[downloads.menu(f"{P}-split", "the City/County split")], id=f"{P}-split-card"), lg=6),
                     dbc.Col(components.card(
                         "Referrals by agency",
                         [_grid(f"{P}-agency"),
                          html.P(id=f"{P}-agency-note", className="small text-muted mt-1")],
-                        actions=[components.download_button(f"{P}-agency-csv")], id=f"{P}-agency-card"), lg=6),
+                        actions=[downloads.menu(f"{P}-agency", "the referrals by agency")], id=f"{P}-agency-card"), lg=6),
                 ]
             ),
             components.card(
@@ -162,7 +164,7 @@ def layout(**params) -> html.Div:
                 [dcc.Graph(id=f"{P}-rate-chart", config={"displaylogo": False}),
                  _grid(f"{P}-rate", height=330),
                  html.P(id=f"{P}-rate-note", className="small text-muted mt-1")],
-                actions=[components.download_button(f"{P}-rate-csv")], id=f"{P}-rate-card",
+                actions=[downloads.menu(f"{P}-rate", "the rates per 10,000")], id=f"{P}-rate-card",
             ),
             dbc.Accordion(
                 [dbc.AccordionItem(_method(threshold), title="How MARAC figures are worked out")],
@@ -175,10 +177,8 @@ def layout(**params) -> html.Div:
 def _grid(id: str, height: int | None = None):
     """A grid that renders every row and column (at most ~80 rows): what is checked is what is seen,
     and a browser test can read every cell for a count under the threshold."""
-    grid = components.grid(id, height=height)
-    grid.dashGridOptions = {**(grid.dashGridOptions or {}), "suppressRowVirtualisation": True,
-                            "suppressColumnVirtualisation": True}
-    return grid
+    return components.grid(id, height=height, grid_options={"suppressRowVirtualisation": True,
+                                                           "suppressColumnVirtualisation": True})
 
 
 def _method(threshold: int) -> list:
@@ -454,51 +454,80 @@ def update(area, period):
 # --------------------------------------------------------------------------- downloads (suppressed, like the page)
 
 
-def _download(frame: pd.DataFrame, *parts: str) -> dict:
-    return dcc.send_data_frame(frame.to_csv, components.safe_filename("marac", *parts) + ".csv", index=False)
+# Every MARAC file is cut from the one protected release (`_release()`), never from the store's
+# cases, and downloads whole in time order: the grids read newest first and mix numbers with the
+# suppression marker, so there is no grid sort to replay (and a file in time order is what
+# analysts chart from).
 
 
-@callback(Output(f"{P}-cases-csv", "data"), Input(f"{P}-cases-csv-button", "n_clicks"),
-          State(f"{P}-area", "value"), State(f"{P}-period", "value"), prevent_initial_call=True)
-def download_cases(_n, area, period):
+def _about(title: str, href, **filters) -> dict:
+    """The About sheet: the choices, the store's provenance and the suppression rule applied."""
+    return describe_view(state.store(), [DATASET], title=title, view_url=href,
+                         filters={name.capitalize(): value for name, value in filters.items()},
+                         suppression=_suppression_note(state.config.suppress_below))
+
+
+def _send(frame: pd.DataFrame, title: str, href, filters: dict, *parts: str) -> tuple:
+    return downloads.frame_download(frame, _about(title, href, **filters), ["marac", *parts], downloads.clicked_format())
+
+
+def _states(*names: str) -> list[State]:
+    return [State(f"{P}-{name}", "value") for name in names] + [State(f"{P}-url", "href")]
+
+
+@callback(*downloads.outputs(f"{P}-cases"), *downloads.inputs(f"{P}-cases"), *_states("area", "period"),
+          prevent_initial_call=True)
+def download_cases(*args):
+    area, period, href = args[len(FORMATS):]
     area, period, _ = _resolve({"area": area, "period": period})
     table = marac.chart_export(marac.chart_table(_release(), area, period))
-    return _download(table[["period", "cases"]], area, "cases", period)
+    return _send(table[["period", "cases"]], f"Cases discussed - {area}", href, {"area": area, "period": period},
+                 area, "cases", period)
 
 
-@callback(Output(f"{P}-repeat-csv", "data"), Input(f"{P}-repeat-csv-button", "n_clicks"),
-          State(f"{P}-area", "value"), State(f"{P}-period", "value"), prevent_initial_call=True)
-def download_repeat(_n, area, period):
+@callback(*downloads.outputs(f"{P}-repeat"), *downloads.inputs(f"{P}-repeat"), *_states("area", "period"),
+          prevent_initial_call=True)
+def download_repeat(*args):
+    area, period, href = args[len(FORMATS):]
     area, period, _ = _resolve({"area": area, "period": period})
-    return _download(marac.chart_export(marac.chart_table(_release(), area, period)), area, "repeat-rate", period)
+    return _send(marac.chart_export(marac.chart_table(_release(), area, period)), f"Repeat rate - {area}", href,
+                 {"area": area, "period": period}, area, "repeat-rate", period)
 
 
-@callback(Output(f"{P}-periods-csv", "data"), Input(f"{P}-periods-csv-button", "n_clicks"),
-          State(f"{P}-area", "value"), State(f"{P}-period", "value"), prevent_initial_call=True)
-def download_periods(_n, area, period):
+@callback(*downloads.outputs(f"{P}-periods"), *downloads.inputs(f"{P}-periods"), *_states("area", "period"),
+          prevent_initial_call=True)
+def download_periods(*args):
+    area, period, href = args[len(FORMATS):]
     area, period, _ = _resolve({"area": area, "period": period})
-    return _download(marac.period_table(_release(), area, period), area, "periods", period)
+    return _send(marac.period_table(_release(), area, period), f"Cases by period - {area}", href,
+                 {"area": area, "period": period}, area, "periods", period)
 
 
-@callback(Output(f"{P}-split-csv", "data"), Input(f"{P}-split-csv-button", "n_clicks"),
-          State(f"{P}-period", "value"), prevent_initial_call=True)
-def download_split(_n, period):
+@callback(*downloads.outputs(f"{P}-split"), *downloads.inputs(f"{P}-split"), *_states("period"),
+          prevent_initial_call=True)
+def download_split(*args):
+    period, href = args[len(FORMATS):]
     _, period, _ = _resolve({"period": period})
-    return _download(marac.split_table(_release(), period, own=series.force_areas(state.store())), "city-county", period)
+    return _send(marac.split_table(_release(), period, own=series.force_areas(state.store())), "City/County split",
+                 href, {"period": period}, "city-county", period)
 
 
-@callback(Output(f"{P}-agency-csv", "data"), Input(f"{P}-agency-csv-button", "n_clicks"),
-          State(f"{P}-area", "value"), State(f"{P}-period", "value"), prevent_initial_call=True)
-def download_agency(_n, area, period):
+@callback(*downloads.outputs(f"{P}-agency"), *downloads.inputs(f"{P}-agency"), *_states("area", "period"),
+          prevent_initial_call=True)
+def download_agency(*args):
+    area, period, href = args[len(FORMATS):]
     area, period, _ = _resolve({"area": area, "period": period})
     year_type = period if period in marac.YEAR_TYPES else marac.FINANCIAL
-    return _download(marac.agency_table(_release(), area, year_type), area, "agencies", year_type)
+    return _send(marac.agency_table(_release(), area, year_type), f"Referrals by agency - {area}", href,
+                 {"area": area, "period": year_type}, area, "agencies", year_type)
 
 
-@callback(Output(f"{P}-rate-csv", "data"), Input(f"{P}-rate-csv-button", "n_clicks"),
-          State(f"{P}-period", "value"), prevent_initial_call=True)
-def download_rate(_n, period):
+@callback(*downloads.outputs(f"{P}-rate"), *downloads.inputs(f"{P}-rate"), *_states("period"),
+          prevent_initial_call=True)
+def download_rate(*args):
+    period, href = args[len(FORMATS):]
     _, period, _ = _resolve({"period": period})
     year_type = period if period in marac.YEAR_TYPES else marac.FINANCIAL
     population, _ = _population_note()
-    return _download(marac.rate_table(_release(), population, year_type), "rate-per-10000", year_type)
+    return _send(marac.rate_table(_release(), population, year_type), "Cases per 10,000 adult females", href,
+                 {"period": year_type}, "rate-per-10000", year_type)
