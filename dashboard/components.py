@@ -25,10 +25,49 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 
 BOARD_VIEW_SCALE = 1.35  # fonts and markers on a projector
+# Board view (a projector, read from the back of a room): sizes in px.
+BOARD_TITLE_SIZE = 30
+BOARD_LABEL_SIZE = 24
+BOARD_MARKER_SIZE = 30
+# An exception's label sits this far (px) above (or below) its point, on a short stalk.
+BOARD_LABEL_OFFSET = 48
+# Labels of neighbouring exception months lean this far (px) apart.
+BOARD_LABEL_LEAN = 32
+# Exceptions differ from the line by colour, by shape (up/down triangle) and by a boxed word,
+# so "Above" and "Below" never rest on colour alone. White on these is over 4.5:1.
+EXCEPTION_COLOURS = {limits.ABOVE: "#a93226", limits.BELOW: "#1a5276"}
+EXCEPTION_ARROWS = {limits.ABOVE: "\u25b2", limits.BELOW: "\u25bc"}
+# The y-axis starts at zero unless the lowest line is above this share of the highest: then
+# zero would squeeze every line into a strip at the top, so the axis frames the lines instead
+# and the chart says "Axis does not start at zero".
+ZERO_AXIS_SHARE = 0.4
+# Room around the lines when the axis frames them: below, and above (for the "Above" labels).
+AXIS_PAD_BELOW = 0.15
+AXIS_PAD_ABOVE = 0.35
+NOT_FROM_ZERO = "Axis does not start at zero"
+AXIS_LINES = ("count", "monthly_average_prev3", "average", "upper", "lower")
+
+
+def axis_frame(values: np.ndarray) -> tuple[float, float, bool]:
+    """(bottom, top, starts at zero) for a board chart's y-axis over the values of its five lines.
+
+    Zero is kept when it costs little (the lowest value is under ZERO_AXIS_SHARE of the highest);
+    otherwise the axis frames the lines with room for the exception labels above them.
+    """
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if not len(finite) or finite.max() <= 0:
+        return 0.0, 1.0, True
+    low, high = float(finite.min()), float(finite.max())
+    if low <= ZERO_AXIS_SHARE * high:
+        return 0.0, high * (1 + AXIS_PAD_ABOVE), True
+    span = max(high - low, high * 0.05)
+    return max(0.0, low - AXIS_PAD_BELOW * span), high + AXIS_PAD_ABOVE * span, False
 
 
 def trend_figure(
-    table: pd.DataFrame, title: str, count_label: str = limits.SERIES_NAMES["count"], board_view: bool = False
+    table: pd.DataFrame, title: str, count_label: str = limits.SERIES_NAMES["count"], board_view: bool = False,
+    stamp: str = "",
 ) -> go.Figure:
     """The board's chart: exactly five series, named as in its chart key.
 
@@ -85,9 +124,76 @@ def trend_figure(
         height=None if board_view else 460,
     )
     if board_view:
-        fig.update_layout(font=dict(FONT, size=FONT["size"] * BOARD_VIEW_SCALE), title_font_size=20 * BOARD_VIEW_SCALE,
-                          margin=dict(l=80, r=30, t=100, b=40))
+        _board_style(fig, table, stamp)
     return fig
+
+
+def _label_places(flagged: np.ndarray) -> list[tuple[int, int, bool]]:
+    """(month index, sideways shift in px, raised) for each exception's label.
+
+    Labels of neighbouring months would overlap on a 1280 px screen (a label is wider than a
+    month): in a run of flagged months they lean apart, left and right in turn, and in a run
+    of three or more every other one also stands taller.
+    """
+    places: list[tuple[int, int, bool]] = []
+    run: list[int] = []
+    for i in [*np.flatnonzero(flagged), None]:
+        if run and (i is None or i != run[-1] + 1):
+            for p, j in enumerate(run):
+                lean = 0 if len(run) == 1 else (-BOARD_LABEL_LEAN if p % 2 == 0 else BOARD_LABEL_LEAN)
+                places.append((int(j), lean, len(run) >= 3 and p % 2 == 1))
+            run = []
+        if i is not None:
+            run.append(int(i))
+    return places
+
+
+def _board_style(fig: go.Figure, table: pd.DataFrame, stamp: str = "") -> None:
+    """Restyle a trend figure for a projector: large text, the key on one line above the plot,
+    the y-axis framed on the lines (and saying so), each exception a large coloured triangle
+    with a boxed "Above" or "Below" on a stalk."""
+    bottom, top, from_zero = axis_frame(table[list(AXIS_LINES)].to_numpy(dtype=float))
+    count = fig.data[-1]
+    status = table["status"].to_numpy()
+    low = table["low_volume"].to_numpy(dtype=bool)
+    flagged = np.isin(status, [limits.ABOVE, limits.BELOW])
+    count.update(
+        mode="lines+markers", text=[(f"{s} (low volume)" if lv else s) if f else "" for s, f, lv in zip(status, flagged, low)],
+        marker=dict(size=np.where(flagged, BOARD_MARKER_SIZE, 10), opacity=1,
+                    color=[EXCEPTION_COLOURS.get(s, COLOURS["count"]) if f and not lv else
+                           ("#fff" if f else COLOURS["count"]) for s, f, lv in zip(status, flagged, low)],
+                    line=dict(width=[3 if f else 1 for f in flagged],
+                              color=[EXCEPTION_COLOURS.get(s, COLOURS["count"]) for s in status])),
+    )
+    months = table["month"].dt.strftime("%b %Y").to_numpy()
+    counts = table["count"].to_numpy(dtype=float)
+    for i, shift_x, raised in _label_places(flagged):
+        state, small = status[i], low[i]
+        above = state == limits.ABOVE
+        offset = BOARD_LABEL_OFFSET * (2 if raised else 1)
+        fig.add_annotation(
+            x=months[i], y=counts[i], text=f"<b>{EXCEPTION_ARROWS[state]} {state}</b>" + (" (low volume)" if small else ""),
+            showarrow=True, arrowhead=0, arrowwidth=2, arrowcolor=EXCEPTION_COLOURS[state], ax=shift_x,
+            ay=-offset if above else offset, font=dict(size=BOARD_LABEL_SIZE, color="#fff"),
+            bgcolor=EXCEPTION_COLOURS[state], bordercolor=EXCEPTION_COLOURS[state], borderpad=4,
+        )
+    fig.update_layout(
+        font=dict(FONT, size=round(FONT["size"] * BOARD_VIEW_SCALE)),
+        title=dict(font=dict(size=BOARD_TITLE_SIZE), pad=dict(t=10), x=0.01),
+        # The key on one line between the title and the plot: never over the month labels.
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0, font=dict(size=19)),
+        margin=dict(l=90, r=20, t=100, b=100 if stamp else 70),
+        yaxis=dict(range=[bottom, top], rangemode="normal" if not from_zero else "tozero", title=None,
+                   tickformat=",d", gridcolor="#d9d9d9"),
+    )
+    if not from_zero:
+        fig.add_annotation(text=f"<b>{NOT_FROM_ZERO}</b>", xref="paper", yref="paper", x=1, y=1, yanchor="bottom",
+                           xanchor="right", yshift=52, showarrow=False, font=dict(size=20, color="#333"),
+                           bgcolor="#fff3cd", bordercolor="#8a6d3b", borderpad=4)
+    if stamp:
+        # Under the month labels, right: on every board chart, and in any copy of it.
+        fig.add_annotation(text=stamp, xref="paper", yref="paper", x=1, y=0, xanchor="right", yanchor="top", yshift=-62,
+                           showarrow=False, font=dict(size=17, color="#222"))
 
 
 def half_width(figure: go.Figure) -> go.Figure:

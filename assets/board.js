@@ -1,0 +1,37 @@
+/* Keys for the board view (present=1 on a trend tab): step through the month's Current Issues.
+   Right arrow, N or Page Down: next; Left arrow, P or Page Up: previous (a presenter's clicker
+   sends Page Down / Page Up); L: open or close the list of issues; Escape closes it.
+   The keys press the view's own buttons, so mouse, keyboard and clicker do the same thing.
+   A file, not an inline script: the Content-Security-Policy allows no inline script (docs/security.md). */
+(function () {
+  var NEXT = { ArrowRight: true, PageDown: true, n: true, N: true };
+  var PREVIOUS = { ArrowLeft: true, PageUp: true, p: true, P: true };
+  var TYPING = 'input, select, textarea, [contenteditable="true"]';
+
+  function press(suffix) {
+    var button = document.querySelector('.board-view [id$="' + suffix + '"]');
+    if (button && !button.disabled) { button.click(); return true; }
+    return false;
+  }
+
+  document.addEventListener('keydown', function (event) {
+    var view = document.querySelector('.board-view');
+    if (!view || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var target = event.target;
+    if (target && target.closest && target.closest(TYPING)) { return; }
+    var list = view.querySelector('details.board-list');
+    if (NEXT[event.key]) {
+      press('-board-next');
+      event.preventDefault();
+    } else if (PREVIOUS[event.key]) {
+      press('-board-prev');
+      event.preventDefault();
+    } else if ((event.key === 'l' || event.key === 'L') && list) {
+      list.open = !list.open;
+      event.preventDefault();
+    } else if (event.key === 'Escape' && list && list.open) {
+      list.open = false;
+      event.preventDefault();
+    }
+  });
+})();
