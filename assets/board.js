@@ -3,6 +3,15 @@
    sends Page Down / Page Up); L: open or close the list of issues; Escape closes it.
    The keys press the view's own buttons, so mouse, keyboard and clicker do the same thing.
    A file, not an inline script: the Content-Security-Policy allows no inline script (docs/security.md). */
+/* The board chart is drawn on the server for the screen's width (a phone gets smaller text and
+   the key under the months): this tells the page's callbacks the width, once, on a board view. */
+window.dash_clientside = window.dash_clientside || {};
+window.dash_clientside.board = {
+  width: function (board) {
+    return board === true ? window.innerWidth : window.dash_clientside.no_update;
+  }
+};
+
 (function () {
   var NEXT = { ArrowRight: true, PageDown: true, n: true, N: true };
   var PREVIOUS = { ArrowLeft: true, PageUp: true, p: true, P: true };

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html, no_update
 
 from dashboard import components, state
 from dashboard.safe import callback
@@ -124,6 +124,7 @@ def version_parts(spec: "TrendSpec") -> list:
     """On every trend page: the store version it was drawn from, the minute check, and the banner."""
     return [
         dcc.Store(id=spec.id("version"), data=state.store().token),
+        dcc.Store(id=spec.id("screen")),  # the window's width, for a board chart (assets/board.js)
         dcc.Interval(id=spec.id("tick"), interval=CHECK_EVERY_MS),
         html.Div(id=spec.id("newer"), role="status"),
     ]
@@ -133,7 +134,7 @@ def bar(spec: "TrendSpec", area_control, measure_control) -> html.Div:
     """The line above the board chart: the walk, the area (and measure), the stamp and the way out."""
     steps = html.Div(
         [
-            dbc.Button("\u25c0 Previous", id=spec.id("board-prev"), n_clicks=0, color="secondary", outline=True,
+            dbc.Button("\u25c0 Previous", id=spec.id("board-prev"), n_clicks=0, color="primary", outline=True,
                        class_name="board-step", title=f"Previous Current Issue ({PREVIOUS_KEYS})"),
             dbc.Button("Next \u25b6", id=spec.id("board-next"), n_clicks=0, color="primary",
                        class_name="board-step", title=f"Next Current Issue ({NEXT_KEYS})"),
@@ -199,6 +200,9 @@ def register(spec: "TrendSpec", inputs, values_of, view_of) -> None:
     inputs(kind) -> the selectors as Inputs/States; values_of(values) -> URL-style parameters;
     view_of(raw) -> a checked View (trend_tab's, passed in to keep one place for each).
     """
+    clientside_callback(ClientsideFunction("board", "width"), Output(spec.id("screen"), "data"),
+                        Input(spec.id("board"), "data"))
+
     targets = [Output(spec.id(name), "value", allow_duplicate=True) for name in ("area", "measure", *spec.extra_params)]
 
     @callback(*targets, Output(spec.id("issue"), "data"),

@@ -282,7 +282,9 @@ def layout(spec: TrendSpec, raw: dict) -> html.Div:
             *common,
             html.Div(selector_bar(spec, view, extra, board=True), style=HIDDEN),
             _board_chart(spec, view, controls.warnings_block(view.warnings)),
-            html.Div(_detail_cards(spec, view, extra), style=HIDDEN),
+            # Unseen but present: a side card may hold a control the chart reads (Fire's quarter).
+            html.Div([*([spec.side_card(view, extra)] if spec.side_card is not None else []),
+                      *_detail_cards(spec, view, extra)], style=HIDDEN),
         ])
     chart = _chart_card(spec)
     if spec.side_card is not None:
@@ -418,14 +420,16 @@ def _register_chart(spec: TrendSpec) -> None:
         Input(spec.id("neighbourhood"), "data"),
         # A board view moving to a newer store version redraws from it.
         Input(spec.id("version"), "data"),
+        # A board chart is drawn for the screen's width (set once, in the browser).
+        Input(spec.id("screen"), "data"),
         State(spec.id("board"), "data"),
     )
     def update_chart(*values):
-        *selected, neighbourhood, token, board = values
+        *selected, neighbourhood, token, width, board = values
         with state.pinned(token):
-            return _chart(spec, tuple(selected), neighbourhood, board is True)
+            return _chart(spec, tuple(selected), neighbourhood, board is True, width)
 
-    def _chart(spec: TrendSpec, selected: tuple, neighbourhood, board: bool) -> tuple:
+    def _chart(spec: TrendSpec, selected: tuple, neighbourhood, board: bool, width) -> tuple:
         raw = _values(spec, selected)
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)
@@ -451,7 +455,7 @@ def _register_chart(spec: TrendSpec) -> None:
                     f"No {absent.lower()} are recorded in the store.", *board_parts)
         table = _series(spec, view)
         figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=spec.label_for(view.measure),
-                                         board_view=board, stamp=stamp)
+                                         board_view=board, stamp=stamp, screen_width=width)
         notes = list(view.warnings) + components.series_notes(table, view.method, view.month)
         notes += components.mark_recording_changes(figure, state.store(), spec.dataset, table["month"])
         shown = table.loc[table["month"] <= view.month, "count"].dropna()
