@@ -28,8 +28,7 @@ from queries import datasets, params, report
 if TYPE_CHECKING:  # trend_tab imports this module
     from dashboard.trend_tab import TrendSpec
 
-# How often an open page asks whether the store has a newer version.
-CHECK_EVERY_MS = 60_000
+MS_PER_SECOND = 1000
 NEWER_DATA = "Newer data available"
 VISUALLY_HIDDEN = "visually-hidden"
 # The keys assets/board.js gives the walk (shown on the buttons' titles and in the README).
@@ -125,7 +124,8 @@ def version_parts(spec: "TrendSpec") -> list:
     return [
         dcc.Store(id=spec.id("version"), data=state.store().token),
         dcc.Store(id=spec.id("screen")),  # the window's width, for a board chart (assets/board.js)
-        dcc.Interval(id=spec.id("tick"), interval=CHECK_EVERY_MS),
+        # How often: CSP_VERSION_CHECK_SECONDS (a minute).
+        dcc.Interval(id=spec.id("tick"), interval=state.config.version_check_seconds * MS_PER_SECOND),
         html.Div(id=spec.id("newer"), role="status"),
     ]
 
