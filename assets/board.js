@@ -23,6 +23,13 @@ window.dash_clientside.board = {
     return false;
   }
 
+  /* After the area (or measure) is chosen, give the keys back to the walk: a focused <select>
+     would otherwise take the arrow keys and change the area again. */
+  document.addEventListener('change', function (event) {
+    var target = event.target;
+    if (target && target.tagName === 'SELECT' && target.closest && target.closest('.board-view')) { target.blur(); }
+  });
+
   document.addEventListener('keydown', function (event) {
     var view = document.querySelector('.board-view');
     if (!view || event.altKey || event.ctrlKey || event.metaKey) { return; }
