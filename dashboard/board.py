@@ -23,7 +23,7 @@ from dash import ClientsideFunction, Input, Output, State, clientside_callback, 
 
 from dashboard import components, state
 from dashboard.safe import callback
-from queries import datasets, params, report
+from queries import datasets, params, report, series
 
 if TYPE_CHECKING:  # trend_tab imports this module
     from dashboard.trend_tab import TrendSpec
@@ -47,7 +47,7 @@ def walk_for(spec: "TrendSpec", view: params.View) -> report.Walk:
         return report.Walk((), ())
     try:
         return report.board_walk(state.store(), view.month, view.method, view.k, view.min_significant, spec.dataset)
-    except (report.series.NoData, KeyError, ValueError):
+    except (series.NoData, KeyError, ValueError):
         return report.Walk((), ())
 
 
@@ -108,8 +108,7 @@ def issue_list(spec: "TrendSpec", items: list, here: int | None, walk: report.Wa
             for i, (flag, own) in enumerate(items, start=1)]
     parts: list = [html.P(f"Current Issues, {view.month:%B %Y} ({len(items)})", className="fw-semibold mb-1"),
                    html.Ol(rows, className="mb-2") if rows else html.P("None", className="mb-2")]
-    below = [f for f in walk.below] if spec.measure_controls is None else \
-        [f for f in walk.below if spec.measure_controls(f.measure) is not None]
+    below = [f for f in walk.below if spec.measure_controls is None or spec.measure_controls(f.measure) is not None]
     if below:
         parts += [html.P("Below the lower line (not issues)", className="fw-semibold mb-1"),
                   html.Ul([html.Li(f"{f.area} {DASH} {f.measure}") for f in below], className="mb-0")]
