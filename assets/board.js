@@ -8,9 +8,18 @@
 window.dash_clientside = window.dash_clientside || {};
 window.dash_clientside.board = {
   width: function (board) {
+    // Every trend page calls this once: mark <body> while a board view is shown (assets/board.css).
+    document.body.classList.toggle('board-open', board === true);
     return board === true ? window.innerWidth : window.dash_clientside.no_update;
   }
 };
+// Back from a board view to a page that is not a trend tab: unmark once the page has drawn.
+var BOARD_CHECK_AFTER_MS = 800;
+window.addEventListener('popstate', function () {
+  setTimeout(function () {
+    if (!document.querySelector('.board-view')) { document.body.classList.remove('board-open'); }
+  }, BOARD_CHECK_AFTER_MS);
+});
 
 (function () {
   var NEXT = { ArrowRight: true, PageDown: true, n: true, N: true };
