@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
+from dataclasses import dataclass
 
 from dashboard import shell
 from queries import limits
@@ -24,11 +25,67 @@ def _fmt(value: float, digits: int = 1) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
 
 
-BOARD_VIEW_SCALE = 1.35  # fonts and markers on a projector
+@dataclass(frozen=True)
+class BoardSizes:
+    """Sizes (px) of a board chart: one set for a projector, one for a phone held in the hand."""
+
+    font: int
+    title: int
+    legend: int
+    label: int  # the boxed "Above" / "Below"
+    marker: int  # an exception's triangle
+    label_offset: int  # the label sits this far above (or below) its point, on a stalk
+    label_lean: int  # labels of neighbouring exception months lean this far apart
+    note: int  # "Axis does not start at zero"
+    stamp: int  # "Data as at ..."
+    month_format: str
+    margin: dict
+    legend_below: bool  # under the months (a narrow screen) rather than above the plot
+
+
+PROJECTOR = BoardSizes(font=20, title=30, legend=19, label=24, marker=30, label_offset=48, label_lean=32, note=20,
+                       stamp=17, month_format="%b<br>%Y", margin=dict(l=90, r=20, t=100, b=100), legend_below=False)
+PHONE = BoardSizes(font=12, title=17, legend=12, label=14, marker=18, label_offset=30, label_lean=16, note=12,
+                   stamp=11, month_format="%b<br>%y", margin=dict(l=44, r=8, t=92, b=150), legend_below=True)
+# Below this width (px) a board chart uses the phone's sizes.
+PHONE_WIDTH = 700
+
+
+# Exceptions differ from the line by colour, by shape (up/down triangle) and by a boxed word,
+# so "Above" and "Below" never rest on colour alone. White on these is over 4.5:1.
+EXCEPTION_COLOURS = {limits.ABOVE: "#a93226", limits.BELOW: "#1a5276"}
+EXCEPTION_ARROWS = {limits.ABOVE: "\u25b2", limits.BELOW: "\u25bc"}
+# The y-axis starts at zero unless the lowest line is above this share of the highest: then
+# zero would squeeze every line into a strip at the top, so the axis frames the lines instead
+# and the chart says "Axis does not start at zero".
+ZERO_AXIS_SHARE = 0.4
+# Room around the lines when the axis frames them: below, and above (for the "Above" labels).
+AXIS_PAD_BELOW = 0.15
+AXIS_PAD_ABOVE = 0.35
+NOT_FROM_ZERO = "Axis does not start at zero"
+AXIS_LINES = ("count", "monthly_average_prev3", "average", "upper", "lower")
+
+
+def axis_frame(values: np.ndarray) -> tuple[float, float, bool]:
+    """(bottom, top, starts at zero) for a board chart's y-axis over the values of its five lines.
+
+    Zero is kept when it costs little (the lowest value is under ZERO_AXIS_SHARE of the highest);
+    otherwise the axis frames the lines with room for the exception labels above them.
+    """
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if not len(finite) or finite.max() <= 0:
+        return 0.0, 1.0, True
+    low, high = float(finite.min()), float(finite.max())
+    if low <= ZERO_AXIS_SHARE * high:
+        return 0.0, high * (1 + AXIS_PAD_ABOVE), True
+    span = max(high - low, high * 0.05)
+    return max(0.0, low - AXIS_PAD_BELOW * span), high + AXIS_PAD_ABOVE * span, False
 
 
 def trend_figure(
-    table: pd.DataFrame, title: str, count_label: str = limits.SERIES_NAMES["count"], board_view: bool = False
+    table: pd.DataFrame, title: str, count_label: str = limits.SERIES_NAMES["count"], board_view: bool = False,
+    stamp: str = "", screen_width: int | None = None,
 ) -> go.Figure:
     """The board's chart: exactly five series, named as in its chart key.
 
@@ -85,9 +142,84 @@ def trend_figure(
         height=None if board_view else 460,
     )
     if board_view:
-        fig.update_layout(font=dict(FONT, size=FONT["size"] * BOARD_VIEW_SCALE), title_font_size=20 * BOARD_VIEW_SCALE,
-                          margin=dict(l=80, r=30, t=100, b=40))
+        narrow = isinstance(screen_width, int) and not isinstance(screen_width, bool) and screen_width < PHONE_WIDTH
+        _board_style(fig, table, stamp, PHONE if narrow else PROJECTOR)
     return fig
+
+
+def _label_places(flagged: np.ndarray, lean: int, stagger_pairs: bool = False) -> list[tuple[int, int, bool]]:
+    """(month index, sideways shift in px, raised) for each exception's label.
+
+    Labels of neighbouring months would overlap (a label is wider than a month): in a run of
+    flagged months they lean apart, left and right in turn, and in a run of three or more
+    (of two, on a phone) every other one also stands taller.
+    """
+    places: list[tuple[int, int, bool]] = []
+    run: list[int] = []
+    for i in [*np.flatnonzero(flagged), None]:
+        if run and (i is None or i != run[-1] + 1):
+            for p, j in enumerate(run):
+                shift = 0 if len(run) == 1 else (-lean if p % 2 == 0 else lean)
+                places.append((int(j), shift, len(run) >= (2 if stagger_pairs else 3) and p % 2 == 1))
+            run = []
+        if i is not None:
+            run.append(int(i))
+    return places
+
+
+def _board_style(fig: go.Figure, table: pd.DataFrame, stamp: str, size: BoardSizes) -> None:
+    """Restyle a trend figure for a projector (or a phone): large text, the key on one line above
+    the plot, the y-axis framed on the lines (and saying so), each exception a large coloured
+    triangle with a boxed "Above" or "Below" on a stalk, and the data-as-at stamp."""
+    bottom, top, from_zero = axis_frame(table[list(AXIS_LINES)].to_numpy(dtype=float))
+    count = fig.data[-1]
+    status = table["status"].to_numpy()
+    low = table["low_volume"].to_numpy(dtype=bool)
+    flagged = np.isin(status, [limits.ABOVE, limits.BELOW])
+    count.update(
+        mode="lines+markers", text=[(f"{s} (low volume)" if lv else s) if f else "" for s, f, lv in zip(status, flagged, low)],
+        marker=dict(size=np.where(flagged, size.marker, size.marker // 3), opacity=1,
+                    color=[EXCEPTION_COLOURS.get(s, COLOURS["count"]) if f and not lv else
+                           ("#fff" if f else COLOURS["count"]) for s, f, lv in zip(status, flagged, low)],
+                    line=dict(width=[3 if f else 1 for f in flagged],
+                              color=[EXCEPTION_COLOURS.get(s, COLOURS["count"]) for s in status])),
+    )
+    months = table["month"].dt.strftime("%b %Y").to_numpy()
+    counts = table["count"].to_numpy(dtype=float)
+    for i, shift_x, raised in _label_places(flagged, size.label_lean, stagger_pairs=size.legend_below):
+        state, small = status[i], low[i]
+        offset = size.label_offset * (2 if raised else 1)
+        fig.add_annotation(
+            x=months[i], y=counts[i], text=f"<b>{EXCEPTION_ARROWS[state]} {state}</b>" + (" (low volume)" if small else ""),
+            showarrow=True, arrowhead=0, arrowwidth=2, arrowcolor=EXCEPTION_COLOURS[state], ax=shift_x,
+            ay=-offset if state == limits.ABOVE else offset, font=dict(size=size.label, color="#fff"),
+            bgcolor=EXCEPTION_COLOURS[state], bordercolor=EXCEPTION_COLOURS[state], borderpad=4,
+        )
+    legend = (dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0) if size.legend_below else
+              # The key on one line between the title and the plot: never over the month labels.
+              dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0))
+    fig.update_layout(
+        font=dict(FONT, size=size.font),
+        title=dict(font=dict(size=size.title), pad=dict(t=10), x=0.01),
+        legend=dict(legend, font=dict(size=size.legend)),
+        margin=size.margin,
+        yaxis=dict(range=[bottom, top], rangemode="normal" if not from_zero else "tozero", title=None,
+                   tickformat=",d", gridcolor="#d9d9d9"),
+        xaxis=dict(ticktext=list(table["month"].dt.strftime(size.month_format))),
+    )
+    if not from_zero:
+        fig.add_annotation(text=f"<b>{NOT_FROM_ZERO}</b>", xref="paper", yref="paper", x=1, y=1, yanchor="bottom",
+                           xanchor="right", yshift=size.margin["t"] // 2, showarrow=False,
+                           font=dict(size=size.note, color="#333"), bgcolor="#fff3cd", bordercolor="#8a6d3b", borderpad=4)
+    if stamp and size.legend_below:
+        stamp = stamp.replace(", latest", ",<br>latest")  # two short lines on a phone
+    if stamp:
+        # On the chart itself, so it is on every board chart and in any copy of one: under the
+        # months on a projector, under the title on a phone (the key is under the months there).
+        placed = (dict(x=0, xanchor="left", align="left", y=1, yanchor="bottom", yshift=4) if size.legend_below else
+                  dict(x=1, xanchor="right", y=0, yanchor="top", yshift=-62))
+        fig.add_annotation(text=stamp, xref="paper", yref="paper", showarrow=False, font=dict(size=size.stamp, color="#222"),
+                           **placed)
 
 
 def half_width(figure: go.Figure) -> go.Figure:

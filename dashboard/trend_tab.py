@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 
+from dashboard import board as board_view
 from dashboard import components, controls, downloads, map_card, method, shell, state
 from dashboard.safe import callback, clicked_id
-from queries import datasets, geography, limits, params, series, summaries
+from queries import datasets, geography, limits, params, report, series, summaries
 from queries.export import describe_view
 from queries.formats import FORMATS
 
@@ -58,6 +59,9 @@ class TrendSpec:
     cards: (View, extra values) -> the page's own cards, under the common ones.
     caution_below / caution_text: counts under this carry the caution (Hate's small numbers).
     count_label: measure -> the chart key's name for the count line.
+    measure_controls: measure -> the page's own control values that show it (Hate: kind and
+        strand), or None when the page cannot show it; for the board view's walk through
+        Current Issues when the measure is not chosen directly (show_measure False).
     """
 
     dataset: str
@@ -78,6 +82,7 @@ class TrendSpec:
     caution_below: int | None = None
     caution_text: str = ""
     count_label: Callable[[str], str] | None = None
+    measure_controls: Callable[[str], dict | None] | None = None
     notes: dict = field(default_factory=dict)
 
     @property
@@ -141,19 +146,28 @@ def labelled(label: str, control, width: int, control_id: str | None = None) -> 
     return dbc.Col([dbc.Label(label, class_name="small fw-semibold mb-0", html_for=control_id), control], md=width)
 
 
-def selector_bar(spec: TrendSpec, view: params.View, extra: dict) -> dbc.Card:
-    """The page's own controls first, then area, measure, year, report month, method and k."""
+def area_control(spec: TrendSpec, view: params.View) -> dbc.Col:
+    areas = series.force_areas(state.store(), view.force).top_areas  # names are unique only within a force
+    return labelled("Area", components.select(spec.id("area"), areas, view.area), 2, spec.id("area"))
+
+
+def measure_control(spec: TrendSpec, view: params.View):
+    measure = components.select(spec.id("measure"), series.measures(state.store(), spec.dataset), view.measure)
+    return labelled(spec.measure_label, measure, 3, spec.id("measure")) if spec.show_measure else html.Div(measure, style=HIDDEN)
+
+
+def selector_bar(spec: TrendSpec, view: params.View, extra: dict, board: bool = False) -> dbc.Card:
+    """The page's own controls first, then area, measure, year, report month, method and k
+    (in the board view, area and measure sit in the board's own bar instead)."""
     store = state.store()
     own = spec.controls(view, extra) if spec.controls is not None else []
-    measure = components.select(spec.id("measure"), series.measures(store, spec.dataset), view.measure)
     forces = geography.force_slugs(store.data_dir)
     force = components.select(spec.id("force"), [
         {"label": geography.areas(store.data_dir, slug).force.name, "value": slug} for slug in forces], view.force)
     common = [
         # Area names are unique only within a force: in a store of several, the force comes first.
         labelled("Force", force, 2, spec.id("force")) if len(forces) > 1 else html.Div(force, style=HIDDEN),
-        labelled("Area", components.select(spec.id("area"), series.force_areas(store, view.force).top_areas, view.area), 2, spec.id("area")),
-        labelled(spec.measure_label, measure, 3, spec.id("measure")) if spec.show_measure else html.Div(measure, style=HIDDEN),
+        *([] if board else [area_control(spec, view), measure_control(spec, view)]),
         labelled("Financial year", components.select(
             spec.id("fy"),
             [{"label": params.fy_label(y), "value": y} for y in reversed(series.financial_years(store, spec.dataset))],
@@ -180,24 +194,34 @@ def export_menu(spec: TrendSpec, part: str, what: str) -> html.Span:
     return downloads.menu(spec.id(part), what)
 
 
-def _chart_card(spec: TrendSpec, board: bool) -> dbc.Card:
+def _chart_card(spec: TrendSpec) -> dbc.Card:
     return components.card(
         "Trend",
         # The region a summary click scrolls to and focuses (tabIndex -1: focusable by script, not a Tab stop);
         # the sentence under the chart is its text alternative.
-        [html.Div([shell.loading(dcc.Graph(id=spec.id("chart"), config={"displaylogo": False},
-                                           style=BOARD_CHART_STYLE if board else {})),
+        [html.Div([shell.loading(dcc.Graph(id=spec.id("chart"), config={"displaylogo": False})),
                    html.P(id=spec.id("chart-summary"), className="small mt-1 mb-1 chart-summary")],
                   id=spec.id("chart-region"), tabIndex="-1", role="region",
                   **{"aria-label": "Trend chart", "aria-describedby": spec.id("chart-summary")}),
-         dcc.Store(id=spec.id("chart-focus")),
-         html.Div(id=spec.id("chart-caution")),
-         components.notes_block([], id=spec.id("notes"))],
+         html.P(id=spec.id("stamp"), className="small text-muted mb-1 data-as-at"),
+         *_chart_extras(spec)],
         actions=[html.A("Link to this view", id=spec.id("permalink"), href="#", className="small me-2"),
-                 html.A("Exit board view" if board else "Board view", id=spec.id("board-link"), href="#",
+                 html.A("Board view", id=spec.id("board-link"), href="#",
                         className="small me-2", title="Just the chart, large, for a projector"),
                  export_menu(spec, "chart", "this chart's figures")],
     )
+
+
+def _chart_extras(spec: TrendSpec) -> list:
+    return [dcc.Store(id=spec.id("chart-focus")), html.Div(id=spec.id("chart-caution")),
+            components.notes_block([], id=spec.id("notes"))]
+
+
+def _board_chart(spec: TrendSpec, view: params.View, warnings) -> html.Div:
+    """The board view's chart with its bar; the normal card's links and downloads kept, unseen, for the callbacks."""
+    hidden = [html.A(id=spec.id("permalink"), href="#"), export_menu(spec, "chart", "this chart's figures"),
+              dcc.Store(id=spec.id("chart-focus"))]
+    return board_view.view(spec, warnings, area_control(spec, view), measure_control(spec, view), hidden)
 
 
 def _summary_card(spec: TrendSpec) -> dbc.Card:
@@ -283,21 +307,59 @@ def layout(spec: TrendSpec, raw: dict) -> html.Div:
     extra, extra_warnings = _extra(spec, raw, view)
     view = view.with_(warnings=view.warnings + tuple(extra_warnings))
     board = raw.get("present") == "1"
-    hidden = HIDDEN if board else {}
-    chart = _chart_card(spec, board)
-    if spec.side_card is not None and not board:
+    issue = None
+    if board:
+        raw, issue, notes = _board_issue(spec, raw, view)
+        if issue is not None:  # area, measure (and the page's own controls) as the issue asks
+            view = view_from(spec, raw)
+            extra, _ = _extra(spec, raw, view)
+        view = view.with_(warnings=view.warnings + tuple(notes))
+    common = [
+        dcc.Store(id=spec.id("neighbourhood"), data=view.neighbourhood),
+        dcc.Store(id=spec.id("board"), data=board),
+        dcc.Store(id=spec.id("issue"), data=issue),
+        dcc.Location(id=spec.id("url"), refresh=False),
+        *board_view.version_parts(spec),
+    ]
+    if board:
+        return html.Div([
+            *common,
+            html.Div(selector_bar(spec, view, extra, board=True), style=HIDDEN),
+            _board_chart(spec, view, controls.warnings_block(view.warnings)),
+            # Unseen but present: a side card may hold a control the chart reads (Fire's quarter).
+            html.Div([*([spec.side_card(view, extra)] if spec.side_card is not None else []),
+                      *_detail_cards(spec, view, extra, board=True)], style=HIDDEN),
+        ])
+    chart = _chart_card(spec)
+    if spec.side_card is not None:
         chart = dbc.Row([dbc.Col(chart, xl=8), dbc.Col(spec.side_card(view, extra), xl=4)])
     return html.Div(
         [
             controls.warnings_block(view.warnings),
-            html.Div(selector_bar(spec, view, extra), style=hidden),
-            dcc.Store(id=spec.id("neighbourhood"), data=view.neighbourhood),
-            dcc.Store(id=spec.id("board"), data=board),
-            dcc.Location(id=spec.id("url"), refresh=False),
+            *common,
+            board_view.placeholders(spec),
+            selector_bar(spec, view, extra),
             chart,
-            html.Div(_detail_cards(spec, view, extra, board), style=hidden),
+            html.Div(_detail_cards(spec, view, extra)),
         ]
     )
+
+
+def _board_issue(spec: TrendSpec, raw: dict, view: params.View) -> tuple[dict, int | None, list[str]]:
+    """A board view link with `issue=N` opens the month's Nth Current Issue: (parameters for it,
+    N or None, notes). A bad or out-of-range N is noted and the view is shown as linked."""
+    if raw.get("issue") in (None, ""):
+        return raw, None, []
+    try:
+        wanted = params.check("issue", raw.get("issue"))
+    except params.ParamError as exc:
+        return raw, None, [f"{params.sentence(exc)}; showing the view as linked."]
+    items = board_view.reachable(spec, board_view.walk_for(spec, view))
+    if wanted > len(items):
+        return raw, None, [f"Issue {wanted} is past the {len(items)} Current Issues of {view.month:%B %Y}; "
+                           "showing the view as linked."]
+    flag, own = items[wanted - 1]
+    return {**raw, **own, "area": flag.area, "measure": flag.measure, "neighbourhood": None}, wanted, []
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -346,6 +408,8 @@ def register(spec: TrendSpec) -> TrendSpec:
     """
     SPECS[spec.key] = spec
     _register_selectors(spec)
+    board_view.register(spec, lambda kind: _inputs(spec, kind), lambda values: _values(spec, values),
+                        lambda raw: view_from(spec, raw))
     _register_chart(spec)
     if spec.summary_title:
         _register_summary(spec)
@@ -401,41 +465,69 @@ def _register_chart(spec: TrendSpec) -> None:
         Output(spec.id("k"), "invalid"),
         Output(spec.id("k-feedback"), "children"),
         Output(spec.id("chart-summary"), "children"),
+        # The board view's bar is drawn with the chart, from the same version: never half a step.
+        Output(spec.id("stamp"), "children"),
+        Output(spec.id("board-key"), "children"),
+        Output(spec.id("board-list"), "children"),
+        Output(spec.id("board-prev"), "disabled"),
+        Output(spec.id("board-next"), "disabled"),
         *_inputs(spec),
         # An Input, not State: a drill row click puts neighbourhood= in the address and the link.
         Input(spec.id("neighbourhood"), "data"),
+        # A board view moving to a newer store version redraws from it.
+        Input(spec.id("version"), "data"),
+        # A board chart is drawn for the screen's width (set once, in the browser).
+        Input(spec.id("screen"), "data"),
         State(spec.id("board"), "data"),
     )
     def update_chart(*values):
-        *selected, neighbourhood, board = values
-        raw = _values(spec, tuple(selected))
+        *selected, neighbourhood, token, width, board = values
+        with state.pinned(token):
+            return _chart(spec, tuple(selected), neighbourhood, board is True, width)
+
+    def _chart(spec: TrendSpec, selected: tuple, neighbourhood, board: bool, width) -> tuple:
+        raw = _values(spec, selected)
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)
         more = {**extra, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None}
-        here = view.query_string(**more) + ("&present=1" if board is True else "")
-        toggle = view.query_string(**more) + ("" if board is True else "&present=1")
+        stamp = report.data_as_at(state.store(), spec.dataset)
+        if state.store().is_synthetic(spec.dataset):
+            stamp += " (synthetic demo data)"
+        walk = board_view.walk_for(spec, view) if board else report.Walk((), ())
+        items = board_view.reachable(spec, walk)
+        at = board_view.position(items, view.area, view.measure) if not more["neighbourhood"] else None
+        key = board_view.key_text(items, at, view) if board else ""
+        listed = board_view.issue_list(spec, items, at, walk, view, extra) if board else []
+        first, last = (at is not None and at <= 1) or not items, (at is not None and at >= len(items)) or not items
+        here = view.query_string(**more, issue=str(at) if at else None) + ("&present=1" if board else "")
+        toggle = view.query_string(**more) + ("" if board else "&present=1")
         explanation = method.explanation(view.method, view.k, view.min_significant)
         invalid, feedback = _k_feedback(raw.get("k"), view)
+        board_parts = (stamp, key, listed, first, last)
         absent = _held_measure(spec, raw)
         if absent:
             empty = components.empty_figure(f"No {absent.lower()} are recorded in the store")
             return (empty, [], [], here, explanation, here, toggle, invalid, feedback,
-                    f"No {absent.lower()} are recorded in the store.")
+                    f"No {absent.lower()} are recorded in the store.", *board_parts)
         table = _series(spec, view)
         figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=spec.label_for(view.measure),
-                                         board_view=board is True)
+                                         board_view=board, stamp=stamp, screen_width=width)
         notes = list(view.warnings) + components.series_notes(table, view.method, view.month)
         notes += components.mark_recording_changes(figure, state.store(), spec.dataset, table["month"])
         shown = table.loc[table["month"] <= view.month, "count"].dropna()
         words = summaries.chart_summary(table, f"{view.area} - {view.measure}", view.month)
         return (figure, _caution(spec, shown), components.notes_block(notes).children, here, explanation, here, toggle,
-                invalid, feedback, words)
+                invalid, feedback, words, *board_parts)
 
     @callback(*downloads.outputs(spec.id("chart")), *downloads.inputs(spec.id("chart")), *_inputs(spec, State),
-              State(spec.id("url"), "href"), prevent_initial_call=True)
+              State(spec.id("version"), "data"), State(spec.id("url"), "href"), prevent_initial_call=True)
     def download_chart(*args):
-        """The chart's figures, month by month, as CSV or Excel (with the About sheet)."""
-        values, href = args[len(FORMATS):-1], args[-1]
+        """The chart's figures, month by month, as CSV or Excel (with the About sheet), from the version shown."""
+        values, token, href = args[len(FORMATS):-2], args[-2], args[-1]
+        with state.pinned(token):
+            return _download_chart(values, href)
+
+    def _download_chart(values: tuple, href):
         raw = _values(spec, tuple(values))
         absent = _held_measure(spec, raw)
         if absent:
@@ -474,9 +566,11 @@ def _register_summary(spec: TrendSpec) -> None:
         Input(spec.id("method"), "value"),
         Input(spec.id("k"), "value"),
         Input(spec.id("force"), "value"),
+        Input(spec.id("version"), "data"),
     )
-    def update_summary(month, method_name, k, force):
-        view, table = summary(month, method_name, k, force)
+    def update_summary(month, method_name, k, force, token):
+        with state.pinned(token):
+            view, table = summary(month, method_name, k, force)
         wide = _summary_wide(table, spec.measure_label)
         columns = [{"field": spec.measure_label, "pinned": "left", "minWidth": 230}] + [
             {"field": area, "cellStyle": controls.STATUS_STYLE, "minWidth": 105, "filter": False, "headerTooltip": area}
@@ -559,9 +653,11 @@ def _register_rolling(spec: TrendSpec) -> None:
         Input(spec.id("measure"), "value"),
         Input(spec.id("month"), "value"),
         Input(spec.id("force"), "value"),
+        Input(spec.id("version"), "data"),
     )
-    def update_rolling(measure, month, force):
-        view, table = rolling(measure, month, force)
+    def update_rolling(measure, month, force, token):
+        with state.pinned(token):
+            view, table = rolling(measure, month, force)
         columns = [{"field": "Area", "minWidth": 170}] + [
             {"field": c, "valueFormatter": components.THOUSANDS, **components.NUMBER_COLUMN}
             for c in table.columns[1:3]
@@ -594,10 +690,13 @@ def _register_drill(spec: TrendSpec) -> None:
         Output(spec.id("drill-caption"), "children"),
         Output(spec.id("drill-wrap"), "style"),
         *_inputs(spec),
+        Input(spec.id("version"), "data"),
     )
     def update_drilldown(*values):
-        raw = _values(spec, values)
-        view, table = drill_table(raw)
+        *values, token = values
+        raw = _values(spec, tuple(values))
+        with state.pinned(token):
+            view, table = drill_table(raw)
         if table is None:
             if _held_measure(spec, raw):
                 return [], [], f"No {_held_measure(spec, raw).lower()} are recorded in the store.", HIDDEN
@@ -622,8 +721,14 @@ def _register_drill(spec: TrendSpec) -> None:
         Output(spec.id("drill-chart-summary"), "children"),
         Input(spec.id("neighbourhood"), "data"),
         *_inputs(spec),
+        Input(spec.id("version"), "data"),
     )
     def update_drill_chart(neighbourhood, *values):
+        *values, token = values
+        with state.pinned(token):
+            return _drill_chart(neighbourhood, tuple(values))
+
+    def _drill_chart(neighbourhood, values: tuple):
         raw = _values(spec, values)
         view = view_from(spec, {**raw, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None})
         if not view.neighbourhood or _held_measure(spec, raw):
@@ -680,10 +785,15 @@ def _register_grid_export(spec: TrendSpec, part: str, frame_of: Callable) -> Non
     grid = spec.id(part)
 
     @callback(*downloads.outputs(grid), *downloads.inputs(grid), State(grid, "filterModel"), State(grid, "columnState"),
-              *_inputs(spec, State), State(spec.id("url"), "href"), prevent_initial_call=True)
+              *_inputs(spec, State), State(spec.id("version"), "data"), State(spec.id("url"), "href"),
+              prevent_initial_call=True)
     def download_grid(*args):
         filter_model, column_state = args[len(FORMATS)], args[len(FORMATS) + 1]
-        values, href = args[len(FORMATS) + 2:-1], args[-1]
+        values, token, href = args[len(FORMATS) + 2:-2], args[-2], args[-1]
+        with state.pinned(token):
+            return _download_grid(filter_model, column_state, values, href)
+
+    def _download_grid(filter_model, column_state, values: tuple, href):
         raw = _values(spec, tuple(values))
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)

@@ -31,6 +31,8 @@ FIRST_YEAR = 1990
 LAST_YEAR = 2100
 # Names (areas, measures, neighbourhoods) are at most this long; anything longer is not one of ours.
 MAX_NAME_LENGTH = 200
+# The board view's position in the month's Current Issues (1-based); no month has more than this.
+MAX_ISSUE = 999
 # How many valid choices a message lists before "and N more".
 MAX_SHOWN_CHOICES = 12
 # How much of a rejected value a message echoes back.
@@ -132,6 +134,19 @@ def parse_name(raw: object) -> str:
     return raw
 
 
+def parse_issue(raw: object) -> int:
+    """The board view's position in the month's Current Issues: 1 is the first (the walk's URL form)."""
+    if isinstance(raw, bool):
+        raise ValueError(f"issue '{clip(raw)}' is not a position like 3")
+    try:
+        position = int(raw) if not isinstance(raw, float) or raw.is_integer() else None
+    except (TypeError, ValueError, OverflowError):
+        position = None
+    if position is None or not 1 <= position <= MAX_ISSUE:
+        raise ValueError(f"issue '{clip(raw)}' is not a position from 1 to {MAX_ISSUE}")
+    return position
+
+
 # --------------------------------------------------------------------------- parameters
 
 
@@ -223,6 +238,9 @@ _register(Param("k", f"Multiplier for the upper and lower lines, above 0 and at 
                 lambda ctx: ctx.config.k, "k"))
 _register(Param("neighbourhood", "A neighbourhood of the chosen CSP.", parse_name, _neighbourhoods, lambda ctx: None,
                 "neighbourhood"))
+
+_register(Param("issue", "Board view: which of the month's Current Issues is shown (1 = the first).", parse_issue, None,
+                lambda ctx: None, "issue"))
 
 
 def register(param: Param) -> Param:

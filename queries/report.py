@@ -284,6 +284,58 @@ def current_issues(all_limits: AllLimits, min_significant: int) -> list[tuple[st
     return [(area, area_flags(month, area, min_significant)[0]) for area, _ in report_sections(all_limits.areas)]
 
 
+@dataclass(frozen=True)
+class Walk:
+    """What the board view steps through for one month: the Current Issues in report order
+    (county first, then each CSP, measures in report order), and apart from them the falls
+    below the lower line, which are listed as the report lists them but are never issues."""
+
+    issues: tuple[Flag, ...]
+    below: tuple[Flag, ...]
+
+    def position(self, area: str, measure: str) -> int | None:
+        """1-based position of an area and measure among the issues, or None when it is not one."""
+        for i, flag in enumerate(self.issues, start=1):
+            if flag.area == area and flag.measure == measure:
+                return i
+        return None
+
+
+def board_walk(store: Store, report_month: pd.Timestamp, method: str, k: float, min_significant: int,
+               dataset: str = DATASET) -> Walk:
+    """The month's Current Issues and falls below for the board view, memoised per store version.
+
+    The same rule as the printed report (`area_flags`): one engine call for every series
+    (`all_series_limits`), cached so stepping through issues on a projector never waits on it.
+    """
+    report_month = pd.Timestamp(report_month)
+
+    def compute() -> Walk:
+        everything = all_series_limits(store, report_month, method, k, min_significant, dataset)
+        table = everything.month_table()
+        issues: list[Flag] = []
+        below: list[Flag] = []
+        for area, _heading in report_sections(everything.areas):
+            found, falls, _small = area_flags(table, area, min_significant)
+            issues += found
+            below += falls
+        return Walk(tuple(issues), tuple(below))
+
+    return store.cached(("board_walk", dataset, report_month, method, float(k), int(min_significant)), compute)
+
+
+def data_as_at(store: Store, dataset: str) -> str:
+    """"Data as at": when the store version being read was imported, and the latest month it holds."""
+    version = store_version(store)
+    held = series.coverage(store, dataset)
+    stamp = version.imported_at
+    if stamp is not None and stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC")
+    imported = f"{stamp:%d %b %Y %H:%M} UTC" if stamp is not None else "import time not recorded"
+    latest = f"latest month {max(held):%B %Y}" if len(held) else "no months held"
+    return f"Data as at {imported}, {latest}"
+
+
 # --------------------------------------------------------------------------- context
 
 

@@ -25,6 +25,8 @@ DEFAULT_K = 2.0
 DEFAULT_MIN_SIGNIFICANT = 10
 # MARAC counts below this are suppressed everywhere (tables, chart labels, exports).
 DEFAULT_SUPPRESS_BELOW = 5
+# An open trend page asks this often (seconds) whether the store has a newer version.
+DEFAULT_VERSION_CHECK_SECONDS = 60
 # Hate-crime counts below this carry a "small numbers" caution.
 DEFAULT_SMALL_NUMBER_CAUTION = 10
 
@@ -37,6 +39,7 @@ ENV_VARS = {
     "CSP_MIN_SIGNIFICANT": "Counts below this are flagged as low volume, not significant.",
     "CSP_SUPPRESS_BELOW": "MARAC counts below this are suppressed.",
     "CSP_DEBUG": "1 to run the development server with Dash debug tools.",
+    "CSP_VERSION_CHECK_SECONDS": "How often an open page checks for newer data (a board view redraws itself on it).",
     "CSP_STATE_DIR": "Writable directory for users, sign-in secret, audit log and commentary; never inside the store.",
     # Sign-in and roles: read by queries/access_settings.py.
     "CSP_AUTH": "login (users signed in by the app) or proxy (trusted sign-on headers).",
@@ -61,6 +64,7 @@ class Settings:
     suppress_below: int
     debug: bool
     state_dir: Path
+    version_check_seconds: int = DEFAULT_VERSION_CHECK_SECONDS
 
 
 def _number(env: dict, name: str, default, kind):
@@ -104,6 +108,7 @@ def load_settings(env: dict | None = None) -> Settings:
         suppress_below=_number(env, "CSP_SUPPRESS_BELOW", DEFAULT_SUPPRESS_BELOW, int),
         debug=env.get("CSP_DEBUG", "") == "1",
         state_dir=state_dir_for(env, Path(env.get("CSP_DATA_DIR") or DEFAULT_DATA_DIR)),
+        version_check_seconds=max(1, _number(env, "CSP_VERSION_CHECK_SECONDS", DEFAULT_VERSION_CHECK_SECONDS, int)),
     )
 
 

@@ -72,6 +72,10 @@ def _valid_values(demo_store) -> dict[str, list]:
         "quarter": ["2026-Q2", "2025-Q1", "2024-Q3"],
         "period": ["month", "quarter", "calendar", "financial"],
         "board": [True, False],
+        "version": [demo_store.token],
+        "issue": [1, 2, 3, None],
+        "screen": [390, 1280, 1920, None],
+        "tick": [1, 2],
         "n_clicks": [1, 2, 7],
         "cellClicked": [{"colId": a, "rowId": m} for a in ("Chesterfield", "Erewash", "County Council Area")
                         for m in ("Shoplifting", "All crimes")]

@@ -97,6 +97,16 @@ def _cards(view: params.View, extra: dict) -> list:
     ]
 
 
+def _measure_controls(measure: str) -> dict | None:
+    """The kind and strand that show a measure (the board view's walk through Current Issues);
+    None for one this tab's toggles cannot show (an outcome measure)."""
+    for kind in hate.KIND_PARAMS:
+        for strand in STRAND_OPTIONS:
+            if _measure(kind, strand) == measure:
+                return {"kind": kind, "strand": strand}
+    return None
+
+
 def _count_label(measure: str) -> str:
     return hate.COUNT_LABEL[hate.INCIDENT if measure.startswith(hate.KIND_MEASURE[hate.INCIDENT]) else hate.CRIME]
 
@@ -105,6 +115,7 @@ SPEC = trend_tab.register(trend_tab.TrendSpec(
     dataset=DATASET, measure_label="Measure", show_measure=False, measure_may_be_absent=True,
     extra_params=("kind", "strand"), prepare=_prepare, extra=_extra, controls=_controls, cards=_cards,
     caution_below=hate.CAUTION_BELOW, caution_text=hate.CAUTION_TEXT, count_label=_count_label,
+    measure_controls=_measure_controls,
 ))
 
 dash.register_page(__name__, path="/hate", name="Hate crime", title="Hate crime - CSP Performance", order=3,

@@ -1,0 +1,242 @@
+"""The board view of a trend tab (`present=1`): the chart alone, large, for a projector, and a
+walk through the month's Current Issues by keyboard.
+
+What the board reads from the back of a room: the chart fills the screen (assets/board.css
+lays the view over the page, with no navigation bar), a bar above it says which issue is
+shown ("3 of 11: Chesterfield - Shoplifting, above"), lets the area change, and carries the
+"data as at" stamp. Next/previous buttons step through the Current Issues in the printed
+report's order (queries/report.py `board_walk`); assets/board.js gives them keys (a
+presenter's clicker sends PageDown/PageUp), with no inline script (docs/security.md's CSP).
+
+Every trend page (board or not) records the store version it was drawn from and checks
+every minute for a newer one: the board view redraws itself on it whole (one callback
+draws the chart, the key and the stamp from one pinned version, with no loading spinner);
+an ordinary page says "newer data available" and offers a reload.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html, no_update
+
+from dashboard import components, state
+from dashboard.safe import callback
+from queries import datasets, params, report, series
+
+if TYPE_CHECKING:  # trend_tab imports this module
+    from dashboard.trend_tab import TrendSpec
+
+MS_PER_SECOND = 1000
+NEWER_DATA = "Newer data available"
+VISUALLY_HIDDEN = "visually-hidden"
+# The keys assets/board.js gives the walk (shown on the buttons' titles and in the README).
+NEXT_KEYS = "Right arrow, N or Page Down"
+PREVIOUS_KEYS = "Left arrow, P or Page Up"
+LIST_KEY = "L"
+DASH = "\u2013"
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+def walk_for(spec: "TrendSpec", view: params.View) -> report.Walk:
+    """The month's Current Issues for this tab's dataset, or an empty walk when it has none to give."""
+    if datasets.get(spec.dataset).sensitive:
+        return report.Walk((), ())
+    try:
+        return report.board_walk(state.store(), view.month, view.method, view.k, view.min_significant, spec.dataset)
+    except (series.NoData, KeyError, ValueError):
+        return report.Walk((), ())
+
+
+def reachable(spec: "TrendSpec", walk: report.Walk) -> list[tuple[report.Flag, dict]]:
+    """The issues this tab can show, each with the tab's own control values that select its measure.
+
+    A tab whose measure comes from its own controls (Hate: kind + strand) maps a measure
+    back to them with `spec.measure_controls`; an issue it cannot show is left out.
+    """
+    if spec.measure_controls is None:
+        return [(flag, {}) for flag in walk.issues]
+    found = [(flag, spec.measure_controls(flag.measure)) for flag in walk.issues]
+    return [(flag, extra) for flag, extra in found if extra is not None]
+
+
+def position(items: list[tuple[report.Flag, dict]], area: str, measure: str) -> int | None:
+    """1-based position of an area and measure among the walk's issues, or None."""
+    for i, (flag, _extra) in enumerate(items, start=1):
+        if flag.area == area and flag.measure == measure:
+            return i
+    return None
+
+
+def step(current: int | None, stored: object, forward: bool, count: int) -> int | None:
+    """Where next/previous goes: one on from the issue on screen (or from the last one walked to
+    when the view has left the list), never past either end; None when there is nothing to walk."""
+    if count == 0:
+        return None
+    base = current if current is not None else (stored if isinstance(stored, int) and not isinstance(stored, bool)
+                                                and 1 <= stored <= count else 0)
+    return min(max(base + (1 if forward else -1), 1), count)
+
+
+def issue_words(flag: report.Flag) -> str:
+    return f"{flag.area} {DASH} {flag.measure}, {flag.status.lower()}"
+
+
+def key_text(items: list, here: int | None, view: params.View) -> str:
+    """The bar's one line: "3 of 11: Chesterfield - Shoplifting, above", or where the view stands."""
+    if not items:
+        return f"No Current Issues in {view.month:%B %Y}"
+    if here is None:
+        return (f"{view.area} {DASH} {view.measure}: not a Current Issue "
+                f"({len(items)} in {view.month:%B %Y})")
+    return f"{here} of {len(items)}: {issue_words(items[here - 1][0])}"
+
+
+def issue_list(spec: "TrendSpec", items: list, here: int | None, walk: report.Walk, view: params.View,
+               extra: dict) -> list:
+    """The numbered Current Issues (each a link to its board view), then the falls below, apart."""
+    def link(flag: report.Flag, own: dict, number: int | None) -> str:
+        shown = view.with_(area=flag.area, measure=flag.measure, neighbourhood=None)
+        return shown.query_string(**{**extra, **own}, issue=str(number) if number else None) + "&present=1"
+
+    rows = [html.Li(html.A(issue_words(flag), href=link(flag, own, i),
+                           className="fw-bold" if i == here else None,
+                           **({"aria-current": "true"} if i == here else {})))
+            for i, (flag, own) in enumerate(items, start=1)]
+    parts: list = [html.P(f"Current Issues, {view.month:%B %Y} ({len(items)})", className="fw-semibold mb-1"),
+                   html.Ol(rows, className="mb-2") if rows else html.P("None", className="mb-2")]
+    below = [f for f in walk.below if spec.measure_controls is None or spec.measure_controls(f.measure) is not None]
+    if below:
+        parts += [html.P("Below the lower line (not issues)", className="fw-semibold mb-1"),
+                  html.Ul([html.Li(f"{f.area} {DASH} {f.measure}") for f in below], className="mb-0")]
+    return parts
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def version_parts(spec: "TrendSpec") -> list:
+    """On every trend page: the store version it was drawn from, the minute check, and the banner."""
+    return [
+        dcc.Store(id=spec.id("version"), data=state.store().token),
+        dcc.Store(id=spec.id("screen")),  # the window's width, for a board chart (assets/board.js)
+        # How often: CSP_VERSION_CHECK_SECONDS (a minute).
+        dcc.Interval(id=spec.id("tick"), interval=state.config.version_check_seconds * MS_PER_SECOND),
+        html.Div(id=spec.id("newer"), role="status"),
+    ]
+
+
+def bar(spec: "TrendSpec", area_control, measure_control) -> html.Div:
+    """The line above the board chart: the walk, the area (and measure), the stamp and the way out."""
+    steps = html.Div(
+        [
+            dbc.Button("\u25c0 Previous", id=spec.id("board-prev"), n_clicks=0, color="primary", outline=True,
+                       class_name="board-step", title=f"Previous Current Issue ({PREVIOUS_KEYS})"),
+            dbc.Button("Next \u25b6", id=spec.id("board-next"), n_clicks=0, color="primary",
+                       class_name="board-step", title=f"Next Current Issue ({NEXT_KEYS})"),
+            html.Details([html.Summary(f"All issues ({LIST_KEY})", className="btn btn-outline-secondary board-step",
+                                       title=f"List the month's Current Issues ({LIST_KEY})"),
+                          html.Div(id=spec.id("board-list"), className="board-list-panel")],
+                         id=spec.id("board-list-box"), className="board-list"),
+        ],
+        className="board-walk",
+    )
+    return html.Div(
+        [
+            html.Div([html.Div(id=spec.id("board-key"), className="board-key", role="status", **{"aria-live": "polite"}),
+                      html.A("Exit board view", id=spec.id("board-link"), href="#", className="board-exit")],
+                     className="board-line"),
+            html.Div([steps, html.Div([area_control, measure_control], className="board-selectors"),
+                      # The stamp is drawn on the chart itself (under the months); this copy is for screen readers.
+                      html.Span(id=spec.id("stamp"), className=VISUALLY_HIDDEN)],
+                     className="board-line"),
+        ],
+        className="board-bar",
+    )
+
+
+def view(spec: "TrendSpec", warnings, area_control, measure_control, hidden_parts: list) -> html.Div:
+    """The board view: the bar, then the chart filling what is left of the screen.
+
+    No loading wrapper round the chart: on a projector a spinner over the chart at each step
+    (or each minute's check) is noise; the figure is swapped whole when its answer arrives.
+    """
+    graph = dcc.Graph(id=spec.id("chart"), className="board-graph", responsive=True,
+                      config={"displaylogo": False, "displayModeBar": False}, style={"height": "100%"})
+    return html.Div(
+        [
+            warnings,
+            bar(spec, area_control, measure_control),
+            html.Div([html.Div(graph, className="board-graph-box"),
+                      html.P(id=spec.id("chart-summary"), className=VISUALLY_HIDDEN)],
+                     id=spec.id("chart-region"), tabIndex="-1", role="region", className="board-chart",
+                     **{"aria-label": "Trend chart", "aria-describedby": spec.id("chart-summary")}),
+            html.Div(id=spec.id("chart-caution"), className="board-notes"),
+            components.notes_block([], id=spec.id("notes")),
+            html.Div(hidden_parts, style={"display": "none"}),
+        ],
+        className="board-view", id=spec.id("board-view"),
+    )
+
+
+def placeholders(spec: "TrendSpec") -> html.Div:
+    """Outside the board view, the walk's parts exist but are not shown (one chart callback draws both views)."""
+    return html.Div([html.Div(id=spec.id("board-key")), html.Div(id=spec.id("board-list")),
+                     html.Button(id=spec.id("board-prev"), n_clicks=0, tabIndex="-1"),
+                     html.Button(id=spec.id("board-next"), n_clicks=0, tabIndex="-1")],
+                    style={"display": "none"}, **{"aria-hidden": "true"})
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def register(spec: "TrendSpec", inputs, values_of, view_of) -> None:
+    """The walk's next/previous and the minute's version check, for one tab.
+
+    inputs(kind) -> the selectors as Inputs/States; values_of(values) -> URL-style parameters;
+    view_of(raw) -> a checked View (trend_tab's, passed in to keep one place for each).
+    """
+    clientside_callback(ClientsideFunction("board", "width"), Output(spec.id("screen"), "data"),
+                        Input(spec.id("board"), "data"))
+
+    targets = [Output(spec.id(name), "value", allow_duplicate=True) for name in ("area", "measure", *spec.extra_params)]
+
+    @callback(*targets, Output(spec.id("issue"), "data"),
+              Input(spec.id("board-prev"), "n_clicks"), Input(spec.id("board-next"), "n_clicks"),
+              *inputs(State), State(spec.id("issue"), "data"), State(spec.id("version"), "data"),
+              prevent_initial_call=True)
+    def walk_step(_previous, _next, *values):
+        """Next/previous: show the next (or previous) Current Issue, in the report's order."""
+        *selected, stored, token = values
+        nothing = (no_update,) * (len(targets) + 1)
+        forward = dash.ctx.triggered_id == spec.id("board-next") if dash.ctx.triggered_id else True
+        with state.pinned(token):
+            raw = values_of(tuple(selected))
+            shown = view_of(raw)
+            items = reachable(spec, walk_for(spec, shown))
+            here = position(items, shown.area, shown.measure)
+            target = step(here, stored, forward, len(items))
+            if target is None:
+                return nothing
+        flag, own = items[target - 1]
+        extras = [own.get(name, no_update) for name in spec.extra_params]
+        measure = flag.measure if spec.measure_controls is None else no_update
+        return (flag.area, measure, *extras, target)
+
+    @callback(Output(spec.id("version"), "data"), Output(spec.id("newer"), "children"),
+              Input(spec.id("tick"), "n_intervals"), State(spec.id("version"), "data"), State(spec.id("board"), "data"),
+              prevent_initial_call=True)
+    def check_version(_ticks, token, board):
+        """Each minute: a board view moves to a newer store version (its callbacks redraw it whole
+        from that one version); an ordinary page keeps its version and says newer data is there."""
+        current = state.store().snapshot().token
+        if not isinstance(token, str) or token == current:
+            return no_update, no_update
+        if board is True:
+            return current, []
+        return no_update, dbc.Alert([html.Strong(f"{NEWER_DATA}. "), "This page shows the data as it was when opened; ",
+                                     html.A("reload to see the newer data", href="", className="alert-link"), "."],
+                                    color="info", class_name="py-2 mb-2 newer-data")
