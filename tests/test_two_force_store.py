@@ -118,6 +118,7 @@ def test_report_cli_with_force_writes_that_forces_report(two_forces, tmp_path):
     html = out.read_text()
     assert "County (excluding Leicester and Rutland) - Summary of issues" in html
     assert "Oadby and Wigston - Summary of issues" in html and "Derby City" not in html
+    assert "--force leicestershire" in html  # the stamp says how to rebuild this force's report
     refused = subprocess.run([sys.executable, "app.py", "report", "--month", "2021-03", "--data-dir",
                               str(two_forces.data_dir), "--out", str(tmp_path / "d.html")],
                              cwd=REPO, capture_output=True, text=True, timeout=300,
