@@ -492,7 +492,7 @@ def _register_chart(spec: TrendSpec) -> None:
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)
         more = {**extra, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None}
-        stamp = report.data_as_at(state.store(), spec.dataset)
+        stamp = report.data_as_at(state.store(), spec.dataset, view.force)  # the force's latest month
         if state.store().is_synthetic(spec.dataset):
             stamp += " (synthetic demo data)"
         walk = board_view.walk_for(spec, view) if board else report.Walk((), ())
