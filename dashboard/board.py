@@ -46,7 +46,8 @@ def walk_for(spec: "TrendSpec", view: params.View) -> report.Walk:
     if datasets.get(spec.dataset).sensitive:
         return report.Walk((), ())
     try:
-        return report.board_walk(state.store(), view.month, view.method, view.k, view.min_significant, spec.dataset)
+        return report.board_walk(state.store(), view.month, view.method, view.k, view.min_significant, spec.dataset,
+                                 force=view.force)  # the chosen force's issues, in its report order
     except (series.NoData, KeyError, ValueError):
         return report.Walk((), ())
 

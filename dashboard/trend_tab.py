@@ -137,8 +137,9 @@ def _extra(spec: TrendSpec, raw: dict, view: params.View) -> tuple[dict, list[st
 # --------------------------------------------------------------------------- layout
 
 
-def month_options(dataset: str, fy: int) -> list[dict]:
-    held = series.coverage(state.store(), dataset)
+def month_options(dataset: str, fy: int, force: str | None = None) -> list[dict]:
+    """The year's months this force holds (another force's months are not this one's)."""
+    held = series.coverage(state.store(), dataset, force)
     return [{"label": f"{m:%B %Y}", "value": params.month_key(m)} for m in limits.fy_months(fy) if m in held]
 
 
@@ -170,9 +171,9 @@ def selector_bar(spec: TrendSpec, view: params.View, extra: dict, board: bool = 
         *([] if board else [area_control(spec, view), measure_control(spec, view)]),
         labelled("Financial year", components.select(
             spec.id("fy"),
-            [{"label": params.fy_label(y), "value": y} for y in reversed(series.financial_years(store, spec.dataset))],
+            [{"label": params.fy_label(y), "value": y} for y in reversed(series.financial_years(store, spec.dataset, view.force))],
             view.fy), 2, spec.id("fy")),
-        labelled("Up to and including", components.select(spec.id("month"), month_options(spec.dataset, view.fy),
+        labelled("Up to and including", components.select(spec.id("month"), month_options(spec.dataset, view.fy, view.force),
                                                            params.month_key(view.month)), 2, spec.id("month")),
         labelled("Limit method", dbc.RadioItems(
             options=[{"label": m.label, "value": m.name} for m in limits.METHODS.values()],
@@ -427,13 +428,14 @@ def _register_selectors(spec: TrendSpec) -> None:
     "up to and including"); a new area clears the neighbourhood (it belongs to one CSP)."""
 
     @callback(Output(spec.id("month"), "options"), Output(spec.id("month"), "value"),
-              Input(spec.id("fy"), "value"), State(spec.id("month"), "value"), prevent_initial_call=True)
-    def fy_changed(fy, month):
+              Input(spec.id("fy"), "value"), Input(spec.id("force"), "value"), State(spec.id("month"), "value"),
+              prevent_initial_call=True)
+    def fy_changed(fy, force, month):
         try:
             year = params.parse_fy(fy)
-        except ValueError:
+            options = month_options(spec.dataset, year, force if isinstance(force, str) and force else None)
+        except (ValueError, geography.UnknownArea):
             return no_update, no_update
-        options = month_options(spec.dataset, year)
         values = [o["value"] for o in options]
         return options, (month if month in values else (values[-1] if values else None))
 
@@ -490,7 +492,7 @@ def _register_chart(spec: TrendSpec) -> None:
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)
         more = {**extra, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None}
-        stamp = report.data_as_at(state.store(), spec.dataset)
+        stamp = report.data_as_at(state.store(), spec.dataset, view.force)  # the force's latest month
         if state.store().is_synthetic(spec.dataset):
             stamp += " (synthetic demo data)"
         walk = board_view.walk_for(spec, view) if board else report.Walk((), ())

@@ -119,6 +119,8 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     rep = sub.add_parser("report", help="the monthly performance report as PDF, Word or HTML")
     rep.add_argument("--month", required=True, help="the report runs up to and including this month (YYYY-MM)")
     rep.add_argument("--area", action="append", help="one partnership's section alone (repeatable)")
+    rep.add_argument("--force", help="in a store of several forces: the police.uk slug (or name) of the force "
+                                     "reported on (default: the store's first)")
     rep.add_argument("--format", choices=("pdf", "docx", "html"), help="default: from the --out file's extension")
     rep.add_argument("--method", choices=list(limits.METHODS), default=config.limit_method)
     rep.add_argument("--k", type=_param("k"), default=config.k, help=params.PARAMS["k"].help)
@@ -254,11 +256,12 @@ def report_command(args, config: settings.Settings) -> int:
     from queries.commentary import Commentary
 
     store = Store(args.data_dir).snapshot()
-    month = report.check_month(store, args.month)
+    month = report.check_month(store, args.month, force=args.force)
     notes = Commentary(config.state_dir).approved_for_month(f"{month:%Y-%m}")
     built = report.build_report(store, month, args.method, args.k, config.min_significant, areas=args.area,
                                 suppress_below=config.suppress_below, notes=notes,
-                                closed_session=args.session == report_output.CLOSED_SESSION, state_dir=config.state_dir)
+                                closed_session=args.session == report_output.CLOSED_SESSION, state_dir=config.state_dir,
+                                force=args.force)
     try:
         out = report_output.write_report(built, fmt, args.out, report_output.cache_dir_for(config), args.area)
     except report_output.RenderError as exc:

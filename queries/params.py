@@ -188,7 +188,7 @@ def _measures(ctx: Context) -> list[str]:
 
 def _months(ctx: Context) -> list[pd.Timestamp]:
     from queries import series
-    return list(series.coverage(ctx.store, ctx.dataset))
+    return list(series.coverage(ctx.store, ctx.dataset, ctx.force))
 
 
 def _latest(ctx: Context) -> pd.Timestamp:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from queries import geography, limits, params, series
+from queries import geography, limits, owners, params, series
 from queries.measures import ALL_CRIME, ASB, measure_order
 from queries.datasets import refuse_sensitive
 from queries.store import Store
@@ -149,10 +149,11 @@ class AllLimits:
 
 def all_series_limits(
     store: Store, report_month: pd.Timestamp, method: str, k: float, min_significant: int, dataset: str = DATASET,
+    force: str | None = None,
 ) -> AllLimits:
     """Limits for every series the report may need, in one query and one engine call.
 
-    Series: every top area of the store's force (each CSP, each county's total, the force
+    Series: every top area of one force of the store (`force`; the first when omitted) (each CSP, each county's total, the force
     area; for Derbyshire the county CSPs, County Council Area, Derby City and Force Area), and every
     neighbourhood of every CSP, for every measure the dataset holds. A held month with no
     records is zero; a month not held is NaN; months after the report month are blanked
@@ -166,7 +167,7 @@ def all_series_limits(
     names = series.measures(store, dataset)
     if not names:
         raise series.NoData(f"the store holds no {dataset} data; import some first")
-    own = series.force_areas(store)
+    own = series.force_areas(store, force)
     frame = store.query(
         """SELECT measure, csp, neighbourhood, parent, month, sum(count) AS count FROM monthly
            WHERE dataset = ? AND force = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
@@ -188,7 +189,7 @@ def all_series_limits(
     )
     wide = stacked.pivot_table(index=["area", "neighbourhood", "measure"], columns="month", values="count", aggfunc="sum")
     wide = wide.reindex(index=index, columns=months).fillna(0.0)
-    held = series.coverage(store, dataset)
+    held = series.coverage(store, dataset, own.force.slug)
     window = wide.to_numpy(dtype=float, copy=True)
     window[:, ~months.isin(held)] = np.nan
     engine_input = window.copy()
@@ -302,7 +303,7 @@ class Walk:
 
 
 def board_walk(store: Store, report_month: pd.Timestamp, method: str, k: float, min_significant: int,
-               dataset: str = DATASET) -> Walk:
+               dataset: str = DATASET, force: str | None = None) -> Walk:
     """The month's Current Issues and falls below for the board view, memoised per store version.
 
     The same rule as the printed report (`area_flags`): one engine call for every series
@@ -311,7 +312,7 @@ def board_walk(store: Store, report_month: pd.Timestamp, method: str, k: float, 
     report_month = pd.Timestamp(report_month)
 
     def compute() -> Walk:
-        everything = all_series_limits(store, report_month, method, k, min_significant, dataset)
+        everything = all_series_limits(store, report_month, method, k, min_significant, dataset, force)
         table = everything.month_table()
         issues: list[Flag] = []
         below: list[Flag] = []
@@ -321,13 +322,14 @@ def board_walk(store: Store, report_month: pd.Timestamp, method: str, k: float, 
             below += falls
         return Walk(tuple(issues), tuple(below))
 
-    return store.cached(("board_walk", dataset, report_month, method, float(k), int(min_significant)), compute)
+    slug = series.force_areas(store, force).force.slug
+    return store.cached(("board_walk", dataset, slug, report_month, method, float(k), int(min_significant)), compute)
 
 
-def data_as_at(store: Store, dataset: str) -> str:
-    """"Data as at": when the store version being read was imported, and the latest month it holds."""
+def data_as_at(store: Store, dataset: str, force: str | None = None) -> str:
+    """"Data as at": when the store version being read was imported, and the latest month it holds (for the force)."""
     version = store_version(store)
-    held = series.coverage(store, dataset)
+    held = series.coverage(store, dataset, force)
     stamp = version.imported_at
     if stamp is not None and stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC")
@@ -496,10 +498,14 @@ class Report:
     # MARAC is printed only in a report for a closed session (issue 10): an open-session report is
     # read on a projector and handed round, so it says MARAC is reported in closed session instead.
     closed_session: bool = False
+    # In a store of several forces, the force reported on (slug and name; "" in a one-force store).
+    force: str = ""
+    force_name: str = ""
 
     @property
     def title(self) -> str:
-        return f"{REPORT_TITLE} up to and including {self.month:%B %Y}"
+        title = f"{REPORT_TITLE} up to and including {self.month:%B %Y}"
+        return f"{title}: {self.force_name}" if self.force_name else title
 
     @property
     def data_as_at(self) -> str:
@@ -545,17 +551,21 @@ def notes_key(notes: dict | None) -> str:
     return hashlib.sha256(json.dumps(flat).encode()).hexdigest()[:12]
 
 
-def check_month(store: Store, report_month: str | pd.Timestamp, dataset: str = DATASET) -> pd.Timestamp:
-    """The report month as a month start, refused with the months held when the store lacks it."""
+def check_month(store: Store, report_month: str | pd.Timestamp, dataset: str = DATASET,
+                force: str | None = None) -> pd.Timestamp:
+    """The report month as a month start, refused with the months held when the force (the first: omitted) lacks it."""
     try:
         month = params.parse_month(report_month.strip() if isinstance(report_month, str) else report_month)
     except ValueError:
         raise ValueError(f"--month {report_month!r}: give a month as YYYY-MM, e.g. 2026-10") from None
-    held = series.coverage(store, dataset)
+    own = series.force_areas(store, force)
+    held = series.coverage(store, dataset, own.force.slug)
+    whose = f" for {own.force.name}" if len(geography.force_slugs(store.data_dir)) > 1 else ""
     if not len(held):
-        raise series.NoData(f"the store holds no {dataset} data; import some first")
+        raise series.NoData(f"the store holds no {dataset} data{whose}; import some first")
     if month not in held:
-        raise series.NoData(f"the store does not hold {month:%B %Y}; it holds {held.min():%Y-%m} to {held.max():%Y-%m}")
+        raise series.NoData(f"the store does not hold {month:%B %Y}{whose}; it holds {held.min():%Y-%m} to "
+                            f"{held.max():%Y-%m}")
     return month
 
 
@@ -563,9 +573,13 @@ def build_report(
     store: Store, report_month: str | pd.Timestamp, method: str, k: float, min_significant: int,
     areas: list[str] | None = None, suppress_below: int = 5, with_other_datasets: bool = True,
     notes: dict[tuple[str, str, str], tuple[str, str]] | None = None,
-    closed_session: bool = False, state_dir: Path | None = None,
+    closed_session: bool = False, state_dir: Path | None = None, force: str | None = None,
 ) -> Report:
     """The whole report for a month; `areas` keeps only those sections (e.g. one partnership).
+
+    `force`: in a store of several forces, the force reported on (slug or name; the first when
+    omitted). Its geography names the sections. Fire, MARAC and hate crime carry no force per row:
+    they are the store's first force's, so another force's report says it holds none of them.
 
     `notes` is the month's approved commentary and CSP Activity
     (`commentary.Commentary.approved_for_month`): {(area, measure, kind): (text, approved by)}.
@@ -575,13 +589,15 @@ def build_report(
     """
     from queries import fire, hate, marac  # the other datasets' own tables, as their tabs show them
 
-    month = check_month(store, report_month)
-    own = series.force_areas(store)
+    own = series.force_areas(store, force)
+    force = own.force.slug
+    several = len(geography.force_slugs(store.data_dir)) > 1
+    month = check_month(store, report_month, force=force)
     known = [a for a, _ in report_sections(own)]
     for area in areas or []:
         if area not in known:
             raise geography.UnknownArea(f"unknown report area {area!r}; choose one of: {', '.join(known)}")
-    everything = all_series_limits(store, month, method, k, min_significant)
+    everything = all_series_limits(store, month, method, k, min_significant, force=force)
     table = everything.month_table()
     sections = []
     for area, heading in report_sections(own):
@@ -594,14 +610,21 @@ def build_report(
         remarks = [notes.get((area, f.measure, "commentary")) for f in issues]
         sections.append(Section(area, heading, issues, contexts, below, small, remarks, notes.get((area, "", "activity")),
                                 added_by, dropped))
-    rolling = series.rolling_12(store, DATASET, ALL_CRIME, month)
+    rolling = series.rolling_12(store, DATASET, ALL_CRIME, month, force=force)
     report = Report(
         month=month, method=method, k=k, min_significant=min_significant, version=store_version(store),
-        latest_month=series.latest_month(store, DATASET), summary=summary_grid(table, own), rolling=rolling,
+        latest_month=series.latest_month(store, DATASET, force), summary=summary_grid(table, own), rolling=rolling,
         rolling_note=rolling.attrs.get("note", ""), sections=sections, all_limits=everything, areas=areas or None,
         suppress_below=suppress_below, notes_key=notes_key(notes), closed_session=closed_session,
+        force=force if several else "", force_name=own.force.name if several else "",
     )
     if not with_other_datasets or areas:
+        return report
+    if force != owners.default_owner(store.data_dir):
+        none = (f"This store's fire, MARAC and hate crime data are "
+                f"{geography.areas(store.data_dir).force.name}'s: none is held for {own.force.name}.")
+        report.fire_note = report.hate_note = none
+        report.marac_note = none if closed_session else OPEN_SESSION_MARAC_NOTE
         return report
     if store.has(fire.DATASET):
         fy, quarter = _last_complete_quarter(store, month)

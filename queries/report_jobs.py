@@ -50,11 +50,14 @@ class Job:
     # MARAC is printed only for a closed session; the session is part of the folder's name, so an
     # open-session request never gets the closed-session files (dashboard/report_files.py checks).
     closed_session: bool = False
+    # In a store of several forces, the force reported on (its slug; "" in a one-force store), as in
+    # report.Report.force: the folder's name keeps two forces' reports apart.
+    force: str = ""
 
     @property
     def folder(self) -> Path:
         key = report_output.cache_key(self.month, self.method, self.k, self.min_significant, self.suppress_below, None,
-                                      self.notes_key, self.closed_session)
+                                      self.notes_key, self.closed_session, self.force)
         return Path(self.cache_dir) / self.version / key
 
     def files(self) -> dict[str, Path]:
@@ -105,6 +108,8 @@ def start(job: Job) -> dict:
         command += ["--state-dir", str(job.state_dir)]
     if job.closed_session:
         command += ["--closed-session"]
+    if job.force:
+        command += ["--force", job.force]
     subprocess.Popen(command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True)
     return read_status(job)
@@ -130,7 +135,8 @@ def run(job: Job) -> int:
                 raise RuntimeError("the approved commentary changed before this report was built; reload the page")
             built = report.build_report(store, job.month, job.method, job.k, job.min_significant,
                                         suppress_below=job.suppress_below, notes=notes,
-                                        closed_session=job.closed_session, state_dir=job.state_dir)
+                                        closed_session=job.closed_session, state_dir=job.state_dir,
+                                        force=job.force or None)
 
             def progress(stage: str, done: int, total: int) -> None:
                 words = {"charts": "Drawing charts", "pdf": "Printing the PDF", "docx": "Writing the Word file"}
@@ -157,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path)
     parser.add_argument("--notes-key", default="")
     parser.add_argument("--closed-session", action="store_true", help="print MARAC (the caller checked the role)")
+    parser.add_argument("--force", default="", help="in a store of several forces: the force reported on (slug)")
     args = parser.parse_args(argv)
     return run(Job(args.data_dir, args.cache_dir, args.version, pd.Timestamp(args.month), args.method, args.k,
-                   args.min_significant, args.suppress_below, args.state_dir, args.notes_key, args.closed_session))
+                   args.min_significant, args.suppress_below, args.state_dir, args.notes_key, args.closed_session,
+                   args.force))
 
 
 if __name__ == "__main__":

@@ -289,7 +289,8 @@ def render_docx(report: Report, charts: dict[tuple, Path], out: Path) -> None:
     document.add_paragraph(report.session_words).runs[0].bold = True
     document.add_paragraph(report.method_words)
     document.add_paragraph(f"Built from store version {report.version.key}; rebuild with "
-                           f"python app.py report --month {report.month:%Y-%m} --method {report.method} --k {report.k:g}.")
+                           f"python app.py report --month {report.month:%Y-%m} --method {report.method} --k {report.k:g}"
+                           + (f" --force {report.force}." if report.force else "."))
     if not report.areas:
         document.add_heading("Summary table of crimes falling above or below trigger levels", level=1)
         _docx_table(document, context["summary"])
@@ -344,10 +345,12 @@ def session_word(closed_session: bool) -> str:
 
 
 def cache_key(month: pd.Timestamp, method: str, k: float, min_significant: int, suppress_below: int,
-              areas: list[str] | None, notes_key: str = "", closed_session: bool = False) -> str:
+              areas: list[str] | None, notes_key: str = "", closed_session: bool = False, force: str = "") -> str:
     """A folder name for one report's parameters (the store version is the folder above it):
-    `<YYYY-MM>-<open|closed>-<hash of the parameters>`."""
-    params = {"month": f"{pd.Timestamp(month):%Y-%m}", "method": method, "k": float(k), "min_significant": int(min_significant),
+    `<YYYY-MM>-<open|closed>-<hash of the parameters>`. `force` (set in a store of several forces)
+    keeps two forces' reports and charts apart: their areas share names such as "Force Area"."""
+    forces = {"force": force} if force else {}  # a one-force store's keys stay what they were
+    params = {**forces, "month": f"{pd.Timestamp(month):%Y-%m}", "method": method, "k": float(k), "min_significant": int(min_significant),
               "suppress_below": int(suppress_below), "areas": sorted(areas or []), "notes": notes_key,
               "session": session_word(closed_session)}
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
@@ -357,14 +360,14 @@ def cache_key(month: pd.Timestamp, method: str, k: float, min_significant: int, 
 def report_folder(cache_dir: Path, report: Report, areas: list[str] | None) -> Path:
     """`<cache>/<store version>/<month>-<parameters>`: one folder per report, never shared between versions."""
     key = cache_key(report.month, report.method, report.k, report.min_significant, report.suppress_below, areas,
-                    report.notes_key, report.closed_session)
+                    report.notes_key, report.closed_session, report.force)
     return Path(cache_dir) / report.version.key / key
 
 
 def chart_folder(cache_dir: Path, report: Report) -> Path:
     """Charts depend only on the store version, month, method and k: shared by every report that shows them
     (one partnership's or all, with or without commentary)."""
-    key = cache_key(report.month, report.method, report.k, 0, 0, None)
+    key = cache_key(report.month, report.method, report.k, 0, 0, None, force=report.force)
     return Path(cache_dir) / report.version.key / f"charts-{key}"
 
 

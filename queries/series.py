@@ -31,14 +31,20 @@ def measures(store: Store, dataset: str) -> list[str]:
     return list(store.cached(("measures", dataset), compute))
 
 
-def coverage(store: Store, dataset: str) -> pd.DatetimeIndex:
-    """Months the dataset holds (cached per store version: every callback asks)."""
+def coverage(store: Store, dataset: str, force: str | None = None) -> pd.DatetimeIndex:
+    """Months one force holds of the dataset (the first force when omitted, as for areas).
+
+    Per force, because in a store of several forces a month held for one is not held for
+    another: its count there is a gap, not a zero. Cached per store version: every callback asks.
+    """
+    slug = force_areas(store, force).force.slug
+
     def compute():
-        months = store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? ORDER BY month",
-                             [datasets.get(dataset).source])["month"]
+        months = store.query("SELECT DISTINCT month FROM coverage WHERE dataset = ? AND force = ? ORDER BY month",
+                             [datasets.get(dataset).source, slug])["month"]
         return pd.DatetimeIndex(pd.to_datetime(months))
 
-    return store.cached(("coverage", dataset), compute)
+    return store.cached(("coverage", dataset, slug), compute)
 
 
 def force_areas(store: Store, force: str | None = None) -> geography.ForceAreas:
@@ -50,12 +56,12 @@ def _areas(store: Store, force: str | None = None) -> pd.DataFrame:
     return force_areas(store, force).wards[["csp", "neighbourhood"]]
 
 
-def financial_years(store: Store, dataset: str) -> list[int]:
-    return sorted({limits.fy_of(m) for m in coverage(store, dataset)})
+def financial_years(store: Store, dataset: str, force: str | None = None) -> list[int]:
+    return sorted({limits.fy_of(m) for m in coverage(store, dataset, force)})
 
 
-def latest_month(store: Store, dataset: str) -> pd.Timestamp | None:
-    months = coverage(store, dataset)
+def latest_month(store: Store, dataset: str, force: str | None = None) -> pd.Timestamp | None:
+    months = coverage(store, dataset, force)
     return months.max() if len(months) else None
 
 
@@ -96,7 +102,7 @@ def monthly_counts(
         f"SELECT month, sum(count) AS count FROM monthly WHERE {rows} AND measure = ? AND {condition} GROUP BY month",
         [*rows_params, measure, *params],
     )
-    held = coverage(store, dataset)
+    held = coverage(store, dataset, force)
     counts = pd.Series(frame["count"].to_numpy(dtype=float), index=pd.to_datetime(frame["month"]))
     return counts.reindex(held).fillna(0.0).reindex(pd.date_range(held.min(), held.max(), freq="MS")) if len(held) else counts
 
@@ -180,7 +186,7 @@ def summary_table(
     frame = pd.concat([frame, county, whole], ignore_index=True).rename(columns={"csp": "area"})
     index = pd.MultiIndex.from_product([names, areas], names=["measure", "area"])
     result, col = _limits_for_groups(
-        frame, ["measure", "area"], index, coverage(store, dataset), fy, report_month, method, k, min_significant
+        frame, ["measure", "area"], index, coverage(store, dataset, force), fy, report_month, method, k, min_significant
     )
     return pd.DataFrame(
         {
@@ -206,7 +212,7 @@ def drilldown(
                           [own.force.slug, measure, csp])
     index = pd.Index(neighbourhoods(store, csp, force), name="neighbourhood")
     result, col = _limits_for_groups(
-        frame, ["neighbourhood"], index, coverage(store, dataset), fy, report_month, method, k, min_significant
+        frame, ["neighbourhood"], index, coverage(store, dataset, force), fy, report_month, method, k, min_significant
     )
     table = pd.DataFrame(
         {
@@ -238,7 +244,7 @@ def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timest
     report_month = pd.Timestamp(report_month)
     current = pd.date_range(end=report_month, periods=12, freq="MS")
     previous = current - pd.DateOffset(years=1)
-    held = coverage(store, dataset)
+    held = coverage(store, dataset, force)
     rows, rows_params = datasets.rows_of(dataset)
     own = force_areas(store, force)
     frame = store.query(

@@ -150,13 +150,13 @@ class StoreVersion:
         for d, f in datasets.items():
             source = f"read_parquet({sql_string(f / 'coverage.parquet')})"
             keyed = has_column(con, source, FORCE_KEY)
-            # A month is held for this store when one of its own forces holds it: another force's
-            # month must not turn this force's gap into a zero.
-            coverage.append(f"SELECT DISTINCT '{d}' AS dataset, month FROM {source}" + (f" WHERE {own}" if keyed else ""))
+            # Per force: a month one force holds is not held for another (its gap must stay a gap).
+            coverage.append(f"SELECT DISTINCT '{d}' AS dataset, {FORCE_KEY}, month FROM {source} WHERE {own}" if keyed
+                            else f"SELECT DISTINCT '{d}' AS dataset, {default} AS {FORCE_KEY}, month FROM {source}")
         con.execute(
             "CREATE TABLE coverage AS " + " UNION ALL ".join(coverage)
             if coverage
-            else "CREATE TABLE coverage (dataset VARCHAR, month DATE)"
+            else f"CREATE TABLE coverage (dataset VARCHAR, {FORCE_KEY} VARCHAR, month DATE)"
         )
         areas = geography.ward_areas(self.data_dir)
         con.register("areas_df", areas)

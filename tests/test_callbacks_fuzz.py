@@ -61,6 +61,7 @@ def _valid_values(demo_store) -> dict[str, list]:
                             | set(series.neighbourhoods(demo_store, "Erewash")))
     return {
         "area": list(TOP_AREAS),
+        "force": ["derbyshire", None],
         "measure": measures,
         "month": months,
         "fy": sorted({limits.fy_of(m) for m in series.coverage(demo_store, "crime")}),

@@ -15,7 +15,7 @@ from dash import Input, Output, State, dcc, html
 from dashboard import auth, components, state
 from dashboard.safe import callback, page_layout
 from dashboard.report_files import ROUTE, cache_dir
-from queries import commentary, marac, report, report_jobs, roles, series
+from queries import commentary, geography, marac, params, report, report_jobs, roles, series
 
 P = "report"  # id prefix
 # The commentary editor's id prefix: the server checks it as its own pseudo-dataset (roles.COMMENTARY),
@@ -26,33 +26,66 @@ POLL_MS = 1000
 dash.register_page(__name__, path="/report", name="Report", title="Report - CSP Performance", order=8)
 
 
-def _job(month: pd.Timestamp) -> report_jobs.Job:
+def _force(raw: object, warnings: list[str] | None = None) -> str | None:
+    """The force reported on, read through the one `force` parameter: None in a one-force store."""
+    store = state.store()
+    if len(geography.force_slugs(store.data_dir)) < 2:
+        return None
+    return params.loose("force", raw, params.Context(store, report.DATASET, state.config),
+                        warnings if warnings is not None else [])
+
+
+def _commentary_force(force: str | None) -> bool:
+    """Commentary is keyed by area name, not by force: it is kept for the store's first force only."""
+    return force is None or force == geography.force_slugs(state.store().data_dir)[0]
+
+
+def _job(month: pd.Timestamp, force: str | None = None) -> report_jobs.Job:
     """The report this requester may have: with MARAC only when their role and session allow it."""
     config = state.config
     store = state.store()
-    notes = report_jobs.approved_notes(config.state_dir, month)
+    with_notes = _commentary_force(force)
+    notes = report_jobs.approved_notes(config.state_dir, month) if with_notes else {}
     return report_jobs.Job(store.data_dir, cache_dir(), report.store_version(store).key, month, config.limit_method,
-                           config.k, config.min_significant, config.suppress_below, config.state_dir,
-                           report.notes_key(notes), closed_session=auth.may_view(marac.DATASET))
+                           config.k, config.min_significant, config.suppress_below,
+                           config.state_dir if with_notes else None, report.notes_key(notes),
+                           closed_session=auth.may_view(marac.DATASET), force=force or "")
 
 
-def _months() -> list[str]:
+def _months(force: str | None = None) -> list[str]:
     store = state.store()
     if not store.has(report.DATASET):
         return []
-    return [f"{m:%Y-%m}" for m in reversed(series.coverage(store, report.DATASET))]
+    return [f"{m:%Y-%m}" for m in reversed(series.coverage(store, report.DATASET, force))]
+
+
+def _force_links(force: str | None) -> html.Div | None:
+    """In a store of several forces, which force's report this is, and the others' (area names repeat across forces)."""
+    store = state.store()
+    slugs = geography.force_slugs(store.data_dir)
+    if len(slugs) < 2:
+        return None
+    links = [html.A(geography.areas(store.data_dir, slug).force.name, href=f"/report?force={slug}",
+                    className="btn btn-sm me-2 " + ("btn-primary" if slug == force else "btn-outline-secondary"),
+                    **({"aria-current": "page"} if slug == force else {}))
+             for slug in slugs]
+    return html.Nav([html.Span("Force: ", className="small fw-semibold me-2"), *links], id=f"{P}-forces",
+                    className="mb-2 no-print", **{"aria-label": "Force reported on"})
 
 
 @page_layout
-def layout(month: str | None = None, **_params) -> html.Div:
-    months = _months()
+def layout(month: str | None = None, force: str | None = None, **_params) -> html.Div:
+    notes: list[str] = []
+    force = _force(force, notes)
+    months = _months(force)
     if not months:
         return dbc.Alert("The store holds no crime data, so there is no report to show. Import some first.", color="warning")
-    warning = None
+    warning = dbc.Alert(" ".join(notes), color="warning", class_name="py-2") if notes else None
     if month not in months:
         if month is not None:
-            warning = dbc.Alert(f"The store does not hold month {month!r}; showing {months[0]} instead "
-                                f"(held: {months[-1]} to {months[0]}).", color="warning", class_name="py-2")
+            notes.append(f"The store does not hold month {month!r}; showing {months[0]} instead "
+                         f"(held: {months[-1]} to {months[0]}).")
+            warning = dbc.Alert(" ".join(notes), color="warning", class_name="py-2")
         month = months[0]
     config = state.config
     controls = dbc.Row([
@@ -66,10 +99,14 @@ def layout(month: str | None = None, **_params) -> html.Div:
     return html.Div([
         warning,
         components.card("Community Safety Partnership Performance Report", [
+            _force_links(force),
+            dcc.Store(id=f"{P}-force", data=force),
             controls,
             html.Div(id=f"{P}-status", className="mt-3"),
             html.Div(id=f"{P}-downloads", className="mt-2"),
         ]),
+        html.P("Commentary is kept for the store's first force only: this force's report has none.",
+               className="small text-muted", id=f"{P}-commentary-note") if not _commentary_force(force) else
         commentary_card(month) if auth.may_view(roles.COMMENTARY) else html.P(
             "Commentary is written and approved by analysts; the report below shows the approved commentary.",
             className="small text-muted", id=f"{P}-commentary-note"),
@@ -83,10 +120,10 @@ def _file_url(job: report_jobs.Job, fmt: str) -> str:
     return f"{ROUTE}/{job.version}/{job.folder.name}/report.{fmt}"
 
 
-def _view(month: str | None, started: bool = False):
-    """(status, downloads, iframe src, iframe style, poll disabled) for a month's report."""
+def _view(month: str | None, started: bool = False, force: str | None = None):
+    """(status, downloads, iframe src, iframe style, poll disabled) for a month's report (of one force)."""
     try:
-        job = _job(report.check_month(state.store(), month))
+        job = _job(report.check_month(state.store(), month, force=force), force)
     except (ValueError, LookupError) as exc:
         return dbc.Alert(str(exc), color="warning"), None, None, {"display": "none"}, True
     status = report_jobs.start(job) if started else report_jobs.read_status(job)
@@ -121,10 +158,11 @@ def _view(month: str | None, started: bool = False):
     Output(f"{P}-status", "children"), Output(f"{P}-downloads", "children"), Output(f"{P}-frame", "src"),
     Output(f"{P}-frame", "style"), Output(f"{P}-poll", "disabled"),
     Input(f"{P}-month", "value"), Input(f"{P}-prepare", "n_clicks"), Input(f"{P}-poll", "n_intervals"),
+    State(f"{P}-force", "data"),
 )
-def _update(month, _clicks, _ticks):
+def _update(month, _clicks, _ticks, force=None):
     started = dash.ctx.triggered_id == f"{P}-prepare"
-    return _view(month, started)
+    return _view(month, started, _force(force))
 
 
 # --------------------------------------------------------------------------- commentary
