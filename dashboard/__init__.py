@@ -68,7 +68,7 @@ def create_app(data_dir: Path | str) -> dash.Dash:
         compress=True,
         meta_tags=shell.META_TAGS,
     )
-    app.index_string = shell.INDEX_STRING
+    app.index_string = shell.index_string(app.config.requests_pathname_prefix)
     shell.may_view_page = lambda page: auth.page_release(auth.page_dataset(page)) is not None
     shell.install_server_hooks(app)
     app.layout = serve_layout

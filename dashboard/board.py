@@ -119,10 +119,11 @@ def issue_list(spec: "TrendSpec", items: list, here: int | None, walk: report.Wa
 # --------------------------------------------------------------------------- layout
 
 
-def version_parts(spec: "TrendSpec") -> list:
-    """On every trend page: the store version it was drawn from, the minute check, and the banner."""
+def version_parts(spec: "TrendSpec", token: str | None = None) -> list:
+    """On every trend page: the store version it was drawn from (`token`, default the current
+    one), the minute check, and the banner."""
     return [
-        dcc.Store(id=spec.id("version"), data=state.store().token),
+        dcc.Store(id=spec.id("version"), data=state.store().token if token is None else token),
         dcc.Store(id=spec.id("screen")),  # the window's width, for a board chart (assets/board.js)
         # How often: CSP_VERSION_CHECK_SECONDS (a minute).
         dcc.Interval(id=spec.id("tick"), interval=state.config.version_check_seconds * MS_PER_SECOND),

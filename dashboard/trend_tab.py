@@ -17,6 +17,7 @@ from typing import Any, Callable
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 
 from dashboard import board as board_view
@@ -195,12 +196,14 @@ def export_menu(spec: TrendSpec, part: str, what: str) -> html.Span:
     return downloads.menu(spec.id(part), what)
 
 
-def _chart_card(spec: TrendSpec) -> dbc.Card:
+def _chart_card(spec: TrendSpec, figure: go.Figure | None = None) -> dbc.Card:
+    """The trend chart's card; `figure`, when given, is drawn at once (the callback redraws the same later)."""
+    graph = dcc.Graph(id=spec.id("chart"), config={"displaylogo": False}, **({"figure": figure} if figure is not None else {}))
     return components.card(
         "Trend",
         # The region a summary click scrolls to and focuses (tabIndex -1: focusable by script, not a Tab stop);
         # the sentence under the chart is its text alternative.
-        [html.Div([shell.loading(dcc.Graph(id=spec.id("chart"), config={"displaylogo": False})),
+        [html.Div([shell.loading(graph),
                    html.P(id=spec.id("chart-summary"), className="small mt-1 mb-1 chart-summary")],
                   id=spec.id("chart-region"), tabIndex="-1", role="region",
                   **{"aria-label": "Trend chart", "aria-describedby": spec.id("chart-summary")}),
@@ -315,12 +318,13 @@ def layout(spec: TrendSpec, raw: dict) -> html.Div:
             view = view_from(spec, raw)
             extra, _ = _extra(spec, raw, view)
         view = view.with_(warnings=view.warnings + tuple(notes))
+    token = store.token
     common = [
         dcc.Store(id=spec.id("neighbourhood"), data=view.neighbourhood),
         dcc.Store(id=spec.id("board"), data=board),
         dcc.Store(id=spec.id("issue"), data=issue),
         dcc.Location(id=spec.id("url"), refresh=False),
-        *board_view.version_parts(spec),
+        *board_view.version_parts(spec, token),
     ]
     if board:
         return html.Div([
@@ -331,7 +335,10 @@ def layout(spec: TrendSpec, raw: dict) -> html.Div:
             html.Div([*([spec.side_card(view, extra)] if spec.side_card is not None else []),
                       *_detail_cards(spec, view, extra, board=True)], style=HIDDEN),
         ])
-    chart = _chart_card(spec)
+    # The URL's chart comes with the page (the first paint needs no callback round trip);
+    # drawn from the same store version the page's version store records.
+    with state.pinned(token):
+        chart = _chart_card(spec, chart_figure(spec, view, raw, stamp=_stamp(spec, view.force))[0])
     if spec.side_card is not None:
         chart = dbc.Row([dbc.Col(chart, xl=8), dbc.Col(spec.side_card(view, extra), xl=4)])
     return html.Div(
@@ -455,6 +462,29 @@ def _register_selectors(spec: TrendSpec) -> None:
         return [{"label": a, "value": a} for a in areas], geography.FORCE
 
 
+def _stamp(spec: TrendSpec, force: str | None = None) -> str:
+    """The chart's "data as at" line for a force (the board view prints it on the chart)."""
+    stamp = report.data_as_at(state.store(), spec.dataset, force)
+    return stamp + " (synthetic demo data)" if state.store().is_synthetic(spec.dataset) else stamp
+
+
+def chart_figure(spec: TrendSpec, view: params.View, raw: dict, *, board: bool = False, stamp: str = "",
+                 width=None) -> tuple[go.Figure, pd.DataFrame | None, list[str]]:
+    """(figure, its series or None when the measure is not held, recording-change notes) for a view.
+
+    One function for the chart callback and the page's layout, which draws the URL's chart
+    with the page so the first paint needs no callback round trip (issue 12: the chart's
+    callback otherwise queues behind the summary's, rolling's and drill-down's on first load)."""
+    absent = _held_measure(spec, raw)
+    if absent:
+        return components.empty_figure(f"No {absent.lower()} are recorded in the store"), None, []
+    table = _series(spec, view)
+    figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=spec.label_for(view.measure),
+                                     board_view=board, stamp=stamp, screen_width=width)
+    marks = components.mark_recording_changes(figure, state.store(), spec.dataset, table["month"])
+    return figure, table, marks
+
+
 def _register_chart(spec: TrendSpec) -> None:
     @callback(
         Output(spec.id("chart"), "figure"),
@@ -492,9 +522,7 @@ def _register_chart(spec: TrendSpec) -> None:
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)
         more = {**extra, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None}
-        stamp = report.data_as_at(state.store(), spec.dataset, view.force)  # the force's latest month
-        if state.store().is_synthetic(spec.dataset):
-            stamp += " (synthetic demo data)"
+        stamp = _stamp(spec, view.force)  # the force's latest month
         walk = board_view.walk_for(spec, view) if board else report.Walk((), ())
         items = board_view.reachable(spec, walk)
         at = board_view.position(items, view.area, view.measure) if not more["neighbourhood"] else None
@@ -507,15 +535,11 @@ def _register_chart(spec: TrendSpec) -> None:
         invalid, feedback = _k_feedback(raw.get("k"), view)
         board_parts = (stamp, key, listed, first, last)
         absent = _held_measure(spec, raw)
+        figure, table, marks = chart_figure(spec, view, raw, board=board, stamp=stamp, width=width)
         if absent:
-            empty = components.empty_figure(f"No {absent.lower()} are recorded in the store")
-            return (empty, [], [], here, explanation, here, toggle, invalid, feedback,
+            return (figure, [], [], here, explanation, here, toggle, invalid, feedback,
                     f"No {absent.lower()} are recorded in the store.", *board_parts)
-        table = _series(spec, view)
-        figure = components.trend_figure(table, f"{view.area} - {view.measure}", count_label=spec.label_for(view.measure),
-                                         board_view=board, stamp=stamp, screen_width=width)
-        notes = list(view.warnings) + components.series_notes(table, view.method, view.month)
-        notes += components.mark_recording_changes(figure, state.store(), spec.dataset, table["month"])
+        notes = list(view.warnings) + components.series_notes(table, view.method, view.month) + marks
         shown = table.loc[table["month"] <= view.month, "count"].dropna()
         words = summaries.chart_summary(table, f"{view.area} - {view.measure}", view.month)
         return (figure, _caution(spec, shown), components.notes_block(notes).children, here, explanation, here, toggle,

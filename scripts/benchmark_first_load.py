@@ -1,10 +1,12 @@
 """First load of the Crime tab, cold, in headless Chromium on localhost: bytes transferred and
 time until the trend chart is drawn. Figures go in docs/benchmarks.md ("First load").
 
-    python scripts/benchmark_first_load.py [--repo PATH] [--runs 7]
+    python scripts/benchmark_first_load.py [--repo PATH] [--runs 7] [--against PATH]
 
 --repo serves another checkout (e.g. the commit before compression, from `git archive`) with
-this same Python, so before and after differ only in the code. Each run starts a fresh
+this same Python, so before and after differ only in the code. --against PATH serves that
+checkout too and alternates runs between the two (before, after, after, before, ...), so a
+shared machine's changing load falls on both alike; the load average is printed. Each run starts a fresh
 Chromium with an empty profile and the HTTP cache disabled (cold). Time is the page's own
 clock (performance.now(), from navigation start) when the first Plotly trace exists; bytes
 are the Resource Timing transferSize (compressed bytes on the wire, headers included) of the
@@ -133,12 +135,54 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
+def _summary(name: str, runs: list[dict], peak: float) -> str:
+    ms = [r["ms"] for r in runs]
+    median = lambda key: statistics.median(r[key] for r in runs) / 1_000_000  # noqa: E731
+    return (f"{name}: time to drawn chart (ms) p50 {statistics.median(ms):.0f}  p95 {_p95(ms):.0f}  min {min(ms):.0f}  "
+            f"max {max(ms):.0f} | transferred once settled {median('settled_bytes'):.2f} MB (uncompressed "
+            f"{median('decoded_bytes'):.2f} MB, {statistics.median(r['requests'] for r in runs):.0f} requests) | "
+            f"worker peak RSS {peak:.0f} MB")
+
+
+def _alternate(repos: dict[str, Path], runs: int, mbps: float | None) -> None:
+    """Both checkouts served at once; runs alternate between them, the order flipping each round."""
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {}
+        try:
+            for name, repo in repos.items():
+                data = Path(tmp) / name
+                shutil.copytree(repo / "data", data)
+                servers[name] = _serve(repo, data)
+            for _, url in servers.values():
+                one_run(url)  # warm each server's own caches
+            results: dict[str, list[dict]] = {name: [] for name in repos}
+            loads = []
+            for round_ in range(runs):
+                order = list(servers) if round_ % 2 == 0 else list(servers)[::-1]
+                for name in order:
+                    results[name].append(one_run(servers[name][1], mbps))
+                    loads.append(os.getloadavg()[0])
+            peaks = {name: _peak_rss_mb(proc.pid) for name, (proc, _) in servers.items()}
+        finally:
+            for proc, _ in servers.values():
+                proc.terminate()
+                proc.wait(timeout=30)
+    print(f"alternating runs: {runs} each, link: {f'{mbps:g} Mbit/s' if mbps else 'localhost'}, machine: "
+          f"{platform.machine()}, {os.cpu_count()} CPUs; 1-minute load average during the runs {min(loads):.1f}-{max(loads):.1f}")
+    for name, repo in repos.items():
+        print(f"{_summary(name, results[name], peaks[name])}  [{repo}]")
+        print(f"  each run (ms): {[round(r['ms']) for r in results[name]]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repo", type=Path, default=REPO)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--mbps", type=float, help="simulate a link of this many megabits/s (default: localhost, unthrottled)")
+    parser.add_argument("--against", type=Path, help="a second checkout (\"before\"): serve both, alternate runs")
     args = parser.parse_args()
+    if args.against:
+        return _alternate({"before": args.against, "after": args.repo}, args.runs, args.mbps)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         shutil.copytree(args.repo / "data", data)
