@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
 
 from queries import audit, datasets, demo, limits, params, settings, users_cli
 from queries import geography
@@ -103,6 +104,13 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
     counts.add_argument("--data-dir", type=Path, default=config.data_dir)
     counts.add_argument("--out", type=Path, required=True)
     _add_format(counts)
+
+    tot = export_sub.add_parser("totals", help="monthly totals of each force, each region held whole, and all the store's forces")
+    tot.add_argument("--dataset", default="crime", choices=list(datasets.DATASETS))
+    tot.add_argument("--measure", help="default: the dataset's headline total")
+    tot.add_argument("--data-dir", type=Path, default=config.data_dir)
+    tot.add_argument("--out", type=Path, required=True)
+    _add_format(tot)
 
     rec = export_sub.add_parser("records", help="every record of crime or fire, streamed (large)")
     rec.add_argument("--dataset", default="crime")
@@ -200,6 +208,22 @@ def export_counts(args, config: settings.Settings) -> int:
     _log_export(args, "export counts", len(table))
     _write(args, table, about)
     print(f"wrote {len(table)} rows to {args.out}")
+    return 0
+
+
+def export_totals(args, config: settings.Settings) -> int:
+    """Totals across a store's forces (queries/series.force_totals): a gap in any force leaves its totals empty."""
+    from queries.export import describe_view
+    from queries.series import force_totals
+
+    store = Store(args.data_dir).snapshot()
+    measure = args.measure or datasets.get(args.dataset).headline
+    table = force_totals(store, args.dataset, measure)
+    table["month"] = pd.to_datetime(table["month"]).dt.strftime("%Y-%m")
+    about = describe_view(store, [args.dataset], title=f"{measure} - totals across forces", filters={"measure": measure})
+    _log_export(args, "export totals", len(table))
+    _write(args, table, about)
+    print(f"wrote {len(table)} months of {len(table.columns) - 1} totals to {args.out}")
     return 0
 
 
@@ -341,7 +365,7 @@ def main(argv: list[str] | None = None, serve=None) -> int:
             return 0
         if args.command == "export":
             return {"series": export_series, "counts": export_counts, "marac": export_marac,
-                    "records": export_records}[args.what](args, config)
+                    "records": export_records, "totals": export_totals}[args.what](args, config)
         if args.command == "report":
             return report_command(args, config)
         if args.command == "import":

@@ -310,3 +310,53 @@ def neighbourhood_table(store: Store, view) -> pd.DataFrame:
     """The view's CSP's neighbourhoods ranked for its report month."""
     return drilldown(store, view.dataset, view.area, view.measure, view.month, view.method, view.k,
                      view.min_significant, force=view.force)
+
+
+# --------------------------------------------------------------------------- totals across forces
+
+ALL_FORCES = "All forces in the store"
+ENGLAND_AND_WALES = "England and Wales"
+
+
+def force_totals(store: Store, dataset: str, measure: str) -> pd.DataFrame:
+    """Monthly totals across the forces of a store of several: each force's area, each region
+    whose every force the store holds, and the store's forces together (named "England and
+    Wales" when it holds all 43 territorial forces).
+
+    Columns: month, then one column per total, in that order. A total is empty (NaN) in a
+    month that any of its forces does not hold, because a gap in one force is not a zero; a
+    month a force holds with nothing recorded is 0.
+    """
+    from queries import national
+
+    refuse_sensitive(dataset)
+    source = datasets.get(dataset).source
+    rows, rows_params = datasets.rows_of(dataset)
+    counts = store.query(
+        f"SELECT force, month, sum(count) AS count FROM monthly WHERE {rows} AND measure = ? GROUP BY force, month",
+        [*rows_params, measure],
+    )
+    held = store.query("SELECT DISTINCT force, month FROM coverage WHERE dataset = ?", [source])
+    own = geography.force_slugs(store.data_dir)
+    months = pd.DatetimeIndex(sorted(pd.to_datetime(held["month"]).unique()))
+    wide = pd.DataFrame(index=months, columns=own, dtype=float)
+    for slug in own:
+        mine = pd.to_datetime(held.loc[held["force"] == slug, "month"])
+        wide.loc[wide.index.isin(mine), slug] = 0.0
+    for slug, month, count in counts[["force", "month", "count"]].itertuples(index=False, name=None):
+        if slug in wide.columns and pd.Timestamp(month) in wide.index and not np.isnan(wide.at[pd.Timestamp(month), slug]):
+            wide.at[pd.Timestamp(month), slug] = float(count)
+    names = {f.slug: f.name for f in national.forces().values()}
+    table = pd.DataFrame({"month": months})
+    for slug in own:
+        table[names[slug]] = wide[slug].to_numpy()
+    districts = national.districts()
+    # Welsh districts have no English region: Wales is their region.
+    regions = districts["region"].where(districts["region"].fillna("") != "", districts["country"])
+    for region, forces in districts.groupby(regions)["force_slug"].agg(lambda s: sorted(set(s))).items():
+        if set(forces) <= set(own) and len(own) > 1:
+            table[f"{region} (region)"] = wide[forces].sum(axis=1, skipna=False).to_numpy()
+    territorial = {f.slug for f in national.forces().values() if f.territorial}
+    total = ENGLAND_AND_WALES if territorial <= set(own) else ALL_FORCES
+    table[total] = wide[own].sum(axis=1, skipna=False).to_numpy()
+    return table
