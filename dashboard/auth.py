@@ -11,7 +11,10 @@ Everything the browser asks for passes `_before` here, in one place:
   output ids, the dataset by the id convention ({"tab": <dataset>, ...} or
   "<dataset>-..."), and the capability by the output (a "-csv" dcc.Download is an export,
   a "-drill" output is the neighbourhood drill-down). A request the role may not make gets
-  HTTP 403, whatever the page showed.
+  HTTP 403, whatever the page showed;
+* the forces on the account, in a store of several forces: a callback whose force (a
+  "<dataset>-force" value, or force= in a URL it is given) is not one of the account's
+  forces gets HTTP 403 too, and a page opened with such a force= says so instead of drawing.
 
 Page layouts are wrapped too, so /marac for the public role renders "not available to your
 role" instead of the page. Exports are written to the audit log before they are sent; if
@@ -29,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import dash
 import dash_bootstrap_components as dbc
@@ -38,7 +41,7 @@ import flask_login
 from dash import html
 from flask.sessions import SecureCookieSessionInterface
 
-from queries import access_settings, audit, roles, settings, statedb, users
+from queries import access_settings, audit, geography, national, roles, settings, statedb, users
 
 SECRET_FILE = "session-secret"
 SECRET_BYTES = 32
@@ -92,6 +95,7 @@ class Identity:
     name: str           # user name, or "" for an anonymous visitor
     role: str           # a role in roles.ROLES, or roles.NO_ROLE
     how: str            # "signed in", "proxy", "local", "anonymous"
+    forces: tuple[str, ...] = ()  # police.uk slugs on the account; empty: every force in the store
 
     @property
     def label(self) -> str:
@@ -226,7 +230,7 @@ def _resolve_identity(request) -> Identity:
             return Identity(name[:64], role, "proxy")
     user = flask_login.current_user
     if getattr(user, "is_authenticated", False):
-        return Identity(user.user.name, user.user.role, "signed in")
+        return Identity(user.user.name, user.user.role, "signed in", user.user.forces)
     role, how = anonymous_role(request)
     return Identity("", role, how)
 
@@ -307,6 +311,98 @@ def callback_needs(payload: dict) -> set[tuple[str, str]]:
     return needs
 
 
+# ----------------------------------------------------------------- forces on the account
+
+# A component whose value is a force: the trend tabs' "<dataset>-force" select.
+FORCE_ID_SUFFIX = "-force"
+# Properties holding a URL (or its query) from which a callback may read force=.
+URL_PROPERTIES = {"search", "href"}
+FORCE_PARAM = "force"
+# The page router's output: it draws the page layout, which answers a refused force itself.
+PAGES_OUTPUT = "_pages_content"
+
+
+def store_forces() -> list[str]:
+    """The store's forces (slugs, in forces.csv order); empty when the store names none."""
+    try:
+        return geography.force_slugs(_CONFIG.data_dir)
+    except (national.MissingForces, OSError, ValueError, LookupError):
+        return []
+
+
+def permitted_forces() -> list[str]:
+    """The store's forces this request may see: the account's (all for an empty list, anonymous roles, proxy users)."""
+    own = identity().forces
+    return [force for force in store_forces() if not own or force in own]
+
+
+def _limited() -> bool:
+    """True when the account names forces and some force of the store is not among them."""
+    return bool(identity().forces) and permitted_forces() != store_forces()
+
+
+def visible_forces(forces: list[str]) -> list[str]:
+    """The force select's options for this request: only the account's forces (all outside a request)."""
+    if not flask.has_request_context():
+        return list(forces)
+    allowed = set(permitted_forces())
+    return [force for force in forces if force in allowed]
+
+
+def _effective_force(value) -> str | None:
+    """The force a value makes a page or callback draw: queries/params.py falls back to the store's
+    first force for a missing or unknown one, so that is what an unknown value asks for."""
+    held = store_forces()
+    if isinstance(value, str) and value in held:
+        return value
+    return held[0] if held else None
+
+
+def _forces_in_url(value) -> list | None:
+    """force= values in a URL or its query string; None when it has none."""
+    if not isinstance(value, str):
+        return None
+    query = urlsplit(value).query if "?" in value or "://" in value else value
+    found = parse_qs(query.lstrip("?")).get(FORCE_PARAM)
+    return found or None
+
+
+def forces_asked(payload: dict) -> list:
+    """Every force value a callback request carries (raw, possibly hostile)."""
+    asked = []
+    for item in _items(payload.get("inputs")) + _items(payload.get("state")):
+        component, value = item.get("id"), item.get("value")
+        part = component.get("part") if isinstance(component, dict) else component
+        if isinstance(part, str) and (part.endswith(FORCE_ID_SUFFIX) or part == FORCE_PARAM):
+            asked.append(value)
+        elif item.get("property") in URL_PROPERTIES:
+            asked.extend(_forces_in_url(value) or [])
+    return asked
+
+
+def _items(items) -> list[dict]:
+    """The {"id", "property", "value"} items of a payload's inputs or state (lists nest for ALL patterns)."""
+    if isinstance(items, dict):
+        return [items]
+    if isinstance(items, list):
+        return [found for item in items for found in _items(item)]
+    return []
+
+
+def force_refusal(asked: list) -> str | None:
+    """Why these force values are refused for this request's account (None: all allowed)."""
+    if not identity().forces:
+        return None
+    permitted = permitted_forces()
+    for value in asked:
+        force = _effective_force(value)
+        if force not in permitted:
+            yours = ", ".join(permitted) or "none of this store's forces"
+            return (f"force {force or value!r} is not on your account (yours: {yours}); "
+                    "ask an admin to add it to your account")
+    return None
+
+
 def _forbidden(message: str, status: int = 403) -> flask.Response:
     return flask.Response(message, status=status, mimetype="text/plain")
 
@@ -320,8 +416,16 @@ def _check_callback(request) -> flask.Response | None:
         return _forbidden("no such callback: the request names an output this app does not have", 400)
     ident = identity()
     closed = closed_session()
+    needs = callback_needs(payload)
+    if ident.forces and PAGES_OUTPUT not in str(payload.get("output", "")):
+        # The page router is left to the page itself, which shows a refusal instead of a blank page.
+        refused = force_refusal(forces_asked(payload))
+        if refused is None and needs and not permitted_forces():
+            refused = "your account names none of this store's forces"
+        if refused:
+            return _forbidden(refused)
     exports = []
-    for dataset, capability in sorted(callback_needs(payload)):
+    for dataset, capability in sorted(needs):
         try:
             roles.ensure(ident.role, dataset, capability, closed)
         except roles.Forbidden as exc:
@@ -562,6 +666,17 @@ def guard_page(layout, dataset: str):
     that release; the page then asks `page_release` which one to draw.
     """
     def guarded(**params):
+        if identity().forces:
+            asked = params.get(FORCE_PARAM)
+            refused = force_refusal(asked if isinstance(asked, list) else [asked]) if asked is not None else None
+            if refused is None and not permitted_forces():
+                refused = "your account names none of this store's forces"
+            if refused:
+                return dbc.Alert([html.Strong("Not available to your account. "), refused + "."],
+                                 color="secondary", id="force-refused")
+            if _limited() and asked is None:
+                # Opened without force=: the account's first force, not the store's first.
+                params = {**params, FORCE_PARAM: permitted_forces()[0]}
         if page_release(dataset) is None:
             try:
                 roles.ensure(identity().role, dataset, roles.VIEW, closed_session())

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 
 from dashboard import board as board_view
-from dashboard import components, controls, downloads, map_card, method, shell, state
+from dashboard import auth, components, controls, downloads, map_card, method, shell, state
 from dashboard.safe import callback, clicked_id
 from queries import datasets, geography, limits, params, report, series, summaries
 from queries.export import describe_view
@@ -163,7 +163,7 @@ def selector_bar(spec: TrendSpec, view: params.View, extra: dict, board: bool = 
     (in the board view, area and measure sit in the board's own bar instead)."""
     store = state.store()
     own = spec.controls(view, extra) if spec.controls is not None else []
-    forces = geography.force_slugs(store.data_dir)
+    forces = auth.visible_forces(geography.force_slugs(store.data_dir))  # only the account's forces
     force = components.select(spec.id("force"), [
         {"label": geography.areas(store.data_dir, slug).force.name, "value": slug} for slug in forces], view.force)
     common = [

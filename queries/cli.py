@@ -362,7 +362,10 @@ def main(argv: list[str] | None = None, serve=None) -> int:
         if args.command == "demo":
             written = demo.build_demo(args.data_dir)
             print("wrote synthetic demo data: " + ", ".join(f"{k} {v:,} records" for k, v in written.items()))
-            return 0
+            # The public hate-crime release is audited now, as an import would, not in the first web request.
+            from queries.importers import hate as hate_importer
+
+            return hate_importer.release_to_ledger(Path(args.data_dir))
         if args.command == "export":
             return {"series": export_series, "counts": export_counts, "marac": export_marac,
                     "records": export_records, "totals": export_totals}[args.what](args, config)

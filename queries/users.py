@@ -17,7 +17,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from queries import roles, statedb
+from queries import national, roles, statedb
 
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
@@ -58,8 +58,18 @@ def _check_password(password: str) -> str:
     return password
 
 
+def _check_forces(forces: tuple[str, ...]) -> tuple[str, ...]:
+    """The forces as police.uk slugs (a name or slug is accepted), so the server compares like with like."""
+    try:
+        return tuple(dict.fromkeys(national.find_force(force).slug for force in forces))
+    except national.UnknownForce as exc:
+        raise UserError(str(exc)) from exc
+
+
 def add(state_dir: Path, name: str, role: str, password: str, forces: tuple[str, ...] = ()) -> User:
+    """A new account; `forces` limits it to those forces of a store of several (empty: all of them)."""
     _check_name(name), _check_role(role), _check_password(password)
+    forces = _check_forces(tuple(forces))
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     con = statedb.connect(state_dir)
     try:

@@ -21,6 +21,8 @@ unchanged.
 """
 from __future__ import annotations
 
+import os
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -191,4 +193,34 @@ def main(args) -> int:
     result, notes = import_files(args.paths, args.data_dir, getattr(args, "encoding", DEFAULT_ENCODING),
                                  getattr(args, "replace_smaller", False))
     print_result(result, notes, DATASET)
+    return release_to_ledger(Path(args.data_dir))
+
+
+# The records were stored, but the disclosure audit withheld the public release (the page says so).
+# The same code as MARAC's, so a script treats both importers alike.
+EXIT_NOT_RELEASED = 4
+
+
+def release_to_ledger(data_dir: Path) -> int:
+    """Release the public hate-crime figures for the store's new version now, audited over the ledger.
+
+    The audit takes seconds (6-18 s on the demo store); done here, at import, no web request
+    waits for it: the first public view reads the release back from the ledger. A store made
+    any other way is still released at its first public view (queries/hate_release.py).
+    """
+    from queries import hate_ledger, hate_release, settings
+    from queries.statedb import StateError
+    from queries.store import Store
+
+    config = settings.load_settings()
+    state_dir = settings.state_dir_for(dict(os.environ), Path(data_dir))
+    try:
+        rel = hate_release.release(Store(Path(data_dir)), config.suppress_below, state_dir=state_dir)
+    except LookupError:
+        return 0  # no hate data in the store (nothing to release)
+    except (hate_ledger.DisclosureError, StateError) as exc:
+        print(f"error: the files are in the store, but the public hate-crime release is withheld: {exc}", file=sys.stderr)
+        return EXIT_NOT_RELEASED
+    print(f"released {len(rel.cells):,} public hate-crime figures ({int(rel.cells['suppressed'].sum())} hidden), "
+          f"audited over the ledger in {state_dir}")
     return 0
