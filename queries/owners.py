@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from queries import national
-
-def owner_forces(data_dir: Path) -> list[national.Force]:
-    """The store's force(s), from its forces.csv (national.MissingForces, with the `app.py init` hint, if none)."""
-    return national.store_forces(Path(data_dir))
-
 
 def owner_slugs(data_dir: Path) -> list[str]:
-    """The store's force slugs, in its own order (the first is the default owner)."""
-    return [f.slug for f in owner_forces(data_dir)]
+    """The store's force slugs, in its own order (the first is the default owner): the geography's
+    one reading of forces.csv (cached per file change; national.MissingForces with the `app.py init`
+    hint when the directory names none)."""
+    from queries import geography  # geography reads the national tables; owners stays importable from the store
+
+    return geography.force_slugs(Path(data_dir))
 
 
 def default_owner(data_dir: Path) -> str:

@@ -338,14 +338,14 @@ def force_totals(store: Store, dataset: str, measure: str) -> pd.DataFrame:
     )
     held = store.query("SELECT DISTINCT force, month FROM coverage WHERE dataset = ?", [source])
     own = geography.force_slugs(store.data_dir)
-    months = pd.DatetimeIndex(sorted(pd.to_datetime(held["month"]).unique()))
-    wide = pd.DataFrame(index=months, columns=own, dtype=float)
-    for slug in own:
-        mine = pd.to_datetime(held.loc[held["force"] == slug, "month"])
-        wide.loc[wide.index.isin(mine), slug] = 0.0
-    for slug, month, count in counts[["force", "month", "count"]].itertuples(index=False, name=None):
-        if slug in wide.columns and pd.Timestamp(month) in wide.index and not np.isnan(wide.at[pd.Timestamp(month), slug]):
-            wide.at[pd.Timestamp(month), slug] = float(count)
+    held = held.assign(month=pd.to_datetime(held["month"]), count=0.0)
+    counts = counts.assign(month=pd.to_datetime(counts["month"]), count=counts["count"].astype(float))
+    # Held months start at 0 and take their counts; months a force does not hold stay NaN.
+    wide = (pd.concat([held[["force", "month", "count"]], counts[counts["force"].isin(own)]])
+            .merge(held[["force", "month"]], on=["force", "month"])
+            .pivot_table(index="month", columns="force", values="count", aggfunc="sum")
+            .reindex(columns=own).sort_index())
+    months = wide.index
     names = {f.slug: f.name for f in national.forces().values()}
     table = pd.DataFrame({"month": months})
     for slug in own:
