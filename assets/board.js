@@ -1,4 +1,4 @@
-/* Keys for the board view (present=1 on a trend tab): step through the month's Current Issues.
+/* Keys for the board view (present=1 on a trend tab, and MARAC): step through the month's Current Issues.
    Right arrow, N or Page Down: next; Left arrow, P or Page Up: previous (a presenter's clicker
    sends Page Down / Page Up); L: open or close the list of issues; Escape closes it.
    The keys press the view's own buttons, so mouse, keyboard and clicker do the same thing.
@@ -32,6 +32,16 @@ window.addEventListener('popstate', function () {
     return false;
   }
 
+  /* A view with nothing to walk (MARAC: no Current Issues) says so in its bar; a walk key
+     points at that sentence rather than doing nothing. */
+  var NUDGE_MS = 1500;
+  function nudge(view) {
+    var key = view.querySelector('.board-no-walk');
+    if (!key) { return; }
+    key.classList.add('board-nudge');
+    setTimeout(function () { key.classList.remove('board-nudge'); }, NUDGE_MS);
+  }
+
   /* After the area (or measure) is chosen, give the keys back to the walk: a focused <select>
      would otherwise take the arrow keys and change the area again. */
   document.addEventListener('change', function (event) {
@@ -46,10 +56,10 @@ window.addEventListener('popstate', function () {
     if (target && target.closest && target.closest(TYPING)) { return; }
     var list = view.querySelector('details.board-list');
     if (NEXT[event.key]) {
-      press('-board-next');
+      if (!press('-board-next')) { nudge(view); }
       event.preventDefault();
     } else if (PREVIOUS[event.key]) {
-      press('-board-prev');
+      if (!press('-board-prev')) { nudge(view); }
       event.preventDefault();
     } else if ((event.key === 'l' || event.key === 'L') && list) {
       list.open = !list.open;

@@ -12,10 +12,15 @@ Every trend page (board or not) records the store version it was drawn from and 
 every minute for a newer one: the board view redraws itself on it whole (one callback
 draws the chart, the key and the stamp from one pinned version, with no loading spinner);
 an ordinary page says "newer data available" and offers a reload.
+
+MARAC is not a trend tab but has a board view too (dashboard/pages/marac.py): it takes the
+layout, the stamp, the minute's check and the screen width from here (`Ids` names its
+components), without the walk, as MARAC has no Current Issues.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import dash
 import dash_bootstrap_components as dbc
@@ -36,6 +41,32 @@ NEXT_KEYS = "Right arrow, N or Page Down"
 PREVIOUS_KEYS = "Left arrow, P or Page Up"
 LIST_KEY = "L"
 DASH = "\u2013"
+
+
+class Ids(Protocol):
+    """What the board's parts need of a page: its dataset and its component ids ("<dataset>-<part>",
+    which the server's role check reads). A TrendSpec is one; BoardIds is one for a page that is not."""
+
+    dataset: str
+
+    def id(self, part: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class BoardIds:
+    """The board view's component ids for a page that is not a trend tab (MARAC)."""
+
+    dataset: str
+
+    def id(self, part: str) -> str:
+        return f"{self.dataset}-{part}"
+
+
+def data_stamp(dataset: str, force: str | None = None) -> str:
+    """A board chart's "data as at" line: when the store version read was imported and the latest
+    month it holds of `dataset` for the force (and that it is invented, for the demo store)."""
+    stamp = report.data_as_at(state.store(), dataset, force)
+    return stamp + " (synthetic demo data)" if state.store().is_synthetic(datasets.get(dataset).source) else stamp
 
 
 # --------------------------------------------------------------------------- the walk
@@ -119,7 +150,7 @@ def issue_list(spec: "TrendSpec", items: list, here: int | None, walk: report.Wa
 # --------------------------------------------------------------------------- layout
 
 
-def version_parts(spec: "TrendSpec", token: str | None = None) -> list:
+def version_parts(spec: Ids, token: str | None = None) -> list:
     """On every trend page: the store version it was drawn from (`token`, default the current
     one), the minute check, and the banner."""
     return [
@@ -131,9 +162,13 @@ def version_parts(spec: "TrendSpec", token: str | None = None) -> list:
     ]
 
 
-def bar(spec: "TrendSpec", area_control, measure_control) -> html.Div:
-    """The line above the board chart: the walk, the area (and measure), the stamp and the way out."""
-    steps = html.Div(
+def bar(spec: Ids, selectors: list, no_walk: str | None = None) -> html.Div:
+    """The line above the board chart: the walk, the area (and measure), the stamp and the way out.
+
+    no_walk: a page with no Current Issues to walk (MARAC) gets no step buttons; its bar says
+    this instead, and the walk's keys point at it (assets/board.js) rather than doing nothing.
+    """
+    steps = None if no_walk is not None else html.Div(
         [
             dbc.Button("\u25c0 Previous", id=spec.id("board-prev"), n_clicks=0, color="primary", outline=True,
                        class_name="board-step", title=f"Previous Current Issue ({PREVIOUS_KEYS})"),
@@ -148,10 +183,11 @@ def bar(spec: "TrendSpec", area_control, measure_control) -> html.Div:
     )
     return html.Div(
         [
-            html.Div([html.Div(id=spec.id("board-key"), className="board-key", role="status", **{"aria-live": "polite"}),
+            html.Div([html.Div(no_walk, id=spec.id("board-key"), role="status", **{"aria-live": "polite"},
+                               className="board-key" + (" board-no-walk" if no_walk is not None else "")),
                       html.A("Exit board view", id=spec.id("board-link"), href="#", className="board-exit")],
                      className="board-line"),
-            html.Div([steps, html.Div([area_control, measure_control], className="board-selectors"),
+            html.Div([*([steps] if steps is not None else []), html.Div(selectors, className="board-selectors"),
                       # The stamp is drawn on the chart itself (under the months); this copy is for screen readers.
                       html.Span(id=spec.id("stamp"), className=VISUALLY_HIDDEN)],
                      className="board-line"),
@@ -160,8 +196,9 @@ def bar(spec: "TrendSpec", area_control, measure_control) -> html.Div:
     )
 
 
-def view(spec: "TrendSpec", warnings, area_control, measure_control, hidden_parts: list) -> html.Div:
-    """The board view: the bar, then the chart filling what is left of the screen.
+def view(spec: Ids, warnings, selectors: list, hidden_parts: list, no_walk: str | None = None) -> html.Div:
+    """The board view: the bar (`selectors`: the area and measure boxes; `no_walk`: see `bar`),
+    then the chart filling what is left of the screen.
 
     No loading wrapper round the chart: on a projector a spinner over the chart at each step
     (or each minute's check) is noise; the figure is swapped whole when its answer arrives.
@@ -171,7 +208,7 @@ def view(spec: "TrendSpec", warnings, area_control, measure_control, hidden_part
     return html.Div(
         [
             warnings,
-            bar(spec, area_control, measure_control),
+            bar(spec, selectors, no_walk),
             html.Div([html.Div(graph, className="board-graph-box"),
                       html.P(id=spec.id("chart-summary"), className=VISUALLY_HIDDEN)],
                      id=spec.id("chart-region"), tabIndex="-1", role="region", className="board-chart",
@@ -201,9 +238,7 @@ def register(spec: "TrendSpec", inputs, values_of, view_of) -> None:
     inputs(kind) -> the selectors as Inputs/States; values_of(values) -> URL-style parameters;
     view_of(raw) -> a checked View (trend_tab's, passed in to keep one place for each).
     """
-    clientside_callback(ClientsideFunction("board", "width"), Output(spec.id("screen"), "data"),
-                        Input(spec.id("board"), "data"))
-
+    register_screen_and_version(spec)
     targets = [Output(spec.id(name), "value", allow_duplicate=True) for name in ("area", "measure", *spec.extra_params)]
 
     @callback(*targets, Output(spec.id("issue"), "data"),
@@ -227,6 +262,14 @@ def register(spec: "TrendSpec", inputs, values_of, view_of) -> None:
         extras = [own.get(name, no_update) for name in spec.extra_params]
         measure = flag.measure if spec.measure_controls is None else no_update
         return (flag.area, measure, *extras, target)
+
+
+def register_screen_and_version(spec: Ids) -> None:
+    """What every board view registers, walk or not: the window's width for its chart, once
+    (assets/board.js), and the minute's check for a newer store version (and, on an ordinary
+    trend page, the "newer data available" banner)."""
+    clientside_callback(ClientsideFunction("board", "width"), Output(spec.id("screen"), "data"),
+                        Input(spec.id("board"), "data"))
 
     @callback(Output(spec.id("version"), "data"), Output(spec.id("newer"), "children"),
               Input(spec.id("tick"), "n_intervals"), State(spec.id("version"), "data"), State(spec.id("board"), "data"),

@@ -142,9 +142,14 @@ def trend_figure(
         height=None if board_view else 460,
     )
     if board_view:
-        narrow = isinstance(screen_width, int) and not isinstance(screen_width, bool) and screen_width < PHONE_WIDTH
-        _board_style(fig, table, stamp, PHONE if narrow else PROJECTOR)
+        _board_style(fig, table, stamp, board_sizes(screen_width))
     return fig
+
+
+def board_sizes(screen_width: object) -> BoardSizes:
+    """The sizes for a board chart drawn for a window `screen_width` px wide (unknown: a projector)."""
+    narrow = isinstance(screen_width, int) and not isinstance(screen_width, bool) and screen_width < PHONE_WIDTH
+    return PHONE if narrow else PROJECTOR
 
 
 def _label_places(flagged: np.ndarray, lean: int, stagger_pairs: bool = False) -> list[tuple[int, int, bool]]:
@@ -168,10 +173,8 @@ def _label_places(flagged: np.ndarray, lean: int, stagger_pairs: bool = False) -
 
 
 def _board_style(fig: go.Figure, table: pd.DataFrame, stamp: str, size: BoardSizes) -> None:
-    """Restyle a trend figure for a projector (or a phone): large text, the key on one line above
-    the plot, the y-axis framed on the lines (and saying so), each exception a large coloured
-    triangle with a boxed "Above" or "Below" on a stalk, and the data-as-at stamp."""
-    bottom, top, from_zero = axis_frame(table[list(AXIS_LINES)].to_numpy(dtype=float))
+    """Restyle a trend figure for a projector (or a phone): the common board frame (board_frame),
+    then each exception a large coloured triangle with a boxed "Above" or "Below" on a stalk."""
     count = fig.data[-1]
     status = table["status"].to_numpy()
     low = table["low_volume"].to_numpy(dtype=bool)
@@ -195,6 +198,17 @@ def _board_style(fig: go.Figure, table: pd.DataFrame, stamp: str, size: BoardSiz
             ay=-offset if state == limits.ABOVE else offset, font=dict(size=size.label, color="#fff"),
             bgcolor=EXCEPTION_COLOURS[state], bordercolor=EXCEPTION_COLOURS[state], borderpad=4,
         )
+    board_frame(fig, table[list(AXIS_LINES)].to_numpy(dtype=float), stamp, size, tickformat=",d")
+    fig.update_layout(xaxis=dict(ticktext=list(table["month"].dt.strftime(size.month_format))))
+
+
+def board_frame(fig: go.Figure, values: np.ndarray, stamp: str, size: BoardSizes,
+                tickformat: str | None = None) -> tuple[float, float, bool]:
+    """What every board chart shares (the trend tabs' and MARAC's): large text, the key on one
+    line above the plot (under the months on a phone), the y-axis framed on `values` by
+    axis_frame's rule and saying "Axis does not start at zero" when it does not, and the
+    data-as-at stamp on the chart. Returns the axis frame (bottom, top, starts at zero)."""
+    bottom, top, from_zero = axis_frame(values)
     legend = (dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0) if size.legend_below else
               # The key on one line between the title and the plot: never over the month labels.
               dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0))
@@ -204,8 +218,7 @@ def _board_style(fig: go.Figure, table: pd.DataFrame, stamp: str, size: BoardSiz
         legend=dict(legend, font=dict(size=size.legend)),
         margin=size.margin,
         yaxis=dict(range=[bottom, top], rangemode="normal" if not from_zero else "tozero", title=None,
-                   tickformat=",d", gridcolor="#d9d9d9"),
-        xaxis=dict(ticktext=list(table["month"].dt.strftime(size.month_format))),
+                   tickformat=tickformat, gridcolor="#d9d9d9"),
     )
     if not from_zero:
         fig.add_annotation(text=f"<b>{NOT_FROM_ZERO}</b>", xref="paper", yref="paper", x=1, y=1, yanchor="bottom",
@@ -220,6 +233,7 @@ def _board_style(fig: go.Figure, table: pd.DataFrame, stamp: str, size: BoardSiz
                   dict(x=1, xanchor="right", y=0, yanchor="top", yshift=-62))
         fig.add_annotation(text=stamp, xref="paper", yref="paper", showarrow=False, font=dict(size=size.stamp, color="#222"),
                            **placed)
+    return bottom, top, from_zero
 
 
 def half_width(figure: go.Figure) -> go.Figure:

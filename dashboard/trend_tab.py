@@ -225,7 +225,7 @@ def _board_chart(spec: TrendSpec, view: params.View, warnings) -> html.Div:
     """The board view's chart with its bar; the normal card's links and downloads kept, unseen, for the callbacks."""
     hidden = [html.A(id=spec.id("permalink"), href="#"), export_menu(spec, "chart", "this chart's figures"),
               dcc.Store(id=spec.id("chart-focus"))]
-    return board_view.view(spec, warnings, area_control(spec, view), measure_control(spec, view), hidden)
+    return board_view.view(spec, warnings, [area_control(spec, view), measure_control(spec, view)], hidden)
 
 
 def _summary_card(spec: TrendSpec) -> dbc.Card:
@@ -338,7 +338,7 @@ def layout(spec: TrendSpec, raw: dict) -> html.Div:
     # The URL's chart comes with the page (the first paint needs no callback round trip);
     # drawn from the same store version the page's version store records.
     with state.pinned(token):
-        chart = _chart_card(spec, chart_figure(spec, view, raw, stamp=_stamp(spec, view.force))[0])
+        chart = _chart_card(spec, chart_figure(spec, view, raw, stamp=board_view.data_stamp(spec.dataset, view.force))[0])
     if spec.side_card is not None:
         chart = dbc.Row([dbc.Col(chart, xl=8), dbc.Col(spec.side_card(view, extra), xl=4)])
     return html.Div(
@@ -462,12 +462,6 @@ def _register_selectors(spec: TrendSpec) -> None:
         return [{"label": a, "value": a} for a in areas], geography.FORCE
 
 
-def _stamp(spec: TrendSpec, force: str | None = None) -> str:
-    """The chart's "data as at" line for a force (the board view prints it on the chart)."""
-    stamp = report.data_as_at(state.store(), spec.dataset, force)
-    return stamp + " (synthetic demo data)" if state.store().is_synthetic(spec.dataset) else stamp
-
-
 def chart_figure(spec: TrendSpec, view: params.View, raw: dict, *, board: bool = False, stamp: str = "",
                  width=None) -> tuple[go.Figure, pd.DataFrame | None, list[str]]:
     """(figure, its series or None when the measure is not held, recording-change notes) for a view.
@@ -522,7 +516,7 @@ def _register_chart(spec: TrendSpec) -> None:
         view = view_from(spec, raw)
         extra, _ = _extra(spec, raw, view)
         more = {**extra, "neighbourhood": neighbourhood if isinstance(neighbourhood, str) else None}
-        stamp = _stamp(spec, view.force)  # the force's latest month
+        stamp = board_view.data_stamp(spec.dataset, view.force)  # the force's latest month
         walk = board_view.walk_for(spec, view) if board else report.Walk((), ())
         items = board_view.reachable(spec, walk)
         at = board_view.position(items, view.area, view.measure) if not more["neighbourhood"] else None

@@ -6,6 +6,10 @@ MARAC discusses victims at the highest risk, so this page only ever receives fig
 enough other cells that none can be worked out by subtraction. Tables, chart values, hover
 labels and CSV exports are all drawn from that one protected release; rejected (quarantined)
 rows and case-level records are never read here.
+
+The board view (`present=1`) draws one of the page's two charts (cases discussed, or the
+repeat rate against its target) large for a projector, from the same release, with the trend
+tabs' board frame, stamp and minute's version check (dashboard/board.py).
 """
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from dashboard import components, downloads, state
+from dashboard import board, components, controls, downloads, state
 from dashboard.safe import callback, page_layout
+from dashboard.trend_tab import labelled
 from queries import annotations, geography, marac, marac_ledger, series
 from queries.export import describe_view
 from queries.formats import FORMATS
@@ -107,6 +112,9 @@ def layout(**params) -> html.Div:
         _release()
     except (marac.RevisionError, marac_ledger.DisclosureError, StateError) as exc:
         return dbc.Alert(f"MARAC figures are withheld: {exc}", color="danger", id=f"{P}-withheld")
+    if params.get("present") == "1":
+        measure, more = _board_measure(params.get("measure"))
+        return _board_layout(area, period, measure, warnings + more)
     return html.Div(
         [
             html.Div([dbc.Alert(w, color="warning", class_name="py-1 px-2 mb-1 small", dismissable=True) for w in warnings],
@@ -121,8 +129,9 @@ def layout(**params) -> html.Div:
                     dbc.Col([dbc.Label("Period", class_name="small fw-semibold mb-0"),
                              dbc.RadioItems(options=[{"label": v, "value": k} for k, v in marac.PERIOD_TYPES.items()],
                                             value=period, id=f"{P}-period", inline=True)], md=6),
-                    dbc.Col(html.A("Link to this view", id=f"{P}-permalink", href="#", className="small"), md=3,
-                            class_name="text-md-end"),
+                    dbc.Col([html.A("Link to this view", id=f"{P}-permalink", href="#", className="small me-2"),
+                             html.A("Board view", id=f"{P}-board-open", href="#", className="small",
+                                    title="One chart, large, for a projector")], md=3, class_name="text-md-end"),
                 ],
                 class_name="g-2 align-items-end",
             )), class_name="mb-3 shadow-sm"),
@@ -408,6 +417,7 @@ def _population_note() -> tuple[pd.DataFrame, str]:
     Output(f"{P}-rate-note", "children"),
     Output(f"{P}-permalink", "href"),
     Output(f"{P}-url", "search"),
+    Output(f"{P}-board-open", "href"),
     Input(f"{P}-area", "value"),
     Input(f"{P}-period", "value"),
 )
@@ -447,7 +457,7 @@ def update(area, period):
         "show). Police against all partner agencies is in the table above for every period.",
         rate_fig, _records(rates.sort_values("Year", ascending=False, kind="stable") if len(rates) else rates), _columns(rates, 190),
         population_note,
-        search, search,
+        search, search, search + "&present=1",
     )
 
 
@@ -531,3 +541,171 @@ def download_rate(*args):
     population, _ = _population_note()
     return _send(marac.rate_table(_release(), population, year_type), "Cases per 10,000 adult females", href,
                  {"period": year_type}, "rate-per-10000", year_type)
+
+
+# --------------------------------------------------------------------------- board view (present=1)
+
+
+BOARD = board.BoardIds(DATASET)
+REPEAT_RATE = "Repeat rate"
+# The board chart's measures: the page's two charts for one area (the rate per 10,000 is yearly,
+# for every area at once, so it stays on the page).
+BOARD_MEASURES = (marac.CASES, REPEAT_RATE)
+# Each measure's column of marac.chart_table.
+BOARD_COLUMNS = {marac.CASES: "cases", REPEAT_RATE: "repeat_rate"}
+# The report's Current Issues are counts above a crime group's upper line; MARAC has no such
+# lines, so its bar says so where the trend tabs' bar walks their issues.
+NO_WALK = "MARAC: no Current Issues \u2014 the report lists issues for crime groups"
+# Quarter labels on the x-axis, at most this many (every other one, or fewer, beyond it);
+# the latest period is always labelled.
+BOARD_TICKS = {False: 13, True: 6}  # projector, phone
+SUPPRESSED_NAME = f"Suppressed ({marac.SUPPRESSED})"
+SUPPRESSED_FILL = "#e3e3e3"
+
+
+def _board_measure(value) -> tuple[str, list[str]]:
+    """The board chart's measure from a link or its box; an unknown one falls back, with a note."""
+    if value in (None, "") or value in BOARD_MEASURES:
+        return value or marac.CASES, []
+    return marac.CASES, [f"Unknown measure '{str(value)[:60]}'; showing {marac.CASES}. Choose from: "
+                         f"{', '.join(BOARD_MEASURES)}."]
+
+
+def _board_layout(area: str, period: str, measure: str, warnings: list[str]) -> html.Div:
+    """The board view: the chart alone on the screen, with area, measure and period beside the stamp.
+
+    Its boxes have ids of their own ("marac-board-area"), so the page's own callback (which draws
+    every card) never runs for it; every id still starts "marac-", so the server refuses each of
+    its callbacks to a role that may not see MARAC, as it does the page's.
+    """
+    selectors = [
+        labelled("Area", components.select(BOARD.id("board-area"), _areas(), area), 2, BOARD.id("board-area")),
+        labelled("Measure", components.select(BOARD.id("board-measure"), list(BOARD_MEASURES), measure), 3,
+                 BOARD.id("board-measure")),
+        labelled("Period", components.select(BOARD.id("board-period"), [
+            {"label": label, "value": key} for key, label in marac.PERIOD_TYPES.items()], period), 2,
+            BOARD.id("board-period")),
+    ]
+    return html.Div([
+        dcc.Store(id=BOARD.id("board"), data=True),
+        dcc.Location(id=BOARD.id("board-url"), refresh=False),
+        *board.version_parts(BOARD),
+        board.view(BOARD, controls.warnings_block(warnings), selectors, [], no_walk=NO_WALK),
+    ])
+
+
+def _two_lines(label: str) -> str:
+    """ "Jul-Sep 2025" as two lines under the axis ("2020/21" stays one)."""
+    return "<br>".join(label.rsplit(" ", 1))
+
+
+def board_figure(table: pd.DataFrame, title: str, measure: str, stamp: str, width=None) -> go.Figure:
+    """One MARAC chart for the board view, from the protected release's chart table only.
+
+    Drawn as a line, not the page's bars: the board frames its y-axis on the figures (and says
+    "Axis does not start at zero"), and a bar cut off at the foot of the axis would misstate its
+    size. A suppressed figure is a gap in the line and a grey band over its period marked with the
+    suppression sign: no number is drawn for it, and no point that could be read as one (a mark
+    at the foot of the axis reads as zero). MARAC has no upper and lower lines, so nothing is
+    marked Above or Below.
+    """
+    size = components.board_sizes(width)
+    labels = table["period"].tolist()
+    fig = go.Figure()
+    column = BOARD_COLUMNS[measure]
+    if measure == REPEAT_RATE:
+        early = table["history_incomplete"].to_numpy(dtype=bool)
+        fig.add_trace(go.Scatter(
+            x=labels, y=table[column].where(~early), name="Repeat rate (%)", mode="lines+markers", connectgaps=False,
+            line=dict(color=RATE_COLOUR, width=3.5), marker=dict(size=size.marker // 2, color=RATE_COLOUR),
+            hovertemplate="%{y:.1f}%"))
+        if early.any():
+            fig.add_trace(go.Scatter(
+                x=[label for label, e in zip(labels, early) if e], y=table.loc[early, column],
+                name="Undercounted (under 12 months of history)", mode="markers", hovertemplate="%{y:.1f}% (undercounted)",
+                marker=dict(size=size.marker // 2, symbol="circle-open", color=RATE_COLOUR, line=dict(width=3))))
+        fig.add_trace(go.Scatter(
+            x=labels, y=[marac.REPEAT_TARGET_PCT] * len(labels), name=f"Local target ({marac.REPEAT_TARGET_PCT:g}%)",
+            mode="lines", line=dict(color=TARGET_COLOUR, dash="dash", width=3), hoverinfo="skip"))
+        framed = np.r_[table[column].to_numpy(dtype=float), marac.REPEAT_TARGET_PCT]
+    else:
+        fig.add_trace(go.Scatter(
+            x=labels, y=table[column], name=marac.CASES, mode="lines+markers", connectgaps=False,
+            line=dict(color=CASES_COLOUR, width=3.5), marker=dict(size=size.marker // 2, color=CASES_COLOUR),
+            hovertemplate="%{y:,.0f} cases"))
+        framed = table[column].to_numpy(dtype=float)
+    step = -(-len(labels) // BOARD_TICKS[size.legend_below])  # ceiling: labels shown every `step` periods
+    ticks = labels[::-1][::step][::-1]
+    fig.update_layout(
+        title=dict(text=title, yref="container", y=1, yanchor="top"), plot_bgcolor="white", hovermode="x unified",
+        xaxis=dict(showgrid=False, tickmode="array", tickvals=ticks, ticktext=[_two_lines(t) for t in ticks],
+                   tickangle=0),
+    )
+    components.board_frame(fig, framed, stamp, size, tickformat=",d" if measure == marac.CASES else None)
+    if measure == REPEAT_RATE:
+        fig.update_yaxes(ticksuffix="%")
+    hidden = np.flatnonzero(table[column].isna().to_numpy())
+    for i in hidden:  # a category axis places period i at i: its band is i - 0.5 to i + 0.5
+        fig.add_vrect(x0=i - 0.5, x1=i + 0.5, fillcolor=SUPPRESSED_FILL, line_width=0, layer="below")
+        fig.add_annotation(x=labels[i], y=1, yref="paper", yanchor="top", text=f"<b>{marac.SUPPRESSED}</b>",
+                           showarrow=False, font=dict(size=size.label, color="#333"))
+    if len(hidden):  # the key's entry for the bands
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=SUPPRESSED_NAME, hoverinfo="skip",
+                                 marker=dict(symbol="square", size=size.legend, color=SUPPRESSED_FILL,
+                                             line=dict(width=1, color="#999"))))
+    return fig
+
+
+def board_summary(table: pd.DataFrame, title: str, measure: str) -> str:
+    """The board chart in words (its text alternative): the latest period and how many are suppressed."""
+    column = BOARD_COLUMNS[measure]
+    if not len(table):
+        return f"{title}: no complete periods held yet."
+    last = table.iloc[-1]
+    value = last[column]
+    said = (marac.SUPPRESSED + " (suppressed)" if pd.isna(value) else
+            f"{value:.1f}% against the local target of {marac.REPEAT_TARGET_PCT:g}%" if measure == REPEAT_RATE
+            else f"{value:,.0f} cases")
+    hidden = int(table[column].isna().sum())
+    return (f"{title}, {len(table)} periods to {last['period']}: {said}."
+            + (f" {hidden} of the {len(table)} figures are suppressed." if hidden else ""))
+
+
+@callback(
+    Output(BOARD.id("chart"), "figure"),
+    Output(BOARD.id("stamp"), "children"),
+    Output(BOARD.id("chart-summary"), "children"),
+    Output(BOARD.id("notes"), "children"),
+    Output(BOARD.id("board-url"), "search"),
+    Output(BOARD.id("board-link"), "href"),
+    Input(BOARD.id("board-area"), "value"),
+    Input(BOARD.id("board-measure"), "value"),
+    Input(BOARD.id("board-period"), "value"),
+    # A board view moving to a newer store version (dashboard/board.py's minute check) redraws from it.
+    Input(BOARD.id("version"), "data"),
+    # Drawn for the screen's width (set once, in the browser).
+    Input(BOARD.id("screen"), "data"),
+)
+def update_board(area, measure, period, token, width):
+    """The board chart, its stamp and its words, all from the one store version the view is on."""
+    with state.pinned(token):
+        area, period, warnings = _resolve({"area": area, "period": period})
+        measure, more = _board_measure(measure)
+        table = marac.chart_table(_release(), area, period)
+        stamp = board.data_stamp(DATASET)
+        _, problems = _annotations()
+    title = f"{area} - {measure} by {marac.PERIOD_TYPES[period].lower()}"
+    # A phone's title is short, clear of the axis note: the period is under the axis and in its box.
+    shown_title = f"{area} - {measure}" if components.board_sizes(width).legend_below else title
+    figure = board_figure(table, shown_title, measure, stamp, width)
+    notes = [*warnings, *more, *problems]
+    if table[BOARD_COLUMNS[measure]].isna().any():
+        notes.append(f"{marac.SUPPRESSED} marks a suppressed figure: counts under {state.config.suppress_below}, and "
+                     "figures that would give one away, are not shown.")
+    search = "?" + urlencode({"area": area, "period": period})
+    return (figure, stamp, board_summary(table, title, measure), components.notes_block(notes).children,
+            search + "&" + urlencode({"measure": measure}) + "&present=1", search)
+
+
+# The width for the chart and the minute's version check, as on every board view.
+board.register_screen_and_version(BOARD)
