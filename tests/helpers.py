@@ -5,6 +5,8 @@ import time
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 WAIT_SECONDS = 30
 
@@ -88,3 +90,17 @@ def click_ward(driver, graph_css: str, ward_code: str, timeout: float = WAIT_SEC
         .pause(HOVER_SECONDS) \
         .move_to_element_with_offset(canvas, int(point["x"] - point["w"] / 2), int(point["y"] - point["h"] / 2)) \
         .pause(HOVER_SECONDS).click().perform()
+
+
+def sign_in(browser, url: str, name: str, password: str) -> None:
+    """Sign in through the app's own form, and wait until the answer has landed."""
+    browser.get(url + "/login")
+    # The previous sign-in's redirect may still be landing: act on the settled sign-in form only.
+    WebDriverWait(browser, 30).until(
+        lambda b: b.execute_script("return document.readyState") == "complete" and "/login" in b.current_url)
+    browser.find_element(By.ID, "login-username").send_keys(name)
+    browser.find_element(By.ID, "login-password").send_keys(password)
+    submit = browser.find_element(By.ID, "login-submit")
+    submit.click()
+    # Wait for the answer, so the next navigation cannot cancel this sign-in before it is counted.
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(submit))

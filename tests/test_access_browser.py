@@ -9,11 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import screenshot, start_gunicorn, stop
-from helpers import click, wait_for, wait_text
+from helpers import click, sign_in, wait_for, wait_text
 from queries import hate_release, marac, roles, users
 from queries.settings import DEFAULT_SUPPRESS_BELOW
 from queries.store import Store
@@ -38,19 +36,6 @@ def signin_server(tmp_path_factory, demo_dir):
     stop(proc)
 
 
-def _sign_in(browser, url: str, name: str, password: str) -> None:
-    browser.get(url + "/login")
-    # The previous sign-in's redirect may still be landing: act on the settled sign-in form only.
-    WebDriverWait(browser, 30).until(
-        lambda b: b.execute_script("return document.readyState") == "complete" and "/login" in b.current_url)
-    browser.find_element(By.ID, "login-username").send_keys(name)
-    browser.find_element(By.ID, "login-password").send_keys(password)
-    submit = browser.find_element(By.ID, "login-submit")
-    submit.click()
-    # Wait for the answer, so the next navigation cannot cancel this sign-in before it is counted.
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(submit))
-
-
 # Records Content-Security-Policy violations from the first script on (CDP scripts bypass CSP).
 LISTEN_FOR_CSP = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
                   "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile));")
@@ -65,11 +50,11 @@ def test_lock_out_after_five_failures_then_sign_in_switch_session_and_sign_out(s
         wait_text(browser, "h1", "Sign in")
         assert browser.current_url == url + "/login"
         for _ in range(5):
-            _sign_in(browser, url, "lou", "not the password")
-        _sign_in(browser, url, "lou", PASSWORD)
+            sign_in(browser, url, "lou", "not the password")
+        sign_in(browser, url, "lou", PASSWORD)
         wait_text(browser, "#login-error", "Too many failed sign-ins")
 
-        _sign_in(browser, url, "bea", PASSWORD)
+        sign_in(browser, url, "bea", PASSWORD)
         wait_text(browser, "#role-status", "bea (board)")
         browser.get(url + "/marac")  # a board member starts in open session: no MARAC
         wait_text(browser, "#role-refused", "shown only in a closed session")
@@ -100,7 +85,7 @@ def test_idle_session_is_signed_out(signin_server, browser):
     url = signin_server
     browser.delete_all_cookies()
     try:
-        _sign_in(browser, url, "bea", PASSWORD)
+        sign_in(browser, url, "bea", PASSWORD)
         wait_text(browser, "#role-status", "bea (board)")
         time.sleep(IDLE_MINUTES * 60 + 2)
         browser.get(url + "/fire")

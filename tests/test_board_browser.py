@@ -2,7 +2,8 @@
 
 Real gunicorn (the live_server fixture, or its own for the version test) and real headless
 Chromium. Screenshots of every tab's board view at 1280x720, 1920x1080 and 390 px wide are
-saved under screenshots/ (tests/conftest.py `screenshot`) for a person to look at.
+saved under screenshots/ (tests/conftest.py `screenshot`) for a person to look at; MARAC's as
+a board member signed in and switched to a closed session, the only way the board sees it.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from conftest import screenshot, start_gunicorn, stop
-from helpers import legend_names, wait_for, wait_text
-from queries import report, series
+from helpers import click, legend_names, sign_in, wait_for, wait_text
+from queries import marac, report, roles, series, users
 from queries.limits import SERIES_NAMES
+from queries.settings import DEFAULT_SUPPRESS_BELOW
+from queries.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +31,8 @@ BROWSER_DEFAULT = (1600, 2000)  # tests/conftest.py's window
 # The chart must take most of a projector's screen.
 MIN_CHART_SHARE = 0.6
 DASH = "\u2013"
+PASSWORD = "correct horse battery"
+MARAC_NO_WALK = "MARAC: no Current Issues \u2014 the report lists issues for crime groups"
 
 
 def inner_size(driver, width: int, height: int) -> None:
@@ -129,11 +134,86 @@ def test_every_tab_has_a_board_view_that_fits_the_screen_with_its_key_and_stamp(
         screenshot(browser, f"board-{tab}-{size}")
         if size == "390px":
             continue
-        width, height = SCREENS[size]
-        scroll = browser.execute_script("return document.documentElement.scrollHeight")
-        assert scroll <= height, f"{tab} at {size} scrolls ({scroll} px)"
-        chart = browser.find_element(By.ID, f"{tab}-chart").size
-        assert chart["height"] >= MIN_CHART_SHARE * height and chart["width"] >= 0.9 * width
+        fits(browser, size, f"{tab}-chart")
+
+
+def fits(driver, size: str, chart_id: str) -> None:
+    """Nothing scrolls, and the chart takes most of the screen."""
+    width, height = SCREENS[size]
+    scroll = driver.execute_script("return document.documentElement.scrollHeight")
+    assert scroll <= height, f"{chart_id} at {size} scrolls ({scroll} px)"
+    chart = driver.find_element(By.ID, chart_id).size
+    assert chart["height"] >= MIN_CHART_SHARE * height and chart["width"] >= 0.9 * width
+
+
+def stamp_on_screen(driver, chart_id: str):
+    """The chart's "Data as at" line, checked to lie wholly inside the window."""
+    stamp = wait_for(driver, f"#{chart_id} .annotation-text",
+                     condition=lambda els: any("Data as at" in e.text for e in els))
+    box = driver.execute_script("""
+        const el = [...document.querySelectorAll(arguments[0])].find(e => e.textContent.includes('Data as at'));
+        const r = el.getBoundingClientRect();
+        return [r.left, r.top, r.right, r.bottom, window.innerWidth, window.innerHeight];""",
+                                f"#{chart_id} .annotation-text")
+    left, top, right, bottom, width, height = box
+    assert 0 <= left and 0 <= top and right <= width and bottom <= height, box
+    return stamp
+
+
+@pytest.fixture()
+def closed_session(demo_dir, tmp_path_factory, browser):
+    """gunicorn with a board member's account (visitors must sign in), signed in and switched to a
+    closed session in the shared browser, the only way a board member sees MARAC."""
+    state = tmp_path_factory.mktemp("board-state")
+    users.add(state, "bea", roles.BOARD, PASSWORD)
+    marac.release(Store(demo_dir), DEFAULT_SUPPRESS_BELOW, state_dir=state)  # as `import marac` does
+    proc, url = start_gunicorn(demo_dir, workers=1, env_extra={"CSP_STATE_DIR": str(state),
+                                                               "CSP_ANONYMOUS_ROLE": "none"}, ready_path="/login")
+    try:
+        browser.delete_all_cookies()
+        sign_in(browser, url, "bea", PASSWORD)
+        browser.get(url + "/marac?present=1")
+        wait_text(browser, "#role-refused", "shown only in a closed session")  # a board member starts open
+        click(browser, wait_text(browser, "#session-switch", "Open session"))
+        wait_for(browser, ".board-view")  # back on the board view the switch was pressed on
+        yield url
+    finally:
+        browser.delete_all_cookies()
+        stop(proc)
+
+
+def test_marac_board_view_fits_the_screen_with_its_stamp_and_changes_area_in_the_view(closed_session, browser,
+                                                                                      screen):
+    url = closed_session
+    for size in SCREENS:
+        screen(size)
+        browser.get(url + "/marac?present=1")
+        wait_text(browser, "#marac-chart .gtitle", "Force Area - Cases discussed")
+        stamp_on_screen(browser, "marac-chart")
+        assert not browser.find_element(By.CSS_SELECTOR, ".navbar").is_displayed()
+        # Nothing to walk: the bar says so, and a walk key points at that sentence.
+        key = browser.find_element(By.ID, "marac-board-key")
+        assert key.is_displayed() and key.text == MARAC_NO_WALK and not browser.find_elements(By.ID, "marac-board-next")
+        time.sleep(0.5)  # let the chart settle at its final size before the picture
+        screenshot(browser, f"board-marac-{size}")
+        if size == "390px":
+            continue
+        fits(browser, size, "marac-chart")
+        press(browser, "n")
+        wait_for(browser, "#marac-board-key.board-nudge")
+        assert query(browser).get("area", "Force Area") == "Force Area"
+        # The area and the measure change in the view; the address follows, still a board view.
+        Select(browser.find_element(By.ID, "marac-board-area")).select_by_value("Derby City")
+        Select(browser.find_element(By.ID, "marac-board-measure")).select_by_value("Repeat rate")
+        wait_text(browser, "#marac-chart .gtitle", "Derby City - Repeat rate by quarter")
+        wait_for(browser, "body", condition=lambda _: query(browser).get("area") == "Derby City")
+        assert query(browser)["present"] == "1" and browser.find_element(By.CLASS_NAME, "board-view").is_displayed()
+        assert f"Local target ({marac.REPEAT_TARGET_PCT:g}%)" in legend_names(browser, "marac-chart")
+        wait_text(browser, "#marac-chart .annotation-text", "Axis does not start at zero")
+        stamp_on_screen(browser, "marac-chart")
+        time.sleep(0.5)
+        screenshot(browser, f"board-marac-derby-city-repeat-rate-{size}")
+        fits(browser, size, "marac-chart")
 
 
 def test_the_force_total_frames_its_axis_and_says_it_does_not_start_at_zero(live_server, browser, screen):

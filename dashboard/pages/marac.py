@@ -558,7 +558,7 @@ BOARD_COLUMNS = {marac.CASES: "cases", REPEAT_RATE: "repeat_rate"}
 NO_WALK = "MARAC: no Current Issues \u2014 the report lists issues for crime groups"
 # Quarter labels on the x-axis, at most this many (every other one, or fewer, beyond it);
 # the latest period is always labelled.
-BOARD_TICKS = {False: 13, True: 6}  # projector, phone
+BOARD_TICKS = {False: 13, True: 5}  # projector, phone
 SUPPRESSED_NAME = f"Suppressed ({marac.SUPPRESSED})"
 SUPPRESSED_FILL = "#e3e3e3"
 
