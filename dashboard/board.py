@@ -21,15 +21,13 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html, no_update
 
-from dashboard import components, state
+from dashboard import components, state, versioned
 from dashboard.safe import callback
 from queries import datasets, params, report, series
 
 if TYPE_CHECKING:  # trend_tab imports this module
     from dashboard.trend_tab import TrendSpec
 
-MS_PER_SECOND = 1000
-NEWER_DATA = "Newer data available"
 VISUALLY_HIDDEN = "visually-hidden"
 # The keys assets/board.js gives the walk (shown on the buttons' titles and in the README).
 NEXT_KEYS = "Right arrow, N or Page Down"
@@ -121,14 +119,9 @@ def issue_list(spec: "TrendSpec", items: list, here: int | None, walk: report.Wa
 
 def version_parts(spec: "TrendSpec", token: str | None = None) -> list:
     """On every trend page: the store version it was drawn from (`token`, default the current
-    one), the minute check, and the banner."""
-    return [
-        dcc.Store(id=spec.id("version"), data=state.store().token if token is None else token),
-        dcc.Store(id=spec.id("screen")),  # the window's width, for a board chart (assets/board.js)
-        # How often: CSP_VERSION_CHECK_SECONDS (a minute).
-        dcc.Interval(id=spec.id("tick"), interval=state.config.version_check_seconds * MS_PER_SECOND),
-        html.Div(id=spec.id("newer"), role="status"),
-    ]
+    one), the minute check and the banner (dashboard/versioned.py, shared by every page), and
+    the window's width for a board chart (assets/board.js)."""
+    return [*versioned.parts(spec.dataset, token), dcc.Store(id=spec.id("screen"))]
 
 
 def bar(spec: "TrendSpec", area_control, measure_control) -> html.Div:
@@ -228,17 +221,5 @@ def register(spec: "TrendSpec", inputs, values_of, view_of) -> None:
         measure = flag.measure if spec.measure_controls is None else no_update
         return (flag.area, measure, *extras, target)
 
-    @callback(Output(spec.id("version"), "data"), Output(spec.id("newer"), "children"),
-              Input(spec.id("tick"), "n_intervals"), State(spec.id("version"), "data"), State(spec.id("board"), "data"),
-              prevent_initial_call=True)
-    def check_version(_ticks, token, board):
-        """Each minute: a board view moves to a newer store version (its callbacks redraw it whole
-        from that one version); an ordinary page keeps its version and says newer data is there."""
-        current = state.store().snapshot().token
-        if not isinstance(token, str) or token == current:
-            return no_update, no_update
-        if board is True:
-            return current, []
-        return no_update, dbc.Alert([html.Strong(f"{NEWER_DATA}. "), "This page shows the data as it was when opened; ",
-                                     html.A("reload to see the newer data", href="", className="alert-link"), "."],
-                                    color="info", class_name="py-2 mb-2 newer-data")
+    # The minute's check, the same as every page's; a board view follows the newer version.
+    versioned.register(spec.dataset, board_id=spec.id("board"))

@@ -18,8 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from dashboard import components, downloads, state
-from dashboard.safe import callback, page_layout
+from dashboard import components, downloads, state, versioned
+from dashboard.safe import page_layout
 from queries import annotations, geography, marac, marac_ledger, series
 from queries.export import describe_view
 from queries.formats import FORMATS
@@ -109,6 +109,7 @@ def layout(**params) -> html.Div:
         return dbc.Alert(f"MARAC figures are withheld: {exc}", color="danger", id=f"{P}-withheld")
     return html.Div(
         [
+            *versioned.parts(P),  # the version every card of this page reads, and "Newer data available"
             html.Div([dbc.Alert(w, color="warning", class_name="py-1 px-2 mb-1 small", dismissable=True) for w in warnings],
                      id=f"{P}-warnings"),
             dbc.Alert([html.Strong("Aggregates only. "), _suppression_note(threshold)], color="secondary",
@@ -388,7 +389,7 @@ def _population_note() -> tuple[pd.DataFrame, str]:
 # --------------------------------------------------------------------------- callbacks
 
 
-@callback(
+@versioned.callback(P, 
     Output(f"{P}-cases-chart", "figure"),
     Output(f"{P}-repeat-chart", "figure"),
     Output(f"{P}-cases-notes", "children"),
@@ -475,7 +476,7 @@ def _states(*names: str) -> list[State]:
     return [State(f"{P}-{name}", "value") for name in names] + [State(f"{P}-url", "href")]
 
 
-@callback(*downloads.outputs(f"{P}-cases"), *downloads.inputs(f"{P}-cases"), *_states("area", "period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-cases"), *downloads.inputs(f"{P}-cases"), *_states("area", "period"),
           prevent_initial_call=True)
 def download_cases(*args):
     area, period, href = args[len(FORMATS):]
@@ -485,7 +486,7 @@ def download_cases(*args):
                  area, "cases", period)
 
 
-@callback(*downloads.outputs(f"{P}-repeat"), *downloads.inputs(f"{P}-repeat"), *_states("area", "period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-repeat"), *downloads.inputs(f"{P}-repeat"), *_states("area", "period"),
           prevent_initial_call=True)
 def download_repeat(*args):
     area, period, href = args[len(FORMATS):]
@@ -494,7 +495,7 @@ def download_repeat(*args):
                  {"area": area, "period": period}, area, "repeat-rate", period)
 
 
-@callback(*downloads.outputs(f"{P}-periods"), *downloads.inputs(f"{P}-periods"), *_states("area", "period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-periods"), *downloads.inputs(f"{P}-periods"), *_states("area", "period"),
           prevent_initial_call=True)
 def download_periods(*args):
     area, period, href = args[len(FORMATS):]
@@ -503,7 +504,7 @@ def download_periods(*args):
                  {"area": area, "period": period}, area, "periods", period)
 
 
-@callback(*downloads.outputs(f"{P}-split"), *downloads.inputs(f"{P}-split"), *_states("period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-split"), *downloads.inputs(f"{P}-split"), *_states("period"),
           prevent_initial_call=True)
 def download_split(*args):
     period, href = args[len(FORMATS):]
@@ -512,7 +513,7 @@ def download_split(*args):
                  href, {"period": period}, "city-county", period)
 
 
-@callback(*downloads.outputs(f"{P}-agency"), *downloads.inputs(f"{P}-agency"), *_states("area", "period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-agency"), *downloads.inputs(f"{P}-agency"), *_states("area", "period"),
           prevent_initial_call=True)
 def download_agency(*args):
     area, period, href = args[len(FORMATS):]
@@ -522,7 +523,7 @@ def download_agency(*args):
                  {"area": area, "period": year_type}, area, "agencies", year_type)
 
 
-@callback(*downloads.outputs(f"{P}-rate"), *downloads.inputs(f"{P}-rate"), *_states("period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-rate"), *downloads.inputs(f"{P}-rate"), *_states("period"),
           prevent_initial_call=True)
 def download_rate(*args):
     period, href = args[len(FORMATS):]
@@ -531,3 +532,6 @@ def download_rate(*args):
     population, _ = _population_note()
     return _send(marac.rate_table(_release(), population, year_type), "Cases per 10,000 adult females", href,
                  {"period": year_type}, "rate-per-10000", year_type)
+
+
+versioned.register(P)

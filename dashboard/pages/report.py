@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from dashboard import auth, components, state
+from dashboard import auth, components, state, versioned
 from dashboard.safe import callback, page_layout
 from dashboard.report_files import ROUTE, cache_dir
 from queries import commentary, geography, marac, params, report, report_jobs, roles, series
@@ -97,6 +97,7 @@ def layout(month: str | None = None, force: str | None = None, **_params) -> htm
         dbc.Col(dbc.Button("Prepare PDF and Word", id=f"{P}-prepare", color="primary", class_name="mt-4 no-print"), md=3),
     ], class_name="no-print")
     return html.Div([
+        *versioned.parts(P),  # the version this page is drawn from, and "Newer data available"
         warning,
         components.card("Community Safety Partnership Performance Report", [
             _force_links(force),
@@ -154,7 +155,7 @@ def _view(month: str | None, started: bool = False, force: str | None = None):
                    "(it takes about a second a chart).", className="small"), None, None, hidden, True)
 
 
-@callback(
+@versioned.callback(P, 
     Output(f"{P}-status", "children"), Output(f"{P}-downloads", "children"), Output(f"{P}-frame", "src"),
     Output(f"{P}-frame", "style"), Output(f"{P}-poll", "disabled"),
     Input(f"{P}-month", "value"), Input(f"{P}-prepare", "n_clicks"), Input(f"{P}-poll", "n_intervals"),
@@ -226,7 +227,7 @@ def commentary_card(month: str):
     ], id=f"{P}-commentary")
 
 
-@callback(Output(f"{N}-about", "options"), Output(f"{N}-about", "value"),
+@versioned.callback(P, Output(f"{N}-about", "options"), Output(f"{N}-about", "value"),
           Input(f"{P}-month", "value"), Input(f"{N}-area", "value"), State(f"{N}-about", "value"))
 def _about(month, area, current):
     options = _about_options(month, area)
@@ -257,7 +258,7 @@ def _history(notes: commentary.Commentary, key: commentary.Key) -> list:
     return [html.Li(f"v{e.version} {e.action} by {e.author} at {e.at}: {e.text}") for e in reversed(notes.history(key))]
 
 
-@callback(
+@versioned.callback(P, 
     Output(f"{N}-text", "value"), Output(f"{N}-version", "data"), Output(f"{N}-info", "children"),
     Output(f"{N}-message", "children"), Output(f"{N}-history", "children"),
     Input(f"{P}-month", "value"), Input(f"{N}-area", "value"), Input(f"{N}-about", "value"),
@@ -299,3 +300,6 @@ def _commentary(month, area, about, kind, _save, _approve, text, author, base):
 def _kind_shown(about):
     """Drop and add apply to a measure; the area's CSP Activity has no such choice."""
     return {"display": "none"} if about == WHOLE_AREA else {}
+
+
+versioned.register(P)
