@@ -616,7 +616,7 @@ def _register_summary(spec: TrendSpec) -> None:
                         "needed (see the Data tab for missing months).")
         return wide.assign(id=wide[spec.measure_label]).to_dict("records"), components.column_defs(columns), caption
 
-    @versioned.callback(spec.dataset, 
+    @versioned.callback(spec.dataset,
         Output(spec.id("area"), "value"),
         Output(spec.id("measure"), "value"),
         Output(spec.id("neighbourhood"), "data", allow_duplicate=True),
@@ -836,7 +836,7 @@ def _register_grid_export(spec: TrendSpec, part: str, frame_of: Callable) -> Non
 
 
 def _register_map(spec: TrendSpec) -> None:
-    @versioned.callback(spec.dataset, 
+    @versioned.callback(spec.dataset,
         Output(spec.id("drill-map"), "figure"),
         Output(spec.id("drill-map"), "style"),
         Output(spec.id("drill-map-summary"), "children"),

@@ -241,7 +241,7 @@ def _secondary_figure(table: pd.DataFrame, label: str) -> go.Figure:
     return fig
 
 
-@versioned.callback(P, 
+@versioned.callback(P,
     Output(f"{P}-kpi", "children"),
     Output(f"{P}-districts", "rowData"),
     Output(f"{P}-districts", "columnDefs"),

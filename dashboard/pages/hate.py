@@ -211,7 +211,7 @@ def public_figure(frame: pd.DataFrame, title: str, threshold: int) -> go.Figure:
     return fig
 
 
-@versioned.callback(Q, 
+@versioned.callback(Q,
     Output(f"{Q}-chart", "figure"),
     Output(f"{Q}-table", "rowData"),
     Output(f"{Q}-table", "columnDefs"),
@@ -259,7 +259,7 @@ def _ytd(kind, strand, month) -> tuple[pd.DataFrame, str]:
     return text, table.attrs.get("note", "")
 
 
-@versioned.callback(P, 
+@versioned.callback(P,
     Output(f"{P}-ytd", "rowData"),
     Output(f"{P}-ytd", "columnDefs"),
     Output(f"{P}-ytd-note", "children"),
@@ -281,7 +281,7 @@ def update_ytd(kind, strand, month):
             f"Year to date - {_measure(kind, strand)}")
 
 
-@versioned.callback(P, 
+@versioned.callback(P,
     Output(f"{P}-strand-chart", "figure"),
     Output(f"{P}-strands", "rowData"),
     Output(f"{P}-strands", "columnDefs"),
@@ -324,7 +324,7 @@ def strand_figure(table: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
-@versioned.callback(P, 
+@versioned.callback(P,
     Output(f"{P}-outcomes", "rowData"),
     Output(f"{P}-outcomes", "columnDefs"),
     Output(f"{P}-outcome-note", "children"),

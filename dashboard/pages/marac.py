@@ -389,7 +389,7 @@ def _population_note() -> tuple[pd.DataFrame, str]:
 # --------------------------------------------------------------------------- callbacks
 
 
-@versioned.callback(P, 
+@versioned.callback(P,
     Output(f"{P}-cases-chart", "figure"),
     Output(f"{P}-repeat-chart", "figure"),
     Output(f"{P}-cases-notes", "children"),

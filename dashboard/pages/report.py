@@ -148,7 +148,7 @@ def _view(month: str | None, started: bool = False, force: str | None = None):
                    "(it takes about a second a chart).", className="small"), None, None, hidden, True)
 
 
-@versioned.callback(P, 
+@versioned.callback(P,
     Output(f"{P}-status", "children"), Output(f"{P}-downloads", "children"), Output(f"{P}-frame", "src"),
     Output(f"{P}-frame", "style"), Output(f"{P}-poll", "disabled"),
     Input(f"{P}-month", "value"), Input(f"{P}-prepare", "n_clicks"), Input(f"{P}-poll", "n_intervals"),
@@ -263,7 +263,7 @@ def _history(notes: commentary.Commentary, key: commentary.Key) -> list:
     return [html.Li(f"v{e.version} {e.action} by {e.author} at {e.at}: {e.text}") for e in reversed(notes.history(key))]
 
 
-@versioned.callback(P, 
+@versioned.callback(P,
     Output(f"{N}-text", "value"), Output(f"{N}-version", "data"), Output(f"{N}-info", "children"),
     Output(f"{N}-message", "children"), Output(f"{N}-history", "children"),
     Input(f"{P}-month", "value"), Input(f"{N}-area", "value"), Input(f"{N}-about", "value"),
