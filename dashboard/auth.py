@@ -227,12 +227,48 @@ def _resolve_identity(request) -> Identity:
         name = request.headers.get(access_settings.PROXY_USER_HEADER, "").strip()
         role = request.headers.get(access_settings.PROXY_ROLE_HEADER, "").strip()
         if name and role in roles.ROLES:
-            return Identity(name[:64], role, "proxy")
+            return Identity(name[:64], role, "proxy",
+                            proxy_forces(request.headers.get(access_settings.PROXY_FORCES_HEADER, "")))
     user = flask_login.current_user
     if getattr(user, "is_authenticated", False):
         return Identity(user.user.name, user.user.role, "signed in", user.user.forces)
     role, how = anonymous_role(request)
     return Identity("", role, how)
+
+
+# At most this many forces are read from a forces header (England and Wales have 43).
+MAX_PROXY_FORCES = 64
+# What a forces header naming none of the store's forces becomes: a force no store holds, so the
+# user sees no force's data (an empty tuple would mean every force: never the answer to a bad header).
+NO_FORCE = "none-of-this-store"
+
+
+def proxy_forces(header: str) -> tuple[str, ...]:
+    """The forces a trusted proxy's `X-CSP-Forces` names, as the store's slugs; () (every force) when
+    absent or blank.
+
+    Each entry is a police.uk slug or "Falls within" name (as `users add --forces` takes), checked
+    by queries/params.py's `force` parameter against the store's forces. Entries the store does not
+    hold are dropped; a header naming none of them gives NO_FORCE, so it fails closed.
+    """
+    from dashboard import state  # dashboard.state is set up by create_app, after this module loads
+    from queries import params
+
+    entries = [e.strip() for e in str(header or "").split(",") if e.strip()][:MAX_PROXY_FORCES]
+    if not entries:
+        return ()
+    context = params.Context(state.store(), "crime", state.config)
+    forces = []
+    for entry in entries:
+        try:
+            slug = national.find_force(entry).slug
+        except (LookupError, ValueError, national.MissingForces):
+            slug = entry
+        try:
+            forces.append(params.check(FORCE_PARAM, slug, context))
+        except (params.ParamError, LookupError, OSError):
+            continue
+    return tuple(dict.fromkeys(forces)) or (NO_FORCE,)
 
 
 def closed_session() -> bool:

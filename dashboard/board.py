@@ -26,15 +26,13 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html, no_update
 
-from dashboard import components, state
+from dashboard import components, state, versioned
 from dashboard.safe import callback
 from queries import datasets, params, report, series
 
 if TYPE_CHECKING:  # trend_tab imports this module
     from dashboard.trend_tab import TrendSpec
 
-MS_PER_SECOND = 1000
-NEWER_DATA = "Newer data available"
 VISUALLY_HIDDEN = "visually-hidden"
 # The keys assets/board.js gives the walk (shown on the buttons' titles and in the README).
 NEXT_KEYS = "Right arrow, N or Page Down"
@@ -152,14 +150,9 @@ def issue_list(spec: "TrendSpec", items: list, here: int | None, walk: report.Wa
 
 def version_parts(spec: Ids, token: str | None = None) -> list:
     """On every trend page: the store version it was drawn from (`token`, default the current
-    one), the minute check, and the banner."""
-    return [
-        dcc.Store(id=spec.id("version"), data=state.store().token if token is None else token),
-        dcc.Store(id=spec.id("screen")),  # the window's width, for a board chart (assets/board.js)
-        # How often: CSP_VERSION_CHECK_SECONDS (a minute).
-        dcc.Interval(id=spec.id("tick"), interval=state.config.version_check_seconds * MS_PER_SECOND),
-        html.Div(id=spec.id("newer"), role="status"),
-    ]
+    one), the minute check and the banner (dashboard/versioned.py, shared by every page), and
+    the window's width for a board chart (assets/board.js)."""
+    return [*versioned.parts(spec.dataset, token), dcc.Store(id=spec.id("screen"))]
 
 
 def bar(spec: Ids, selectors: list, no_walk: str | None = None) -> html.Div:
@@ -266,22 +259,9 @@ def register(spec: "TrendSpec", inputs, values_of, view_of) -> None:
 
 def register_screen_and_version(spec: Ids) -> None:
     """What every board view registers, walk or not: the window's width for its chart, once
-    (assets/board.js), and the minute's check for a newer store version (and, on an ordinary
-    trend page, the "newer data available" banner)."""
+    (assets/board.js), and the minute's check for a newer store version, the same as every
+    page's (dashboard/versioned.py): a board view follows the newer version, an ordinary page
+    says "Newer data available"."""
     clientside_callback(ClientsideFunction("board", "width"), Output(spec.id("screen"), "data"),
                         Input(spec.id("board"), "data"))
-
-    @callback(Output(spec.id("version"), "data"), Output(spec.id("newer"), "children"),
-              Input(spec.id("tick"), "n_intervals"), State(spec.id("version"), "data"), State(spec.id("board"), "data"),
-              prevent_initial_call=True)
-    def check_version(_ticks, token, board):
-        """Each minute: a board view moves to a newer store version (its callbacks redraw it whole
-        from that one version); an ordinary page keeps its version and says newer data is there."""
-        current = state.store().snapshot().token
-        if not isinstance(token, str) or token == current:
-            return no_update, no_update
-        if board is True:
-            return current, []
-        return no_update, dbc.Alert([html.Strong(f"{NEWER_DATA}. "), "This page shows the data as it was when opened; ",
-                                     html.A("reload to see the newer data", href="", className="alert-link"), "."],
-                                    color="info", class_name="py-2 mb-2 newer-data")
+    versioned.register(spec.dataset, board_id=spec.id("board"))

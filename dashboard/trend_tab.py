@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 
 from dashboard import board as board_view
-from dashboard import auth, components, controls, downloads, map_card, method, shell, state
+from dashboard import auth, components, controls, downloads, map_card, method, shell, state, versioned
 from dashboard.safe import callback, clicked_id
 from queries import datasets, geography, limits, params, report, series, summaries
 from queries.export import describe_view
@@ -434,7 +434,7 @@ def _register_selectors(spec: TrendSpec) -> None:
     """A new year lists its months and keeps the month if held, else the latest held (the report is
     "up to and including"); a new area clears the neighbourhood (it belongs to one CSP)."""
 
-    @callback(Output(spec.id("month"), "options"), Output(spec.id("month"), "value"),
+    @versioned.callback(spec.dataset, Output(spec.id("month"), "options"), Output(spec.id("month"), "value"),
               Input(spec.id("fy"), "value"), Input(spec.id("force"), "value"), State(spec.id("month"), "value"),
               prevent_initial_call=True)
     def fy_changed(fy, force, month):
@@ -451,7 +451,7 @@ def _register_selectors(spec: TrendSpec) -> None:
     def area_changed(_area):
         return None
 
-    @callback(Output(spec.id("area"), "options"), Output(spec.id("area"), "value", allow_duplicate=True),
+    @versioned.callback(spec.dataset, Output(spec.id("area"), "options"), Output(spec.id("area"), "value", allow_duplicate=True),
               Input(spec.id("force"), "value"), prevent_initial_call=True)
     def force_changed(force):
         """Another force lists its own areas and opens on its force area (names are unique only within a force)."""
@@ -610,7 +610,7 @@ def _register_summary(spec: TrendSpec) -> None:
                         "needed (see the Data tab for missing months).")
         return wide.assign(id=wide[spec.measure_label]).to_dict("records"), components.column_defs(columns), caption
 
-    @callback(
+    @versioned.callback(spec.dataset,
         Output(spec.id("area"), "value"),
         Output(spec.id("measure"), "value"),
         Output(spec.id("neighbourhood"), "data", allow_duplicate=True),
@@ -830,7 +830,7 @@ def _register_grid_export(spec: TrendSpec, part: str, frame_of: Callable) -> Non
 
 
 def _register_map(spec: TrendSpec) -> None:
-    @callback(
+    @versioned.callback(spec.dataset,
         Output(spec.id("drill-map"), "figure"),
         Output(spec.id("drill-map"), "style"),
         Output(spec.id("drill-map-summary"), "children"),

@@ -20,6 +20,9 @@ DEFAULT_IDLE_MINUTES = 30.0
 # Headers a trusted reverse proxy sets after its own sign-on (documented in docs/security.md).
 PROXY_USER_HEADER = "X-CSP-User"
 PROXY_ROLE_HEADER = "X-CSP-Role"
+# Optional: the forces the proxy's user may see, comma-separated police.uk slugs or "Falls within"
+# names (dashboard/auth.py `proxy_forces`); absent or blank: every force of the store.
+PROXY_FORCES_HEADER = "X-CSP-Forces"
 
 
 @dataclass(frozen=True)

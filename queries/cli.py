@@ -277,11 +277,13 @@ def report_command(args, config: settings.Settings) -> int:
     fmt = args.format or args.out.suffix.lstrip(".").lower()
     if fmt not in report_output.FORMATS:
         raise ValueError(f"--format: give pdf, docx or html (or an --out file ending in one), not {fmt!r}")
-    from queries.commentary import Commentary
+    from queries import commentary
 
     store = Store(args.data_dir).snapshot()
     month = report.check_month(store, args.month, force=args.force)
-    notes = Commentary(config.state_dir).approved_for_month(f"{month:%Y-%m}")
+    # The force's own commentary only: area names ("Force Area") repeat across forces.
+    notes = commentary.for_store(config.state_dir, store.data_dir).approved_for_month(
+        f"{month:%Y-%m}", commentary.force_of(store.data_dir, args.force))
     built = report.build_report(store, month, args.method, args.k, config.min_significant, areas=args.area,
                                 suppress_below=config.suppress_below, notes=notes,
                                 closed_session=args.session == report_output.CLOSED_SESSION, state_dir=config.state_dir,

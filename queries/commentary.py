@@ -1,5 +1,11 @@
-"""Analysts' commentary and "Community Safety Partnership (CSP) Activity", per area,
+"""Analysts' commentary and "Community Safety Partnership (CSP) Activity", per force, area,
 measure and month, stored durably in SQLite in the state directory.
+
+Keyed by force because area names repeat across forces: every force has a "Force Area", so
+in a store of two forces the text written about one force's Force Area must never print in
+the other's report. A database written before the force was part of the key is migrated on
+first open: its rows belong to the store's first force (the only force commentary could be
+written for then).
 
 The packs complain that spreadsheets "do not provide any auditable history", so every
 save and approval is kept (author, time, text). Several gunicorn workers and several
@@ -36,20 +42,23 @@ MAX_NAME = 200
 BUSY_TIMEOUT_MS = 10_000  # another worker's write waits this long before we give up
 MONTH_TEXT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
-SCHEMA = """
+ENTRY_COLUMNS = ("version INTEGER NOT NULL, text TEXT NOT NULL, author TEXT NOT NULL, saved_at TEXT NOT NULL, "
+                 "approved_version INTEGER, approved_text TEXT, approved_by TEXT, approved_at TEXT")
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS entries (
-    area TEXT NOT NULL, measure TEXT NOT NULL, month TEXT NOT NULL, kind TEXT NOT NULL,
-    version INTEGER NOT NULL, text TEXT NOT NULL, author TEXT NOT NULL, saved_at TEXT NOT NULL,
-    approved_version INTEGER, approved_text TEXT, approved_by TEXT, approved_at TEXT,
-    PRIMARY KEY (area, measure, month, kind)
+    force TEXT NOT NULL, area TEXT NOT NULL, measure TEXT NOT NULL, month TEXT NOT NULL, kind TEXT NOT NULL,
+    {ENTRY_COLUMNS},
+    PRIMARY KEY (force, area, measure, month, kind)
 );
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    area TEXT NOT NULL, measure TEXT NOT NULL, month TEXT NOT NULL, kind TEXT NOT NULL,
+    force TEXT NOT NULL, area TEXT NOT NULL, measure TEXT NOT NULL, month TEXT NOT NULL, kind TEXT NOT NULL,
     version INTEGER NOT NULL, action TEXT NOT NULL, text TEXT NOT NULL, author TEXT NOT NULL, at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS history_key ON history (area, measure, month, kind);
+CREATE INDEX IF NOT EXISTS history_key ON history (force, area, measure, month, kind);
 """
+# The key's columns, in Key.params() order, for every WHERE clause.
+KEY_WHERE = "force = ? AND area = ? AND measure = ? AND month = ? AND kind = ?"
 
 
 class CommentaryError(ValueError):
@@ -69,27 +78,31 @@ class Conflict(CommentaryError):
 
 @dataclass(frozen=True)
 class Key:
-    """What a piece of text is about: area, measure ("" for the area as a whole), month (YYYY-MM), kind."""
+    """What a piece of text is about: area, measure ("" for the area as a whole), month (YYYY-MM), kind,
+    and the force (slug) whose area it is: area names such as "Force Area" repeat across forces."""
 
     area: str
     measure: str
     month: str
     kind: str
+    force: str
 
     def checked(self) -> "Key":
         if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise CommentaryError(f"kind {str(self.kind)[:60]!r}: choose one of {', '.join(KINDS)}")
         if not isinstance(self.month, str) or not MONTH_TEXT.match(self.month):
             raise CommentaryError(f"month {self.month!r}: give it as YYYY-MM")
-        for field, value in (("area", self.area), ("measure", self.measure)):
+        for field, value in (("area", self.area), ("measure", self.measure), ("force", self.force)):
             if not isinstance(value, str) or len(value) > MAX_NAME or any(ord(c) < 32 for c in value):
                 raise CommentaryError(f"{field} {value!r} is not a valid name")
         if not self.area.strip():
             raise CommentaryError("area is required")
+        if not self.force.strip():
+            raise CommentaryError("force is required")
         return self
 
     def params(self) -> list[str]:
-        return [self.area, self.measure, self.month, self.kind]
+        return [self.force, self.area, self.measure, self.month, self.kind]
 
 
 @dataclass(frozen=True)
@@ -131,13 +144,20 @@ def _author(author: str) -> str:
 
 
 class Commentary:
-    """The commentary database in a state directory (created on first use)."""
+    """The commentary database in a state directory (created on first use).
 
-    def __init__(self, state_dir: Path | str):
+    `first_force`: the store's first force (slug), which owns the rows of a database written
+    before commentary was keyed by force (see the module docstring).
+    """
+
+    def __init__(self, state_dir: Path | str, first_force: str):
         self.path = Path(state_dir) / DB_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.executescript(SCHEMA)
+        with self._write() as con:
+            _migrate_to_forces(con, first_force)
+            for statement in SCHEMA.split(";"):  # executescript would commit the transaction
+                if statement.strip():
+                    con.execute(statement)
 
     @contextmanager
     def _connect(self):
@@ -168,7 +188,7 @@ class Commentary:
     def _get(self, con, key: Key) -> Entry | None:
         row = con.execute(
             "SELECT version, text, author, saved_at, approved_version, approved_text, approved_by, approved_at "
-            "FROM entries WHERE area = ? AND measure = ? AND month = ? AND kind = ?", key.params()).fetchone()
+            f"FROM entries WHERE {KEY_WHERE}", key.params()).fetchone()
         return self._entry(key, row)
 
     def get(self, key: Key) -> Entry | None:
@@ -190,14 +210,13 @@ class Commentary:
                 raise Conflict(text, current)
             at = _now()
             if current is None:
-                con.execute("INSERT INTO entries (area, measure, month, kind, version, text, author, saved_at) "
-                            "VALUES (?, ?, ?, ?, 1, ?, ?, ?)", [*key.params(), text, author, at])
+                con.execute("INSERT INTO entries (force, area, measure, month, kind, version, text, author, saved_at) "
+                            "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)", [*key.params(), text, author, at])
             else:
-                con.execute("UPDATE entries SET version = ?, text = ?, author = ?, saved_at = ? "
-                            "WHERE area = ? AND measure = ? AND month = ? AND kind = ?",
+                con.execute(f"UPDATE entries SET version = ?, text = ?, author = ?, saved_at = ? WHERE {KEY_WHERE}",
                             [version + 1, text, author, at, *key.params()])
-            con.execute("INSERT INTO history (area, measure, month, kind, version, action, text, author, at) "
-                        "VALUES (?, ?, ?, ?, ?, 'saved', ?, ?, ?)", [*key.params(), version + 1, text, author, at])
+            con.execute("INSERT INTO history (force, area, measure, month, kind, version, action, text, author, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 'saved', ?, ?, ?)", [*key.params(), version + 1, text, author, at])
             return self._get(con, key)
 
     def approve(self, key: Key, author: str, version: int) -> Entry:
@@ -211,25 +230,66 @@ class Commentary:
                 raise Conflict(f"(approval of version {version})", current)
             at = _now()
             con.execute("UPDATE entries SET approved_version = version, approved_text = text, approved_by = ?, "
-                        "approved_at = ? WHERE area = ? AND measure = ? AND month = ? AND kind = ?",
-                        [author, at, *key.params()])
-            con.execute("INSERT INTO history (area, measure, month, kind, version, action, text, author, at) "
-                        "VALUES (?, ?, ?, ?, ?, 'approved', ?, ?, ?)", [*key.params(), version, current.text, author, at])
+                        f"approved_at = ? WHERE {KEY_WHERE}", [author, at, *key.params()])
+            con.execute("INSERT INTO history (force, area, measure, month, kind, version, action, text, author, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?)",
+                        [*key.params(), version, current.text, author, at])
             return self._get(con, key)
 
     def history(self, key: Key) -> list[Event]:
         """Every save and approval of a key, oldest first: the auditable history."""
         key = key.checked()
         with self._connect() as con:
-            rows = con.execute("SELECT version, action, text, author, at FROM history "
-                               "WHERE area = ? AND measure = ? AND month = ? AND kind = ? ORDER BY id", key.params())
+            rows = con.execute(f"SELECT version, action, text, author, at FROM history WHERE {KEY_WHERE} ORDER BY id",
+                               key.params())
             return [Event(*row) for row in rows.fetchall()]
 
-    def approved_for_month(self, month: str) -> dict[tuple[str, str, str], tuple[str, str]]:
-        """{(area, measure, kind): (approved text, approved by)} for a month: what the board's report prints."""
-        if not MONTH_TEXT.match(month or ""):
+    def approved_for_month(self, month: str, force: str) -> dict[tuple[str, str, str], tuple[str, str]]:
+        """{(area, measure, kind): (approved text, approved by)} for one force's month: what its report prints."""
+        if not isinstance(month, str) or not MONTH_TEXT.match(month):
             raise CommentaryError(f"month {month!r}: give it as YYYY-MM")
+        if not isinstance(force, str) or not force.strip():
+            raise CommentaryError("force is required")
         with self._connect() as con:
-            rows = con.execute("SELECT area, measure, kind, approved_text, approved_by FROM entries "
-                               "WHERE month = ? AND approved_version IS NOT NULL AND approved_text <> ''", [month])
+            rows = con.execute("SELECT area, measure, kind, approved_text, approved_by FROM entries WHERE force = ? "
+                               "AND month = ? AND approved_version IS NOT NULL AND approved_text <> ''", [force, month])
             return {(a, m, k): (t, by) for a, m, k, t, by in rows.fetchall()}
+
+
+def _columns(con, table: str) -> list[str]:
+    return [row[1] for row in con.execute(f"PRAGMA table_info({table})").fetchall()]
+
+
+def _migrate_to_forces(con, first_force: str) -> None:
+    """A database from before commentary was keyed by force: its rows become the first force's.
+
+    The primary key changes, which SQLite cannot alter, so `entries` is copied into a new table
+    (inside the caller's write transaction: every worker sees the old table or the new, whole).
+    """
+    if not isinstance(first_force, str) or not first_force.strip():
+        raise CommentaryError("the store's first force is needed to open the commentary")
+    old_entries = _columns(con, "entries")
+    if old_entries and "force" not in old_entries:
+        con.execute("ALTER TABLE entries RENAME TO entries_before_forces")
+        con.execute(SCHEMA.split(";")[0])  # the new entries table (executescript would end the transaction)
+        moved = "area, measure, month, kind, version, text, author, saved_at, approved_version, approved_text, " \
+                "approved_by, approved_at"
+        con.execute(f"INSERT INTO entries (force, {moved}) SELECT ?, {moved} FROM entries_before_forces", [first_force])
+        con.execute("DROP TABLE entries_before_forces")
+    old_history = _columns(con, "history")
+    if old_history and "force" not in old_history:
+        con.execute("ALTER TABLE history ADD COLUMN force TEXT NOT NULL DEFAULT ''")
+        con.execute("UPDATE history SET force = ?", [first_force])
+        con.execute("DROP INDEX IF EXISTS history_key")
+
+
+def force_of(data_dir: Path, force: str | None = None) -> str:
+    """The slug commentary is kept under for a force (slug or name; None: the store's first force)."""
+    from queries import geography
+
+    return geography.areas(Path(data_dir), force or None).force.slug
+
+
+def for_store(state_dir: Path | str, data_dir: Path) -> Commentary:
+    """The commentary of the store at `data_dir` (its first force owns rows from before forces were keyed)."""
+    return Commentary(state_dir, force_of(data_dir))

@@ -272,12 +272,28 @@ def _hidden_keys(published_: list[Published]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates() if frames else pd.DataFrame(columns=KEY)
 
 
-def _with_mask(rel: hate_release.PublicRelease, kept: Published) -> hate_release.PublicRelease:
-    """`rel` showing exactly what the ledger says it showed (a version released before is read back)."""
-    hidden = set(map(tuple, kept.cells[kept.cells["shown"].isna()][KEY].itertuples(index=False, name=None)))
-    keys = rel.cells[KEY].assign(month=pd.to_datetime(rel.cells["month"])).itertuples(index=False, name=None)
-    cells = rel.cells.assign(suppressed=np.array([k in hidden for k in keys], dtype=bool))
-    return hate_release.PublicRelease(cells, rel.threshold, rel.base, rel.counties, rel.relations)
+def from_ledger(kept: Published, threshold: int) -> hate_release.PublicRelease:
+    """A version released before, rebuilt from what the ledger kept: its counts, its county rows and
+    its mask (the cells it showed as hidden). No suppression runs: the figures are the ones the
+    public saw, cell for cell, and a request pays only for reading them back.
+
+    The unitaries are the areas of the kept cells, in the order they were released, that are
+    neither a county's CSP nor a summary row (so the cells come back in the same order).
+    """
+    counties = dict(kept.counties)
+    in_counties = {c for csps in counties.values() for c in csps}
+    summary_rows = {*counties, geography.FORCE, geography.OUTSIDE, geography.UNALLOCATED}
+    unitaries = [a for a in dict.fromkeys(kept.cells["area"]) if a not in in_counties and a not in summary_rows]
+    counts = kept.base.rename("count").reset_index()
+    shape = hate_release.structure(counts, counties={name: list(csps) for name, csps in counties.items()},
+                                   unitaries=unitaries, ytd=bool((kept.cells["period_type"] == hate_release.YTD).any()))
+    hidden = set(map(tuple, kept.cells[kept.cells["shown"].isna()][KEY].assign(
+        month=lambda f: pd.to_datetime(f["month"])).itertuples(index=False, name=None)))
+    mask = np.array([key in hidden for key in shape.keys], dtype=bool)
+    if len(shape.keys) != len(kept.cells):
+        raise DisclosureError("the hate crime ledger's release for this version cannot be rebuilt cell for cell; "
+                              "nothing was released")
+    return shape.release(mask, threshold)
 
 
 def _shown_keys(published_: list[Published]) -> pd.DataFrame:
@@ -324,8 +340,8 @@ def release_through_ledger(state_dir: Path | None, version: str, build, threshol
     """
     ledger = entries(state_dir) if state_dir is not None else [(str(i), p) for i, p in enumerate(earlier or [])]
     mine = [p for v, p in ledger if v == version]
-    if mine:
-        return _with_mask(build(_hidden_keys(mine), None), mine[0])
+    if mine:  # released before: read back, no suppression in the request path
+        return from_ledger(mine[0], threshold)
     before = [p for _, p in ledger]
     extra = pd.DataFrame(columns=KEY)
     result, cache = None, {}

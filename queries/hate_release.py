@@ -108,6 +108,46 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW, *,
     (CELL_KEY + shown) published earlier; one that still holds the same figure is public
     already, so it is never chosen as a complement (hiding it again would protect nothing).
     """
+    shape = structure(base, counties=counties, unitaries=unitaries, ytd=ytd)
+    keys, array, relations = shape.keys, shape.values, shape.relations
+    pinned = None
+    if hidden is not None and len(hidden):
+        wanted = set(map(tuple, hidden[CELL_KEY].assign(month=pd.to_datetime(hidden["month"])).itertuples(
+            index=False, name=None)))
+        pinned = np.array([k in wanted for k in keys], dtype=bool)
+    fixed = None
+    if shown_before is not None and len(shown_before):
+        earlier = {(*k, ): v for *k, v in shown_before[CELL_KEY + ["shown"]].assign(
+            month=pd.to_datetime(shown_before["month"])).itertuples(index=False, name=None)}
+        fixed = np.array([earlier.get(k) == v for k, v in zip(keys, array)], dtype=bool)
+    suppressed, _ = marac.protect(array, relations, threshold, hidden=pinned, fixed=fixed)
+    return shape.release(suppressed, threshold)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Every public cell of a release (in release order), its true value and the sums tying cells
+    together, before anything is hidden: what `build` protects, and what a release kept in the
+    ledger is rebuilt on with the ledger's own mask (no suppression run again)."""
+
+    keys: list  # CELL_KEY tuples
+    values: np.ndarray  # true counts, float
+    relations: list  # (total cell, [part cells])
+    counts: pd.Series  # kind, strand, area, month -> count, every combination
+    counties: tuple  # ((county row, (its CSPs, ...)), ...)
+
+    def release(self, suppressed: np.ndarray, threshold: int) -> PublicRelease:
+        """The release showing every cell but those `suppressed` marks."""
+        cells = pd.DataFrame(self.keys, columns=CELL_KEY)
+        cells["value"] = self.values.astype(int)
+        cells["suppressed"] = np.asarray(suppressed, dtype=bool)
+        return PublicRelease(cells=cells, threshold=threshold, base=self.counts, counties=self.counties,
+                             relations=self.relations)
+
+
+def structure(base: pd.DataFrame, *, counties: dict[str, list[str]], unitaries: list[str],
+              ytd: bool = False) -> Structure:
+    """The cells, values and sums of the release of `base` (see `build` for the arguments)."""
     county_csps = [c for csps in counties.values() for c in csps]
     base = base.assign(month=pd.to_datetime(base["month"]))
     kinds = sorted(base["kind"].unique())
@@ -162,22 +202,7 @@ def build(base: pd.DataFrame, threshold: int = DEFAULT_SUPPRESS_BELOW, *,
                         relations.append((add((kind, strand, area, YTD, month), sum(values[p] for p in parts)), parts))
     array = np.array(values)
     marac.check_relations(array, relations)
-    cells = pd.DataFrame(keys, columns=CELL_KEY)
-    pinned = None
-    if hidden is not None and len(hidden):
-        wanted = set(map(tuple, hidden[CELL_KEY].assign(month=pd.to_datetime(hidden["month"])).itertuples(
-            index=False, name=None)))
-        pinned = np.array([k in wanted for k in keys], dtype=bool)
-    fixed = None
-    if shown_before is not None and len(shown_before):
-        earlier = {(*k, ): v for *k, v in shown_before[CELL_KEY + ["shown"]].assign(
-            month=pd.to_datetime(shown_before["month"])).itertuples(index=False, name=None)}
-        fixed = np.array([earlier.get(k) == v for k, v in zip(keys, values)], dtype=bool)
-    suppressed, _ = marac.protect(array, relations, threshold, hidden=pinned, fixed=fixed)
-    cells["value"] = array.astype(int)
-    cells["suppressed"] = suppressed
-    return PublicRelease(cells=cells, threshold=threshold, base=counts, counties=tuple((name, tuple(csps)) for name, csps in counties.items()),
-                         relations=relations)
+    return Structure(keys, array, relations, counts, tuple((name, tuple(csps)) for name, csps in counties.items()))
 
 
 def layout(own: geography.ForceAreas) -> dict:

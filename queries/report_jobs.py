@@ -67,11 +67,13 @@ class Job:
         return all(p.exists() for p in self.files().values())
 
 
-def approved_notes(state_dir: Path | None, month: pd.Timestamp) -> dict:
-    """The month's approved commentary and CSP Activity, for the report."""
+def approved_notes(state_dir: Path | None, month: pd.Timestamp, data_dir: Path, force: str | None = None) -> dict:
+    """One force's approved commentary and CSP Activity for the month (None: the store's first force),
+    for its report: another force's "Force Area" text never prints here."""
     if state_dir is None:
         return {}
-    return commentary.Commentary(state_dir).approved_for_month(f"{pd.Timestamp(month):%Y-%m}")
+    notes = commentary.for_store(state_dir, data_dir)
+    return notes.approved_for_month(f"{pd.Timestamp(month):%Y-%m}", commentary.force_of(data_dir, force))
 
 
 def _write_status(folder: Path, **status) -> None:
@@ -130,7 +132,7 @@ def run(job: Job) -> int:
                 raise RuntimeError(f"the store changed (now version {current.key}) before this report was built; "
                                    "reload the page")
             _write_status(job.folder, state=RUNNING, stage="Calculating limits", done=0, total=0, error="")
-            notes = approved_notes(job.state_dir, job.month)
+            notes = approved_notes(job.state_dir, job.month, job.data_dir, job.force or None)
             if report.notes_key(notes) != job.notes_key:
                 raise RuntimeError("the approved commentary changed before this report was built; reload the page")
             built = report.build_report(store, job.month, job.method, job.k, job.min_significant,

@@ -227,6 +227,9 @@ def drilldown(
 # --------------------------------------------------------------------------- rolling 12 months
 
 
+MONTHS_IN_WINDOW = 12  # Table 1 sums twelve months each side
+
+
 def _held_suffix(missing: int) -> str:
     """A column label's warning that its window sums fewer than 12 months."""
     return f" ({12 - missing} of 12 months held)" if missing else ""
@@ -268,11 +271,14 @@ def rolling_12(store: Store, dataset: str, measure: str, report_month: pd.Timest
     missing_previous = int((~previous.isin(held)).sum())
     label_now = f"12 Months to {report_month:%b %Y}" + _held_suffix(missing_current)
     label_then = f"12 Months to {previous[-1]:%b %Y}" + _held_suffix(missing_previous)
+    # A window holding none of its 12 months has no total: blank (NaN), never 0, since a gap is not a zero.
     table = pd.DataFrame(
         {
             "Area": by_area.index,
-            label_then: by_area["previous"].to_numpy(),
-            label_now: by_area["current"].to_numpy(),
+            label_then: by_area["previous"].to_numpy(dtype=float) if missing_previous < MONTHS_IN_WINDOW
+            else np.full(len(by_area), np.nan),
+            label_now: by_area["current"].to_numpy(dtype=float) if missing_current < MONTHS_IN_WINDOW
+            else np.full(len(by_area), np.nan),
         }
     )
     complete = missing_current == 0 and missing_previous == 0

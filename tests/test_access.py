@@ -400,8 +400,8 @@ def test_board_reads_the_report_but_a_crafted_save_or_approve_gets_403(secured):
     for button in ("save", "approve"):
         refused = _call(board, url, _note(deps, button, "board was here"))
         assert refused.status_code == 403 and "commentary" in refused.text
-    assert "board was here" not in json.dumps([e.text for e in commentary.Commentary(state).history(
-        commentary.Key("Force Area", "", "2026-10", commentary.ACTIVITY))])
+    assert "board was here" not in json.dumps([e.text for e in commentary.Commentary(state, "derbyshire").history(
+        commentary.Key("Force Area", "", "2026-10", commentary.ACTIVITY, "derbyshire"))])
     # The report's files are the board's to read and download (404 here: this one was never prepared).
     assert board.get(url + REPORT_FILE + "pdf", timeout=30).status_code == 404
 
@@ -416,7 +416,7 @@ def _cached_reports(state: Path, data_dir: Path, month: str) -> dict[bool, str]:
         job = report_jobs.Job(store.data_dir, report_output.cache_dir_for(config), report.store_version(store).key,
                               pd.Timestamp(month), config.limit_method, config.k, config.min_significant,
                               config.suppress_below, config.state_dir,
-                              report.notes_key(report_jobs.approved_notes(config.state_dir, pd.Timestamp(month))), closed)
+                              report.notes_key(report_jobs.approved_notes(config.state_dir, pd.Timestamp(month), data_dir)), closed)
         job.folder.mkdir(parents=True, exist_ok=True)
         for fmt, path in job.files().items():
             path.write_text(f"{report_output.session_word(closed)} session report ({fmt})")
@@ -464,7 +464,8 @@ def test_analyst_saves_and_approves_commentary(secured):
     approve["state"] = [dict(s, value=1) if s["id"] == "commentary-version" else s for s in approve["state"]]
     approved = _call(analyst, url, approve)
     assert approved.status_code == 200 and "approved" in approved.text
-    entry = commentary.Commentary(state).get(commentary.Key("Force Area", "", "2026-10", commentary.ACTIVITY))
+    entry = commentary.Commentary(state, "derbyshire").get(
+        commentary.Key("Force Area", "", "2026-10", commentary.ACTIVITY, "derbyshire"))
     assert entry.approved_is_current and entry.text == "Analyst's note on October."
 
 

@@ -37,7 +37,9 @@ def two_force_server(tmp_path_factory):
     assert imported.returncode == 0, imported.stderr
     for name, (role, forces) in ACCOUNTS.items():
         users.add(state, name, role, PASSWORD, forces)
-    proc, url = start_gunicorn(data_dir, workers=2, env_extra={"CSP_STATE_DIR": str(state)})
+    # Proxy sign-on trusted from this computer too (the app's own sign-in works beside it).
+    proc, url = start_gunicorn(data_dir, workers=2, env_extra={"CSP_STATE_DIR": str(state), "CSP_AUTH": "proxy",
+                                                               "CSP_TRUSTED_PROXIES": "127.0.0.1/32"})
     deps = requests.get(url + "/_dash-dependencies", timeout=30).json()
     yield url, deps
     stop(proc)
@@ -99,3 +101,33 @@ def test_a_page_opened_for_another_force_says_so_and_the_select_offers_only_thei
     assert "force-refused" not in text
     everyone = _page(_signed_in(url, "all"), url, "/")
     assert "Derbyshire Constabulary" in everyone and "Leicestershire Police" in everyone
+
+
+def _as_proxy_user(forces: str | None) -> requests.Session:
+    """A visitor a trusted proxy signed in as an analyst, naming `forces` in X-CSP-Forces (None: no header)."""
+    session = requests.Session()
+    session.headers.update({"X-CSP-User": "pat@example.org", "X-CSP-Role": roles.ANALYST})
+    if forces is not None:
+        session.headers["X-CSP-Forces"] = forces
+    return session
+
+
+def test_a_proxy_sign_on_limits_the_user_to_the_forces_its_header_names(two_force_server):
+    url, deps = two_force_server
+    for named in ("Leicestershire Police", "leicestershire", "leicestershire , atlantis"):  # names or slugs
+        lee = _as_proxy_user(named)
+        assert _call(lee, url, chart(deps, "derbyshire")).status_code == 403, named
+        assert _call(lee, url, chart(deps, "leicestershire")).status_code == 200, named
+    both = _as_proxy_user("derbyshire,leicestershire")
+    assert all(_call(both, url, chart(deps, f)).status_code == 200 for f in ("derbyshire", "leicestershire"))
+
+
+def test_a_proxy_user_without_a_forces_header_sees_every_force_and_one_naming_none_sees_none(two_force_server):
+    url, deps = two_force_server
+    for header in (None, "", ", ,"):
+        everyone = _as_proxy_user(header)
+        assert all(_call(everyone, url, chart(deps, f)).status_code == 200 for f in ("derbyshire", "leicestershire"))
+    nobody = _as_proxy_user("atlantis")  # a header naming no force of this store fails closed, never "all"
+    for force in ("derbyshire", "leicestershire"):
+        refused = _call(nobody, url, chart(deps, force))
+        assert refused.status_code == 403 and "none of this store's forces" in refused.text

@@ -7,12 +7,13 @@ import pytest
 
 from queries.commentary import ACTIVITY, COMMENTARY, Commentary, CommentaryError, Conflict, Key
 
-KEY = Key("Erewash", "Violence without Injury", "2025-09", COMMENTARY)
+FORCE = "derbyshire"
+KEY = Key("Erewash", "Violence without Injury", "2025-09", COMMENTARY, FORCE)
 
 
 def test_a_save_is_durable_with_author_time_and_history(tmp_path):
-    Commentary(tmp_path).save(KEY, "  Rise linked to two licensed premises.  ", "A. Analyst", base_version=0)
-    store = Commentary(tmp_path)  # a fresh connection, as another worker would open
+    Commentary(tmp_path, FORCE).save(KEY, "  Rise linked to two licensed premises.  ", "A. Analyst", base_version=0)
+    store = Commentary(tmp_path, FORCE)  # a fresh connection, as another worker would open
     entry = store.get(KEY)
     assert (entry.version, entry.text, entry.author) == (1, "Rise linked to two licensed premises.", "A. Analyst")
     assert entry.saved_at.endswith("+00:00")
@@ -21,7 +22,7 @@ def test_a_save_is_durable_with_author_time_and_history(tmp_path):
 
 
 def test_a_second_save_from_the_same_version_is_refused_showing_both_texts(tmp_path):
-    store = Commentary(tmp_path)
+    store = Commentary(tmp_path, FORCE)
     store.save(KEY, "first draft", "A", base_version=0)
     store.save(KEY, "A's edit", "A", base_version=1)
     with pytest.raises(Conflict) as refused:
@@ -32,12 +33,12 @@ def test_a_second_save_from_the_same_version_is_refused_showing_both_texts(tmp_p
 
 
 def test_only_approved_text_reaches_the_report_and_stays_fixed_until_reapproved(tmp_path):
-    store = Commentary(tmp_path)
+    store = Commentary(tmp_path, FORCE)
     store.save(KEY, "draft one", "A", base_version=0)
-    assert store.approved_for_month("2025-09") == {}
+    assert store.approved_for_month("2025-09", FORCE) == {}
     store.approve(KEY, "Lead Analyst", version=1)
     store.save(KEY, "draft two, not yet approved", "A", base_version=1)
-    assert store.approved_for_month("2025-09") == {("Erewash", "Violence without Injury", COMMENTARY): ("draft one", "Lead Analyst")}
+    assert store.approved_for_month("2025-09", FORCE) == {("Erewash", "Violence without Injury", COMMENTARY): ("draft one", "Lead Analyst")}
     assert not store.get(KEY).approved_is_current
     with pytest.raises(Conflict):
         store.approve(KEY, "Lead Analyst", version=1)  # approving a version that is no longer the one on screen
@@ -45,39 +46,39 @@ def test_only_approved_text_reaches_the_report_and_stays_fixed_until_reapproved(
 
 
 def test_csp_activity_is_kept_per_area_and_month(tmp_path):
-    store = Commentary(tmp_path)
-    activity = Key("Erewash", "", "2025-09", ACTIVITY)
+    store = Commentary(tmp_path, FORCE)
+    activity = Key("Erewash", "", "2025-09", ACTIVITY, FORCE)
     store.save(activity, "Operation Lantern: licensed premises visits.", "A", base_version=0)
     store.approve(activity, "A", version=1)
-    assert store.approved_for_month("2025-09")[("Erewash", "", ACTIVITY)][0].startswith("Operation Lantern")
-    assert store.approved_for_month("2025-10") == {}
+    assert store.approved_for_month("2025-09", FORCE)[("Erewash", "", ACTIVITY)][0].startswith("Operation Lantern")
+    assert store.approved_for_month("2025-10", FORCE) == {}
 
 
 @pytest.mark.parametrize("key, author, text, message", [
-    (Key("Erewash", "x", "2025-9", COMMENTARY), "A", "t", "YYYY-MM"),
-    (Key("Erewash", "x", "2025-09", "gossip"), "A", "t", "choose one of commentary, activity"),
-    (Key("", "x", "2025-09", COMMENTARY), "A", "t", "area is required"),
-    (Key("Erewash\x00", "x", "2025-09", COMMENTARY), "A", "t", "not a valid name"),
+    (Key("Erewash", "x", "2025-9", COMMENTARY, FORCE), "A", "t", "YYYY-MM"),
+    (Key("Erewash", "x", "2025-09", "gossip", FORCE), "A", "t", "choose one of commentary, activity"),
+    (Key("", "x", "2025-09", COMMENTARY, FORCE), "A", "t", "area is required"),
+    (Key("Erewash\x00", "x", "2025-09", COMMENTARY, FORCE), "A", "t", "not a valid name"),
     (KEY, "  ", "t", "author is required"),
     (KEY, "A", "x" * 10_001, "at most 10,000 characters"),
 ])
 def test_bad_input_is_refused_naming_the_field(tmp_path, key, author, text, message):
     with pytest.raises(CommentaryError, match=message):
-        Commentary(tmp_path).save(key, text, author, base_version=0)
+        Commentary(tmp_path, FORCE).save(key, text, author, base_version=0)
 
 
 def _save_from_version_0(args):
     state_dir, who = args
     try:
-        Commentary(state_dir).save(KEY, f"text by {who}", who, base_version=0)
+        Commentary(state_dir, FORCE).save(KEY, f"text by {who}", who, base_version=0)
         return "saved"
     except Conflict:
         return "refused"
 
 
 def test_simultaneous_first_saves_from_several_processes_keep_exactly_one(tmp_path):
-    Commentary(tmp_path)
+    Commentary(tmp_path, FORCE)
     with ProcessPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(_save_from_version_0, [(tmp_path, f"worker {i}") for i in range(6)]))
     assert sorted(outcomes) == ["refused"] * 5 + ["saved"]
-    assert len(Commentary(tmp_path).history(KEY)) == 1
+    assert len(Commentary(tmp_path, FORCE).history(KEY)) == 1

@@ -7,6 +7,7 @@ property test checks random revisions with its own rank test, not the audit's co
 from __future__ import annotations
 
 import sqlite3
+import sys
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from conftest import CITY, COUNTY
-from queries import geography, hate, hate_ledger, hate_release, statedb
+from queries import geography, hate, hate_ledger, hate_release, marac, statedb
 from queries.settings import DEFAULT_SUPPRESS_BELOW as THRESHOLD
 
 OUT, UNK = geography.OUTSIDE, geography.UNALLOCATED
@@ -202,3 +203,53 @@ def test_no_published_count_under_five_is_ever_recoverable_exactly_across_revise
     # And every count under the threshold is hidden in every release.
     for _, rel in released:
         assert rel.cells.loc[rel.cells["value"] < THRESHOLD, "suppressed"].all()
+
+
+# --------------------------------------------------------------------------- read back without suppression
+
+
+class _CallsOf:
+    """Records whether a function's code runs in this thread (a profiler hook: nothing is replaced)."""
+
+    def __init__(self, fn):
+        self.code, self.count = fn.__code__, 0
+
+    def _hook(self, frame, event, _arg):
+        if event == "call" and frame.f_code is self.code:
+            self.count += 1
+
+    def __enter__(self):
+        sys.setprofile(self._hook)
+        return self
+
+    def __exit__(self, *_exc):
+        sys.setprofile(None)
+
+
+def test_a_version_in_the_ledger_is_rebuilt_from_it_cell_for_cell_with_no_suppression_run(demo_store, tmp_path):
+    hate_release._CACHE.clear()
+    computed = hate_release.release(demo_store, THRESHOLD, state_dir=tmp_path)  # protected, audited, appended
+
+    hate_release._CACHE.clear()  # as a fresh worker: nothing cached, the ledger holds the version
+    with _CallsOf(marac.protect) as read_back:
+        rebuilt = hate_release.release(demo_store, THRESHOLD, state_dir=tmp_path)
+    assert read_back.count == 0
+    pd.testing.assert_frame_equal(rebuilt.cells, computed.cells)
+    pd.testing.assert_frame_equal(rebuilt.published(), computed.published())
+    pd.testing.assert_series_equal(rebuilt.base, computed.base, check_names=False)
+    assert rebuilt.counties == computed.counties and rebuilt.relations == computed.relations
+    assert len(hate_ledger.entries(tmp_path)) == 1
+
+
+def test_a_ledger_read_back_never_calls_the_builder_and_keeps_a_year_to_date_release(tmp_path):
+    with _CallsOf(marac.protect) as first_time:
+        made = hate_ledger.release_through_ledger(tmp_path, "v1", _builder(_revision_store(6), COUNTY3, ytd=True),
+                                                  THRESHOLD)
+    assert first_time.count >= 1  # a new version is suppressed (and the hook sees it)
+
+    def must_not_build(_hidden, _before):
+        raise AssertionError("the ledger holds v1: nothing is built or suppressed again")
+
+    again = hate_ledger.release_through_ledger(tmp_path, "v1", must_not_build, THRESHOLD)
+    pd.testing.assert_frame_equal(again.cells, made.cells)
+    assert (again.cells["period_type"] == hate_release.YTD).any()

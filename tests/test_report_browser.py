@@ -29,8 +29,8 @@ def _state_dir(live_server_data: Path) -> Path:
 
 
 def test_commentary_round_trip_then_the_report_prepares_in_the_background_and_shows_it(live_server, browser, demo_dir):
-    notes = Commentary(_state_dir(demo_dir))
-    key = Key(COUNTY, "", "2026-09", ACTIVITY)
+    notes = Commentary(_state_dir(demo_dir), "derbyshire")
+    key = Key(COUNTY, "", "2026-09", ACTIVITY, "derbyshire")
     browser.get(live_server + "/report?month=2026-09")
     wait_text(browser, "#report-status", "has not been prepared")
     wait_text(browser, "#commentary-info", "Nothing saved yet")

@@ -137,13 +137,13 @@ def test_unknown_format_is_refused_with_the_choices(data_dir, state, tmp_path, c
 def test_approved_commentary_and_csp_activity_appear_in_the_report_drafts_do_not(data_dir, state, tmp_path):
     from queries.commentary import ACTIVITY, COMMENTARY, Commentary, Key
 
-    notes = Commentary(state)
-    remark = Key("Erewash", "Violence without Injury", "2025-09", COMMENTARY)
+    notes = Commentary(state, "derbyshire")
+    remark = Key("Erewash", "Violence without Injury", "2025-09", COMMENTARY, "derbyshire")
     notes.save(remark, "Two licensed premises account for the rise.", "A. Analyst", base_version=0)
     notes.approve(remark, "Lead Analyst", version=1)
-    activity = Key("Erewash", "", "2025-09", ACTIVITY)
+    activity = Key("Erewash", "", "2025-09", ACTIVITY, "derbyshire")
     notes.save(activity, "Night-time economy patrols from October.", "A. Analyst", base_version=0)
-    draft = Key("Erewash", "All crimes", "2025-09", COMMENTARY)
+    draft = Key("Erewash", "All crimes", "2025-09", COMMENTARY, "derbyshire")
     notes.save(draft, "Unapproved musing.", "B. Analyst", base_version=0)
     out = tmp_path / "erewash.html"
     assert _run([*EREWASH_ARGS, "--data-dir", str(data_dir), "--out", str(out)]) == 0

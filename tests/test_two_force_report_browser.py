@@ -44,7 +44,8 @@ def test_the_report_page_for_the_second_force_shows_its_months_and_its_own_secti
     current = browser.find_element(By.CSS_SELECTOR, "#report-forces [aria-current='page']")
     assert current.text == "Leicestershire Police"
     assert "March 2021" in browser.find_element(By.CSS_SELECTOR, "#report-month").text  # Leicestershire's month
-    assert "first force only" in browser.find_element(By.CSS_SELECTOR, "#report-commentary-note").text
+    # Commentary is kept per force: Leicestershire's editor offers Leicestershire's sections.
+    wait_text(browser, "#commentary-area", "Leicestershire")
     click(browser, wait_for(browser, "#report-prepare")[0])
     wait_for(browser, "#report-pdf", timeout=PREPARE_SECONDS)
     html_url = browser.find_element(By.CSS_SELECTOR, "#report-html").get_attribute("href")

@@ -7,8 +7,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import State, html
 
-from dashboard import auth, components, downloads, state
-from dashboard.safe import callback, page_layout
+from dashboard import auth, components, downloads, state, versioned
+from dashboard.safe import page_layout
 from queries import quality, roles
 from queries.export import describe_view
 from queries.store import DATASETS
@@ -18,6 +18,7 @@ RECON_HEADERS = {"rows_read": "Rows read", "loaded": "Loaded", "outside_area": "
                  "unallocated": "No location", "rejected": "Rejected", "file": "File", "adds up": "Adds up"}
 
 dash.register_page(__name__, path="/data", name="Data", title="Data - CSP Performance", order=9)
+P = "data"  # id prefix (the Data tab's own entry in the roles table)
 
 
 def _dataset_section(dataset: str) -> dbc.Card:
@@ -75,6 +76,7 @@ def layout(**_params) -> html.Div:
     overview = _overview(store)
     return html.Div(
         [
+            *versioned.parts(P),  # the version this page is drawn from, and "Newer data available"
             components.card("Datasets in the store", [
                 # Server paths are for admins only (they tell an attacker where to look).
                 *([html.P(f"Data directory: {store.data_dir}", className="small text-muted")]
@@ -86,7 +88,7 @@ def layout(**_params) -> html.Div:
     )
 
 
-@callback(*downloads.outputs(OVERVIEW), *downloads.inputs(OVERVIEW),
+@versioned.callback(P, *downloads.outputs(OVERVIEW), *downloads.inputs(OVERVIEW),
           State(OVERVIEW, "filterModel"), State(OVERVIEW, "columnState"), State("shell-url", "href"),
           prevent_initial_call=True)
 def _download_overview(*args):
@@ -96,3 +98,6 @@ def _download_overview(*args):
     about = describe_view(store, list(store.datasets), title="Datasets in the store", view_url=href)
     return downloads.grid_download(_overview(store), filter_model, column_state, downloads.clicked_format(), about,
                                    ["datasets-in-the-store"])
+
+
+versioned.register(P)

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
-from dashboard import components, downloads, state, trend_tab
+from dashboard import components, downloads, state, trend_tab, versioned
 from dashboard.safe import callback, page_layout
 from queries import fire, geography, params, series
 from queries.export import describe_view
@@ -146,7 +146,7 @@ def layout(**raw) -> html.Div:
     return trend_tab.layout(SPEC, raw)
 
 
-@callback(Output(f"{P}-quarter", "value"), Input(f"{P}-month", "value"), prevent_initial_call=True)
+@versioned.callback(P, Output(f"{P}-quarter", "value"), Input(f"{P}-month", "value"), prevent_initial_call=True)
 def month_changed(month):
     """A new report month shows the latest whole quarter up to it."""
     try:
@@ -241,7 +241,7 @@ def _secondary_figure(table: pd.DataFrame, label: str) -> go.Figure:
     return fig
 
 
-@callback(
+@versioned.callback(P,
     Output(f"{P}-kpi", "children"),
     Output(f"{P}-districts", "rowData"),
     Output(f"{P}-districts", "columnDefs"),
@@ -345,7 +345,7 @@ def _register_quarter_download(name: str, table_of, words_of, is_grid: bool) -> 
     base = f"{P}-{name}"
     grid_state = [State(base, "filterModel"), State(base, "columnState")] if is_grid else []
 
-    @callback(*downloads.outputs(base), *downloads.inputs(base), *grid_state, State(f"{P}-area", "value"),
+    @versioned.callback(P, *downloads.outputs(base), *downloads.inputs(base), *grid_state, State(f"{P}-area", "value"),
               State(f"{P}-quarter", "value"), State(f"{P}-url", "href"), prevent_initial_call=True)
     def download(*args):
         area, quarter, href = args[-3:]

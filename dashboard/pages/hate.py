@@ -16,8 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from dashboard import auth, components, controls, downloads, state, trend_tab
-from dashboard.safe import callback, page_layout
+from dashboard import auth, components, controls, downloads, state, trend_tab, versioned
+from dashboard.safe import page_layout
 from queries import geography, hate, hate_ledger, hate_release, params, roles
 from queries.export import describe_view
 from queries.formats import FORMATS
@@ -158,6 +158,7 @@ def public_layout(raw: dict) -> html.Div:
     kind, strand, area = _public_choice(raw if isinstance(raw, dict) else {})
     threshold = state.config.suppress_below
     return html.Div([
+        *versioned.parts(Q),  # the version this view is drawn from, and "Newer data available"
         dbc.Alert([html.Strong("Public release. "),
                    f"Hate crimes and incidents by month for each Community Safety Partnership and above. Counts under "
                    f"{threshold} are shown as \"{hate_release.suppressed_label(threshold)}\", and a few larger ones "
@@ -174,6 +175,8 @@ def public_layout(raw: dict) -> html.Div:
         components.card("Counts by month", [components.grid(f"{Q}-table")], id=f"{Q}-table-card"),
     ])
 
+
+versioned.register(Q)
 
 log = logging.getLogger("csp.hate")
 WITHHELD = ("The public release of hate crime is withheld until its disclosure check passes; "
@@ -208,7 +211,7 @@ def public_figure(frame: pd.DataFrame, title: str, threshold: int) -> go.Figure:
     return fig
 
 
-@callback(
+@versioned.callback(Q,
     Output(f"{Q}-chart", "figure"),
     Output(f"{Q}-table", "rowData"),
     Output(f"{Q}-table", "columnDefs"),
@@ -256,7 +259,7 @@ def _ytd(kind, strand, month) -> tuple[pd.DataFrame, str]:
     return text, table.attrs.get("note", "")
 
 
-@callback(
+@versioned.callback(P,
     Output(f"{P}-ytd", "rowData"),
     Output(f"{P}-ytd", "columnDefs"),
     Output(f"{P}-ytd-note", "children"),
@@ -278,7 +281,7 @@ def update_ytd(kind, strand, month):
             f"Year to date - {_measure(kind, strand)}")
 
 
-@callback(
+@versioned.callback(P,
     Output(f"{P}-strand-chart", "figure"),
     Output(f"{P}-strands", "rowData"),
     Output(f"{P}-strands", "columnDefs"),
@@ -321,7 +324,7 @@ def strand_figure(table: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
-@callback(
+@versioned.callback(P,
     Output(f"{P}-outcomes", "rowData"),
     Output(f"{P}-outcomes", "columnDefs"),
     Output(f"{P}-outcome-note", "children"),
@@ -356,7 +359,7 @@ def _grid_states(grid: str) -> list[State]:
     return [State(grid, "filterModel"), State(grid, "columnState")]
 
 
-@callback(*downloads.outputs(f"{P}-ytd"), *downloads.inputs(f"{P}-ytd"), *_grid_states(f"{P}-ytd"),
+@versioned.callback(P, *downloads.outputs(f"{P}-ytd"), *downloads.inputs(f"{P}-ytd"), *_grid_states(f"{P}-ytd"),
           State(f"{P}-kind", "value"), State(f"{P}-strand", "value"), State(f"{P}-month", "value"),
           State(f"{P}-url", "href"), prevent_initial_call=True)
 def download_ytd(*args):
@@ -372,7 +375,7 @@ def download_ytd(*args):
                                    ["hate-ytd", measure, month], headers={v: k for k, v in keys.items()})
 
 
-@callback(*downloads.outputs(f"{P}-strands"), *downloads.inputs(f"{P}-strands"), *_grid_states(f"{P}-strands"),
+@versioned.callback(P, *downloads.outputs(f"{P}-strands"), *downloads.inputs(f"{P}-strands"), *_grid_states(f"{P}-strands"),
           State(f"{P}-kind", "value"), State(f"{P}-area", "value"), State(f"{P}-month", "value"),
           State(f"{P}-url", "href"), prevent_initial_call=True)
 def download_strands(*args):
@@ -385,7 +388,7 @@ def download_strands(*args):
                                    ["hate-strands", kind, area, month])
 
 
-@callback(*downloads.outputs(f"{P}-outcomes"), *downloads.inputs(f"{P}-outcomes"), *_grid_states(f"{P}-outcomes"),
+@versioned.callback(P, *downloads.outputs(f"{P}-outcomes"), *downloads.inputs(f"{P}-outcomes"), *_grid_states(f"{P}-outcomes"),
           State(f"{P}-strand", "value"), State(f"{P}-month", "value"), State(f"{P}-url", "href"),
           prevent_initial_call=True)
 def download_outcomes(*args):

@@ -11,7 +11,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard import controls, map_card, state
+from dashboard import controls, map_card, state, versioned
 from dashboard.safe import page_layout
 from queries import geography, params, series
 
@@ -19,6 +19,7 @@ dash.register_page(__name__, path="/map", name="Map", title="Map - CSP Performan
 
 DATASETS = {"crime": "Crime", "fire": "Deliberate fires", "hate": "Hate crime"}
 DEFAULT_DATASET = "crime"
+P = "map"  # id prefix of the page's own parts
 
 
 def _select(label: str, name: str, value: str, options: list[tuple[str, str]]) -> dbc.Col:
@@ -57,8 +58,12 @@ def layout(**raw) -> html.Div:
         action="/map", method="get", className="mb-3",
     )
     return html.Div([
+        *versioned.parts(P),  # the version this map is drawn from, and "Newer data available"
         controls.warnings_block(warnings + list(view.warnings)),
         form,
         map_card.map_card(dataset, store, view.area, view.measure, view.month, view.method, view.k,
                           state.config.min_significant),
     ])
+
+
+versioned.register(P)

@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from dashboard import board, components, controls, downloads, state
+from dashboard import board, components, controls, downloads, state, versioned
 from dashboard.safe import callback, page_layout
 from dashboard.trend_tab import labelled
 from queries import annotations, geography, marac, marac_ledger, series
@@ -117,6 +117,10 @@ def layout(**params) -> html.Div:
         return _board_layout(area, period, measure, warnings + more)
     return html.Div(
         [
+            # The version every card of this page reads, and "Newer data available" (the board
+            # view's check, with the board flag off).
+            dcc.Store(id=BOARD.id("board"), data=False),
+            *board.version_parts(BOARD),
             html.Div([dbc.Alert(w, color="warning", class_name="py-1 px-2 mb-1 small", dismissable=True) for w in warnings],
                      id=f"{P}-warnings"),
             dbc.Alert([html.Strong("Aggregates only. "), _suppression_note(threshold)], color="secondary",
@@ -397,7 +401,7 @@ def _population_note() -> tuple[pd.DataFrame, str]:
 # --------------------------------------------------------------------------- callbacks
 
 
-@callback(
+@versioned.callback(P,
     Output(f"{P}-cases-chart", "figure"),
     Output(f"{P}-repeat-chart", "figure"),
     Output(f"{P}-cases-notes", "children"),
@@ -485,7 +489,7 @@ def _states(*names: str) -> list[State]:
     return [State(f"{P}-{name}", "value") for name in names] + [State(f"{P}-url", "href")]
 
 
-@callback(*downloads.outputs(f"{P}-cases"), *downloads.inputs(f"{P}-cases"), *_states("area", "period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-cases"), *downloads.inputs(f"{P}-cases"), *_states("area", "period"),
           prevent_initial_call=True)
 def download_cases(*args):
     area, period, href = args[len(FORMATS):]
@@ -495,7 +499,7 @@ def download_cases(*args):
                  area, "cases", period)
 
 
-@callback(*downloads.outputs(f"{P}-repeat"), *downloads.inputs(f"{P}-repeat"), *_states("area", "period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-repeat"), *downloads.inputs(f"{P}-repeat"), *_states("area", "period"),
           prevent_initial_call=True)
 def download_repeat(*args):
     area, period, href = args[len(FORMATS):]
@@ -504,7 +508,7 @@ def download_repeat(*args):
                  {"area": area, "period": period}, area, "repeat-rate", period)
 
 
-@callback(*downloads.outputs(f"{P}-periods"), *downloads.inputs(f"{P}-periods"), *_states("area", "period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-periods"), *downloads.inputs(f"{P}-periods"), *_states("area", "period"),
           prevent_initial_call=True)
 def download_periods(*args):
     area, period, href = args[len(FORMATS):]
@@ -513,7 +517,7 @@ def download_periods(*args):
                  {"area": area, "period": period}, area, "periods", period)
 
 
-@callback(*downloads.outputs(f"{P}-split"), *downloads.inputs(f"{P}-split"), *_states("period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-split"), *downloads.inputs(f"{P}-split"), *_states("period"),
           prevent_initial_call=True)
 def download_split(*args):
     period, href = args[len(FORMATS):]
@@ -522,7 +526,7 @@ def download_split(*args):
                  href, {"period": period}, "city-county", period)
 
 
-@callback(*downloads.outputs(f"{P}-agency"), *downloads.inputs(f"{P}-agency"), *_states("area", "period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-agency"), *downloads.inputs(f"{P}-agency"), *_states("area", "period"),
           prevent_initial_call=True)
 def download_agency(*args):
     area, period, href = args[len(FORMATS):]
@@ -532,7 +536,7 @@ def download_agency(*args):
                  {"area": area, "period": year_type}, area, "agencies", year_type)
 
 
-@callback(*downloads.outputs(f"{P}-rate"), *downloads.inputs(f"{P}-rate"), *_states("period"),
+@versioned.callback(P, *downloads.outputs(f"{P}-rate"), *downloads.inputs(f"{P}-rate"), *_states("period"),
           prevent_initial_call=True)
 def download_rate(*args):
     period, href = args[len(FORMATS):]
@@ -707,5 +711,6 @@ def update_board(area, measure, period, token, width):
             search + "&" + urlencode({"measure": measure}) + "&present=1", search)
 
 
-# The width for the chart and the minute's version check, as on every board view.
+# The width for the chart and the minute's version check, as on every board view; the one check
+# serves the ordinary page too (its board flag is False, so it shows the banner instead).
 board.register_screen_and_version(BOARD)

@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from dashboard import auth, components, state
+from dashboard import auth, components, state, versioned
 from dashboard.safe import callback, page_layout
 from dashboard.report_files import ROUTE, cache_dir
 from queries import commentary, geography, marac, params, report, report_jobs, roles, series
@@ -35,20 +35,15 @@ def _force(raw: object, warnings: list[str] | None = None) -> str | None:
                         warnings if warnings is not None else [])
 
 
-def _commentary_force(force: str | None) -> bool:
-    """Commentary is keyed by area name, not by force: it is kept for the store's first force only."""
-    return force is None or force == geography.force_slugs(state.store().data_dir)[0]
-
-
 def _job(month: pd.Timestamp, force: str | None = None) -> report_jobs.Job:
-    """The report this requester may have: with MARAC only when their role and session allow it."""
+    """The report this requester may have: with MARAC only when their role and session allow it, and
+    the force's own approved commentary (area names such as "Force Area" repeat across forces)."""
     config = state.config
     store = state.store()
-    with_notes = _commentary_force(force)
-    notes = report_jobs.approved_notes(config.state_dir, month) if with_notes else {}
+    notes = report_jobs.approved_notes(config.state_dir, month, store.data_dir, force)
     return report_jobs.Job(store.data_dir, cache_dir(), report.store_version(store).key, month, config.limit_method,
                            config.k, config.min_significant, config.suppress_below,
-                           config.state_dir if with_notes else None, report.notes_key(notes),
+                           config.state_dir, report.notes_key(notes),
                            closed_session=auth.may_view(marac.DATASET), force=force or "")
 
 
@@ -97,6 +92,7 @@ def layout(month: str | None = None, force: str | None = None, **_params) -> htm
         dbc.Col(dbc.Button("Prepare PDF and Word", id=f"{P}-prepare", color="primary", class_name="mt-4 no-print"), md=3),
     ], class_name="no-print")
     return html.Div([
+        *versioned.parts(P),  # the version this page is drawn from, and "Newer data available"
         warning,
         components.card("Community Safety Partnership Performance Report", [
             _force_links(force),
@@ -105,9 +101,7 @@ def layout(month: str | None = None, force: str | None = None, **_params) -> htm
             html.Div(id=f"{P}-status", className="mt-3"),
             html.Div(id=f"{P}-downloads", className="mt-2"),
         ]),
-        html.P("Commentary is kept for the store's first force only: this force's report has none.",
-               className="small text-muted", id=f"{P}-commentary-note") if not _commentary_force(force) else
-        commentary_card(month) if auth.may_view(roles.COMMENTARY) else html.P(
+        commentary_card(month, force) if auth.may_view(roles.COMMENTARY) else html.P(
             "Commentary is written and approved by analysts; the report below shows the approved commentary.",
             className="small text-muted", id=f"{P}-commentary-note"),
         html.Iframe(id=f"{P}-frame", className="report-frame", style={"width": "100%", "height": "85vh", "border": "0",
@@ -154,7 +148,7 @@ def _view(month: str | None, started: bool = False, force: str | None = None):
                    "(it takes about a second a chart).", className="small"), None, None, hidden, True)
 
 
-@callback(
+@versioned.callback(P,
     Output(f"{P}-status", "children"), Output(f"{P}-downloads", "children"), Output(f"{P}-frame", "src"),
     Output(f"{P}-frame", "style"), Output(f"{P}-poll", "disabled"),
     Input(f"{P}-month", "value"), Input(f"{P}-prepare", "n_clicks"), Input(f"{P}-poll", "n_intervals"),
@@ -170,16 +164,21 @@ def _update(month, _clicks, _ticks, force=None):
 WHOLE_AREA = "__activity__"  # the "about" choice for the area's CSP Activity (measure "")
 
 
-def _about_options(month: str, area: str) -> list[dict]:
+def _sections(force: str | None) -> list[str]:
+    """The force's report sections (areas), in report order: what commentary may be written about."""
+    return [a for a, _ in report.report_sections(series.force_areas(state.store(), force))]
+
+
+def _about_options(month: str, area: str, force: str | None = None) -> list[dict]:
     """CSP Activity first, then the area's computed Current Issues, then every other measure."""
     store = state.store()
     config = state.config
-    areas = [a for a, _ in report.report_sections(series.force_areas(state.store()))]
+    areas = _sections(force)
     area = area if isinstance(area, str) and area in areas else areas[0]
     options = [{"label": commentary.KIND_LABELS[commentary.ACTIVITY], "value": WHOLE_AREA}]
     try:
-        everything = report.all_series_limits(store, report.check_month(store, month), config.limit_method, config.k,
-                                              config.min_significant)
+        everything = report.all_series_limits(store, report.check_month(store, month, force=force), config.limit_method,
+                                              config.k, config.min_significant, force=force)
         issues = [f.measure for f in report.area_flags(everything.month_table(), area, config.min_significant)[0]]
     except (ValueError, LookupError):
         issues = []
@@ -191,14 +190,20 @@ def _about_options(month: str, area: str) -> list[dict]:
 NOTE_KINDS = (commentary.COMMENTARY, commentary.DROP, commentary.ADD)  # for a measure; the area's is ACTIVITY
 
 
-def _key(month: str, area: str, about: str, kind: str | None) -> commentary.Key:
+def _key(month: str, area: str, about: str, kind: str | None, force: str | None = None) -> commentary.Key:
+    """The text's key, with the force (its slug; the store's first when None) whose area it is."""
+    slug = commentary.force_of(state.store().data_dir, force)
     if about == WHOLE_AREA:
-        return commentary.Key(area, "", month, commentary.ACTIVITY)
-    return commentary.Key(area, about or "", month, kind if kind in NOTE_KINDS else commentary.COMMENTARY)
+        return commentary.Key(area, "", month, commentary.ACTIVITY, slug)
+    return commentary.Key(area, about or "", month, kind if kind in NOTE_KINDS else commentary.COMMENTARY, slug)
 
 
-def commentary_card(month: str):
-    areas = [a for a, _ in report.report_sections(series.force_areas(state.store()))]
+def _notes() -> commentary.Commentary:
+    return commentary.for_store(state.config.state_dir, state.store().data_dir)
+
+
+def commentary_card(month: str, force: str | None = None):
+    areas = _sections(force)
     return components.card("Commentary and CSP Activity", [
         html.P("Write what the figures cannot say, or drop a computed Current Issue or add one (give the reason). "
                "A draft reaches the board's report once an analyst approves it, shown as theirs; every save and "
@@ -226,10 +231,11 @@ def commentary_card(month: str):
     ], id=f"{P}-commentary")
 
 
-@callback(Output(f"{N}-about", "options"), Output(f"{N}-about", "value"),
-          Input(f"{P}-month", "value"), Input(f"{N}-area", "value"), State(f"{N}-about", "value"))
-def _about(month, area, current):
-    options = _about_options(month, area)
+@versioned.callback(P, Output(f"{N}-about", "options"), Output(f"{N}-about", "value"),
+          Input(f"{P}-month", "value"), Input(f"{N}-area", "value"), State(f"{N}-about", "value"),
+          State(f"{P}-force", "data"))
+def _about(month, area, current, force=None):
+    options = _about_options(month, area, _force(force))
     values = [o["value"] for o in options]
     return options, current if current in values else WHOLE_AREA
 
@@ -257,19 +263,21 @@ def _history(notes: commentary.Commentary, key: commentary.Key) -> list:
     return [html.Li(f"v{e.version} {e.action} by {e.author} at {e.at}: {e.text}") for e in reversed(notes.history(key))]
 
 
-@callback(
+@versioned.callback(P,
     Output(f"{N}-text", "value"), Output(f"{N}-version", "data"), Output(f"{N}-info", "children"),
     Output(f"{N}-message", "children"), Output(f"{N}-history", "children"),
     Input(f"{P}-month", "value"), Input(f"{N}-area", "value"), Input(f"{N}-about", "value"),
     Input(f"{N}-kind", "value"), Input(f"{N}-save", "n_clicks"), Input(f"{N}-approve", "n_clicks"),
     State(f"{N}-text", "value"), State(f"{N}-author", "value"), State(f"{N}-version", "data"),
+    State(f"{P}-force", "data"),
 )
-def _commentary(month, area, about, kind, _save, _approve, text, author, base):
-    """Load, save (refused with both texts if someone saved first) or approve the text shown."""
+def _commentary(month, area, about, kind, _save, _approve, text, author, base, force=None):
+    """Load, save (refused with both texts if someone saved first) or approve the text shown, for the
+    force the page reports on (its `force` is checked like any parameter)."""
     trigger = dash.ctx.triggered_id
     try:
-        notes = commentary.Commentary(state.config.state_dir)
-        key = _key(month, area, about, kind)
+        notes = _notes()
+        key = _key(month, area, about, kind, _force(force))
         text, author, base = _text(text), _text(author), _version(base)
         message = None
         if trigger == f"{N}-save":
@@ -299,3 +307,6 @@ def _commentary(month, area, about, kind, _save, _approve, text, author, base):
 def _kind_shown(about):
     """Drop and add apply to a measure; the area's CSP Activity has no such choice."""
     return {"display": "none"} if about == WHOLE_AREA else {}
+
+
+versioned.register(P)
