@@ -50,6 +50,10 @@ TABLES = ("records", "monthly", "coverage", "reconciliation", "rejected")
 MONTHLY_IN_MEMORY_ROWS = 3_000_000
 # Versions a process keeps open at once (the current one and pages still pinned to older ones).
 OPEN_VERSIONS = 4
+# Small results a version memoises (measure lists, months held, a board walk): the most recently
+# used this many. Bounded, because some keys carry request values (a month, a k) and a worker's
+# memory must not grow with the requests it has answered.
+CACHED_RESULTS = 256
 
 MONTHLY_COLUMNS = ["measure", "month", "ward_code", "neighbourhood", "csp", "parent", "location", "force", "count"]
 # Tables whose rows belong to a force: read filtered to the store's own force(s).
@@ -104,7 +108,7 @@ class StoreVersion:
         self.data_dir = Path(data_dir)
         self.manifest = manifest
         self.token = token or version_token(manifest)
-        self._cache: dict = {}
+        self._cache: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()
         self.monthly_in_memory = True
         con = duckdb.connect(":memory:")
@@ -180,13 +184,20 @@ class StoreVersion:
             cursor.close()
 
     def cached(self, key: tuple, compute):
-        """Memoise a small lookup (measure list, months held) for this version."""
+        """Memoise a small result (measure list, months held, a board walk) for this version:
+        the CACHED_RESULTS most recently used. Never a national-size table: those stay in Parquet."""
         cache = self._cache
-        if key not in cache:
-            value = compute()
-            with self._cache_lock:
-                cache.setdefault(key, value)
-        return cache[key]
+        with self._cache_lock:
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+        value = compute()
+        with self._cache_lock:
+            value = cache.setdefault(key, value)
+            cache.move_to_end(key)
+            while len(cache) > CACHED_RESULTS:
+                cache.popitem(last=False)
+        return value
 
     def has(self, dataset: str) -> bool:
         return dataset in self.datasets
