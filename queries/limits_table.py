@@ -120,8 +120,9 @@ def _series_keys(areas: dict[str, geography.ForceAreas], measures: list[str]) ->
     rows = []
     for slug, own in areas.items():
         hoods = own.wards[["csp", "neighbourhood"]].dropna().drop_duplicates().sort_values(["csp", "neighbourhood"])
+        csps = set(own.csps)  # a property that walks the geography: once, not per neighbourhood
         places = [(a, NO_NEIGHBOURHOOD) for a in own.top_areas]
-        places += [(r.csp, r.neighbourhood) for r in hoods.itertuples() if r.csp in own.csps]
+        places += [(r.csp, r.neighbourhood) for r in hoods.itertuples() if r.csp in csps]
         rows += [(slug, m, a, n) for a, n in places for m in measures]
     return pd.DataFrame(rows, columns=KEY_COLUMNS)
 
@@ -278,6 +279,8 @@ def ensure(folder: Path, data_dir: Path, dataset: str) -> Path | None:
 
 # --------------------------------------------------------------------------- reading
 
+_create_lock = threading.Lock()
+
 
 def _relation(store, dataset: str) -> str | None:
     """The name of this version's limits relation for a store dataset (loaded or a view), or None."""
@@ -293,13 +296,14 @@ def _relation(store, dataset: str) -> str | None:
             return None
         name = f"limits_{source}"
         relation = f"read_parquet({sql_string(path)})"
-        cursor = version.con.cursor()
-        try:
-            rows = pq.ParquetFile(path).metadata.num_rows
-            kind = "TABLE" if rows <= IN_MEMORY_ROWS else "VIEW"
-            cursor.execute(f"CREATE {kind} IF NOT EXISTS {name} AS SELECT * FROM {relation}")
-        finally:
-            cursor.close()
+        rows = pq.ParquetFile(path).metadata.num_rows
+        kind = "TABLE" if rows <= IN_MEMORY_ROWS else "VIEW"
+        with _create_lock:  # two threads creating one table at once would be a catalog conflict
+            cursor = version.con.cursor()
+            try:
+                cursor.execute(f"CREATE {kind} IF NOT EXISTS {name} AS SELECT * FROM {relation}")
+            finally:
+                cursor.close()
         return name
 
     return version.cached(("limits_table", source), load)

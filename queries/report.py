@@ -202,8 +202,9 @@ def all_series_limits(
 def _series_index(own: geography.ForceAreas, names: list[str]) -> pd.MultiIndex:
     """Every series of the report, in its order: the top areas, then each CSP's neighbourhoods, each by measure."""
     areas = own.wards[["csp", "neighbourhood"]].drop_duplicates().sort_values(["csp", "neighbourhood"])
+    csps = set(own.csps)  # a property that walks the geography: once, not per neighbourhood
     places = [(a, "") for a in own.top_areas]
-    places += [(r.csp, r.neighbourhood) for r in areas.itertuples() if r.csp in own.csps]
+    places += [(r.csp, r.neighbourhood) for r in areas.itertuples() if r.csp in csps]
     return pd.MultiIndex.from_tuples([(a, n, m) for a, n in places for m in names],
                                      names=["area", "neighbourhood", "measure"])
 
