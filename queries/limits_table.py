@@ -52,7 +52,7 @@ from queries import datasets, geography, limits, owners
 from queries.store import FORCE_KEY, has_column, parquet_source, sql_string
 
 # Bump when the file's columns or meaning change: old files are then rebuilt on first read.
-FORMAT = 1
+FORMAT = 2  # 2: series sorted by force, measure, area, neighbourhood within each month
 PREFIX = "limits-"
 LOCK_NAME = ".limits.lock"
 # Rows per Parquet row group: a report month of one force is a few groups, so DuckDB's
@@ -124,10 +124,12 @@ def _series_keys(areas: dict[str, geography.ForceAreas], measures: list[str]) ->
         places = [(a, NO_NEIGHBOURHOOD) for a in own.top_areas]
         places += [(r.csp, r.neighbourhood) for r in hoods.itertuples() if r.csp in csps]
         rows += [(slug, m, a, n) for a, n in places for m in measures]
-    return pd.DataFrame(rows, columns=KEY_COLUMNS)
+    # Sorted, so that within a month each row group holds a narrow range of (force, measure, area):
+    # a chart's or a force's summary rows are then a few row groups, the rest skipped by their statistics.
+    return pd.DataFrame(rows, columns=KEY_COLUMNS).sort_values(KEY_COLUMNS, ignore_index=True)
 
 
-def compute(folder: Path, data_dir: Path, dataset: str) -> pd.DataFrame:
+def compute(folder: Path, data_dir: Path, dataset: str) -> pa.Table:
     """Every series x month of one dataset version, for every method at its default k, as one frame.
 
     One grouped query gives every series' monthly counts (neighbourhood, CSP, county and force
@@ -143,7 +145,7 @@ def compute(folder: Path, data_dir: Path, dataset: str) -> pd.DataFrame:
         held = con.execute("SELECT force, month FROM cov").df()
         keys = _series_keys(areas, measures)
         if not len(held) or not len(keys):
-            return _empty_frame()
+            return _empty_table(dataset)
         held["month"] = pd.to_datetime(held["month"])
         first_fy = limits.fy_of(held["month"].min())
         last_fy = limits.fy_of(held["month"].max())
@@ -179,7 +181,7 @@ def compute(folder: Path, data_dir: Path, dataset: str) -> pd.DataFrame:
     return limits_frame(dataset, keys, months, counts, range(first_fy, last_fy + 1))
 
 
-def limits_frame(dataset: str, keys: pd.DataFrame, months: pd.DatetimeIndex, counts: np.ndarray, fys) -> pd.DataFrame:
+def limits_frame(dataset: str, keys: pd.DataFrame, months: pd.DatetimeIndex, counts: np.ndarray, fys) -> pa.Table:
     """Run the engine per financial year and method; lay the results out month-major."""
     n_series = len(keys)
     parts: dict[str, list[np.ndarray]] = {"count": [], "monthly_average_prev3": [], "average": [], "baseline_years": []}
@@ -202,33 +204,38 @@ def limits_frame(dataset: str, keys: pd.DataFrame, months: pd.DatetimeIndex, cou
         parts["average"].append(result.average.T)
         parts["baseline_years"].append(result.baseline_years.T)
         year_months.append(limits.fy_months(fy))
-    all_months = pd.DatetimeIndex(np.concatenate([m.to_numpy() for m in year_months]))
-    frame = {"dataset": pd.Categorical.from_codes(np.zeros(n_series * len(all_months), dtype=np.int8), [dataset])}
+    all_months = np.concatenate([m.to_numpy(dtype="datetime64[D]") for m in year_months])
+    return _table(dataset, keys, all_months, {c: [np.concatenate(v, axis=0).ravel()] for c, v in parts.items()})
+
+
+def _table(dataset: str, keys: pd.DataFrame, months: np.ndarray, parts: dict[str, list[np.ndarray]]) -> pa.Table:
+    """The Arrow table, built from numpy arrays without pandas (a national store has millions of rows):
+    keys and statuses dictionary-encoded, rows month-major."""
+    n_rows = len(keys) * len(months)
+    columns = {"dataset": pa.DictionaryArray.from_arrays(np.zeros(n_rows, dtype=np.int32), pa.array([dataset]))}
     for column in KEY_COLUMNS:
-        category = pd.Categorical(keys[column])
-        frame[column] = pd.Categorical.from_codes(np.tile(category.codes, len(all_months)), category.categories)
-    frame["month"] = np.repeat(all_months.to_numpy(dtype="datetime64[s]"), n_series)
-    statuses = [limits.ABOVE, limits.BELOW, limits.WITHIN, limits.NO_DATA, limits.NO_LIMITS]
+        codes, names = pd.factorize(keys[column].to_numpy(dtype=object))
+        columns[column] = pa.DictionaryArray.from_arrays(np.tile(codes.astype(np.int32), len(months)),
+                                                         pa.array(np.asarray(names, dtype=object), pa.string()))
+    columns["month"] = pa.array(np.repeat(months.astype("datetime64[D]"), len(keys)), pa.date32())
     for column, values in parts.items():
-        stacked = np.concatenate(values, axis=0).ravel()  # (months, series): month-major
+        stacked = np.concatenate(values) if values else np.array([])
         if column.startswith("status_"):
-            frame[column] = pd.Categorical(stacked, categories=statuses)
+            columns[column] = pa.array(stacked.astype(object), pa.string()).dictionary_encode()
         elif column == "baseline_years":
-            frame[column] = stacked.astype(np.int8)
+            columns[column] = pa.array(stacked.astype(np.int8), pa.int8())
         else:
-            frame[column] = stacked.astype(float)
-    return pd.DataFrame(frame)
+            # NaN (a month not held, no limits) is written as null, Arrow's missing value.
+            columns[column] = pa.array(stacked.astype(float), pa.float64(), from_pandas=True)
+    return pa.table(columns)
 
 
-def _empty_frame() -> pd.DataFrame:
+def _empty_table(dataset: str) -> pa.Table:
     """No held month: the table's columns, no rows."""
-    columns = ["dataset", *KEY_COLUMNS, "month", "count", "monthly_average_prev3", "average", "baseline_years"]
-    columns += [f"{c}_{name}" for name in limits.METHODS for c in ("upper", "lower", "status")]
-    frame = pd.DataFrame({c: pd.Series([], dtype=object if c in ("dataset", *KEY_COLUMNS) or c.startswith("status_")
-                                       else float) for c in columns})
-    frame["month"] = pd.Series([], dtype="datetime64[s]")
-    frame["baseline_years"] = frame["baseline_years"].astype(np.int8)
-    return frame
+    parts = {c: [] for c in ("count", "monthly_average_prev3", "average", "baseline_years")}
+    parts.update({f"{c}_{name}": [] for name in limits.METHODS for c in ("upper", "lower", "status")})
+    return _table(dataset, pd.DataFrame({c: [] for c in KEY_COLUMNS}, dtype=object), np.array([], "datetime64[D]"),
+                  parts)
 
 
 def write(folder: Path, data_dir: Path, dataset: str) -> Path | None:
@@ -240,10 +247,7 @@ def write(folder: Path, data_dir: Path, dataset: str) -> Path | None:
         return None
     folder = Path(folder)
     target = path_for(folder, data_dir)
-    frame = compute(folder, data_dir, dataset)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    month = table.schema.get_field_index("month")
-    table = table.set_column(month, "month", table["month"].cast(pa.date32()))  # a DATE, as in monthly
+    table = compute(folder, data_dir, dataset)
     tmp = folder / f".{target.name}.{uuid.uuid4().hex[:6]}.tmp"
     try:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd")

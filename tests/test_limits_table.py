@@ -82,7 +82,7 @@ def test_the_stored_table_reads_the_hand_worked_erewash_september():
     counts[0, 36 + 5] = 53
     keys = pd.DataFrame({"force": ["derbyshire"], "measure": ["Violence without injury"], "area": ["Erewash"],
                          "neighbourhood": [""]})
-    table = limits_table.limits_frame("crime", keys, months, counts, [2015])
+    table = limits_table.limits_frame("crime", keys, months, counts, [2015]).to_pandas(date_as_object=False)
     september = table[table["month"] == pd.Timestamp("2015-09-01")].iloc[0]
     assert september["count"] == 53
     assert september["monthly_average_prev3"] == 38
