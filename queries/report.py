@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from queries import geography, limits, owners, params, series
+from queries import geography, limits, limits_table, owners, params, series
 from queries.measures import ALL_CRIME, ASB, measure_order
 from queries.datasets import refuse_sensitive
 from queries.store import Store
@@ -168,13 +168,15 @@ def all_series_limits(
     if not names:
         raise series.NoData(f"the store holds no {dataset} data; import some first")
     own = series.force_areas(store, force)
+    stored = _stored_limits(store, dataset, own, names, report_month, method, k, min_significant)
+    if stored is not None:
+        return stored
     frame = store.query(
         """SELECT measure, csp, neighbourhood, parent, month, sum(count) AS count FROM monthly
            WHERE dataset = ? AND force = ? AND month BETWEEN ? AND ? GROUP BY ALL""",
         [dataset, own.force.slug, months[0].date(), months[-1].date()],
     )
     frame["month"] = pd.to_datetime(frame["month"])
-    areas = own.wards[["csp", "neighbourhood"]].drop_duplicates().sort_values(["csp", "neighbourhood"])
     # Stack the frame once per level so one pivot gives every series.
     hood = frame[frame["csp"].notna()].rename(columns={"csp": "area"})
     csp = hood.assign(neighbourhood=None)
@@ -182,11 +184,7 @@ def all_series_limits(
     force = frame.assign(area=geography.FORCE, neighbourhood=None)
     stacked = pd.concat([hood, csp, county, force], ignore_index=True)[["area", "neighbourhood", "measure", "month", "count"]]
     stacked["neighbourhood"] = stacked["neighbourhood"].fillna("")
-    top = [(a, "") for a in own.top_areas]
-    places = top + [(r.csp, r.neighbourhood) for r in areas.itertuples() if r.csp in own.csps]
-    index = pd.MultiIndex.from_tuples(
-        [(a, n, m) for a, n in places for m in names], names=["area", "neighbourhood", "measure"]
-    )
+    index = _series_index(own, names)
     wide = stacked.pivot_table(index=["area", "neighbourhood", "measure"], columns="month", values="count", aggfunc="sum")
     wide = wide.reindex(index=index, columns=months).fillna(0.0)
     held = series.coverage(store, dataset, own.force.slug)
@@ -195,6 +193,43 @@ def all_series_limits(
     engine_input = window.copy()
     engine_input[:, months > report_month] = np.nan
     result = limits.compute_limits(engine_input, method, k, min_significant)
+    keys = index.to_frame(index=False)
+    keys["neighbourhood"] = keys["neighbourhood"].where(keys["neighbourhood"] != "", None)
+    column = int(months.get_loc(report_month)) - WINDOW
+    return AllLimits(keys, months, window, result, column, report_month, own)
+
+
+def _series_index(own: geography.ForceAreas, names: list[str]) -> pd.MultiIndex:
+    """Every series of the report, in its order: the top areas, then each CSP's neighbourhoods, each by measure."""
+    areas = own.wards[["csp", "neighbourhood"]].drop_duplicates().sort_values(["csp", "neighbourhood"])
+    csps = set(own.csps)  # a property that walks the geography: once, not per neighbourhood
+    places = [(a, "") for a in own.top_areas]
+    places += [(r.csp, r.neighbourhood) for r in areas.itertuples() if r.csp in csps]
+    return pd.MultiIndex.from_tuples([(a, n, m) for a, n in places for m in names],
+                                     names=["area", "neighbourhood", "measure"])
+
+
+def _stored_limits(store: Store, dataset: str, own: geography.ForceAreas, names: list[str],
+                   report_month: pd.Timestamp, method: str, k: float, min_significant: int) -> AllLimits | None:
+    """`all_series_limits` read from the version's materialised limits (no scan of the monthly table,
+    no engine call); None when a series or month is not stored, and the caller computes on demand.
+
+    The 48-month window is the stored counts of the four financial years (a month before the
+    first stored year is one the store does not hold: NaN, as on demand).
+    """
+    fy = limits.fy_of(report_month)
+    months = limits.window_months(fy)
+    index = _series_index(own, names)
+    grid = limits_table.read_grid(store, dataset, own.force.slug, method, k, index.to_frame(index=False), months)
+    if grid is None:
+        return None
+    year = slice(WINDOW, WINDOW + MONTHS_PER_YEAR)
+    if not grid["present"][:, year].all():  # a series the file does not hold (a newer geography)
+        return None
+    window = grid["count"]
+    this_year = limits_table.blank_after({c: a[:, year] for c, a in grid.items()}, months[year], report_month,
+                                         min_significant)
+    result = limits.LimitResult(**{c: this_year[c] for c in limits.LimitResult.__dataclass_fields__})
     keys = index.to_frame(index=False)
     keys["neighbourhood"] = keys["neighbourhood"].where(keys["neighbourhood"] != "", None)
     column = int(months.get_loc(report_month)) - WINDOW

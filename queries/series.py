@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from queries import datasets, geography, limits
+from queries import datasets, geography, limits, limits_table
 from queries.geography import UnknownArea
 from queries.measures import measure_order
 from queries.datasets import refuse_sensitive
@@ -122,8 +122,32 @@ def series_table(
 ) -> pd.DataFrame:
     """The five chart series for one area and measure over one financial year."""
     check_request(store, dataset, area, measure, neighbourhood, force)
+    stored = _stored_series(store, dataset, area, measure, fy, method, k, min_significant, report_month,
+                            neighbourhood, force)
+    if stored is not None:
+        return stored
     counts = monthly_counts(store, dataset, area, measure, neighbourhood, force)
     return limits.series_limits(counts, fy, method, k, min_significant, report_month)
+
+
+def _stored_series(store: Store, dataset: str, area: str, measure: str, fy: int, method: str, k: float,
+                   min_significant: int, report_month: pd.Timestamp | None, neighbourhood: str | None,
+                   force: str | None) -> pd.DataFrame | None:
+    """One series' year from the version's materialised limits, or None (non-default k, a series not stored)."""
+    months = limits.fy_months(fy)
+    frame = limits_table.read(store, dataset, force_areas(store, force).force.slug, method, k, months[0], months[-1],
+                              "measure = ? AND area = ? AND neighbourhood = ?",
+                              [measure, area, neighbourhood or limits_table.NO_NEIGHBOURHOOD])
+    if frame is None or len(frame) != len(months):
+        return None
+    frame = limits_table.as_reported(frame.sort_values("month", ignore_index=True), report_month, min_significant)
+    # Built as `limits.series_limits` builds its table, so both give the same columns and types.
+    return pd.DataFrame({
+        "month": months,
+        **{c: frame[c].to_numpy(dtype=float) for c in ("count", "monthly_average_prev3", "average", "upper", "lower")},
+        "status": frame["status"].to_numpy(dtype=object), "low_volume": frame["low_volume"].to_numpy(dtype=bool),
+        "baseline_years": frame["baseline_years"].to_numpy(dtype=np.int64),
+    })
 
 
 def _window_frame(store: Store, dataset: str, fy: int, group_sql: str, condition: str, params: list) -> pd.DataFrame:
@@ -165,6 +189,30 @@ def _report_month_columns(result: limits.LimitResult, col: int) -> dict:
     }
 
 
+def index_of(measures_: list[str], areas: list[str]) -> pd.MultiIndex:
+    """The summary table's rows: every measure x area."""
+    return pd.MultiIndex.from_product([measures_, areas], names=["measure", "area"])
+
+
+def _stored_month(store: Store, dataset: str, force: str, report_month: pd.Timestamp, method: str, k: float,
+                  min_significant: int, index: pd.Index, where: str, params: list, keys: list[str]) -> pd.DataFrame | None:
+    """The report month's rows for `index` from the materialised limits, as `_report_month_columns`
+    gives them; None when they are not all stored (then the caller computes on demand)."""
+    frame = limits_table.read(store, dataset, force, method, k, report_month, report_month, where, params)
+    if frame is None:
+        return None
+    frame = limits_table.as_reported(frame, report_month, min_significant)
+    frame = frame.drop_duplicates(keys).set_index(keys).reindex(index)
+    if frame["status"].isna().any():
+        return None
+    return pd.DataFrame({
+        **{name: index.get_level_values(name) for name in keys},
+        "count": frame["count"].to_numpy(dtype=float), "expected": frame["monthly_average_prev3"].to_numpy(dtype=float),
+        "upper": frame["upper"].to_numpy(dtype=float), "lower": frame["lower"].to_numpy(dtype=float),
+        "status": frame["status"].to_numpy(dtype=object), "low_volume": frame["low_volume"].to_numpy(dtype=bool),
+    })
+
+
 def summary_table(
     store: Store, dataset: str, report_month: pd.Timestamp, method: str, k: float, min_significant: int,
     areas: list[str] | None = None, force: str | None = None,
@@ -180,11 +228,15 @@ def summary_table(
     own = force_areas(store, force)
     areas = areas or county_table_areas(own)
     names = measures(store, dataset)
+    stored = _stored_month(store, dataset, own.force.slug, report_month, method, k, min_significant, index_of(names, areas),
+                           "neighbourhood = ?", [limits_table.NO_NEIGHBOURHOOD], ["measure", "area"])
+    if stored is not None:
+        return stored
     frame = _window_frame(store, dataset, fy, "measure, csp, parent", "force = ?", [own.force.slug])
     county = frame[frame["parent"].isin(own.county_names)].assign(csp=lambda f: f["parent"])
     whole = frame.assign(csp=geography.FORCE)
     frame = pd.concat([frame, county, whole], ignore_index=True).rename(columns={"csp": "area"})
-    index = pd.MultiIndex.from_product([names, areas], names=["measure", "area"])
+    index = index_of(names, areas)
     result, col = _limits_for_groups(
         frame, ["measure", "area"], index, coverage(store, dataset, force), fy, report_month, method, k, min_significant
     )
@@ -208,18 +260,23 @@ def drilldown(
         raise UnknownArea(f"drill-down needs a CSP, not {csp!r}; choose one of: {', '.join(own.csps)}")
     report_month = pd.Timestamp(report_month)
     fy = limits.fy_of(report_month)
-    frame = _window_frame(store, dataset, fy, "neighbourhood", "force = ? AND measure = ? AND csp = ?",
-                          [own.force.slug, measure, csp])
     index = pd.Index(neighbourhoods(store, csp, force), name="neighbourhood")
-    result, col = _limits_for_groups(
-        frame, ["neighbourhood"], index, coverage(store, dataset, force), fy, report_month, method, k, min_significant
-    )
-    table = pd.DataFrame(
-        {
-            "neighbourhood": index,
-            **_report_month_columns(result, col),
-        }
-    )
+    table = _stored_month(store, dataset, own.force.slug, report_month, method, k, min_significant, index,
+                          "measure = ? AND area = ? AND neighbourhood <> ?", [measure, csp, limits_table.NO_NEIGHBOURHOOD],
+                          ["neighbourhood"])
+    if table is None:
+        frame = _window_frame(store, dataset, fy, "neighbourhood", "force = ? AND measure = ? AND csp = ?",
+                              [own.force.slug, measure, csp])
+        result, col = _limits_for_groups(
+            frame, ["neighbourhood"], index, coverage(store, dataset, force), fy, report_month, method, k,
+            min_significant
+        )
+        table = pd.DataFrame(
+            {
+                "neighbourhood": index,
+                **_report_month_columns(result, col),
+            }
+        )
     table["above_expected"] = table["count"] - table["expected"]
     return table.sort_values(["above_expected", "count"], ascending=False, ignore_index=True)
 

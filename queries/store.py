@@ -8,6 +8,7 @@ Layout under the data directory (see docs/data.md for every column)::
     <dataset>/<version>/records.parquet         one row per crime / incident / case (a file, or ym=YYYY-MM/ partitions)
     <dataset>/<version>/monthly.parquet         pre-aggregated counts (no interactive query scans records; likewise)
     <dataset>/<version>/coverage.parquet        the months the dataset holds (missing is not zero)
+    <dataset>/<version>/limits-<fp>.parquet     every series' limits, every month (queries/limits_table.py)
     <dataset>/<version>/reconciliation.parquet  per file and month held: rows read = loaded + outside area + unallocated + rejected
     <dataset>/<version>/rejected.parquet        rejected rows, each with its reason
     <dataset>/<version>/version.json            source, synthetic flag and time of the version (for rollback)
@@ -50,6 +51,10 @@ TABLES = ("records", "monthly", "coverage", "reconciliation", "rejected")
 MONTHLY_IN_MEMORY_ROWS = 3_000_000
 # Versions a process keeps open at once (the current one and pages still pinned to older ones).
 OPEN_VERSIONS = 4
+# Small results a version memoises (measure lists, months held, a board walk): the most recently
+# used this many. Bounded, because some keys carry request values (a month, a k) and a worker's
+# memory must not grow with the requests it has answered.
+CACHED_RESULTS = 256
 
 MONTHLY_COLUMNS = ["measure", "month", "ward_code", "neighbourhood", "csp", "parent", "location", "force", "count"]
 # Tables whose rows belong to a force: read filtered to the store's own force(s).
@@ -95,16 +100,19 @@ def version_token(manifest: dict) -> str:
 class StoreVersion:
     """One version of the store: an in-memory DuckDB over the files one manifest names.
 
-    The monthly aggregates are loaded into memory (they are small); record tables stay
-    as views over Parquet. Nothing here ever changes after loading, so every query on
-    one StoreVersion reads the same data.
+    A force's monthly aggregates are loaded into memory (up to MONTHLY_IN_MEMORY_ROWS; a
+    national store's stay a view over Parquet), as are its limits table (queries/limits_table.py,
+    up to its IN_MEMORY_ROWS, on first use); record tables always stay views over Parquet, and
+    the only other things held are small: months held, the area list and the bounded result
+    cache. Nothing here ever changes after loading, so every query on one StoreVersion reads
+    the same data.
     """
 
     def __init__(self, data_dir: Path, manifest: dict, token: str | None = None):
         self.data_dir = Path(data_dir)
         self.manifest = manifest
         self.token = token or version_token(manifest)
-        self._cache: dict = {}
+        self._cache: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()
         self.monthly_in_memory = True
         con = duckdb.connect(":memory:")
@@ -180,13 +188,20 @@ class StoreVersion:
             cursor.close()
 
     def cached(self, key: tuple, compute):
-        """Memoise a small lookup (measure list, months held) for this version."""
+        """Memoise a small result (measure list, months held, a board walk) for this version:
+        the CACHED_RESULTS most recently used. Never a national-size table: those stay in Parquet."""
         cache = self._cache
-        if key not in cache:
-            value = compute()
-            with self._cache_lock:
-                cache.setdefault(key, value)
-        return cache[key]
+        with self._cache_lock:
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+        value = compute()
+        with self._cache_lock:
+            value = cache.setdefault(key, value)
+            cache.move_to_end(key)
+            while len(cache) > CACHED_RESULTS:
+                cache.popitem(last=False)
+        return value
 
     def has(self, dataset: str) -> bool:
         return dataset in self.datasets

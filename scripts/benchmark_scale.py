@@ -5,10 +5,9 @@
 
 Generates (fixed seed) police.uk street files for --forces forces over --months months,
 `YYYY-MM/YYYY-MM-<force>-street.csv`, about --rows-per-month rows a month in all (forces
-weighted like England and Wales: the Met largest), plus one more month. Derbyshire's rows
-use real LSOA codes from the repo's lookup (so they land in wards); other forces' codes are
-outside the lookup (stored as outside the force area, as for any force the store has no
-geography for yet). Then measures, each in its own child process (so peak RSS is that
+weighted like England and Wales: the Met largest), plus one more month. Every force's rows
+use its own real LSOA codes from the national lookup, so they land in its wards and districts
+(the store is initialised for every generated force). Then measures, each in its own child process (so peak RSS is that
 step's alone), side by side in the same run:
 
 * `full import`       `python app.py import police-uk` of every history month into a copy of data/;
@@ -17,10 +16,20 @@ step's alone), side by side in the same run:
 * `duckdb one month`  the same for the new month only;
 * `pandas one month`  plain pandas: `read_csv` of the new month's files + one `groupby`;
 * `query: month x measure counts`  the store's grouped counts (what the summary tables rest on),
-  p50/p95 over repeated calls, beside one pandas groupby and DuckDB over the records.
+  p50/p95 over repeated calls, beside one pandas groupby and DuckDB over the records;
+* `limits`            all limits of the national store at once (areas and wards, both methods, every
+  year: `queries/limits_table.py`), beside the per-force pass on demand and one chart at a time, and
+  the first force's chart and summary table in-process (stored limits and on demand), with the
+  monthly table's row count;
+* `callbacks`         every registered callback's server time, in-process through the real Dash app
+  (as tests/test_callbacks_fuzz.py drives it), valid values for the first force and the Met;
+* `gunicorn`          a real gunicorn: cold start (launch to the first 200 on /) and each worker's RSS
+  after serving the pages and every callback once for two forces over HTTP;
+* the same chart/summary, callbacks and gunicorn figures on the Derbyshire demo store, beside them.
 
 The defaults are the issue's national case (108 months x 550k = 59.4 M rows, about 13 GB of
-CSV); `--smoke` is a few seconds (the test suite runs it so it cannot rot). Results are
+CSV); `--smoke` is a few seconds plus one pass over the callbacks (the test suite runs it so it
+cannot rot; it skips gunicorn and the Derbyshire comparisons). Results are
 appended to --out as a Markdown section (or printed only, with --out -).
 """
 from __future__ import annotations
@@ -59,6 +68,16 @@ DEFAULT_FORCES = 43
 FIRST_MONTH = "2016-01-01"
 QUERY_REPEATS = 20
 SMOKE = {"months": 2, "rows_per_month": 3_000, "forces": 3}
+CHART_SAMPLE = 20  # charts drawn one at a time to price "every chart, one at a time"
+CALLBACK_REPEATS = 10  # requests per callback per force, valid values drawn with a fixed seed
+SMOKE_CALLBACK_REPEATS = 1
+REPEATS_VARIABLE = "BENCHMARK_SCALE_CALLBACK_REPEATS"  # how the smoke run tells its child steps
+GUNICORN_WORKERS = 2
+LARGEST_FORCE = "metropolitan"  # callbacks are timed for the store's first force and this one
+GUNICORN_START_SECONDS = 120
+PAGE_ROUNDS = 5
+# Pages served before a worker's RSS is read: the crime tab (chart with the page), other tabs, a drill-down.
+PAGES = ["/", "/?area=Chesterfield&measure=Shoplifting", "/?k=3&method=classic", "/asb", "/hate", "/fire", "/data"]
 # police.uk's 43 territorial forces of England and Wales, with rough relative volumes
 # (the Met about a fifth of all records; the smallest forces under 1%).
 FORCES = {
@@ -86,12 +105,19 @@ def force_list(count: int) -> dict[str, float]:
     return dict(zip(names, weights / weights.sum()))
 
 
+def force_lsoas() -> dict[str, np.ndarray]:
+    """Each force's real 2021 LSOA codes (the national lookup), so every force's rows land in its own
+    wards and districts: the monthly table then has a national store's size (every ward of every force)."""
+    lsoas = national.lsoas()
+    lsoas = lsoas[lsoas["lsoa_vintage"] == "2021"]
+    return {slug: lsoas.loc[lsoas["lad_code"].isin(national.districts_of([slug])["lad_code"]), "lsoa_code"].to_numpy()
+            for slug in FORCES}
+
+
 def generate(root: Path, months: int, rows_per_month: int, forces: int, data_dir: Path = REPO / "data") -> dict:
     """History months under root/history and the next month under root/new; returns sizes."""
     rng = np.random.default_rng(SEED)
-    lookup = geography.lsoa_table(data_dir)
-    derby_codes = lookup[lookup["lsoa_vintage"] == "2021"]["lsoa_code"].to_numpy()
-    other_codes = np.array([f"E0{n:07d}" for n in range(1_000_000, 1_035_000)])  # not in the lookup
+    codes_of = force_lsoas()
     streets = np.array([f"On or near {s}" for s in bench_import.STREETS])
     shares = force_list(forces)
     header = (",".join(police_uk.EXPECTED_COLUMNS) + "\n").encode()
@@ -104,7 +130,7 @@ def generate(root: Path, months: int, rows_per_month: int, forces: int, data_dir
         folder.mkdir(parents=True, exist_ok=True)
         for force, share in shares.items():
             n = max(1, int(round(rows_per_month * share * rng.uniform(0.93, 1.07))))
-            codes = derby_codes if force == "derbyshire" else other_codes
+            codes = codes_of[force]
             kind, crime_id, outcome = bench_import.random_crimes(rng, n)
             name = national.forces()[force].name  # police.uk's own "Falls within", as the importer requires
             table = pa.table({
@@ -189,10 +215,315 @@ def step_queries(work: Path, part: str) -> dict:
     return {k: {"p50_ms": float(np.percentile(v, 50)), "p95_ms": float(np.percentile(v, 95))} for k, v in ways.items()}
 
 
+def _percentiles(values: list[float]) -> dict:
+    return {"p50_ms": float(np.percentile(values, 50)), "p95_ms": float(np.percentile(values, 95)), "n": len(values)}
+
+
+def step_limits(work: Path, part: str) -> dict:
+    """All limits for the national store at once (areas and wards, both methods, every year), beside
+    the ways without it: the per-force vectorised pass on demand, and one chart at a time."""
+    import pyarrow.parquet as pq
+
+    from queries import limits, limits_table, report, series
+    from queries.store import Store
+
+    store = Store(work / "store").snapshot()
+    folder = store.datasets["crime"]
+    started = time.perf_counter()
+    path = limits_table.write(folder, store.data_dir, "crime")
+    all_at_once = time.perf_counter() - started
+    rows = pq.ParquetFile(path).metadata.num_rows
+    stored = store.query(f"SELECT count(DISTINCT month) AS months, count(DISTINCT (force, measure, area, neighbourhood)) AS n "
+                         f"FROM read_parquet('{path}')")
+    latest = series.coverage(store, "crime")[-1]
+    with limits_table.computing_on_demand():
+        started = time.perf_counter()
+        for slug in store.forces:
+            report.all_series_limits(store, latest, "pooled", 2.0, 10, force=slug)
+        per_force = time.perf_counter() - started
+    started = time.perf_counter()
+    for slug in store.forces:
+        report.all_series_limits(store, latest, "pooled", 2.0, 10, force=slug)
+    per_force_stored = time.perf_counter() - started
+    # One chart at a time (what drawing every neighbourhood's chart costs without the table): a sample, scaled up.
+    own = series.force_areas(store, store.forces[0])
+    csp = own.csps[0]
+    sample = [(csp, n) for n in series.neighbourhoods(store, csp, store.forces[0])][:CHART_SAMPLE]
+    fy = limits.fy_of(latest)
+    with limits_table.computing_on_demand():
+        started = time.perf_counter()
+        for area, hood in sample:
+            series.series_table(store, "crime", area, "All crimes", fy, "pooled", 2.0, 10, latest, hood, store.forces[0])
+        per_chart = (time.perf_counter() - started) / max(len(sample), 1)
+    return {
+        "first_force": first_force_timings(store),
+        "all_at_once_s": all_at_once, "rows": rows, "series": int(stored["n"].iloc[0]),
+        "months": int(stored["months"].iloc[0]), "methods": len(limits.METHODS),
+        "monthly_rows": int(store.query("SELECT count(*) AS n FROM monthly")["n"].iloc[0]),
+        "monthly_in_memory": store.monthly_in_memory, "forces": len(store.forces),
+        "per_force_on_demand_s": per_force, "per_force_stored_s": per_force_stored,
+        "per_chart_on_demand_ms": per_chart * 1000,
+        "one_chart_at_a_time_s": per_chart * int(stored["n"].iloc[0]) * int(stored["months"].iloc[0]) / 12,
+    }
+
+
+def first_force_timings(store) -> dict:
+    """The store's first force's chart and summary table in-process (stored limits, and on demand)."""
+    from queries import limits_table, series
+
+    force = store.forces[0]
+    own = series.force_areas(store, force)
+    month = series.coverage(store, "crime", force)[-1]
+    area = own.csps[0]
+
+    def timed(function) -> dict:
+        function()  # warm: the version's small caches
+        values = []
+        for _ in range(QUERY_REPEATS):
+            started = time.perf_counter()
+            function()
+            values.append((time.perf_counter() - started) * 1000)
+        return _percentiles(values)
+
+    def chart():
+        series.series_table(store, "crime", area, "All crimes", limits_fy(month), "pooled", 2.0, 10, month, force=force)
+
+    def summary():
+        series.summary_table(store, "crime", month, "pooled", 2.0, 10, force=force)
+
+    out = {"force": force, "chart": timed(chart), "summary": timed(summary)}
+    with limits_table.computing_on_demand():
+        out["chart on demand"], out["summary on demand"] = timed(chart), timed(summary)
+    return out
+
+
+def limits_fy(month) -> int:
+    from queries import limits
+
+    return limits.fy_of(month)
+
+
+def step_demo_queries(work: Path, part: str) -> dict:
+    """The same chart and summary timings on the Derbyshire demo store (the figures that must stay where they are)."""
+    from queries.store import Store
+
+    return first_force_timings(Store(demo_copy(work)).snapshot())
+
+
+# --------------------------------------------------------------------------- callbacks, in-process through Dash
+
+
+def _callback_name(component_id, prop: str) -> str:
+    """A dependency's value kind, as tests/test_callbacks_fuzz.py names it (crime-area -> area)."""
+    if prop in ("n_clicks", "cellClicked", "pathname", "search"):
+        return prop
+    if isinstance(component_id, dict):
+        return str(component_id.get("part", ""))
+    return component_id.rsplit("-", 1)[-1] if "-" in component_id else component_id
+
+
+def _concrete(component_id: str):
+    if not component_id.startswith("{"):
+        return component_id
+    decoded = json.loads(component_id)
+    return {k: ("crime" if v == ["MATCH"] else v) for k, v in decoded.items()}
+
+
+def _changed(item: dict) -> str:
+    concrete = _concrete(item["id"])
+    name = json.dumps(concrete, sort_keys=True, separators=(",", ":")) if isinstance(concrete, dict) else concrete
+    return f"{name}.{item['property']}"
+
+
+def _outputs(output: str) -> list[dict]:
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    return [{"id": _concrete(p.rsplit(".", 1)[0]), "property": p.rsplit(".", 1)[1]} for p in parts]
+
+
+def _valid_values(store, force: str) -> dict[str, list]:
+    """Valid values for one force of the store, by value kind."""
+    from queries import limits, series
+
+    own = series.force_areas(store, force)
+    months = [f"{m:%Y-%m}" for m in series.coverage(store, "crime", force)]
+    csps = own.csps[:4]
+    hoods = sorted({n for c in csps for n in series.neighbourhoods(store, c, force)})[:20]
+    return {
+        "area": own.top_areas, "force": [force], "measure": series.measures(store, "crime"), "month": months[-13:],
+        "fy": sorted({limits.fy_of(pd.Timestamp(m)) for m in months})[-2:], "method": list(limits.METHODS),
+        "k": [2, 2, 2, 3], "neighbourhood": hoods + [None], "period": ["month", "quarter", "financial"],
+        "board": [True, False], "version": [store.token], "issue": [1, 2, None], "screen": [1280, 1920],
+        "tick": [1], "n_clicks": [1],
+        "cellClicked": [{"colId": a, "rowId": "All crimes"} for a in csps],
+        "pathname": ["/", "/asb", "/hate", "/data"],
+        "search": ["", f"?force={force}", f"?force={force}&area={csps[0]}&measure=Shoplifting", f"?force={force}&k=3"],
+    }
+
+
+def demo_copy(work: Path) -> Path:
+    """The repo's Derbyshire demo store, copied once into the work folder (its limits are built there, not in data/)."""
+    target = work / "demo-store"
+    if not target.exists():
+        shutil.copytree(REPO / "data", target, ignore=shutil.ignore_patterns(".lock", ".staging-*", ".versions",
+                                                                               "import-log.jsonl"))
+    return target
+
+
+def _payload(dependency: dict, valid: dict, rng) -> str:
+    """One request to a registered callback, every input and state a valid value drawn by `rng`."""
+    def value(item: dict):
+        choices = valid.get(_callback_name(_concrete(item["id"]), item["property"]))
+        return rng.choice(choices) if choices else None
+
+    outputs = _outputs(dependency["output"])
+    return json.dumps({
+        "output": dependency["output"],
+        "outputs": outputs if dependency["output"].startswith("..") else outputs[0],
+        "inputs": [{**i, "id": _concrete(i["id"]), "value": value(i)} for i in dependency["inputs"]],
+        "state": [{**s, "id": _concrete(s["id"]), "value": value(s)} for s in dependency["state"]],
+        "changedPropIds": [_changed(dependency["inputs"][0])] if dependency["inputs"] else [],
+    }, default=str)
+
+
+def _registered(dependencies: list[dict]) -> list[dict]:
+    """The server-side callbacks a request can drive (as tests/test_callbacks_fuzz.py selects them)."""
+    return [d for d in dependencies if not d.get("clientside_function") and d["output"].count("MATCH") <= 1
+            and "ALL" not in d["output"]]
+
+
+def step_callbacks(work: Path, part: str) -> dict:
+    """Every registered callback's server time (in-process through the real Dash app, as the fuzz test
+    drives it), with valid values for the store's first force and its largest, CALLBACK_REPEATS each."""
+    import random
+
+    from dashboard import create_app, state
+
+    callback_repeats = int(os.environ.get(REPEATS_VARIABLE, CALLBACK_REPEATS))
+    store_dir = work / "store" if part == "national" else demo_copy(work)
+    app = create_app(store_dir)
+    client = app.server.test_client()
+    started = time.perf_counter()
+    first = client.get("/")
+    first_page = time.perf_counter() - started
+    dependencies = client.get("/_dash-dependencies").get_json()
+    callbacks = _registered(dependencies)
+    store = state.store().snapshot()
+    forces = [store.forces[0]] + [f for f in (LARGEST_FORCE,) if f in store.forces and f != store.forces[0]]
+    if callback_repeats <= SMOKE_CALLBACK_REPEATS:
+        forces = forces[:1]  # the smoke run: each callback once, so the script cannot rot, in seconds
+    rng = random.Random(SEED)
+    times: dict[str, list[float]] = {}
+    statuses: dict[int, int] = {}
+    for force in forces:
+        valid = _valid_values(store, force)
+        for dependency in callbacks:
+            for _ in range(callback_repeats):
+                body = _payload(dependency, valid, rng)
+                started = time.perf_counter()
+                response = client.post("/_dash-update-component", data=body, content_type="application/json")
+                times.setdefault(dependency["output"], []).append((time.perf_counter() - started) * 1000)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    every = [t for values in times.values() for t in values]
+    return {"first_page_s": first_page, "first_status": first.status_code, "statuses": statuses,
+            "all": _percentiles(every), "callbacks": {k: _percentiles(v) for k, v in times.items()},
+            "forces": forces}
+
+
+# --------------------------------------------------------------------------- a real gunicorn
+
+
+def _worker_rss(master: int) -> list[int]:
+    """Resident set (VmRSS, bytes) of each gunicorn worker: the master's children, read from /proc."""
+    sizes = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != master:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]) * 1024)
+        except (OSError, ValueError, IndexError):
+            continue
+    return sizes
+
+
+def step_gunicorn(work: Path, part: str) -> dict:
+    """Cold start (gunicorn launched -> first 200 on /) and each worker's RSS after serving the pages."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    store_dir = work / "store" if part == "national" else demo_copy(work)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, CSP_DATA_DIR=str(store_dir))
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(GUNICORN_WORKERS), "--bind",
+                             f"127.0.0.1:{port}", "app:server"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        cold = None
+        while time.perf_counter() - started < GUNICORN_START_SECONDS:
+            try:
+                with urllib.request.urlopen(url + "/", timeout=30) as response:
+                    if response.status == 200:
+                        cold = time.perf_counter() - started
+                        break
+            except OSError:
+                time.sleep(0.05)
+        if cold is None:
+            raise SystemExit("gunicorn did not answer / in time")
+        pages = []
+        for _ in range(PAGE_ROUNDS):
+            for page in PAGES:
+                began = time.perf_counter()
+                with urllib.request.urlopen(url + page, timeout=60) as response:
+                    response.read()
+                pages.append((time.perf_counter() - began) * 1000)
+        # Then every callback once for each of two forces, over HTTP (what a page's cards ask), so the
+        # RSS read below is a worker's after answering real queries, not after the page shell only.
+        import random
+
+        from queries.store import Store
+
+        with urllib.request.urlopen(url + "/_dash-dependencies", timeout=60) as response:
+            callbacks = _registered(json.loads(response.read()))
+        store = Store(store_dir).snapshot()
+        rng = random.Random(SEED)
+        answered: dict[int, int] = {}
+        for force in [store.forces[0]] + [f for f in (LARGEST_FORCE,) if f in store.forces and f != store.forces[0]]:
+            valid = _valid_values(store, force)
+            for dependency in callbacks:
+                request = urllib.request.Request(url + "/_dash-update-component", data=_payload(dependency, valid, rng).encode(),
+                                                 headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(request, timeout=120) as response:
+                        response.read()
+                        answered[response.status] = answered.get(response.status, 0) + 1
+                except urllib.error.HTTPError as error:
+                    answered[error.code] = answered.get(error.code, 0) + 1
+        rss = _worker_rss(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {"cold_start_s": cold, "worker_rss_bytes": rss, "pages": _percentiles(pages), "callbacks_answered": answered}
+
+
 STEPS = {
     "full import": (step_import, "history"), "one more month": (step_import, "new"),
     "duckdb full": (step_duckdb, "history"), "duckdb one month": (step_duckdb, "new"),
     "pandas one month": (step_pandas, "new"), "queries": (step_queries, "history"),
+    "limits": (step_limits, "history"), "queries (Derbyshire demo)": (step_demo_queries, "demo"),
+    "callbacks": (step_callbacks, "national"), "callbacks (Derbyshire demo)": (step_callbacks, "demo"),
+    "gunicorn": (step_gunicorn, "national"), "gunicorn (Derbyshire demo)": (step_gunicorn, "demo"),
 }
 
 
@@ -204,14 +535,14 @@ def child(name: str, work: Path) -> None:
     print(json.dumps({"result": result, "seconds": seconds, "peak_rss_bytes": bench_import._peak_rss()}))
 
 
-def measure(name: str, work: Path, in_process: bool = False) -> dict:
+def measure(name: str, work: Path, in_process: bool = False, env: dict | None = None) -> dict:
     if in_process:  # the smoke run: no child processes (peak RSS is then the whole run's, not the step's)
         function, part = STEPS[name]
         started = time.perf_counter()
         result = function(work, part)
         return {"result": result, "seconds": time.perf_counter() - started, "peak_rss_bytes": bench_import._peak_rss()}
     done = subprocess.run([sys.executable, __file__, "--child", name, "--work", str(work)],
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -247,7 +578,60 @@ def render(info: dict, args, sizes: dict, results: dict) -> str:
                   "| way | p50 | p95 |", "|---|---|---|"]
         for way, t in queries["result"].items():
             lines.append(f"| {way} | {t['p50_ms']:.1f} ms | {t['p95_ms']:.1f} ms |")
+    lines += render_scale(results)
     return "\n".join(lines) + "\n"
+
+
+def render_scale(results: dict) -> list[str]:
+    """The query side at national scale: all limits, callbacks, a worker's memory, cold start."""
+    mb = 1 << 20
+    lines = []
+    found = results.get("limits")
+    if found:
+        r = found["result"]
+        lines += ["", f"Monthly table: {r['monthly_rows']:,} rows over {r['forces']} forces "
+                      f"({'held in each worker' if r['monthly_in_memory'] else 'a view over its Parquet, not held'}).", "",
+                  "| all limits (areas and wards, every year, both methods) | time |", "|---|---|",
+                  f"| materialised, all at once: {r['series']:,} series x {r['months']} months = {r['rows']:,} rows "
+                  f"(compute + write) | {r['all_at_once_s']:.2f} s |",
+                  f"| on demand, one vectorised pass per force, one year only ({r['forces']} forces) | "
+                  f"{r['per_force_on_demand_s']:.2f} s |",
+                  f"| read from the table, the same {r['forces']} forces' year | {r['per_force_stored_s']:.2f} s |",
+                  f"| one chart at a time, on demand ({r['per_chart_on_demand_ms']:.1f} ms a chart, scaled to every "
+                  f"series x month) | {r['one_chart_at_a_time_s']:,.0f} s |"]
+    timings = [("national store", results["limits"]["result"]["first_force"])] if results.get("limits") else []
+    if results.get("queries (Derbyshire demo)"):
+        timings.append(("Derbyshire demo store", results["queries (Derbyshire demo)"]["result"]))
+    if timings:
+        lines += ["", f"The first force's chart and summary table in-process ({QUERY_REPEATS} calls each):", "",
+                  "| store | force | way | p50 | p95 |", "|---|---|---|---|---|"]
+        for store_name, t in timings:
+            for way in ("chart", "chart on demand", "summary", "summary on demand"):
+                lines.append(f"| {store_name} | {t['force']} | {way}{' (stored limits)' if 'demand' not in way else ''} | "
+                             f"{t[way]['p50_ms']:.1f} ms | {t[way]['p95_ms']:.1f} ms |")
+    for name in ("callbacks", "callbacks (Derbyshire demo)"):
+        found = results.get(name)
+        if not found:
+            continue
+        r = found["result"]
+        worst = sorted(r["callbacks"].items(), key=lambda kv: kv[1]["p95_ms"], reverse=True)
+        lines += ["", f"{name}: every registered callback in-process through the real Dash app "
+                      f"(forces {', '.join(r['forces'])}; {r['all']['n']:,} requests, statuses {r['statuses']}); "
+                      f"all callbacks p50 {r['all']['p50_ms']:.1f} ms, p95 {r['all']['p95_ms']:.1f} ms. "
+                      f"Slowest five by p95:", "", "| callback output | p50 | p95 |", "|---|---|---|"]
+        for output, t in worst[:5]:
+            lines.append(f"| `{output[:90]}` | {t['p50_ms']:.1f} ms | {t['p95_ms']:.1f} ms |")
+    for name in ("gunicorn", "gunicorn (Derbyshire demo)"):
+        found = results.get(name)
+        if not found:
+            continue
+        r = found["result"]
+        rss = ", ".join(f"{b / mb:,.0f} MB" for b in sorted(r["worker_rss_bytes"]))
+        lines += ["", f"{name} ({GUNICORN_WORKERS} workers): cold start to the first 200 on / {r['cold_start_s']:.2f} s; "
+                      f"worker RSS after serving {len(PAGES)} pages x {PAGE_ROUNDS} and every callback once for two "
+                      f"forces over HTTP ({r.get('callbacks_answered')}): {rss}; page p50 "
+                      f"{r['pages']['p50_ms']:.0f} ms, p95 {r['pages']['p95_ms']:.0f} ms."]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,9 +660,18 @@ def main(argv: list[str] | None = None) -> int:
         slugs = sorted(force_list(args.forces), key=lambda s: s != "derbyshire")
         national.write_store_forces(work / "store", [national.forces()[s] for s in slugs])
         results = {}
-        for name in ("full import", "one more month", "duckdb full", "duckdb one month", "pandas one month", "queries"):
+        for name in ("full import", "one more month", "duckdb full", "duckdb one month", "pandas one month", "queries",
+                     "limits"):
             results[name] = measure(name, work, in_process=args.smoke)
             print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
+        # The app's own steps always run in a child (a Dash app and its store are process-wide state);
+        # the smoke run drives each callback once and skips the Derbyshire comparisons and gunicorn.
+        env = dict(os.environ, **{REPEATS_VARIABLE: str(SMOKE_CALLBACK_REPEATS if args.smoke else CALLBACK_REPEATS)})
+        app_steps = ["callbacks"] if args.smoke else ["queries (Derbyshire demo)", "callbacks",
+                                                      "callbacks (Derbyshire demo)", "gunicorn", "gunicorn (Derbyshire demo)"]
+        for name in app_steps:
+            results[name] = measure(name, work, env=env)
+            print(f"{name}: {json.dumps(results[name])[:2000]}", file=sys.stderr)
         report = render(bench_import.machine(), args, sizes, results)
         print(report)
         if args.out != "-":

@@ -24,6 +24,8 @@ def test_the_smoke_run_imports_every_generated_row_and_reports_every_way(tmp_pat
                     "duckdb one month": new, "pandas one month": new}
     for way in ("store (monthly table)", "pandas groupby over records", "duckdb over records Parquet"):
         assert f"| {way}" in report
+    assert "| materialised, all at once:" in report  # all limits, beside the ways without the table
+    assert re.search(r"^callbacks: every registered callback .* statuses \{'200': \d+\}\)", report, re.M)
     held = Store(work / "store").query("SELECT count(*) AS n FROM crime_records")["n"].iloc[0]
     assert held == history + new
     assert len(list((work / "history").iterdir())) == benchmark_scale.SMOKE["months"]

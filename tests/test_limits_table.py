@@ -1,0 +1,155 @@
+"""Every series' limits materialised with the store version: the stored figures are exactly the
+engine's on demand (every series x month of the demo store, both methods), a hand-worked case
+reads back from the table, older stores get the table on first read, and a non-default k is
+still computed on demand."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import copy_store
+from queries import geography, limits, limits_table, report, series, store_writer
+from queries.store import Store
+
+RESULT_FIELDS = list(limits.LimitResult.__dataclass_fields__)
+
+
+def _assert_same_all_limits(stored: report.AllLimits, computed: report.AllLimits) -> None:
+    pd.testing.assert_frame_equal(stored.keys, computed.keys)
+    assert np.array_equal(stored.window, computed.window, equal_nan=True)
+    for name in RESULT_FIELDS:
+        a, b = getattr(stored.result, name), getattr(computed.result, name)
+        assert a.dtype.kind == b.dtype.kind, name
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+
+
+def _year_ends(store: Store, dataset: str) -> list[pd.Timestamp]:
+    """Each held financial year's last held month: together they cover every stored month."""
+    held = series.coverage(store, dataset)
+    by_year = pd.Series(held, index=[limits.fy_of(m) for m in held]).groupby(level=0).max()
+    return list(by_year)
+
+
+@pytest.mark.parametrize("dataset", ["crime", "fire", "hate"])
+def test_stored_limits_equal_the_engine_on_demand_for_every_series_and_month_of_the_demo_store(demo_store, dataset):
+    store = demo_store.snapshot()
+    for method in limits.METHODS:
+        k = limits.METHODS[method].default_k
+        for month in _year_ends(store, dataset):
+            stored = report.all_series_limits(store, month, method, k, 10, dataset)
+            with limits_table.computing_on_demand():
+                computed = report.all_series_limits(store, month, method, k, 10, dataset)
+            _assert_same_all_limits(stored, computed)
+
+
+def test_summary_drilldown_and_chart_read_the_stored_limits_and_match_the_engine(demo_store):
+    store = demo_store.snapshot()
+    held = series.coverage(store, "crime")
+    own = series.force_areas(store)
+    for method in limits.METHODS:
+        k = limits.METHODS[method].default_k
+        for month in (held[-1], held[-8], held[30]):
+            with limits_table.computing_on_demand():
+                expected = series.summary_table(store, "crime", month, method, k, 10)
+            pd.testing.assert_frame_equal(series.summary_table(store, "crime", month, method, k, 10), expected)
+            for csp in own.csps:
+                with limits_table.computing_on_demand():
+                    expected = series.drilldown(store, "crime", csp, "All crimes", month, method, k, 10)
+                pd.testing.assert_frame_equal(series.drilldown(store, "crime", csp, "All crimes", month, method, k, 10),
+                                              expected)
+            csp = own.csps[0]
+            for area, hood in ((csp, None), (geography.FORCE, None), (csp, series.neighbourhoods(store, csp)[0])):
+                for report_month in (month, None):
+                    args = (store, "crime", area, "Shoplifting", limits.fy_of(month), method, k, 10, report_month, hood)
+                    with limits_table.computing_on_demand():
+                        expected = series.series_table(*args)
+                    pd.testing.assert_frame_equal(series.series_table(*args), expected)
+
+
+def test_the_stored_table_reads_the_hand_worked_erewash_september():
+    # Erewash, violence without injury, September 2015 (tests/test_limits.py): same-month values
+    # 34, 38, 42 -> mean 38, sample SD 4, classic upper line 38 + 2 x 4 = 46; 53 is above it.
+    # Every other month is 40 in every year: the pooled spread is sqrt(32 / 24) = 1.15 from the
+    # deviations, less than the Poisson floor sqrt(38) = 6.16, widened by sqrt(4/3) -> 7.12,
+    # so the pooled upper line is 38 + 2 x 7.12 = 52.2 and 53 is above that too.
+    months = pd.date_range("2012-04-01", "2016-03-01", freq="MS")
+    counts = np.full((1, len(months)), 40.0)
+    for year, value in enumerate((34, 38, 42)):
+        counts[0, year * 12 + 5] = value
+    counts[0, 36 + 5] = 53
+    keys = pd.DataFrame({"force": ["derbyshire"], "measure": ["Violence without injury"], "area": ["Erewash"],
+                         "neighbourhood": [""]})
+    table = limits_table.limits_frame("crime", keys, months, counts, [2015]).to_pandas(date_as_object=False)
+    september = table[table["month"] == pd.Timestamp("2015-09-01")].iloc[0]
+    assert september["count"] == 53
+    assert september["monthly_average_prev3"] == 38
+    assert september["upper_classic"] == pytest.approx(46.0)
+    assert september["lower_classic"] == pytest.approx(30.0)
+    assert september["status_classic"] == limits.ABOVE
+    assert september["upper_pooled"] == pytest.approx(38 + 2 * np.sqrt(38) * np.sqrt(4 / 3))
+    assert september["status_pooled"] == limits.ABOVE
+    assert september["baseline_years"] == 3
+    assert len(table) == 12  # one row per month of the year, both methods side by side
+
+
+def test_a_store_published_before_the_table_existed_gets_it_on_first_read_with_the_same_figures(demo_dir, tmp_path):
+    data_dir = copy_store(tmp_path / "old")
+    version = Store(data_dir).snapshot()
+    folder = version.datasets["crime"]
+    for path in folder.glob(f"{limits_table.PREFIX}*.parquet"):
+        path.unlink()
+    month = series.coverage(version, "crime")[-1]
+    with limits_table.computing_on_demand():
+        expected = series.summary_table(version, "crime", month, "pooled", 2.0, 10)
+    assert not list(folder.glob(f"{limits_table.PREFIX}*.parquet"))
+    pd.testing.assert_frame_equal(series.summary_table(version, "crime", month, "pooled", 2.0, 10), expected)
+    assert limits_table.path_for(folder, data_dir).exists()  # built once; every later reader reads it
+
+
+def test_a_non_default_k_is_computed_on_demand_and_differs_from_the_stored_default(demo_store):
+    store = demo_store.snapshot()
+    month = series.coverage(store, "crime")[-1]
+    assert not limits_table.usable("pooled", 3.0)
+    wide = series.summary_table(store, "crime", month, "pooled", 3.0, 10)
+    with limits_table.computing_on_demand():
+        assert wide.equals(series.summary_table(store, "crime", month, "pooled", 3.0, 10))
+    default = series.summary_table(store, "crime", month, "pooled", 2.0, 10)
+    assert (wide["upper"] > default["upper"]).any()
+
+
+def test_marac_has_no_stored_limits_its_counts_never_leave_the_protected_release(demo_store):
+    store = demo_store.snapshot()
+    assert not limits_table.materialised("marac")
+    assert not list(store.datasets["marac"].glob(f"{limits_table.PREFIX}*"))
+
+
+def test_publishing_a_version_writes_its_limits_beside_the_monthly_table(tmp_path):
+    data_dir = copy_store(tmp_path / "store")
+    current = Store(data_dir).snapshot().datasets["crime"]
+    with store_writer.write_lock(data_dir):
+        staging = store_writer.new_version_dir(data_dir, "crime")
+        for name in ("records.parquet", "monthly.parquet", "coverage.parquet", "reconciliation.parquet"):
+            shutil.copy(current / name, staging / name)
+        published = store_writer.publish(data_dir, "crime", staging, source="test", synthetic=True)
+    assert limits_table.path_for(published, data_dir).exists()
+    assert not list(published.glob(".*.tmp"))
+
+
+def test_a_changed_geography_is_not_read_from_a_table_built_under_the_old_one(tmp_path):
+    data_dir = copy_store(tmp_path / "store")
+    version = Store(data_dir).snapshot()
+    folder = version.datasets["crime"]
+    old = limits_table.ensure(folder, data_dir, "crime")
+    areas = data_dir / "geography" / "areas.csv"
+    areas.write_text(areas.read_text().replace("County Council Area", "Derbyshire County"))
+    assert limits_table.path_for(folder, data_dir) != old
+    fresh = Store(data_dir).snapshot()
+    month = series.coverage(fresh, "crime")[-1]
+    with limits_table.computing_on_demand():
+        expected = series.summary_table(fresh, "crime", month, "pooled", 2.0, 10)
+    assert "Derbyshire County" in set(expected["area"])
+    pd.testing.assert_frame_equal(series.summary_table(fresh, "crime", month, "pooled", 2.0, 10), expected)
+    assert limits_table.path_for(folder, data_dir).exists() and not old.exists()
