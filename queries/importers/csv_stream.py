@@ -29,6 +29,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # A physical line longer than this is a rejected row, never parsed (a MARAC, hate or IRS row is a
 # few hundred characters; Python's csv module refuses fields over 131,072).
@@ -174,7 +176,7 @@ def batches(path: Path, codec: str, rows_per_batch: int = ROWS_PER_BATCH, strict
                 keep[0] = []
                 batch = Batch(header, [], np.empty(0, np.int64), np.empty(0, np.int64), base=previous_end + 1)
                 continue
-            if not any(v.strip() for v in values):
+            if not "".join(values).strip():
                 batch.blank_lines += previous_end - start + 1
                 continue
             if len(values) == len(header):
@@ -218,27 +220,45 @@ def _finish(batch: Batch, good, starts, ends, too_long, keep) -> Batch:
     return batch
 
 
-def by_distinct(func: Callable[..., tuple], *columns: pd.Series) -> list[np.ndarray]:
+def _encoded(column) -> tuple[np.ndarray, list]:
+    """Integer codes and the distinct values of a column (Arrow array, Series or list of strings)."""
+    array = column if isinstance(column, (pa.Array, pa.ChunkedArray)) else pa.array(list(column), type=pa.string())
+    encoded = pc.dictionary_encode(array)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def by_distinct(func: Callable[..., tuple], *columns) -> list[np.ndarray]:
     """func applied once per distinct combination of the columns' values, spread back to every row.
 
     `func(*values)` returns a tuple; the result is one object array per tuple element. A file of
     millions of rows has thousands of distinct dates or codes, so the Python work is per distinct
     value, and the exact same rule decides every row holding that value.
     """
-    if len(columns) == 1:
-        codes, uniques = pd.factorize(columns[0], use_na_sentinel=False)
-        results = [func(value) for value in uniques]
+    encoded = [_encoded(column) for column in columns]
+    if len(encoded) == 1:
+        codes, uniques = encoded[0][0], [(value,) for value in encoded[0][1]]
     else:
-        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays(list(columns)))
-        results = [func(*values) for values in uniques]
+        combined = np.zeros(len(encoded[0][0]), dtype=np.int64)
+        for column_codes, values in encoded:
+            combined = combined * max(len(values), 1) + column_codes
+        keys, codes = np.unique(combined, return_inverse=True)
+        uniques = []
+        for key in keys.tolist():
+            parts = []
+            for _, values in reversed(encoded):
+                key, position = divmod(key, max(len(values), 1))
+                parts.append(values[position])
+            uniques.append(tuple(reversed(parts)))
+    results = [func(*values) for values in uniques]
     if not results:
         return []
-    width = len(results[0])
     out = []
-    for i in range(width):
+    for i in range(len(results[0])):
         table = np.empty(len(results), dtype=object)
         table[:] = [r[i] for r in results]
-        out.append(table[codes])
+        out.append(table[np.asarray(codes).reshape(-1)])
     return out
 
 

@@ -43,6 +43,7 @@ from queries.importers.marac import (
     add_arguments,  # noqa: F401  (the CLI looks for it on this module)
     batch_rejects,
     finish_import,
+    is_blank,
     month_start,
     open_csv,
     parse_date,
@@ -135,11 +136,11 @@ def _check_batch(batch: csv_stream.Batch, positions: dict[str, int | None], file
     else:
         day = month = date_reason = future = kind = strand = code = name = positive = category_reason = \
             ward = location = area_reason = np.empty(0, object)
-    reason = first_reason(date_reason, future, np.where(record_id.to_numpy() == "", "record_id is blank", None),
+    reason = first_reason(date_reason, future, np.where(is_blank(record_id), "record_id is blank", None),
                           category_reason, area_reason)
     keep = pd.isna(reason)
     records = record_table({
-        "record_id": (record_id.to_numpy(), pa.string()),
+        "record_id": (record_id, pa.string()),
         "date": (day, pa.date32()),
         "month": (month, pa.date32()),
         "ward_code": (ward, pa.string()),

@@ -37,6 +37,7 @@ import io
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -46,6 +47,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from queries import geography, marac, store
 from queries.importers import csv_stream
@@ -66,6 +68,8 @@ EXAMPLES_SHOWN = 5
 MAX_LINE_CHARS = csv_stream.MAX_LINE_CHARS
 RAW_KEPT_CHARS = csv_stream.RAW_KEPT_CHARS
 ROWS_PER_BATCH = csv_stream.ROWS_PER_BATCH
+# DuckDB's memory while finding duplicates across files; beyond it, it spills to the store's disk.
+DUCKDB_MEMORY = "256MB"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,11 +179,15 @@ STATUS, FILE_INDEX, LINE, END = "_status", "_file", "_line", "_end"
 REJECT_COLUMNS = [FILE_INDEX, "line", "reason", "raw", "month"]
 
 
-def stripped(batch: csv_stream.Batch, position: int | None) -> pd.Series:
-    """One column of the batch's good rows, surrounding spaces removed ("" when the file lacks it)."""
+def stripped(batch: csv_stream.Batch, position: int | None) -> pa.Array:
+    """One column of the batch's good rows as Arrow strings, surrounding spaces removed ("" when the file lacks it)."""
     if position is None:
-        return pd.Series([""] * len(batch.lines), dtype=object)
-    return pd.Series(batch.columns[position], dtype=object).str.strip()
+        return pa.array([""] * len(batch.lines), type=pa.string())
+    return pc.utf8_trim_whitespace(pa.array(batch.columns[position], type=pa.string()))
+
+
+def is_blank(column: pa.Array) -> np.ndarray:
+    return pc.equal(column, "").to_numpy(zero_copy_only=False)
 
 
 def batch_rejects(batch: csv_stream.Batch, file_index: int, mask: np.ndarray, reason: np.ndarray,
@@ -203,8 +211,11 @@ def batch_rejects(batch: csv_stream.Batch, file_index: int, mask: np.ndarray, re
 def record_table(columns: dict[str, tuple[np.ndarray, pa.DataType]], keep: np.ndarray, batch: csv_stream.Batch,
                  file_index: int, status: np.ndarray) -> pa.Table:
     """The kept rows as an Arrow table (strings stored once each, dates as 4 bytes)."""
-    arrays = {name: pa.array(values[keep], type=kind, from_pandas=True) for name, (values, kind) in columns.items()}
-    arrays[STATUS] = pa.array(status[keep], type=pa.string()).dictionary_encode()
+    mask = pa.array(keep)
+    arrays = {name: (values.filter(mask).cast(kind) if isinstance(values, pa.Array)
+                     else pa.array(values[keep], type=kind, from_pandas=True))
+              for name, (values, kind) in columns.items()}
+    arrays[STATUS] = pa.array(status[keep], type=pa.string())
     arrays[FILE_INDEX] = pa.array(np.full(int(keep.sum()), file_index, dtype=np.int32))
     arrays[LINE] = pa.array(batch.lines[keep])
     arrays[END] = pa.array(batch.ends[keep])
@@ -255,65 +266,91 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
     frames publish_import takes (records compact, rejected with raw text, reconciliation).
 
     A record is rejected as a duplicate only if it passed its own checks, and the first record
-    with a key is the one kept, exactly as when rows were checked one at a time.
+    with a key is the one kept, as when rows were checked one at a time. Duplicates are found in
+    DuckDB over the Arrow records (it spills to disk rather than grow), never in a Python dict.
     """
-    tables = [p.records for p in parts]
-    records = (pa.concat_tables(tables, promote_options="default") if tables else pa.table({}))
-    records = records.to_pandas(types_mapper=pd.ArrowDtype) if records.num_columns else pd.DataFrame(
-        columns=record_columns + [STATUS, FILE_INDEX, LINE, END])
     names = [Path(p).name for p in paths]
-    late_reason = pd.Series(pd.NA, index=records.index, dtype=object)
-    alive = np.ones(len(records), dtype=bool)
-    for rule in rules:
-        subset = records.loc[alive, rule.keys]
-        dup = subset.duplicated(keep="first")
-        if dup.any():
-            later = subset[dup]
-            first = subset[~dup]
-            first = first[first[rule.keys[0]].isin(later[rule.keys[0]])]  # the few that matter, before keying
-            key_of = lambda frame: pd.MultiIndex.from_frame(frame[rule.keys].astype(object))  # noqa: E731
-            first = first[key_of(first).isin(key_of(later))]
-            where = pd.Series([f"{names[f]} line {n}" for f, n in zip(records.loc[first.index, FILE_INDEX],
-                                                                        records.loc[first.index, LINE])],
-                              index=key_of(first))
-            late_reason.loc[later.index] = [rule.reason.format(first=w) for w in where.loc[key_of(later)]]
-            alive[records.index.get_indexer(later.index)] = False
-    months = set(records.loc[alive, "month"].dropna().unique().tolist())
-    already = existing_ids(data_dir, dataset, months, records.loc[alive, "record_id"])
-    if len(already):
-        held = records.loc[alive, "record_id"].map(already)
-        hit = held.notna()
-        late_reason.loc[hit[hit].index] = [f"{id_label} is already in the store for {m:%Y-%m}, a month this import "
-                                           "does not replace" for m in held[hit]]
-        alive[records.index.get_indexer(hit[hit].index)] = False
-    late = records.loc[~alive, [FILE_INDEX, LINE, END, "month"]].assign(reason=late_reason[~alive])
+    tables = [p.records for p in parts]
+    records = pa.concat_tables(tables) if tables else None
+    if records is None:
+        records = pa.table({c: pa.array([], type=pa.string()) for c in record_columns})
+    records = records.append_column("_seq", pa.array(np.arange(records.num_rows, dtype=np.int64)))
+    alive = np.ones(records.num_rows, dtype=bool)
+    late: list[tuple[int, str]] = []  # (seq, reason)
+    con = duckdb.connect(":memory:")
+    spill = tempfile.TemporaryDirectory(prefix="csp-import-")
+    try:
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        con.execute(f"SET temp_directory = {store.sql_string(spill.name)}")
+        for rule in rules:
+            if not records.num_rows:
+                break
+            keys = ", ".join(rule.keys)
+            con.register("candidates", records.select([*rule.keys, FILE_INDEX, LINE, "_seq"]).filter(pa.array(alive)))
+            found = con.execute(
+                f"SELECT c._seq, f.{FILE_INDEX}, f.{LINE} FROM (SELECT _seq, min(_seq) OVER (PARTITION BY {keys}) AS first "
+                f"FROM candidates) AS c JOIN candidates AS f ON f._seq = c.first WHERE c._seq <> c.first ORDER BY c._seq"
+            ).fetchall()
+            con.unregister("candidates")
+            for seq, file_index, line in found:
+                late.append((seq, rule.reason.format(first=f"{names[file_index]} line {line}")))
+                alive[seq] = False
+    finally:
+        con.close()
+        spill.cleanup()
+    months = set(pc.unique(records.filter(pa.array(alive))["month"]).drop_null().to_pylist()) if records.num_rows else set()
+    if records.num_rows:
+        already = existing_ids(data_dir, dataset, months, records.filter(pa.array(alive))["record_id"])
+        if len(already):
+            ids = records["record_id"].to_numpy(zero_copy_only=False)
+            for seq in np.flatnonzero(alive & np.isin(ids, already.index.to_numpy())):
+                late.append((int(seq), f"{id_label} is already in the store for {already[ids[seq]]:%Y-%m}, a month this "
+                                       "import does not replace"))
+                alive[seq] = False
     late_rows = []
-    for file_index, group in late.groupby(FILE_INDEX, sort=True):
-        fetched = fetch_rows(Path(paths[file_index]), codecs[file_index], dict(zip(group[LINE], group[END])))
-        for line, reason, month in zip(group[LINE], group["reason"], group["month"]):
-            values, text = fetched.get(int(line), (None, ""))
-            late_rows.append((int(file_index), int(line), reason, raw_of(values, text, int(file_index)), month))
+    if late:
+        seqs = pa.array([seq for seq, _ in late])
+        picked = records.take(seqs)
+        by_file: dict[int, dict[int, int]] = {}
+        for file_index, line, end in zip(picked[FILE_INDEX].to_pylist(), picked[LINE].to_pylist(), picked[END].to_pylist()):
+            by_file.setdefault(file_index, {})[line] = end
+        fetched = {i: fetch_rows(Path(paths[i]), codecs[i], wanted) for i, wanted in by_file.items()}
+        for (seq, reason), file_index, line, month in zip(late, picked[FILE_INDEX].to_pylist(), picked[LINE].to_pylist(),
+                                                          picked["month"].to_pylist()):
+            values, text = fetched[file_index].get(line, (None, ""))
+            late_rows.append((file_index, line, reason, raw_of(values, text, file_index), month))
     rejected = pd.concat([p.rejected for p in parts if len(p.rejected)]
                          + [pd.DataFrame(late_rows, columns=REJECT_COLUMNS)], ignore_index=True)
-    rejected["month"] = [None if pd.isna(m) else m for m in rejected["month"]]
+    rejected["month"] = [None if m is None or pd.isna(m) else m for m in rejected["month"]]
     rejected = rejected.sort_values([FILE_INDEX, "line"], kind="stable", ignore_index=True)
-    kept = records[alive]
+    kept = records.filter(pa.array(alive))
     # A rejected row keeps its month only when that month has loaded rows (only_loaded_months).
-    rejected_months = [only_loaded_months(m, months) for m in rejected["month"]]
+    rejected_counts = pd.DataFrame({
+        FILE_INDEX: rejected[FILE_INDEX].to_numpy(),
+        "month": [only_loaded_months(m, months) for m in rejected["month"]],
+        "status": REJECTED,
+    })
+    loaded_counts = (kept.select([FILE_INDEX, "month", STATUS]).group_by([FILE_INDEX, "month", STATUS])
+                     .aggregate([([], "count_all")]).to_pandas()
+                     .rename(columns={STATUS: "status", "count_all": "rows"})) if kept.num_rows else None
     reconciliation = []
     for file_index, path in enumerate(paths):
-        mine = kept[FILE_INDEX] == file_index
-        mine_rejected = (rejected[FILE_INDEX] == file_index).to_numpy()
-        problems = rejected.loc[mine_rejected, ["line", "reason"]]
-        loaded = int(mine.sum())
+        mine = rejected[FILE_INDEX].to_numpy() == file_index
+        problems = rejected.loc[mine, ["line", "reason"]]
+        counts = rejected_counts[mine].groupby(["month", "status"], dropna=False).size().rename("rows").reset_index()
+        loaded = 0
+        if loaded_counts is not None:
+            own = loaded_counts[loaded_counts[FILE_INDEX] == file_index][["month", "status", "rows"]]
+            loaded = int(own["rows"].sum())
+            counts = pd.concat([own, counts], ignore_index=True)
         refuse_if_nothing_loaded(Path(path), loaded, len(problems),
                                  sorted(zip(problems["line"], problems["reason"]))[:EXAMPLES_SHOWN])
-        outcomes = pd.DataFrame({"month": list(kept.loc[mine, "month"]) + [m for m, r in zip(rejected_months, mine_rejected) if r],
-                                 "status": list(kept.loc[mine, STATUS].astype(object)) + [REJECTED] * int(mine_rejected.sum())})
-        reconciliation.append(reconciliation_frame(str(path), outcomes))
+        reconciliation.append(reconciliation_frame(str(path), counts))
     rejected_out = pd.DataFrame({"file": [str(paths[i]) for i in rejected[FILE_INDEX]], "line": rejected["line"],
                                  "reason": rejected["reason"], "raw": rejected["raw"]}, columns=REJECTED_COLUMNS)
-    return kept[record_columns].reset_index(drop=True), rejected_out, pd.concat(reconciliation, ignore_index=True)
+    frame = kept.select(record_columns).to_pandas(types_mapper=pd.ArrowDtype) if kept.num_rows else \
+        pd.DataFrame(columns=record_columns)
+    return frame, rejected_out, pd.concat(reconciliation, ignore_index=True)
 
 
 def parse_date(text: str) -> date:
@@ -363,31 +400,32 @@ def month_start(day: date) -> date:
     return date(day.year, day.month, 1)
 
 
-def reconciliation_frame(file_name: str, outcomes: pd.DataFrame) -> pd.DataFrame:
+def reconciliation_frame(file_name: str, counts: pd.DataFrame) -> pd.DataFrame:
     """Per month (None when a row had no readable month): rows read and where they went.
 
-    `outcomes` has one row per row read: its month (or None) and status (a geography location or REJECTED).
+    `counts` holds month (or None), status (a geography location or REJECTED) and rows.
     """
-    months = pd.Series([m if m is not None and not pd.isna(m) else None for m in outcomes["month"]], dtype=object)
-    tally = pd.crosstab(months.fillna("~none"), outcomes["status"].astype(object).to_numpy()) if len(outcomes) else None
-    rows = []
-    if tally is not None:
-        keys = sorted(tally.index, key=lambda m: (m == "~none", m if m != "~none" else date.min))
-        for month in keys:
-            counts = tally.loc[month]
-            rows.append({
-                "file": file_name,
-                "month": None if month == "~none" else month,
-                "rows_read": int(counts.sum()),
-                "loaded": int(counts.get(geography.IN_AREA, 0)),
-                "outside_area": int(counts.get(geography.OUTSIDE_AREA, 0)),
-                "unallocated": int(counts.get(geography.NO_LOCATION, 0)),
-                "rejected": int(counts.get(REJECTED, 0)),
-            })
+    tally: dict = {}
+    for month, status, rows in zip(counts["month"], counts["status"], counts["rows"]):
+        month = None if month is None or pd.isna(month) else month
+        bucket = tally.setdefault(month, {})
+        bucket[status] = bucket.get(status, 0) + int(rows)
+    rows = [
+        {
+            "file": file_name,
+            "month": month,
+            "rows_read": sum(tallied.values()),
+            "loaded": tallied.get(geography.IN_AREA, 0),
+            "outside_area": tallied.get(geography.OUTSIDE_AREA, 0),
+            "unallocated": tallied.get(geography.NO_LOCATION, 0),
+            "rejected": tallied.get(REJECTED, 0),
+        }
+        for month, tallied in sorted(tally.items(), key=lambda item: (item[0] is None, item[0] or date.min))
+    ]
     return pd.DataFrame(rows, columns=RECONCILIATION_COLUMNS)
 
 
-def existing_ids(data_dir: Path, dataset: str, keep_months: set[date], ids: pd.Series) -> pd.Series:
+def existing_ids(data_dir: Path, dataset: str, keep_months: set[date], ids: pa.Array) -> pd.Series:
     """Of `ids`, those already in the store in months this import will not replace (real data only):
     record id -> its month. Joined in DuckDB, so neither the store's ids nor the file's are held as Python objects."""
     manifest = store.read_manifest(data_dir)
@@ -399,7 +437,7 @@ def existing_ids(data_dir: Path, dataset: str, keep_months: set[date], ids: pd.S
         return empty
     con = duckdb.connect(":memory:")
     try:
-        con.register("incoming", pa.table({"record_id": pa.array(ids.astype("string[pyarrow]"))}))
+        con.register("incoming", pa.table({"record_id": ids}))
         con.register("replaced", pa.table({"month": pa.array(sorted(keep_months), type=pa.date32())}))
         found = con.execute(
             f"SELECT s.record_id, s.month::DATE FROM {store.parquet_source(path)} AS s "
@@ -446,6 +484,18 @@ def print_result(result: ImportResult, notes: list[str], dataset: str) -> None:
 def pseudonym(victim_id: str) -> str:
     """A one-way, stable pseudonym: the same victim id always gives the same value."""
     return "P" + hashlib.sha256((PSEUDONYM_SALT + victim_id.strip()).encode("utf-8")).hexdigest()[:16]
+
+
+def pseudonyms(victim_ids: pa.Array) -> pa.Array:
+    """`pseudonym` of each (already stripped) id, hashed in DuckDB: the same SHA-256 of the same UTF-8
+    bytes, without a Python call per row."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("ids", pa.table({"v": victim_ids}))
+        return con.sql(f"SELECT 'P' || left(sha256({store.sql_string(PSEUDONYM_SALT)} || v), 16) AS p FROM ids") \
+            .to_arrow_table()["p"].combine_chunks()
+    finally:
+        con.close()
 
 
 def _redacted_values(values: list[str] | None, header: list[str]) -> str:
@@ -568,17 +618,14 @@ def _check_batch(batch: csv_stream.Batch, positions: dict[str, int], file_index:
         day = month = date_reason = future = agency = agency_reason = ward = location = area_reason = np.empty(0, object)
     reason = first_reason(
         date_reason, future,
-        np.where(referral_id.to_numpy() == "", "referral_id is blank", None),
-        np.where(victim.to_numpy() == "", "victim_id is blank: repeats cannot be worked out without it", None),
+        np.where(is_blank(referral_id), "referral_id is blank", None),
+        np.where(is_blank(victim), "victim_id is blank: repeats cannot be worked out without it", None),
         agency_reason, area_reason,
     )
     keep = pd.isna(reason)
-    pseudonyms = np.empty(n, dtype=object)
-    if keep.any():
-        pseudonyms[keep] = by_distinct(lambda v: (pseudonym(v),), victim[keep])[0]
     records = record_table({
-        "record_id": (referral_id.to_numpy(), pa.string()),
-        "victim_id": (pseudonyms, pa.string()),
+        "record_id": (referral_id, pa.string()),
+        "victim_id": (pseudonyms(victim), pa.string()),
         "referral_date": (day, pa.date32()),
         "month": (month, pa.date32()),
         "ward_code": (ward, pa.string()),
