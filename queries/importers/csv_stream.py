@@ -196,13 +196,51 @@ def batches(path: Path, codec: str, rows_per_batch: int = ROWS_PER_BATCH, strict
             yield _finish(batch, good, starts, ends, too_long, keep)
 
 
-def read_header(path: Path, codec: str, skip_blank_header: bool = True) -> tuple[list[str], int] | None:
-    """The header row and its physical line, without reading further; None when there is none."""
+def fetch_rows(path: Path, codec: str, wanted: dict[int, int]) -> dict[int, tuple[list[str], str]]:
+    """(values, raw text) of the rows on the given physical lines (first -> last), read again in one pass.
+
+    Rows rejected only once every file is read (duplicates, ids the store holds) get their raw
+    text this way, so the records kept meanwhile carry no copy of each line.
+    """
+    found: dict[int, tuple[list[str], str]] = {}
+    if not wanted:
+        return found
+    last_needed = max(wanted.values())
+    collecting: dict[int, list[str]] = {}
+    with open(path, encoding=codec, newline="") as handle:
+        counter, keep = [0], [[]]
+        for line in _physical_lines(handle, [], counter, keep):
+            number = counter[0]
+            keep[0] = []
+            if number in wanted:
+                collecting[number] = []
+            for first, parts in collecting.items():
+                parts.append(line)
+            for first in [f for f in collecting if wanted[f] == number]:
+                parts = collecting.pop(first)
+                values = next(csv.reader(parts), [])
+                found[first] = (values, "".join(parts).rstrip("\r\n"))
+            if number >= last_needed and not collecting:
+                break
+    return found
+
+
+def read_header(path: Path, codec: str, skip_blank_header: bool = True,
+                strict: bool = True) -> tuple[list[str], int] | None:
+    """The header row and its physical line, without reading further; None when there is none.
+
+    Raises BrokenCsv when csv cannot read the header."""
     with open(path, encoding=codec, newline="") as handle:
         lines = _physical_lines(handle, [], [0], [[]])
-        reader = csv.reader(lines, strict=True)
+        reader = csv.reader(lines, strict=strict)
         previous_end = 0
-        for values in reader:
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise BrokenCsv(previous_end + 1, reader.line_num, exc) from None
             start, previous_end = previous_end + 1, reader.line_num
             if skip_blank_header and not any(v.strip() for v in values):
                 continue

@@ -222,35 +222,6 @@ def record_table(columns: dict[str, tuple[np.ndarray, pa.DataType]], keep: np.nd
     return pa.table(arrays)
 
 
-def fetch_rows(path: Path, codec: str, wanted: dict[int, int]) -> dict[int, tuple[list[str], str]]:
-    """(values, raw text) of the rows on the given physical lines (first -> last), read again in one pass.
-
-    Rows rejected only once every file is read (duplicates, ids the store holds) get their raw
-    text this way, so the records kept meanwhile carry no copy of each line.
-    """
-    found: dict[int, tuple[list[str], str]] = {}
-    if not wanted:
-        return found
-    last_needed = max(wanted.values())
-    collecting: dict[int, list[str]] = {}
-    with open(path, encoding=codec, newline="") as handle:
-        counter, keep = [0], [[]]
-        for line in csv_stream._physical_lines(handle, [], counter, keep):
-            number = counter[0]
-            keep[0] = []
-            if number in wanted:
-                collecting[number] = []
-            for first, parts in collecting.items():
-                parts.append(line)
-            for first in [f for f in collecting if wanted[f] == number]:
-                parts = collecting.pop(first)
-                values = next(csv.reader(parts), [])
-                found[first] = (values, "".join(parts).rstrip("\r\n"))
-            if number >= last_needed and not collecting:
-                break
-    return found
-
-
 @dataclass
 class Dedupe:
     """A rule that keeps the first record with a key and rejects the later ones."""
@@ -314,7 +285,7 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
         by_file: dict[int, dict[int, int]] = {}
         for file_index, line, end in zip(picked[FILE_INDEX].to_pylist(), picked[LINE].to_pylist(), picked[END].to_pylist()):
             by_file.setdefault(file_index, {})[line] = end
-        fetched = {i: fetch_rows(Path(paths[i]), codecs[i], wanted) for i, wanted in by_file.items()}
+        fetched = {i: csv_stream.fetch_rows(Path(paths[i]), codecs[i], wanted) for i, wanted in by_file.items()}
         for (seq, reason), file_index, line, month in zip(late, picked[FILE_INDEX].to_pylist(), picked[LINE].to_pylist(),
                                                           picked["month"].to_pylist()):
             values, text = fetched[file_index].get(line, (None, ""))
