@@ -37,9 +37,9 @@ import pyarrow.compute as pc
 MAX_LINE_CHARS = 65_536
 # What the quarantine keeps of an over-long line.
 RAW_KEPT_CHARS = 200
-# Rows per batch: large enough that per-batch work (pandas calls) is amortised, small enough that
-# a batch is tens of megabytes at most.
-ROWS_PER_BATCH = 100_000
+# Rows per batch: large enough that per-batch work (Arrow and pandas calls) is amortised, small
+# enough that a batch's Python objects (a list and a string per field) stay tens of megabytes.
+ROWS_PER_BATCH = 25_000
 # Bytes decoded at a time when checking the encoding.
 DECODE_BLOCK = 1 << 20
 # How much of the file's start is looked at for NUL bytes (a binary file, not a CSV).

@@ -210,16 +210,28 @@ def batch_rejects(batch: csv_stream.Batch, file_index: int, mask: np.ndarray, re
 
 def record_table(columns: dict[str, tuple[np.ndarray, pa.DataType]], keep: np.ndarray, batch: csv_stream.Batch,
                  file_index: int, status: np.ndarray) -> pa.Table:
-    """The kept rows as an Arrow table (strings stored once each, dates as 4 bytes)."""
+    """The kept rows as an Arrow table: ids as strings, every other text column dictionary-encoded (a ward
+    code or an agency is a 4-byte index, not a string per row), dates as 4 bytes, lines as int32."""
     mask = pa.array(keep)
-    arrays = {name: (values.filter(mask).cast(kind) if isinstance(values, pa.Array)
-                     else pa.array(values[keep], type=kind, from_pandas=True))
-              for name, (values, kind) in columns.items()}
-    arrays[STATUS] = pa.array(status[keep], type=pa.string())
+    arrays = {}
+    for name, (values, kind) in columns.items():
+        array = (values.filter(mask).cast(kind) if isinstance(values, pa.Array)
+                 else pa.array(values[keep], type=kind, from_pandas=True))
+        arrays[name] = array.dictionary_encode() if kind == pa.string() and name not in DISTINCT_PER_ROW else array
+    arrays[STATUS] = pa.array(status[keep], type=pa.string()).dictionary_encode()
     arrays[FILE_INDEX] = pa.array(np.full(int(keep.sum()), file_index, dtype=np.int32))
-    arrays[LINE] = pa.array(batch.lines[keep])
-    arrays[END] = pa.array(batch.ends[keep])
+    arrays[LINE] = pa.array(batch.lines[keep].astype(np.int32))
+    arrays[END] = pa.array(batch.ends[keep].astype(np.int32))
     return pa.table(arrays)
+
+
+# Text columns that differ row by row (a dictionary would only add an index to each).
+DISTINCT_PER_ROW = {"record_id", "victim_id"}
+
+
+def _arrow_or_categorical(kind: pa.DataType):
+    """pandas dtypes for a records table: Arrow-backed, dictionaries as categoricals (written as strings)."""
+    return None if pa.types.is_dictionary(kind) else pd.ArrowDtype(kind)
 
 
 @dataclass
@@ -242,7 +254,10 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
     """
     names = [Path(p).name for p in paths]
     tables = [p.records for p in parts]
-    records = pa.concat_tables(tables) if tables else None
+    records = pa.concat_tables(tables).unify_dictionaries() if tables else None
+    for part in parts:  # the batches' tables live on only in `records`
+        part.records = None
+    del tables
     if records is None:
         records = pa.table({c: pa.array([], type=pa.string()) for c in record_columns})
     records = records.append_column("_seq", pa.array(np.arange(records.num_rows, dtype=np.int64)))
@@ -257,7 +272,8 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
             if not records.num_rows:
                 break
             keys = ", ".join(rule.keys)
-            con.register("candidates", records.select([*rule.keys, FILE_INDEX, LINE, "_seq"]).filter(pa.array(alive)))
+            candidates = records.select([*rule.keys, FILE_INDEX, LINE, "_seq"])
+            con.register("candidates", candidates if alive.all() else candidates.filter(pa.array(alive)))
             found = con.execute(
                 f"SELECT c._seq, f.{FILE_INDEX}, f.{LINE} FROM (SELECT _seq, min(_seq) OVER (PARTITION BY {keys}) AS first "
                 f"FROM candidates) AS c JOIN candidates AS f ON f._seq = c.first WHERE c._seq <> c.first ORDER BY c._seq"
@@ -269,13 +285,15 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
     finally:
         con.close()
         spill.cleanup()
-    months = set(pc.unique(records.filter(pa.array(alive))["month"]).drop_null().to_pylist()) if records.num_rows else set()
+    living = records if alive.all() else records.filter(pa.array(alive))
+    months = set(pc.unique(living["month"]).drop_null().to_pylist()) if records.num_rows else set()
     if records.num_rows:
-        already = existing_ids(data_dir, dataset, months, records.filter(pa.array(alive))["record_id"])
+        already = existing_ids(data_dir, dataset, months, living["record_id"])
         if len(already):
-            ids = records["record_id"].to_numpy(zero_copy_only=False)
-            for seq in np.flatnonzero(alive & np.isin(ids, already.index.to_numpy())):
-                late.append((int(seq), f"{id_label} is already in the store for {already[ids[seq]]:%Y-%m}, a month this "
+            held = pc.is_in(records["record_id"], value_set=pa.array(list(already.index), pa.string()))
+            hits = np.flatnonzero(alive & held.to_numpy(zero_copy_only=False))
+            for seq, record_id in zip(hits, records["record_id"].take(pa.array(hits)).to_pylist()):
+                late.append((int(seq), f"{id_label} is already in the store for {already[record_id]:%Y-%m}, a month this "
                                        "import does not replace"))
                 alive[seq] = False
     late_rows = []
@@ -294,7 +312,9 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
                          + [pd.DataFrame(late_rows, columns=REJECT_COLUMNS)], ignore_index=True)
     rejected["month"] = [None if m is None or pd.isna(m) else m for m in rejected["month"]]
     rejected = rejected.sort_values([FILE_INDEX, "line"], kind="stable", ignore_index=True)
-    kept = records.filter(pa.array(alive))
+    del living
+    kept = records if alive.all() else records.filter(pa.array(alive))
+    del records
     # A rejected row keeps its month only when that month has loaded rows (only_loaded_months).
     rejected_counts = pd.DataFrame({
         FILE_INDEX: rejected[FILE_INDEX].to_numpy(),
@@ -319,7 +339,7 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
         reconciliation.append(reconciliation_frame(str(path), counts))
     rejected_out = pd.DataFrame({"file": [str(paths[i]) for i in rejected[FILE_INDEX]], "line": rejected["line"],
                                  "reason": rejected["reason"], "raw": rejected["raw"]}, columns=REJECTED_COLUMNS)
-    frame = kept.select(record_columns).to_pandas(types_mapper=pd.ArrowDtype) if kept.num_rows else \
+    frame = kept.select(record_columns).to_pandas(types_mapper=_arrow_or_categorical) if kept.num_rows else \
         pd.DataFrame(columns=record_columns)
     return frame, rejected_out, pd.concat(reconciliation, ignore_index=True)
 
