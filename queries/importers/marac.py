@@ -234,6 +234,21 @@ def _arrow_or_categorical(kind: pa.DataType):
     return None if pa.types.is_dictionary(kind) else pd.ArrowDtype(kind)
 
 
+def _filtered(holder: list[pa.Table], keep: np.ndarray) -> pa.Table:
+    """The rows kept of the table in `holder` (taken from it), filtered a column at a time, each original
+    column let go once filtered, so the records are never held twice (a whole-table filter would copy
+    every column before freeing any)."""
+    table = holder.pop()
+    if keep.all():
+        return table
+    mask = pa.array(keep)
+    names, columns = table.column_names, []
+    for name in names:
+        columns.append(table.column(0).filter(mask))
+        table = table.remove_column(0)
+    return pa.table(dict(zip(names, columns)))
+
+
 @dataclass
 class Dedupe:
     """A rule that keeps the first record with a key and rejects the later ones."""
@@ -272,23 +287,27 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
             if not records.num_rows:
                 break
             keys = ", ".join(rule.keys)
-            candidates = records.select([*rule.keys, FILE_INDEX, LINE, "_seq"])
-            con.register("candidates", candidates if alive.all() else candidates.filter(pa.array(alive)))
+            # Records already rejected by an earlier rule are left out in SQL (no filtered copy of the keys).
+            con.register("candidates", records.select([*rule.keys, FILE_INDEX, LINE, "_seq"]))
+            con.register("dead", pa.table({"_seq": pa.array(np.flatnonzero(~alive).astype(np.int64))}))
             found = con.execute(
                 f"SELECT c._seq, f.{FILE_INDEX}, f.{LINE} FROM (SELECT _seq, min(_seq) OVER (PARTITION BY {keys}) AS first "
-                f"FROM candidates) AS c JOIN candidates AS f ON f._seq = c.first WHERE c._seq <> c.first ORDER BY c._seq"
+                f"FROM candidates WHERE _seq NOT IN (SELECT _seq FROM dead)) AS c "
+                f"JOIN candidates AS f ON f._seq = c.first WHERE c._seq <> c.first ORDER BY c._seq"
             ).fetchall()
             con.unregister("candidates")
+            con.unregister("dead")
             for seq, file_index, line in found:
                 late.append((seq, rule.reason.format(first=f"{names[file_index]} line {line}")))
                 alive[seq] = False
     finally:
         con.close()
         spill.cleanup()
-    living = records if alive.all() else records.filter(pa.array(alive))
-    months = set(pc.unique(living["month"]).drop_null().to_pylist()) if records.num_rows else set()
+    month = records["month"] if alive.all() else records["month"].filter(pa.array(alive))
+    months = set(pc.unique(month).drop_null().to_pylist()) if records.num_rows else set()
     if records.num_rows:
-        already = existing_ids(data_dir, dataset, months, living["record_id"])
+        # Every id is asked about (no filtered copy); only living records are rejected for it below.
+        already = existing_ids(data_dir, dataset, months, records["record_id"])
         if len(already):
             held = pc.is_in(records["record_id"], value_set=pa.array(list(already.index), pa.string()))
             hits = np.flatnonzero(alive & held.to_numpy(zero_copy_only=False))
@@ -312,9 +331,9 @@ def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], ru
                          + [pd.DataFrame(late_rows, columns=REJECT_COLUMNS)], ignore_index=True)
     rejected["month"] = [None if m is None or pd.isna(m) else m for m in rejected["month"]]
     rejected = rejected.sort_values([FILE_INDEX, "line"], kind="stable", ignore_index=True)
-    del living
-    kept = records if alive.all() else records.filter(pa.array(alive))
+    holder = [records]
     del records
+    kept = _filtered(holder, alive)
     # A rejected row keeps its month only when that month has loaded rows (only_loaded_months).
     rejected_counts = pd.DataFrame({
         FILE_INDEX: rejected[FILE_INDEX].to_numpy(),
@@ -427,7 +446,10 @@ def existing_ids(data_dir: Path, dataset: str, keep_months: set[date], ids: pa.A
     if path is None or not path.exists():
         return empty
     con = duckdb.connect(":memory:")
+    spill = tempfile.TemporaryDirectory(prefix="csp-import-")
     try:
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        con.execute(f"SET temp_directory = {store.sql_string(spill.name)}")
         con.register("incoming", pa.table({"record_id": ids}))
         con.register("replaced", pa.table({"month": pa.array(sorted(keep_months), type=pa.date32())}))
         found = con.execute(
@@ -437,6 +459,7 @@ def existing_ids(data_dir: Path, dataset: str, keep_months: set[date], ids: pa.A
         ).fetchall()
     finally:
         con.close()
+        spill.cleanup()
     return pd.Series({record_id: month for record_id, month in found}, dtype=object)
 
 
