@@ -30,8 +30,9 @@ that are not dates, unknown categories, duplicate incident numbers) go to the qu
 with file, line, reason and raw text. Whole-file problems (empty file, wrong header, bad
 encoding, mostly unreadable) stop the import before anything is written, and the store
 changes only through `publish_import`'s atomic swap, so a failed import leaves it as it was.
-IRS exports are small (a county's year is tens of thousands of rows), so a plain csv pass
-is fast enough and keeps exact physical line numbers and raw text for the quarantine.
+Each export is read batch by batch (queries/importers/csv_stream.py) and checked a column at
+a time, each distinct date, category and area once, so memory stays bounded whatever the
+file's size, with exact physical line numbers and raw text kept for the quarantine.
 """
 from __future__ import annotations
 
@@ -45,10 +46,16 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
+import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from queries import fire, geography
+from queries.importers import csv_stream
 from queries.importers.common import RECONCILIATION_COLUMNS, REJECTED_COLUMNS, ImportError_, publish_import
+from queries.importers.csv_stream import by_distinct, first_reason
 
 DATASET = fire.DATASET
 AREAS_FILE = "fire-areas.csv"
@@ -76,11 +83,9 @@ REJECTED_ROWS_ALWAYS_ALLOWED = 10
 EXAMPLES_SHOWN = 10
 SOURCE_AREA_SEPARATOR = " / "
 
-
 # A physical line longer than this is a rejected row, never parsed (an IRS row is a few hundred characters).
-MAX_LINE_CHARS = 65_536
-RAW_KEPT_CHARS = 200
-TOO_LONG_MARK = "(line too long)"
+MAX_LINE_CHARS = csv_stream.MAX_LINE_CHARS
+RAW_KEPT_CHARS = csv_stream.RAW_KEPT_CHARS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -222,39 +227,40 @@ def _target(path: Path, line: int, cells: dict, wards: pd.DataFrame, ward_by_nam
 
 @dataclass
 class ParsedExport:
-    """What one file yielded: records, rejected rows (as dicts) and counts for the report."""
+    """What one file yielded: records (Arrow, compact), rejected rows, and counts for the report."""
 
     name: str
-    records: list[dict]
-    rejected: list[dict]
+    records: pa.Table
+    rejected: pd.DataFrame  # REJECTED_COLUMNS + month
     encoding: str
     rows: int = 0  # non-blank data rows read, counted apart from where they went
     blank_lines: int = 0
+    path: Path | None = None
+    codec: str = "utf-8-sig"
 
 
-def decode(path: Path, data: bytes, encoding: str) -> tuple[str, str]:
-    """The file's text and the encoding used; FileProblem naming the line if it is neither."""
-    if not data.strip():
-        raise FileProblem(f"{path}: the file is empty (no header, no incidents)")
-    if b"\x00" in data[:4096]:
-        raise FileProblem(f"{path}: not a text file (it contains NUL bytes); give the IRS export as CSV")
+def choose_codec(path: Path, encoding: str) -> tuple[str, str]:
+    """(codec to read with, encoding's name) after decoding the whole file block by block;
+    FileProblem naming the line if it is neither, or if the file is empty or binary."""
     tries = {"auto": ("utf-8-sig", "cp1252"), "utf-8": ("utf-8-sig",), "cp1252": ("cp1252",)}[encoding]
     failure = None
     for codec in tries:
-        try:
-            return data.decode(codec), "utf-8" if codec == "utf-8-sig" else codec
-        except UnicodeDecodeError as exc:
-            failure = (codec, exc)
-    codec, exc = failure
-    line = data.count(b"\n", 0, exc.start) + 1
-    byte = data[exc.start:exc.start + 1].hex()
+        found = csv_stream.scan(path, codec)
+        if not found.has_text:
+            raise FileProblem(f"{path}: the file is empty (no header, no incidents)")
+        if b"\x00" in found.head:
+            raise FileProblem(f"{path}: not a text file (it contains NUL bytes); give the IRS export as CSV")
+        if found.bad_line is None:
+            return codec, "utf-8" if codec == "utf-8-sig" else codec
+        failure = found
     if encoding == "auto":
         hint = "save the export as CSV in UTF-8 or Windows-1252"
         what = "neither UTF-8 nor Windows-1252 (cp1252)"
     else:
         hint = "try --encoding auto"
         what = "not UTF-8" if encoding == "utf-8" else "not Windows-1252 (cp1252)"
-    raise FileProblem(f"{path} line {line}: the text is {what} (byte 0x{byte} at offset {exc.start}); {hint}")
+    raise FileProblem(f"{path} line {failure.bad_line}: the text is {what} (byte 0x{failure.bad_byte} at offset "
+                      f"{failure.bad_offset}); {hint}")
 
 
 def check_header(path: Path, header: list[str], areas: AreaMap) -> dict[str, int]:
@@ -298,133 +304,197 @@ def parse_date(day: str, month: str, year: str) -> date:
         raise ValueError(f"{day}/{month}/{year} is not a date ({exc})") from None
 
 
-def parse_export(path: Path, areas: AreaMap, encoding: str = "auto", seen: dict | None = None) -> ParsedExport:
-    """Read one export into record dicts and rejected-row dicts (rows never vanish)."""
-    text, used = decode(path, Path(path).read_bytes(), encoding)
-    lines = io.StringIO(text, newline="").readlines()
-    # An over-long line is a rejected row, never parsed (Python's csv refuses fields over 131,072 characters).
-    too_long = {number for number, line in enumerate(lines, start=1) if number > 1 and len(line) > MAX_LINE_CHARS}
-    reader = csv.reader(TOO_LONG_MARK + "\n" if number in too_long else line
-                        for number, line in enumerate(lines, start=1))
+TOO_LONG_REASON = f"line longer than {MAX_LINE_CHARS:,} characters (a row is a few hundred): not read"
+REJECT_FRAME_COLUMNS = REJECTED_COLUMNS + ["month"]
+
+
+def parse_export(path: Path, areas: AreaMap, encoding: str = "auto",
+                 rows_per_batch: int = csv_stream.ROWS_PER_BATCH) -> ParsedExport:
+    """Read one export batch by batch into compact records and rejected rows (rows never vanish).
+
+    Duplicate Incident Numbers are found across files afterwards (`reject_duplicates`).
+    """
+    codec, used = choose_codec(Path(path), encoding)
     try:
-        header = next(reader)
-    except csv.Error as exc:
-        raise FileProblem(f"{path} line 1: cannot read the header ({exc})") from None
+        first = csv_stream.read_header(Path(path), codec, skip_blank_header=False, strict=False)
+    except csv_stream.BrokenCsv as exc:
+        raise FileProblem(f"{path} line 1: cannot read the header ({exc.error})") from None
+    header = first[0] if first else []
     positions = check_header(path, header, areas)
-    seen = {} if seen is None else seen
     name = Path(path).name
-    parsed = ParsedExport(name, [], [], used)
-    consumed = reader.line_num
-    while True:
-        start = consumed + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise FileProblem(f"{path} line {reader.line_num}: unreadable CSV ({exc})") from None
-        consumed = reader.line_num
-        raw = "".join(lines[start - 1:consumed]).rstrip("\r\n")
-        if not any(cell.strip() for cell in row):
-            parsed.blank_lines += consumed - start + 1
-            continue
-        parsed.rows += 1
-        if start in too_long:
-            parsed.rejected.append({"file": name, "line": start, "month": None,
-                                    "reason": f"line longer than {MAX_LINE_CHARS:,} characters (a row is a few hundred): not read",
-                                    "raw": raw[:RAW_KEPT_CHARS] + f"... ({len(raw):,} characters)"})
-            continue
-        record, reason, month = _record(row, header, positions, areas)
-        if reason is None:
-            first = seen.get(record["record_id"])
-            if first is not None:
-                reason = f"duplicate Incident Number {record['record_id']} (first read at {first})"
-            else:
-                seen[record["record_id"]] = f"{name} line {start}"
-        if reason is not None:
-            parsed.rejected.append({"file": name, "line": start, "reason": reason, "raw": raw, "month": month})
-            continue
-        record.update(source_file=name, source_line=start)
-        parsed.records.append(record)
-    if not parsed.records and not parsed.rejected:
+    tables, rejected = [], []
+    parsed = ParsedExport(name, None, None, used, path=Path(path), codec=codec)
+    try:
+        for batch in csv_stream.batches(Path(path), codec, rows_per_batch, strict=False, skip_blank_header=False):
+            parsed.rows += batch.rows
+            parsed.blank_lines += batch.blank_lines
+            table, bad = _check_batch(batch, positions, areas, name)
+            tables.append(table)
+            rejected.append(bad)
+    except csv_stream.BrokenCsv as exc:
+        raise FileProblem(f"{path} line {exc.line}: unreadable CSV ({exc.error})") from None
+    parsed.records = pa.concat_tables(tables) if tables else None
+    parsed.rejected = pd.concat(rejected, ignore_index=True).sort_values("line", kind="stable", ignore_index=True) \
+        if rejected else pd.DataFrame(columns=REJECT_FRAME_COLUMNS)
+    if parsed.records is None or (not parsed.records.num_rows and not len(parsed.rejected)):
         raise FileProblem(f"{path}: the file has a header but no incidents")
     return parsed
 
 
-def _record(row: list[str], header: list[str], positions: dict[str, int], areas: AreaMap) -> tuple[dict, str | None, date | None]:
-    """One row -> (record, None, month) or (partial, reason, month or None)."""
-    if len(row) != len(header):
-        return {}, (f"{len(row)} fields where the header has {len(header)} (truncated or broken line)"), None
-    get = {col: row[i].strip() for col, i in positions.items()}
-    try:
-        when = parse_date(get["Day"], get["Month"], get["Year"])
-    except ValueError as exc:
-        return {}, f"unparseable Day/Month/Year: {exc}", None
-    month = when.replace(day=1)
-    incident_id = get["Incident Number"]
-    if not incident_id:
-        return {}, "no Incident Number", month
-    category = {c.lower(): c for c in fire.INCIDENT_CATEGORIES}.get(get["Incident Category"].lower())
+RECORD_TYPES = {
+    "record_id": pa.string(), "month": pa.date32(), "incident_date": pa.date32(), "incident_category": pa.string(),
+    "fire_type": pa.string(), "cause": pa.string(), "property_category": pa.string(), "property_type": pa.string(),
+    "source_area": pa.string(), "district": pa.string(), "mapped_ward": pa.string(), "ward_code": pa.string(),
+    "location": pa.string(), "deliberate": pa.bool_(), "property_group": pa.string(), "source_file": pa.string(),
+    "source_line": pa.int64(),
+}
+
+
+def _category_rule(category_text: str, primary_text: str) -> tuple:
+    category = {c.lower(): c for c in fire.INCIDENT_CATEGORIES}.get(category_text.lower())
     if category is None:
-        return {}, (f"unknown Incident Category {get['Incident Category']!r}; expected "
-                    f"{', '.join(fire.INCIDENT_CATEGORIES)}"), month
-    fire_type = None
-    if category == fire.FIRE:
-        primary = get["Is Primary Fire"].lower()
-        if primary in YES:
-            fire_type = fire.PRIMARY
-        elif primary in NO:
-            fire_type = fire.SECONDARY
-        else:
-            return {}, f"Is Primary Fire {get['Is Primary Fire']!r} for a fire; expected yes or no", month
-    area_values = tuple(get[k] for k in areas.keys)
-    target = areas.lookup(area_values)
-    record = {
-        "record_id": incident_id,
-        "month": month,
-        "incident_date": when,
-        "incident_category": category,
-        "fire_type": fire_type,
-        "cause": get["Cause of Fire"] or None,
-        "property_category": get["Property Category"] or None,
-        "property_type": get["Property Type"] or None,
-        "source_area": SOURCE_AREA_SEPARATOR.join(area_values) if any(area_values) else None,
-        "district": target.district if target else None,
-        "mapped_ward": target.mapped_ward if target else None,
-        "ward_code": target.ward_code if target else None,
-        "location": target.location if target else geography.NO_LOCATION,
+        return None, None, (f"unknown Incident Category {category_text!r}; expected "
+                            f"{', '.join(fire.INCIDENT_CATEGORIES)}")
+    if category != fire.FIRE:
+        return category, None, None
+    primary = primary_text.lower()
+    if primary in YES:
+        return category, fire.PRIMARY, None
+    if primary in NO:
+        return category, fire.SECONDARY, None
+    return None, None, f"Is Primary Fire {primary_text!r} for a fire; expected yes or no"
+
+
+def _date_rule(day: str, month: str, year: str) -> tuple:
+    try:
+        when = parse_date(day, month, year)
+    except ValueError as exc:
+        return None, None, f"unparseable Day/Month/Year: {exc}"
+    return when, when.replace(day=1), None
+
+
+def _check_batch(batch: csv_stream.Batch, positions: dict[str, int], areas: AreaMap, name: str) -> tuple[pa.Table, pd.DataFrame]:
+    """Every check of an incident, a column at a time; each distinct value (or combination) is looked at once."""
+    n = len(batch.lines)
+
+    def column(col: str) -> np.ndarray:
+        return np.array([v.strip() for v in batch.columns[positions[col]]], dtype=object) if n else np.empty(0, object)
+
+    incident = column("Incident Number")
+    if n:
+        when, month, date_reason = by_distinct(_date_rule, column("Day"), column("Month"), column("Year"))
+        category, fire_type, category_reason = by_distinct(_category_rule, column("Incident Category"),
+                                                           column("Is Primary Fire"))
+        area_columns = [column(k) for k in areas.keys]
+        source_area, district, mapped_ward, ward_code, location = by_distinct(_area_rule(areas), *area_columns)
+    else:
+        when = month = date_reason = category = fire_type = category_reason = source_area = district = \
+            mapped_ward = ward_code = location = np.empty(0, object)
+    reason = first_reason(date_reason, np.where(incident == "", "no Incident Number", None), category_reason)
+    keep = pd.isna(reason)
+    none_if_blank = lambda values: np.where(values == "", None, values)  # noqa: E731
+    frame = pd.DataFrame({
+        "fire_type": fire_type[keep], "cause": none_if_blank(column("Cause of Fire"))[keep],
+        "property_category": none_if_blank(column("Property Category"))[keep],
+        "property_type": none_if_blank(column("Property Type"))[keep],
+    }, dtype=object)
+    is_fire = pd.Series(category[keep] == fire.FIRE)
+    frame["deliberate"] = (is_fire & fire.is_deliberate(frame["cause"])).astype(bool)
+    frame["property_group"] = fire.property_groups(frame["fire_type"], frame["property_category"], frame["property_type"])
+    values = {
+        "record_id": incident[keep], "month": month[keep], "incident_date": when[keep],
+        "incident_category": category[keep], "fire_type": frame["fire_type"].to_numpy(),
+        "cause": frame["cause"].to_numpy(), "property_category": frame["property_category"].to_numpy(),
+        "property_type": frame["property_type"].to_numpy(), "source_area": source_area[keep],
+        "district": district[keep], "mapped_ward": mapped_ward[keep], "ward_code": ward_code[keep],
+        "location": location[keep], "deliberate": frame["deliberate"].to_numpy(),
+        "property_group": frame["property_group"].to_numpy(dtype=object), "source_file": np.full(int(keep.sum()), name, object),
+        "source_line": batch.lines[keep],
     }
-    return record, None, month
+    table = pa.table({c: pa.array(values[c], type=RECORD_TYPES[c], from_pandas=True) for c in fire.RECORD_COLUMNS})
+    table = table.append_column("_end", pa.array(batch.ends[keep]))
+    rows = [(name, int(batch.lines[i]), reason[i], batch.raw(int(batch.lines[i]), int(batch.ends[i])), month[i])
+            for i in np.flatnonzero(~keep)]
+    rows += [(name, first, f"{len(values_)} fields where the header has {len(batch.header)} (truncated or broken line)",
+              batch.raw(first, last), None) for first, last, values_ in batch.bad]
+    rows += [(name, line, TOO_LONG_REASON, kept, None) for line, kept in batch.too_long]
+    return table, pd.DataFrame(rows, columns=REJECT_FRAME_COLUMNS)
+
+
+def _area_rule(areas: AreaMap):
+    def rule(*area_values: str) -> tuple:
+        target = areas.lookup(area_values)
+        source = SOURCE_AREA_SEPARATOR.join(area_values) if any(area_values) else None
+        if target is None:
+            return source, None, None, None, geography.NO_LOCATION
+        return source, target.district, target.mapped_ward, target.ward_code, target.location
+    return rule
+
+
+def reject_duplicates(parsed: list[ParsedExport]) -> None:
+    """A later record with an Incident Number already read (in this file or an earlier one) is rejected,
+    naming where the first was read; found in DuckDB over the Arrow records, not a Python dict."""
+    tables = [p.records.select(["record_id", "source_line"]).append_column(
+        "_file", pa.array(np.full(p.records.num_rows, i, dtype=np.int32))) for i, p in enumerate(parsed)]
+    if not tables:
+        return
+    every = pa.concat_tables(tables)
+    every = every.append_column("_seq", pa.array(np.arange(every.num_rows, dtype=np.int64)))
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("every", every)
+        found = con.execute(
+            "SELECT c._file, c.source_line, f._file, f.source_line FROM (SELECT _file, source_line, _seq, "
+            "min(_seq) OVER (PARTITION BY record_id) AS first FROM every) AS c JOIN every AS f ON f._seq = c.first "
+            "WHERE c._seq <> c.first ORDER BY c._seq"
+        ).fetchall()
+    finally:
+        con.close()
+    by_file: dict[int, dict[int, str]] = {}
+    for file_index, line, first_file, first_line in found:
+        by_file.setdefault(file_index, {})[line] = f"{parsed[first_file].name} line {first_line}"
+    for file_index, lines in by_file.items():
+        p = parsed[file_index]
+        table = p.records
+        is_dup = pc.is_in(table["source_line"], value_set=pa.array(list(lines), pa.int64()))
+        dups = table.filter(is_dup)
+        wanted = dict(zip(dups["source_line"].to_pylist(), dups["_end"].to_pylist()))
+        fetched = csv_stream.fetch_rows(p.path, p.codec, wanted)
+        rows = [(p.name, line, f"duplicate Incident Number {record_id} (first read at {lines[line]})",
+                 fetched.get(line, (None, ""))[1], month)
+                for record_id, line, month in zip(dups["record_id"].to_pylist(), dups["source_line"].to_pylist(),
+                                                  dups["month"].to_pylist())]
+        p.records = table.filter(pc.invert(is_dup))
+        p.rejected = pd.concat([p.rejected, pd.DataFrame(rows, columns=REJECT_FRAME_COLUMNS)], ignore_index=True) \
+            .sort_values("line", kind="stable", ignore_index=True)
 
 
 # --------------------------------------------------------------------------- frames for publish_import
 
 
-def records_frame(records: list[dict]) -> pd.DataFrame:
-    """Record dicts -> the fire records schema, with deliberate and property_group derived."""
-    frame = pd.DataFrame.from_records(records, columns=[c for c in fire.RECORD_COLUMNS if c not in ("deliberate", "property_group")])
-    is_fire = frame["incident_category"] == fire.FIRE
-    frame["deliberate"] = (is_fire & fire.is_deliberate(frame["cause"])).astype(bool)
-    frame["property_group"] = fire.property_groups(frame["fire_type"], frame["property_category"], frame["property_type"])
-    frame["source_line"] = frame["source_line"].astype("Int64")
-    for column in ("month", "incident_date"):
-        frame[column] = pd.to_datetime(frame[column]).dt.date
-    return frame[list(fire.RECORD_COLUMNS)]
+def records_frame(parsed: list[ParsedExport]) -> pd.DataFrame:
+    """Every file's records in the fire records schema, Arrow-backed (compact), in file then line order."""
+    tables = [p.records.select(list(fire.RECORD_COLUMNS)) for p in parsed]
+    return pa.concat_tables(tables).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def reconcile(parsed: list[ParsedExport]) -> pd.DataFrame:
     """rows read = loaded + outside area + unallocated + rejected, per file and month (month empty
     for rejected rows whose date could not be read)."""
-    rows = []
-    for p in parsed:
-        rows += [(p.name, r["month"], r["location"]) for r in p.records]
-        rows += [(p.name, r["month"], "rejected") for r in p.rejected]
-    frame = pd.DataFrame(rows, columns=["file", "month", "part"])
-    frame["month"] = [m.isoformat() if m is not None else "" for m in frame["month"]]  # sortable; "" = no date
     parts = {geography.IN_AREA: "loaded", geography.OUTSIDE_AREA: "outside_area", geography.NO_LOCATION: "unallocated",
              "rejected": "rejected"}
+    frames = []
+    for p in parsed:
+        counts = (p.records.group_by(["month", "location"]).aggregate([([], "count_all")]).to_pandas()
+                  .rename(columns={"location": "part", "count_all": "n"}))
+        counts["month"] = [m.isoformat() if m is not None and not pd.isna(m) else "" for m in counts["month"]]
+        rejected = pd.DataFrame({"month": [m.isoformat() if m is not None and not pd.isna(m) else ""
+                                           for m in p.rejected["month"]], "part": "rejected"})
+        rejected = rejected.groupby(["month", "part"]).size().rename("n").reset_index()
+        frames.append(pd.concat([counts, rejected], ignore_index=True).assign(file=p.name))
+    frame = pd.concat(frames, ignore_index=True)
     table = (frame.assign(part=frame["part"].map(parts)).pivot_table(index=["file", "month"], columns="part",
-                                                                     aggfunc="size", fill_value=0)
+                                                                     values="n", aggfunc="sum", fill_value=0)
              .reindex(columns=list(parts.values()), fill_value=0).astype("int64").reset_index())
     table.columns.name = None
     table["rows_read"] = table[list(parts.values())].sum(axis=1)
@@ -444,9 +514,9 @@ def rejection_problems(parsed: list[ParsedExport]) -> list[str]:
     """Files that are mostly unreadable: refuse them rather than replace a month with what is left."""
     problems = []
     for p in parsed:
-        bad, total = len(p.rejected), len(p.rejected) + len(p.records)
-        if bad and (not p.records or (bad > REJECTED_ROWS_ALWAYS_ALLOWED and bad > MAX_REJECTED_SHARE * total)):
-            first = p.rejected[0]
+        bad, total = len(p.rejected), len(p.rejected) + p.records.num_rows
+        if bad and (not p.records.num_rows or (bad > REJECTED_ROWS_ALWAYS_ALLOWED and bad > MAX_REJECTED_SHARE * total)):
+            first = p.rejected.iloc[0]
             problems.append(f"{p.name}: {bad:,} of {total:,} rows cannot be read (all, or more than "
                             f"{MAX_REJECTED_SHARE:.0%}), so the file was not imported; first, line {first['line']}: "
                             f"{first['reason']}")
@@ -469,13 +539,13 @@ class FireImport:
 
 
 def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None, encoding: str = "auto",
-               replace_smaller: bool = False) -> FireImport:
+               replace_smaller: bool = False, rows_per_batch: int = csv_stream.ROWS_PER_BATCH) -> FireImport:
     """Read and check every file, then publish them all in one atomic swap (or nothing)."""
     data_dir = Path(data_dir)
     if not paths:
         raise ImportError_("no files given")
     areas = read_areas(areas_file or data_dir / AREAS_FILE, data_dir)
-    problems, parsed, seen = [], [], {}
+    problems, parsed = [], []
     names: dict[str, Path] = {}
     for path in paths:
         path = Path(path)
@@ -487,14 +557,15 @@ def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None
             problems.append(f"{path}: no such file")
             continue
         try:
-            parsed.append(parse_export(path, areas, encoding, seen))
+            parsed.append(parse_export(path, areas, encoding, rows_per_batch))
         except FileProblem as exc:
             problems.append(str(exc))
+    reject_duplicates(parsed)
     problems += rejection_problems(parsed)
     if problems:
         raise ImportError_(f"{len(problems)} problem(s) found, nothing was imported:\n  " + "\n  ".join(problems))
-    records = records_frame([r for p in parsed for r in p.records])
-    rejected = pd.DataFrame([r for p in parsed for r in p.rejected], columns=REJECTED_COLUMNS + ["month"])
+    records = records_frame(parsed)
+    rejected = pd.concat([p.rejected for p in parsed], ignore_index=True)
     reconciliation = reconcile(parsed)
     source = "IRS incident export: " + ", ".join(p.name for p in parsed)
     result = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source,

@@ -26,24 +26,31 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from queries import hate
-from queries.importers.common import REJECTED_COLUMNS, ImportError_, ImportResult, publish_import
+from queries.importers import csv_stream
+from queries.importers.common import ImportError_, ImportResult, publish_import
+from queries.importers.csv_stream import by_distinct, first_reason
 from queries.importers.marac import (
     DEFAULT_ENCODING,
-    REJECTED,
+    ROWS_PER_BATCH,
     AreaResolver,
-    Row,
+    Checked,
+    Dedupe,
     add_arguments,  # noqa: F401  (the CLI looks for it on this module)
-    existing_ids,
+    batch_rejects,
+    finish_import,
+    is_blank,
     month_start,
-    only_loaded_months,
+    open_csv,
     parse_date,
     print_result,
-    read_csv,
-    reconciliation_frame,
-    refuse_if_nothing_loaded,
+    read_batches,
+    record_table,
+    stripped,
 )
 
 DATASET = "hate"
@@ -59,130 +66,129 @@ RECORD_COLUMNS = ["record_id", "date", "month", "ward_code", "location", "kind",
                   "positive_outcome"]
 
 
-def _parse_month(row: Row) -> tuple[date | None, date | None, str | None]:
-    """(date or None, month, None) or (None, None, reason)."""
-    text = row.fields.get("date", "")
-    if text:
+def _month_rule(day_text: str, month_text: str, today: date) -> tuple:
+    """(day, month, reason, future reason) for a row's date (or month) text, as a row checked alone."""
+    if day_text:
         try:
-            day = parse_date(text)
+            day = parse_date(day_text)
         except ValueError as exc:
-            return None, None, str(exc)
-        return day, month_start(day), None
-    text = row.fields.get("month", "")
-    if not text:
-        return None, None, "no date (or month) given"
-    try:
-        parts = text.split("-") if "-" in text else text.split("/")[::-1]
-        return None, date(int(parts[0]), int(parts[1]), 1), None
-    except (ValueError, IndexError):
-        return None, None, f"month {text!r} is not a month like 2025-03"
-
-
-def _parse_row(row: Row, resolver: AreaResolver, today: date) -> tuple[dict | None, str | None, date | None, str]:
-    """(record, None, month, location) for a good row, else (None, reason, month or None, REJECTED)."""
-    f = row.fields
-    day, month, reason = _parse_month(row)
-    if reason:
-        return None, reason, None, REJECTED
+            return None, None, str(exc), None
+        month = month_start(day)
+    elif not month_text:
+        return None, None, "no date (or month) given", None
+    else:
+        try:
+            parts = month_text.split("-") if "-" in month_text else month_text.split("/")[::-1]
+            day, month = None, date(int(parts[0]), int(parts[1]), 1)
+        except (ValueError, IndexError):
+            return None, None, f"month {month_text!r} is not a month like 2025-03", None
     if month > month_start(today) or (day is not None and day > today):
-        return None, f"{'date' if day else 'month'} {f.get('date') or f.get('month')} is in the future", month, REJECTED
-    if not f["record_id"]:
-        return None, "record_id is blank", month, REJECTED
-    kind = KIND_ALIASES.get(" ".join(f["kind"].lower().split()))
+        return day, month, None, f"{'date' if day else 'month'} {day_text or month_text} is in the future"
+    return day, month, None, None
+
+
+def _category_rule(kind_text: str, strand_text: str, outcome_text: str) -> tuple:
+    """(kind, strand, outcome code, outcome name, positive, reason) for a row's kind, strand and outcome."""
+    kind = KIND_ALIASES.get(" ".join(kind_text.lower().split()))
     if kind is None:
-        return None, f"unknown kind {f['kind']!r}; choose Incident or Crime", month, REJECTED
-    if any(sep in f["strand"] for sep in (";", "|", "/")) and hate.canonical_strand(f["strand"]) is None:
-        return None, (f"several strands {f['strand']!r}: give the one primary strand per record "
-                      f"({', '.join(hate.STRANDS)})"), month, REJECTED
-    strand = hate.canonical_strand(f["strand"])
+        return None, None, None, None, False, f"unknown kind {kind_text!r}; choose Incident or Crime"
+    if any(sep in strand_text for sep in (";", "|", "/")) and hate.canonical_strand(strand_text) is None:
+        return None, None, None, None, False, (f"several strands {strand_text!r}: give the one primary strand per "
+                                               f"record ({', '.join(hate.STRANDS)})")
+    strand = hate.canonical_strand(strand_text)
     if strand is None:
-        return None, f"unknown strand {f['strand']!r}; choose one of: {', '.join(hate.STRANDS)}", month, REJECTED
+        return None, None, None, None, False, f"unknown strand {strand_text!r}; choose one of: {', '.join(hate.STRANDS)}"
     code = name = None
     positive = False
     if kind == hate.CRIME:
-        outcome = hate.outcome_of(f.get("outcome", ""))
+        outcome = hate.outcome_of(outcome_text)
         if outcome is None:
-            return None, (f"unknown outcome {f.get('outcome')!r}: give the Home Office outcome number (1-22) or its "
-                          "name (e.g. Charged/Summonsed), or leave it blank while under investigation"), month, REJECTED
+            return None, None, None, None, False, (
+                f"unknown outcome {outcome_text!r}: give the Home Office outcome number (1-22) or its "
+                "name (e.g. Charged/Summonsed), or leave it blank while under investigation")
         code, name, positive = outcome
+    return kind, strand, code, name, bool(positive), None
+
+
+def _area_rule(resolver: AreaResolver, code: str) -> tuple:
     try:
-        ward, location = resolver.resolve(f["area_code"])
+        ward, location = resolver.resolve(code)
     except ValueError as exc:
-        return None, str(exc), month, REJECTED
-    return {
-        "record_id": f["record_id"],
-        "date": day,
-        "month": month,
-        "ward_code": ward,
-        "location": location,
-        "kind": kind,
-        "strand": strand,
-        "outcome_code": code,
-        "outcome": name,
-        "positive_outcome": bool(positive),
-    }, None, month, location
+        return None, None, str(exc)
+    return ward, location, None
+
+
+def _check_batch(batch: csv_stream.Batch, positions: dict[str, int | None], file_index: int, resolver: AreaResolver,
+                 today: date) -> Checked:
+    """Every check of a record, a column at a time; each distinct value (or combination) is looked at once.
+
+    The reasons, and their order, are those of a row checked alone: the first failing check is the reason.
+    """
+    n = len(batch.lines)
+    record_id = stripped(batch, positions["record_id"])
+    if n:
+        day, month, date_reason, future = by_distinct(lambda d, m: _month_rule(d, m, today),
+                                                      stripped(batch, positions["date"]), stripped(batch, positions["month"]))
+        kind, strand, code, name, positive, category_reason = by_distinct(
+            _category_rule, stripped(batch, positions["kind"]), stripped(batch, positions["strand"]),
+            stripped(batch, positions["outcome"]))
+        ward, location, area_reason = by_distinct(lambda c: _area_rule(resolver, c), stripped(batch, positions["area_code"]))
+    else:
+        day = month = date_reason = future = kind = strand = code = name = positive = category_reason = \
+            ward = location = area_reason = np.empty(0, object)
+    reason = first_reason(date_reason, future, np.where(is_blank(record_id), "record_id is blank", None),
+                          category_reason, area_reason)
+    keep = pd.isna(reason)
+    records = record_table({
+        "record_id": (record_id, pa.string()),
+        "date": (day, pa.date32()),
+        "month": (month, pa.date32()),
+        "ward_code": (ward, pa.string()),
+        "location": (location, pa.string()),
+        "kind": (kind, pa.string()),
+        "strand": (strand, pa.string()),
+        "outcome_code": (code, pa.int64()),
+        "outcome": (name, pa.string()),
+        "positive_outcome": (positive, pa.bool_()),
+    }, keep, batch, file_index, location if n else np.empty(0, object))
+    return Checked(records, batch_rejects(batch, file_index, ~keep, reason, month, _raw))
+
+
+def _raw(values: list[str] | None, text: str, file_index: int = 0) -> str:
+    """A rejected hate row is quarantined as the file had it."""
+    return text
 
 
 def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING,
-                 replace_smaller: bool = False) -> tuple[ImportResult, list[str]]:
-    """Read, check and publish hate files; raise ImportError_ (store unchanged) on a file problem."""
+                 replace_smaller: bool = False, rows_per_batch: int = ROWS_PER_BATCH) -> tuple[ImportResult, list[str]]:
+    """Read, check and publish hate files; raise ImportError_ (store unchanged) on a file problem.
+
+    Each file is read in batches of `rows_per_batch` rows; the result does not depend on it.
+    """
     data_dir = Path(data_dir)
     if not paths:
         raise ImportError_("no files given")
     resolver = AreaResolver(data_dir)
     today = date.today()
     notes: list[str] = []
-    parsed = []
-    seen: dict[str, str] = {}
-    for path in paths:
-        csv_file = read_csv(Path(path), REQUIRED, OPTIONAL, encoding, one_of=[DATE_COLUMNS])
-        ignored = [c for c in csv_file.ignored_columns if c]
+    parts, codecs_used = [], []
+    for index, path in enumerate(paths):
+        codec, header, ignored = open_csv(Path(path), REQUIRED, OPTIONAL, encoding, one_of=[DATE_COLUMNS])
+        codecs_used.append(codec)
+        ignored = [c for c in ignored if c]
         if ignored:
             notes.append(f"{path}: ignored column(s) {', '.join(ignored)}")
-        if "outcome" not in csv_file.header:
+        if "outcome" not in header:
             notes.append(f"{path}: no outcome column, so its crimes count as awaiting an outcome")
-        outcomes = [
-            (row, None, row.reason or f"{len(row.values)} fields, expected {len(csv_file.header)} (truncated line, or a comma "
-                        "inside an unquoted value)", None, REJECTED)
-            for row in csv_file.bad_rows
-        ]
-        for row in csv_file.rows:
-            record, reason, month, status = _parse_row(row, resolver, today)
-            if record is not None:
-                if record["record_id"] in seen:
-                    record, reason, status = None, f"duplicate record_id (first at {seen[record['record_id']]})", REJECTED
-                else:
-                    seen[record["record_id"]] = f"{Path(path).name} line {row.line}"
-            outcomes.append((row, record, reason, month, status))
-        parsed.append((csv_file, outcomes))
-
-    months = {m for _, outcomes in parsed for _, record, _, m, _ in outcomes if record is not None}
-    already = existing_ids(data_dir, DATASET, months)
-    records, rejected, reconciliation = [], [], []
-    for csv_file, outcomes in parsed:
-        file_outcomes, problems = [], []
-        for row, record, reason, month, status in sorted(outcomes, key=lambda o: o[0].line):
-            month = only_loaded_months(month, months)
-            if record is not None and record["record_id"] in already:
-                record, status = None, REJECTED
-                reason = (f"record_id is already in the store for "
-                          f"{already[row.fields['record_id']]:%Y-%m}, a month this import does not replace")
-            if record is None:
-                rejected.append({"file": str(csv_file.path), "line": row.line, "reason": reason, "raw": row.raw})
-                problems.append((row.line, reason))
-            else:
-                records.append(record)
-            file_outcomes.append((month, status))
-        refuse_if_nothing_loaded(csv_file.path, sum(1 for _, s in file_outcomes if s != REJECTED), sorted(problems))
-        reconciliation.append(reconciliation_frame(str(csv_file.path), file_outcomes))
-    frame = pd.DataFrame(records, columns=RECORD_COLUMNS)
-    frame["outcome_code"] = frame["outcome_code"].astype("Int64")
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    frame["positive_outcome"] = frame["positive_outcome"].astype(bool)
+        positions = {name: (header.index(name) if name in header else None)
+                     for name in REQUIRED + DATE_COLUMNS + OPTIONAL}
+        for batch in read_batches(Path(path), codec, rows_per_batch):
+            parts.append(_check_batch(batch, positions, index, resolver, today))
+    records, rejected, reconciliation = finish_import(
+        [Path(p) for p in paths], codecs_used, parts, [Dedupe(["record_id"], "duplicate record_id (first at {first})")],
+        data_dir, DATASET, "record_id", RECORD_COLUMNS, _raw)
     result = publish_import(
-        data_dir, DATASET, frame,
-        pd.DataFrame(rejected, columns=REJECTED_COLUMNS),
-        pd.concat(reconciliation, ignore_index=True),
+        data_dir, DATASET, records, rejected, reconciliation,
         source="Hate incidents and crimes CSV: " + ", ".join(Path(p).name for p in paths),
         replace_smaller=replace_smaller, files=[str(p) for p in paths],
     )

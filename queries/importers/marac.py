@@ -37,14 +37,22 @@ import io
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from queries import geography, marac, store
+from queries.importers import csv_stream
 from queries.importers.common import RECONCILIATION_COLUMNS, REJECTED_COLUMNS, ImportError_, ImportResult, publish_import
+from queries.importers.csv_stream import by_distinct, first_reason
 
 DATASET = "marac"
 COLUMNS = ["referral_id", "victim_id", "referral_date", "area_code", "referring_agency"]
@@ -56,12 +64,12 @@ WARD_OR_LSOA = re.compile(r"^[EW]0[15]\d{6}$")
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 REJECTED = "rejected"
 EXAMPLES_SHOWN = 5
-
-
-# A physical line longer than this is a rejected row, never parsed (a MARAC or hate row is
-# a few hundred characters; Python's csv module refuses fields over 131,072).
-MAX_LINE_CHARS = 65_536
-RAW_KEPT_CHARS = 200
+# The limits on a line, and the batch size, are csv_stream's (one rule for every record importer).
+MAX_LINE_CHARS = csv_stream.MAX_LINE_CHARS
+RAW_KEPT_CHARS = csv_stream.RAW_KEPT_CHARS
+ROWS_PER_BATCH = csv_stream.ROWS_PER_BATCH
+# DuckDB's memory while finding duplicates across files; beyond it, it spills to the store's disk.
+DUCKDB_MEMORY = "256MB"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,95 +80,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # --------------------------------------------------------------------------- reading CSV (shared with hate)
-
-
-@dataclass
-class Row:
-    """One data row: its first physical line, fields by column name, and its original text."""
-
-    line: int
-    fields: dict[str, str]
-    raw: str
-    values: list[str]
-    reason: str | None = None  # why a bad row is bad, when it is not its field count
-
-
-@dataclass
-class CsvFile:
-    path: Path
-    header: list[str]
-    rows: list[Row] = field(default_factory=list)
-    bad_rows: list[Row] = field(default_factory=list)  # wrong number of fields
-    ignored_columns: list[str] = field(default_factory=list)
+#
+# Files are read batch by batch (csv_stream) and checked a column at a time, so an import's
+# memory is one batch plus the compact records kept (Arrow), whatever the file's size (issue 9).
 
 
 def normalise_column(name: str) -> str:
     return "_".join(name.replace("\ufeff", "").strip().lower().replace("-", " ").split())
 
 
-def read_csv(path: Path, required: list[str], optional: list[str], encoding: str = DEFAULT_ENCODING,
-             one_of: list[list[str]] | None = None) -> CsvFile:
-    """Read a CSV with physical line numbers, or raise ImportError_ naming the file (and line).
+def _codec(encoding: str) -> str:
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
 
-    File-level problems raise; rows with the wrong number of fields are returned in
-    `bad_rows` for the caller to reject. Blank lines are not rows and are skipped.
+
+def open_csv(path: Path, required: list[str], optional: list[str], encoding: str = DEFAULT_ENCODING,
+             one_of: list[list[str]] | None = None) -> tuple[str, list[str], list[str]]:
+    """Check a CSV file as a whole: (codec, normalised header, ignored columns), or ImportError_ naming the file.
+
+    Only file-level problems raise here (missing, empty, not the encoding, wrong header); the
+    file is read in blocks, never whole.
     """
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: no such file")
-    data = path.read_bytes()
-    if not data.strip():
-        raise ImportError_(f"{path}: the file is empty (no header, no rows)")
+    codec = _codec(encoding)
     try:
-        text = data.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportError_(
-            f"{path} line {line}: not {encoding} (byte {data[exc.start:exc.start + 1].hex()} cannot be read); "
-            "save the file as 'CSV UTF-8', or pass --encoding cp1252 if it came from an old Excel"
-        ) from None
+        found = csv_stream.scan(path, codec)
     except LookupError:
         raise ImportError_(f"--encoding {encoding!r} is not an encoding Python knows (try utf-8 or cp1252)") from None
-    lines = text.splitlines(keepends=True)
-    too_long = [Row(number, {}, line[:RAW_KEPT_CHARS] + f"... ({len(line):,} characters)", [],
-                    f"line longer than {MAX_LINE_CHARS:,} characters (a row is a few hundred): not read")
-                for number, line in enumerate(lines, start=1) if len(line) > MAX_LINE_CHARS]
-    if too_long:
-        # Each over-long line becomes a blank one (skipped) and a rejected row: no crash, no field limit error.
-        for row in too_long:
-            lines[row.line - 1] = "\n"
-        text = "".join(lines)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    result: CsvFile | None = None
-    previous_end = 0
-    try:
-        for values in reader:
-            start, previous_end = previous_end + 1, reader.line_num
-            raw = "".join(lines[start - 1 : reader.line_num]).rstrip("\r\n")
-            if not any(v.strip() for v in values):
-                continue
-            if header is None:
-                header = [normalise_column(v) for v in values]
-                result = CsvFile(path, header)
-                _check_header(path, start, header, values, required, optional, one_of or [])
-                result.ignored_columns = [h for h in header if h not in required + optional + sum(one_of or [], [])]
-                continue
-            row = Row(start, {}, raw, values)
-            if len(values) != len(header):
-                result.bad_rows.append(row)
-                continue
-            row.fields = {h: v.strip() for h, v in zip(header, values)}
-            result.rows.append(row)
-    except csv.Error as exc:
+    if not found.has_text:
+        raise ImportError_(f"{path}: the file is empty (no header, no rows)")
+    if found.bad_line is not None:
         raise ImportError_(
-            f"{path} line {previous_end + 1}: {exc} (a quoted field is never closed: is the file cut short?); "
-            "nothing was imported"
-        ) from None
-    if result is None:
+            f"{path} line {found.bad_line}: not {encoding} (byte {found.bad_byte} cannot be read); "
+            "save the file as 'CSV UTF-8', or pass --encoding cp1252 if it came from an old Excel"
+        )
+    try:
+        first = csv_stream.read_header(path, codec)
+    except csv_stream.BrokenCsv as exc:
+        raise _broken(path, exc) from None
+    if first is None:
         raise ImportError_(f"{path}: the file has only blank lines (no header, no rows)")
-    result.bad_rows = sorted(result.bad_rows + [r for r in too_long if r.line > 1], key=lambda r: r.line)
-    return result
+    values, line = first
+    header = [normalise_column(v) for v in values]
+    _check_header(path, line, header, values, required, optional, one_of or [])
+    ignored = [h for h in header if h not in required + optional + sum(one_of or [], [])]
+    return codec, header, ignored
+
+
+def _broken(path: Path, exc: csv_stream.BrokenCsv) -> ImportError_:
+    return ImportError_(
+        f"{path} line {exc.start}: {exc.error} (a quoted field is never closed: is the file cut short?); "
+        "nothing was imported"
+    )
+
+
+def read_batches(path: Path, codec: str, rows_per_batch: int) -> Iterator[csv_stream.Batch]:
+    """The file's rows in batches; a quote never closed stops the import naming the line."""
+    try:
+        yield from csv_stream.batches(path, codec, rows_per_batch)
+    except csv_stream.BrokenCsv as exc:
+        raise _broken(path, exc) from None
 
 
 def _check_header(path: Path, line: int, header: list[str], values: list[str], required: list[str],
@@ -184,6 +164,203 @@ def _check_header(path: Path, line: int, header: list[str], values: list[str], r
             f"{path} line {line}: missing column(s) {', '.join(missing)}; expected {expected} "
             f"(found {','.join(h for h in header if h)})"
         )
+
+
+@dataclass
+class Checked:
+    """One batch after the row checks: the records kept (compact, Arrow) and the rows rejected."""
+
+    records: pa.Table  # the dataset's record columns + STATUS, FILE_INDEX, LINE, END
+    rejected: pd.DataFrame  # FILE_INDEX, line, reason, raw, month
+
+
+# Bookkeeping columns carried beside each record until publishing (dropped then).
+STATUS, FILE_INDEX, LINE, END = "_status", "_file", "_line", "_end"
+REJECT_COLUMNS = [FILE_INDEX, "line", "reason", "raw", "month"]
+
+
+def stripped(batch: csv_stream.Batch, position: int | None) -> pa.Array:
+    """One column of the batch's good rows as Arrow strings, surrounding spaces removed ("" when the file lacks it)."""
+    if position is None:
+        return pa.array([""] * len(batch.lines), type=pa.string())
+    return pc.utf8_trim_whitespace(pa.array(batch.columns[position], type=pa.string()))
+
+
+def is_blank(column: pa.Array) -> np.ndarray:
+    return pc.equal(column, "").to_numpy(zero_copy_only=False)
+
+
+def batch_rejects(batch: csv_stream.Batch, file_index: int, mask: np.ndarray, reason: np.ndarray,
+                  month: np.ndarray, raw_of: Callable[[list[str] | None, str], str]) -> pd.DataFrame:
+    """The batch's rejected rows: good-width rows failing a check (mask), rows of the wrong width, over-long lines."""
+    rows = []
+    width = len(batch.header)
+    for i in np.flatnonzero(mask):
+        values = [batch.columns[j][i] for j in range(width)]
+        rows.append((file_index, int(batch.lines[i]), reason[i],
+                     raw_of(values, batch.raw(int(batch.lines[i]), int(batch.ends[i]))), month[i]))
+    for first, last, values in batch.bad:
+        rows.append((file_index, first, f"{len(values)} fields, expected {width} (truncated line, "
+                                        "or a comma inside an unquoted value)", raw_of(values, batch.raw(first, last)), None))
+    for line, kept in batch.too_long:
+        rows.append((file_index, line, f"line longer than {csv_stream.MAX_LINE_CHARS:,} characters (a row is a few "
+                                       "hundred): not read", raw_of(None, kept), None))
+    return pd.DataFrame(rows, columns=REJECT_COLUMNS)
+
+
+def record_table(columns: dict[str, tuple[np.ndarray, pa.DataType]], keep: np.ndarray, batch: csv_stream.Batch,
+                 file_index: int, status: np.ndarray) -> pa.Table:
+    """The kept rows as an Arrow table: ids as strings, every other text column dictionary-encoded (a ward
+    code or an agency is a 4-byte index, not a string per row), dates as 4 bytes, lines as int32."""
+    mask = pa.array(keep)
+    arrays = {}
+    for name, (values, kind) in columns.items():
+        array = (values.filter(mask).cast(kind) if isinstance(values, pa.Array)
+                 else pa.array(values[keep], type=kind, from_pandas=True))
+        arrays[name] = array.dictionary_encode() if kind == pa.string() and name not in DISTINCT_PER_ROW else array
+    arrays[STATUS] = pa.array(status[keep], type=pa.string()).dictionary_encode()
+    arrays[FILE_INDEX] = pa.array(np.full(int(keep.sum()), file_index, dtype=np.int32))
+    arrays[LINE] = pa.array(batch.lines[keep].astype(np.int32))
+    arrays[END] = pa.array(batch.ends[keep].astype(np.int32))
+    return pa.table(arrays)
+
+
+# Text columns that differ row by row (a dictionary would only add an index to each).
+DISTINCT_PER_ROW = {"record_id", "victim_id"}
+
+
+def _arrow_or_categorical(kind: pa.DataType):
+    """pandas dtypes for a records table: Arrow-backed, dictionaries as categoricals (written as strings)."""
+    return None if pa.types.is_dictionary(kind) else pd.ArrowDtype(kind)
+
+
+def _filtered(holder: list[pa.Table], keep: np.ndarray) -> pa.Table:
+    """The rows kept of the table in `holder` (taken from it), filtered a column at a time, each original
+    column let go once filtered, so the records are never held twice (a whole-table filter would copy
+    every column before freeing any)."""
+    table = holder.pop()
+    if keep.all():
+        return table
+    mask = pa.array(keep)
+    names, columns = table.column_names, []
+    for name in names:
+        columns.append(table.column(0).filter(mask))
+        table = table.remove_column(0)
+    return pa.table(dict(zip(names, columns)))
+
+
+@dataclass
+class Dedupe:
+    """A rule that keeps the first record with a key and rejects the later ones."""
+
+    keys: list[str]
+    reason: str  # formatted with first= "<file> line <n>" of the record kept
+
+
+def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], rules: list[Dedupe], data_dir: Path,
+                  dataset: str, id_label: str, record_columns: list[str],
+                  raw_of: Callable[[list[str] | None, str, int], str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Across every file: duplicates, ids the store already holds, the per-file check, and the
+    frames publish_import takes (records compact, rejected with raw text, reconciliation).
+
+    A record is rejected as a duplicate only if it passed its own checks, and the first record
+    with a key is the one kept, as when rows were checked one at a time. Duplicates are found in
+    DuckDB over the Arrow records (it spills to disk rather than grow), never in a Python dict.
+    """
+    names = [Path(p).name for p in paths]
+    tables = [p.records for p in parts]
+    records = pa.concat_tables(tables).unify_dictionaries() if tables else None
+    for part in parts:  # the batches' tables live on only in `records`
+        part.records = None
+    del tables
+    if records is None:
+        records = pa.table({c: pa.array([], type=pa.string()) for c in record_columns})
+    records = records.append_column("_seq", pa.array(np.arange(records.num_rows, dtype=np.int64)))
+    alive = np.ones(records.num_rows, dtype=bool)
+    late: list[tuple[int, str]] = []  # (seq, reason)
+    con = duckdb.connect(":memory:")
+    spill = tempfile.TemporaryDirectory(prefix="csp-import-")
+    try:
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        con.execute(f"SET temp_directory = {store.sql_string(spill.name)}")
+        for rule in rules:
+            if not records.num_rows:
+                break
+            keys = ", ".join(rule.keys)
+            # Records already rejected by an earlier rule are left out in SQL (no filtered copy of the keys).
+            con.register("candidates", records.select([*rule.keys, FILE_INDEX, LINE, "_seq"]))
+            con.register("dead", pa.table({"_seq": pa.array(np.flatnonzero(~alive).astype(np.int64))}))
+            found = con.execute(
+                f"SELECT c._seq, f.{FILE_INDEX}, f.{LINE} FROM (SELECT _seq, min(_seq) OVER (PARTITION BY {keys}) AS first "
+                f"FROM candidates WHERE _seq NOT IN (SELECT _seq FROM dead)) AS c "
+                f"JOIN candidates AS f ON f._seq = c.first WHERE c._seq <> c.first ORDER BY c._seq"
+            ).fetchall()
+            con.unregister("candidates")
+            con.unregister("dead")
+            for seq, file_index, line in found:
+                late.append((seq, rule.reason.format(first=f"{names[file_index]} line {line}")))
+                alive[seq] = False
+    finally:
+        con.close()
+        spill.cleanup()
+    month = records["month"] if alive.all() else records["month"].filter(pa.array(alive))
+    months = set(pc.unique(month).drop_null().to_pylist()) if records.num_rows else set()
+    if records.num_rows:
+        # Every id is asked about (no filtered copy); only living records are rejected for it below.
+        already = existing_ids(data_dir, dataset, months, records["record_id"])
+        if len(already):
+            held = pc.is_in(records["record_id"], value_set=pa.array(list(already.index), pa.string()))
+            hits = np.flatnonzero(alive & held.to_numpy(zero_copy_only=False))
+            for seq, record_id in zip(hits, records["record_id"].take(pa.array(hits)).to_pylist()):
+                late.append((int(seq), f"{id_label} is already in the store for {already[record_id]:%Y-%m}, a month this "
+                                       "import does not replace"))
+                alive[seq] = False
+    late_rows = []
+    if late:
+        seqs = pa.array([seq for seq, _ in late])
+        picked = records.take(seqs)
+        by_file: dict[int, dict[int, int]] = {}
+        for file_index, line, end in zip(picked[FILE_INDEX].to_pylist(), picked[LINE].to_pylist(), picked[END].to_pylist()):
+            by_file.setdefault(file_index, {})[line] = end
+        fetched = {i: csv_stream.fetch_rows(Path(paths[i]), codecs[i], wanted) for i, wanted in by_file.items()}
+        for (seq, reason), file_index, line, month in zip(late, picked[FILE_INDEX].to_pylist(), picked[LINE].to_pylist(),
+                                                          picked["month"].to_pylist()):
+            values, text = fetched[file_index].get(line, (None, ""))
+            late_rows.append((file_index, line, reason, raw_of(values, text, file_index), month))
+    rejected = pd.concat([p.rejected for p in parts if len(p.rejected)]
+                         + [pd.DataFrame(late_rows, columns=REJECT_COLUMNS)], ignore_index=True)
+    rejected["month"] = [None if m is None or pd.isna(m) else m for m in rejected["month"]]
+    rejected = rejected.sort_values([FILE_INDEX, "line"], kind="stable", ignore_index=True)
+    holder = [records]
+    del records
+    kept = _filtered(holder, alive)
+    # A rejected row keeps its month only when that month has loaded rows (only_loaded_months).
+    rejected_counts = pd.DataFrame({
+        FILE_INDEX: rejected[FILE_INDEX].to_numpy(),
+        "month": [only_loaded_months(m, months) for m in rejected["month"]],
+        "status": REJECTED,
+    })
+    loaded_counts = (kept.select([FILE_INDEX, "month", STATUS]).group_by([FILE_INDEX, "month", STATUS])
+                     .aggregate([([], "count_all")]).to_pandas()
+                     .rename(columns={STATUS: "status", "count_all": "rows"})) if kept.num_rows else None
+    reconciliation = []
+    for file_index, path in enumerate(paths):
+        mine = rejected[FILE_INDEX].to_numpy() == file_index
+        problems = rejected.loc[mine, ["line", "reason"]]
+        counts = rejected_counts[mine].groupby(["month", "status"], dropna=False).size().rename("rows").reset_index()
+        loaded = 0
+        if loaded_counts is not None:
+            own = loaded_counts[loaded_counts[FILE_INDEX] == file_index][["month", "status", "rows"]]
+            loaded = int(own["rows"].sum())
+            counts = pd.concat([own, counts], ignore_index=True)
+        refuse_if_nothing_loaded(Path(path), loaded, len(problems),
+                                 sorted(zip(problems["line"], problems["reason"]))[:EXAMPLES_SHOWN])
+        reconciliation.append(reconciliation_frame(str(path), counts))
+    rejected_out = pd.DataFrame({"file": [str(paths[i]) for i in rejected[FILE_INDEX]], "line": rejected["line"],
+                                 "reason": rejected["reason"], "raw": rejected["raw"]}, columns=REJECTED_COLUMNS)
+    frame = kept.select(record_columns).to_pandas(types_mapper=_arrow_or_categorical) if kept.num_rows else \
+        pd.DataFrame(columns=record_columns)
+    return frame, rejected_out, pd.concat(reconciliation, ignore_index=True)
 
 
 def parse_date(text: str) -> date:
@@ -233,47 +410,65 @@ def month_start(day: date) -> date:
     return date(day.year, day.month, 1)
 
 
-def reconciliation_frame(file_name: str, outcomes: list[tuple[date | None, str]]) -> pd.DataFrame:
-    """Per month (None when a row had no readable month): rows read and where they went."""
-    tally: dict[date | None, dict[str, int]] = {}
-    for month, status in outcomes:
-        counts = tally.setdefault(month, {})
-        counts[status] = counts.get(status, 0) + 1
+def reconciliation_frame(file_name: str, counts: pd.DataFrame) -> pd.DataFrame:
+    """Per month (None when a row had no readable month): rows read and where they went.
+
+    `counts` holds month (or None), status (a geography location or REJECTED) and rows.
+    """
+    tally: dict = {}
+    for month, status, rows in zip(counts["month"], counts["status"], counts["rows"]):
+        month = None if month is None or pd.isna(month) else month
+        bucket = tally.setdefault(month, {})
+        bucket[status] = bucket.get(status, 0) + int(rows)
     rows = [
         {
             "file": file_name,
             "month": month,
-            "rows_read": sum(counts.values()),
-            "loaded": counts.get(geography.IN_AREA, 0),
-            "outside_area": counts.get(geography.OUTSIDE_AREA, 0),
-            "unallocated": counts.get(geography.NO_LOCATION, 0),
-            "rejected": counts.get(REJECTED, 0),
+            "rows_read": sum(tallied.values()),
+            "loaded": tallied.get(geography.IN_AREA, 0),
+            "outside_area": tallied.get(geography.OUTSIDE_AREA, 0),
+            "unallocated": tallied.get(geography.NO_LOCATION, 0),
+            "rejected": tallied.get(REJECTED, 0),
         }
-        for month, counts in sorted(tally.items(), key=lambda item: (item[0] is None, item[0] or date.min))
+        for month, tallied in sorted(tally.items(), key=lambda item: (item[0] is None, item[0] or date.min))
     ]
     return pd.DataFrame(rows, columns=RECONCILIATION_COLUMNS)
 
 
-def existing_ids(data_dir: Path, dataset: str, keep_months: set[date]) -> dict[str, date]:
-    """Record ids already in the store in months this import will not replace (real data only)."""
+def existing_ids(data_dir: Path, dataset: str, keep_months: set[date], ids: pa.Array) -> pd.Series:
+    """Of `ids`, those already in the store in months this import will not replace (real data only):
+    record id -> its month. Joined in DuckDB, so neither the store's ids nor the file's are held as Python objects."""
     manifest = store.read_manifest(data_dir)
-    if manifest.get("synthetic", {}).get(dataset):
-        return {}
+    empty = pd.Series(dtype=object)
+    if manifest.get("synthetic", {}).get(dataset) or not len(ids):
+        return empty
     path = store.current_records(data_dir, dataset)
     if path is None or not path.exists():
-        return {}
-    frame = pd.read_parquet(path, columns=["record_id", "month"])
-    frame["month"] = pd.to_datetime(frame["month"]).dt.date
-    frame = frame[~frame["month"].isin(keep_months)]
-    return dict(zip(frame["record_id"], frame["month"]))
+        return empty
+    con = duckdb.connect(":memory:")
+    spill = tempfile.TemporaryDirectory(prefix="csp-import-")
+    try:
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        con.execute(f"SET temp_directory = {store.sql_string(spill.name)}")
+        con.register("incoming", pa.table({"record_id": ids}))
+        con.register("replaced", pa.table({"month": pa.array(sorted(keep_months), type=pa.date32())}))
+        found = con.execute(
+            f"SELECT s.record_id, s.month::DATE FROM {store.parquet_source(path)} AS s "
+            "WHERE s.record_id IN (SELECT record_id FROM incoming) "
+            "AND s.month::DATE NOT IN (SELECT month FROM replaced)"
+        ).fetchall()
+    finally:
+        con.close()
+        spill.cleanup()
+    return pd.Series({record_id: month for record_id, month in found}, dtype=object)
 
 
-def refuse_if_nothing_loaded(path: Path, loaded: int, rejected: list[tuple[int, str]]) -> None:
+def refuse_if_nothing_loaded(path: Path, loaded: int, rejected: int, first: list[tuple[int, str]]) -> None:
     """A file of which no row could be read is the wrong file: stop before it empties months."""
     if loaded == 0 and rejected:
-        examples = "; ".join(f"line {line}: {reason}" for line, reason in rejected[:EXAMPLES_SHOWN])
+        examples = "; ".join(f"line {line}: {reason}" for line, reason in first[:EXAMPLES_SHOWN])
         raise ImportError_(
-            f"{path}: none of its {len(rejected)} row(s) could be imported, so nothing was written "
+            f"{path}: none of its {rejected} row(s) could be imported, so nothing was written "
             f"(is it the right file?). First problems: {examples}"
         )
 
@@ -305,9 +500,21 @@ def pseudonym(victim_id: str) -> str:
     return "P" + hashlib.sha256((PSEUDONYM_SALT + victim_id.strip()).encode("utf-8")).hexdigest()[:16]
 
 
-def _redacted(row: Row, header: list[str]) -> str:
-    """The row's original text with the victim id replaced by its pseudonym."""
-    values = list(row.values)
+def pseudonyms(victim_ids: pa.Array) -> pa.Array:
+    """`pseudonym` of each (already stripped) id, hashed in DuckDB: the same SHA-256 of the same UTF-8
+    bytes, without a Python call per row."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("ids", pa.table({"v": victim_ids}))
+        return con.sql(f"SELECT 'P' || left(sha256({store.sql_string(PSEUDONYM_SALT)} || v), 16) AS p FROM ids") \
+            .to_arrow_table()["p"].combine_chunks()
+    finally:
+        con.close()
+
+
+def _redacted_values(values: list[str] | None, header: list[str]) -> str:
+    """A row's values as CSV text with the victim id replaced by its pseudonym ("" for a line not read)."""
+    values = list(values or [])
     if "victim_id" in header:
         position = header.index("victim_id")
         if position < len(values) and values[position].strip():
@@ -317,116 +524,129 @@ def _redacted(row: Row, header: list[str]) -> str:
     return out.getvalue()
 
 
+RECORD_COLUMNS = ["record_id", "victim_id", "referral_date", "month", "ward_code", "location", "referring_agency"]
+
+
 def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCODING,
-                 replace_smaller: bool = False) -> tuple[ImportResult, list[str]]:
-    """Read, check and publish MARAC files; raise ImportError_ (store unchanged) on a file problem."""
+                 replace_smaller: bool = False, rows_per_batch: int = ROWS_PER_BATCH) -> tuple[ImportResult, list[str]]:
+    """Read, check and publish MARAC files; raise ImportError_ (store unchanged) on a file problem.
+
+    Each file is read in batches of `rows_per_batch` rows; the result does not depend on it.
+    """
     data_dir = Path(data_dir)
     if not paths:
         raise ImportError_("no files given")
     resolver = AreaResolver(data_dir)
     today = date.today()
     notes: list[str] = []
-    parsed = []  # (CsvFile, [(row, record dict | None, reason | None, month | None)])
-    seen_ids: dict[str, str] = {}
-    seen_victim_dates: dict[tuple[str, date], str] = {}
-    for path in paths:
-        csv_file = read_csv(Path(path), COLUMNS, [], encoding)
-        ignored = [c for c in csv_file.ignored_columns if c]
+    parts: list[Checked] = []
+    codecs_used: list[str] = []
+    headers: list[list[str]] = []
+    for index, path in enumerate(paths):
+        codec, header, ignored = open_csv(Path(path), COLUMNS, [], encoding)
+        codecs_used.append(codec)
+        headers.append(header)
+        ignored = [c for c in ignored if c]
         if ignored:
             why = [c for c in ignored if c in IGNORED_ON_PURPOSE]
             notes.append(
                 f"{path}: ignored column(s) {', '.join(ignored)}"
                 + ("; repeats are worked out from each victim's referral history, not read from the file" if why else "")
             )
-        outcomes = []
-        for row in csv_file.bad_rows:
-            outcomes.append((row, None, row.reason or f"{len(row.values)} fields, expected {len(csv_file.header)} (truncated line, "
-                                        "or a comma inside an unquoted value)", None))
-        for row in csv_file.rows:
-            record, reason, month = _parse_row(row, resolver, today)
-            where = f"{Path(path).name} line {row.line}"
-            if record is not None:
-                if record["record_id"] in seen_ids:
-                    record, reason = None, f"duplicate referral_id (first at {seen_ids[record['record_id']]})"
-                elif (record["victim_id"], record["referral_date"]) in seen_victim_dates:
-                    first = seen_victim_dates[(record["victim_id"], record["referral_date"])]
-                    record, reason = None, f"the same victim is already referred on the same day ({first}): duplicate case?"
-                else:
-                    seen_ids[record["record_id"]] = where
-                    seen_victim_dates[(record["victim_id"], record["referral_date"])] = where
-            outcomes.append((row, record, reason, month))
-        parsed.append((csv_file, outcomes))
-
-    months = {m for _, outcomes in parsed for _, record, _, m in outcomes if record is not None}
-    already = existing_ids(data_dir, DATASET, months)
-    records, rejected, reconciliation = [], [], []
-    for csv_file, outcomes in parsed:
-        file_outcomes, problems = [], []
-        for row, record, reason, month in sorted(outcomes, key=lambda o: o[0].line):
-            month = only_loaded_months(month, months)
-            if record is not None and record["record_id"] in already:
-                record, reason = None, (f"referral_id is already in the store for "
-                                        f"{already[record['record_id']]:%Y-%m}, a month this import does not replace")
-            if record is None:
-                rejected.append({"file": str(csv_file.path), "line": row.line, "reason": reason,
-                                 "raw": _redacted(row, csv_file.header)})
-                problems.append((row.line, reason))
-                file_outcomes.append((month, REJECTED))
-            else:
-                records.append(record)
-                file_outcomes.append((month, geography.IN_AREA))
-        loaded = sum(1 for _, status in file_outcomes if status != REJECTED)
-        refuse_if_nothing_loaded(csv_file.path, loaded, sorted(problems))
-        reconciliation.append(reconciliation_frame(str(csv_file.path), file_outcomes))
-    frame = pd.DataFrame(records, columns=["record_id", "victim_id", "referral_date", "month", "ward_code", "location",
-                                           "referring_agency"])
+        positions = {name: header.index(name) for name in COLUMNS}
+        raw_of = _raw_for(header)
+        for batch in read_batches(Path(path), codec, rows_per_batch):
+            parts.append(_check_batch(batch, positions, index, resolver, today, raw_of))
+    rules = [Dedupe(["record_id"], "duplicate referral_id (first at {first})"),
+             Dedupe(["victim_id", "referral_date"],
+                    "the same victim is already referred on the same day ({first}): duplicate case?")]
+    # Rows rejected late are redacted with their own file's header.
+    records, rejected, reconciliation = finish_import(
+        [Path(p) for p in paths], codecs_used, parts, rules, data_dir, DATASET, "referral_id", RECORD_COLUMNS,
+        _late_raw(headers))
     result = publish_import(
-        data_dir, DATASET, frame,
-        pd.DataFrame(rejected, columns=REJECTED_COLUMNS),
-        pd.concat(reconciliation, ignore_index=True),
+        data_dir, DATASET, records, rejected, reconciliation,
         source="MARAC case-level CSV: " + ", ".join(Path(p).name for p in paths),
         replace_smaller=replace_smaller, files=[str(p) for p in paths],
     )
     return result, notes
 
 
-def _parse_row(row: Row, resolver: AreaResolver, today: date) -> tuple[dict | None, str | None, date | None]:
-    """(record, None, month) for a good row, else (None, reason, month if the date was readable)."""
-    f = row.fields
-    month = None
-    try:
-        referral_date = parse_date(f["referral_date"])
-        month = month_start(referral_date)
-    except ValueError:  # parse_date's message quotes the date: MARAC reasons quote nothing (module doc)
-        return None, ("referral_date is not a date like 2025-03-15 or 15/03/2025" if f["referral_date"]
-                      else "referral_date is blank"), None
-    if referral_date > today:
-        return None, "referral_date is in the future", month
-    if not f["referral_id"]:
-        return None, "referral_id is blank", month
-    if not f["victim_id"]:
-        return None, "victim_id is blank: repeats cannot be worked out without it", month
-    agency = marac.canonical_agency(f["referring_agency"])
-    if agency is None:
-        return None, f"unknown referring_agency; choose one of: {', '.join(marac.AGENCIES)}", month
-    try:
-        ward, location = resolver.resolve(f["area_code"])
-    except ValueError:
-        return None, "area_code is not a ward (E05...) or LSOA (E01...) code", month
-    if location == geography.NO_LOCATION:
-        return None, "area_code is blank: a MARAC case must be placed in Derby City or the County", month
-    if location == geography.OUTSIDE_AREA:
-        return None, ("area_code is outside the force area: a MARAC case must be placed in "
-                      "Derby City or the County"), month
-    return {
-        "record_id": f["referral_id"],
-        "victim_id": pseudonym(f["victim_id"]),
-        "referral_date": referral_date,
-        "month": month,
-        "ward_code": ward,
-        "location": location,
-        "referring_agency": agency,
-    }, None, month
+def _raw_for(header: list[str]) -> Callable[[list[str] | None, str], str]:
+    return lambda values, text: _redacted_values(values, header)
+
+
+class _late_raw:
+    """raw_of for rows rejected after every file is read: redacted with the row's own file's header.
+
+    finish_import fetches rows file by file, so the header in use is set per file (`for_file`)."""
+
+    def __init__(self, headers: list[list[str]]):
+        self.headers = headers
+
+    def __call__(self, values: list[str] | None, text: str, file_index: int = 0) -> str:
+        return _redacted_values(values, self.headers[file_index])
+
+
+def _check_batch(batch: csv_stream.Batch, positions: dict[str, int], file_index: int, resolver: AreaResolver,
+                 today: date, raw_of) -> Checked:
+    """Every check of a referral, a column at a time; each distinct value is looked at once.
+
+    The reasons, and the order they are tried in, are those of a row checked alone: the first
+    failing check names the row's reason. MARAC reasons quote nothing from the row (module doc).
+    """
+    referral_date = stripped(batch, positions["referral_date"])
+    referral_id = stripped(batch, positions["referral_id"])
+    victim = stripped(batch, positions["victim_id"])
+
+    def date_rule(text: str) -> tuple:
+        try:
+            day = parse_date(text)
+        except ValueError:  # parse_date's message quotes the date: MARAC reasons quote nothing (module doc)
+            return None, None, ("referral_date is not a date like 2025-03-15 or 15/03/2025" if text
+                                else "referral_date is blank"), None
+        return day, month_start(day), None, ("referral_date is in the future" if day > today else None)
+
+    def agency_rule(text: str) -> tuple:
+        agency = marac.canonical_agency(text)
+        return agency, (None if agency else f"unknown referring_agency; choose one of: {', '.join(marac.AGENCIES)}")
+
+    def area_rule(code: str) -> tuple:
+        try:
+            ward, location = resolver.resolve(code)
+        except ValueError:
+            return None, None, "area_code is not a ward (E05...) or LSOA (E01...) code"
+        if location == geography.NO_LOCATION:
+            return None, location, "area_code is blank: a MARAC case must be placed in Derby City or the County"
+        if location == geography.OUTSIDE_AREA:
+            return None, location, ("area_code is outside the force area: a MARAC case must be placed in "
+                                    "Derby City or the County")
+        return ward, location, None
+
+    n = len(batch.lines)
+    if n:
+        day, month, date_reason, future = by_distinct(date_rule, referral_date)
+        agency, agency_reason = by_distinct(agency_rule, stripped(batch, positions["referring_agency"]))
+        ward, location, area_reason = by_distinct(area_rule, stripped(batch, positions["area_code"]))
+    else:
+        day = month = date_reason = future = agency = agency_reason = ward = location = area_reason = np.empty(0, object)
+    reason = first_reason(
+        date_reason, future,
+        np.where(is_blank(referral_id), "referral_id is blank", None),
+        np.where(is_blank(victim), "victim_id is blank: repeats cannot be worked out without it", None),
+        agency_reason, area_reason,
+    )
+    keep = pd.isna(reason)
+    records = record_table({
+        "record_id": (referral_id, pa.string()),
+        "victim_id": (pseudonyms(victim), pa.string()),
+        "referral_date": (day, pa.date32()),
+        "month": (month, pa.date32()),
+        "ward_code": (ward, pa.string()),
+        "location": (location, pa.string()),
+        "referring_agency": (agency, pa.string()),
+    }, keep, batch, file_index, np.full(n, geography.IN_AREA, dtype=object))
+    return Checked(records, batch_rejects(batch, file_index, ~keep, reason, month, raw_of))
 
 
 def main(args) -> int:
