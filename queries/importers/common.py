@@ -251,6 +251,101 @@ def publish_import(
         raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
 
 
+@dataclass
+class SpooledRecords:
+    """An import's accepted records as Parquet parts in a spool folder, written while the files were read.
+
+    The records of a big import never sit in memory whole: the importer writes each batch
+    as a part (`<folder>/<file>/<part>.parquet`), and DuckDB, within the store's memory
+    limit, counts them and writes the force-month partitions from the parts.
+    """
+
+    folder: Path
+    _counts: dict | None = field(default=None, repr=False)
+
+    @property
+    def temp_dir(self) -> Path:
+        """Where DuckDB spills while building the version: inside the spool, so it goes with it."""
+        return self.folder / store_writer.DUCKDB_TEMP_FOLDER
+
+    @property
+    def source(self) -> str:
+        return f"read_parquet({sql_string(self.folder / '*' / '*.parquet')})"
+
+    def has_parts(self) -> bool:
+        return any(self.folder.glob("*/*.parquet"))
+
+    def counts(self) -> dict:
+        """Records per (force, month), read once from the parts (a streaming GROUP BY)."""
+        if self._counts is None:
+            self._counts = {}
+            if self.has_parts():
+                con = store_writer.bounded_connection(self.temp_dir)
+                try:
+                    rows = con.execute(f"SELECT {FORCE}, month, count(*) FROM {self.source} GROUP BY ALL").fetchall()
+                finally:
+                    con.close()
+                self._counts = {(str(f), pd.Timestamp(m).date()): int(n) for f, m, n in rows}
+        return self._counts
+
+
+def _record_counts(records) -> dict:
+    """Records per (force, month) of an import, held in memory or spooled."""
+    if isinstance(records, SpooledRecords):
+        return dict(records.counts())
+    incoming = records.groupby([FORCE, "month"], observed=True).size().to_dict() if len(records) else {}
+    return {(str(f), m): n for (f, m), n in incoming.items()}
+
+
+def _records_relation(records) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A connection that sees the import's records, and the SELECT reading them (the spool's parts, or the frame)."""
+    if isinstance(records, SpooledRecords):
+        con = store_writer.bounded_connection(records.temp_dir)
+        if records.has_parts():
+            return con, f"SELECT * FROM {records.source}"
+        return con, "SELECT NULL::VARCHAR AS record_id, NULL::DATE AS month, NULL::VARCHAR AS force LIMIT 0"
+    con = duckdb.connect(":memory:")
+    con.register("new_records", records)
+    return con, "SELECT * FROM new_records"
+
+
+def publish_spooled_import(
+    data_dir: Path,
+    dataset: str,
+    records: SpooledRecords,
+    rejected: pd.DataFrame,
+    reconciliation: pd.DataFrame,
+    source: str,
+    replace_smaller: bool = False,
+) -> ImportResult:
+    """`publish_import` for records spooled to Parquet by a streaming importer; same guard, same swap.
+
+    Call inside `store_writer.write_lock`: the spool lives in the dataset's folder, where
+    the lock's cleaning of a dead writer's leftovers would otherwise remove it.
+    """
+    data_dir = Path(data_dir)
+    check_reconciliation(reconciliation)
+    counts = records.counts()
+    if not counts and rejected.empty:
+        names = sorted({Path(str(f)).name for f in reconciliation["file"]})
+        raise ImportError_(
+            "no rows to import: every file was empty"
+            + (f" (only a header line, no rows: {', '.join(names)})" if names else "")
+        )
+    owner = owners.default_owner(data_dir)
+    reconciliation = reconciliation.copy()
+    if FORCE not in reconciliation:
+        reconciliation[FORCE] = owner
+    reconciliation[FORCE] = reconciliation[FORCE].fillna(owner).astype(str)
+    pairs = set(counts) | import_pairs(pd.DataFrame(), reconciliation)
+    new_months = sorted({m for _, m in pairs})
+    try:
+        return _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source,
+                                  new_months, replace_smaller, pairs, owner)
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
+        raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
+
+
 def _write_failure(data_dir: Path, exc: BaseException) -> str:
     """One line from an OSError or a DuckDB IO error (whose text nests the OS reason in JSON)."""
     reason = getattr(exc, "strerror", None)
@@ -276,8 +371,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
     current = None if replaced_synthetic else store_writer.current_records(data_dir, dataset)
     current_dir = current.parent if current is not None else None
     held = {k: n for k, n in _held_counts(current, new_months, owner).items() if k in pairs}
-    incoming = records.groupby([FORCE, "month"], observed=True).size().to_dict() if len(records) else {}
-    incoming = {(str(f), m): n for (f, m), n in incoming.items()}
+    incoming = _record_counts(records)
     for pair in pairs:
         incoming.setdefault(pair, 0)
     problems = shrink_problems(held, incoming, reconciliation)
@@ -294,12 +388,11 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
     folder = store_writer.new_version_dir(data_dir, dataset)
     try:
         areas = store_writer.areas_fingerprint(data_dir)
-        con = duckdb.connect(":memory:")
-        con.register("new_records", records)
+        con, records_sql = _records_relation(records)
         con.register("new_pairs", pd.DataFrame({"key": sorted(store_writer.partition_key(f, m) for f, m in pairs)}))
         target = folder / "records.parquet"
         replaced = {store_writer.partition_key(f, m) for f, m in pairs}
-        store_writer.write_month_partitions(con, "SELECT * FROM new_records", target)
+        store_writer.write_month_partitions(con, records_sql, target)
         old_coverage = pd.DataFrame({"month": [], "source": [], FORCE: []})
         rebuild_all = True
         if current is not None and current.exists():
@@ -317,10 +410,11 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
             if FORCE not in old_coverage:
                 old_coverage[FORCE] = owner
         con.close()
+        spill = getattr(records, "temp_dir", None)  # a spooled import's DuckDB is bounded and spills there
         if rebuild_all:
-            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], None)
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], None, spill)
         else:  # only the force-months imported; the rest were built under the same geography
-            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], sorted(pairs))
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], sorted(pairs), spill)
             store_writer.link_month_partitions(current_dir / "monthly.parquet", folder / "monthly.parquet", skip=replaced)
         old_keys = list(zip(old_coverage[FORCE].astype(str), pd.to_datetime(old_coverage["month"]).dt.date))
         coverage = pd.concat(
@@ -343,7 +437,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
             **{part: int(reconciliation[part].sum()) for part in OWNER_PARTS if part in reconciliation},
             "forces": sorted({f for f, _ in pairs}),
             "unallocated": int(reconciliation["unallocated"].sum()), "rejected": int(reconciliation["rejected"].sum()),
-            "records": len(records), "replaced_smaller": bool(problems), "warnings": warnings,
+            "records": sum(incoming.values()), "replaced_smaller": bool(problems), "warnings": warnings,
         }
         version = store_writer.publish(data_dir, dataset, folder, source=source, synthetic=False, log=log,
                                        meta={"areas": areas})
