@@ -28,12 +28,14 @@ import os
 import re
 import shutil
 import sys
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 
 from queries import owners, store_writer
 from queries.measures import MEASURE_SQL
@@ -63,6 +65,12 @@ REPLACE_SMALLER_FLAG = "--replace-smaller"
 # Exit code for an import refused because the disk is full or read-only (the old store is live).
 EXIT_WRITE_FAILED = 3
 MONTHS_LISTED = 12
+# A spooled force-month in at most this many parts is published as those parts (renamed into
+# the version); one in more (a file that mixes months in every block) is rewritten as one file,
+# so a partition never holds hundreds of slivers.
+SPOOL_PARTS_KEPT = 8
+# Each spooled file's folder holds an empty Parquet file with the records' columns.
+SPOOL_SCHEMA = "schema.parquet"
 
 
 class ImportError_(ValueError):
@@ -255,9 +263,14 @@ def publish_import(
 class SpooledRecords:
     """An import's accepted records as Parquet parts in a spool folder, written while the files were read.
 
-    The records of a big import never sit in memory whole: the importer writes each batch
-    as a part (`<folder>/<file>/<part>.parquet`), and DuckDB, within the store's memory
-    limit, counts them and writes the force-month partitions from the parts.
+    The records of a big import never sit in memory whole: the importer writes each block
+    of each file as Parquet parts already split by force and month, hive style
+    (`<folder>/<file>/force=<slug>/ym=YYYY-MM/<part>.parquet`, without the two keys, as the
+    store's own partitions are), and an empty `schema.parquet` with the records' columns.
+    Publishing then moves each force-month's parts into the new version as they are (a
+    rename: nothing is read or written again), and only a force-month spread over more than
+    SPOOL_PARTS_KEPT parts (a file mixing months in every block) is rewritten as one file,
+    by DuckDB within the store's memory limit.
     """
 
     folder: Path
@@ -268,25 +281,65 @@ class SpooledRecords:
         """Where DuckDB spills while building the version: inside the spool, so it goes with it."""
         return self.folder / store_writer.DUCKDB_TEMP_FOLDER
 
+    def partitions(self) -> dict[tuple[str, str], list[Path]]:
+        """(force, YYYY-MM) -> the parts holding its records, from every file's folder."""
+        found: dict[tuple[str, str], list[Path]] = {}
+        for part in sorted(self.folder.glob(f"*/{FORCE}=*/{store_writer.PARTITION_KEY}=*/*.parquet")):
+            key = (part.parent.parent.name.split("=", 1)[1], part.parent.name.split("=", 1)[1])
+            found.setdefault(key, []).append(part)
+        return found
+
     @property
     def source(self) -> str:
-        return f"read_parquet({sql_string(self.folder / '*' / '*.parquet')})"
+        """The spooled records as one relation (with `force` from the folder names)."""
+        return parquet_source_of_parts(self.folder / "*")
 
     def has_parts(self) -> bool:
-        return any(self.folder.glob("*/*.parquet"))
+        return bool(self.partitions())
 
     def counts(self) -> dict:
-        """Records per (force, month), read once from the parts (a streaming GROUP BY)."""
+        """Records per (force, month), from the parts' Parquet footers (no row is read)."""
         if self._counts is None:
             self._counts = {}
-            if self.has_parts():
-                con = store_writer.bounded_connection(self.temp_dir)
-                try:
-                    rows = con.execute(f"SELECT {FORCE}, month, count(*) FROM {self.source} GROUP BY ALL").fetchall()
-                finally:
-                    con.close()
-                self._counts = {(str(f), pd.Timestamp(m).date()): int(n) for f, m, n in rows}
+            for (force, ym), parts in self.partitions().items():
+                rows = sum(pq.read_metadata(part).num_rows for part in parts)
+                if rows:
+                    self._counts[(force, date(int(ym[:4]), int(ym[5:7]), 1))] = rows
         return self._counts
+
+    def move_partitions(self, target: Path) -> None:
+        """Put the spooled force-months into a staging version's records folder (the spool is left without them)."""
+        target = Path(target)
+        target.mkdir(parents=True, exist_ok=True)
+        con = None
+        try:
+            for (force, ym), parts in self.partitions().items():
+                destination = target / f"{FORCE}={force}" / f"{store_writer.PARTITION_KEY}={ym}"
+                destination.mkdir(parents=True, exist_ok=True)
+                if len(parts) <= SPOOL_PARTS_KEPT:
+                    for part in parts:
+                        os.replace(part, destination / f"part_{uuid.uuid4().hex}.parquet")
+                    continue
+                con = con or store_writer.bounded_connection(self.temp_dir)
+                listed = "[" + ", ".join(sql_string(p) for p in parts) + "]"
+                con.execute(f"COPY (SELECT * FROM read_parquet({listed}, hive_partitioning=false)) TO "
+                            f"{sql_string(destination / f'part_{uuid.uuid4().hex}.parquet')} "
+                            "(FORMAT parquet, COMPRESSION zstd)")
+        finally:
+            if con is not None:
+                con.close()
+        if not any(target.rglob("*.parquet")):  # no records at all: one empty file keeps the columns
+            schema = next(self.folder.glob(f"*/{SPOOL_SCHEMA}"), None)
+            if schema is not None:
+                shutil.copyfile(schema, target / store_writer.EMPTY_PARTITION)
+
+
+def parquet_source_of_parts(folder: Path) -> str:
+    """Hive-partitioned parts under `folder` (a glob allowed) as a relation, `force` from the folder names."""
+    pattern = sql_string(Path(folder) / f"{FORCE}=*" / f"{store_writer.PARTITION_KEY}=*" / "*.parquet")
+    key = store_writer.PARTITION_KEY
+    return (f"(SELECT * EXCLUDE ({key}) FROM read_parquet({pattern}, hive_partitioning=true, union_by_name=true, "
+            f"hive_types={{'{FORCE}': VARCHAR, '{key}': VARCHAR}}))")
 
 
 def _record_counts(records) -> dict:
@@ -299,11 +352,8 @@ def _record_counts(records) -> dict:
 
 def _records_relation(records) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A connection that sees the import's records, and the SELECT reading them (the spool's parts, or the frame)."""
-    if isinstance(records, SpooledRecords):
-        con = store_writer.bounded_connection(records.temp_dir)
-        if records.has_parts():
-            return con, f"SELECT * FROM {records.source}"
-        return con, "SELECT NULL::VARCHAR AS record_id, NULL::DATE AS month, NULL::VARCHAR AS force LIMIT 0"
+    if isinstance(records, SpooledRecords):  # its partitions are moved in by move_partitions, not selected
+        return store_writer.bounded_connection(records.temp_dir), ""
     con = duckdb.connect(":memory:")
     con.register("new_records", records)
     return con, "SELECT * FROM new_records"
@@ -392,7 +442,10 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
         con.register("new_pairs", pd.DataFrame({"key": sorted(store_writer.partition_key(f, m) for f, m in pairs)}))
         target = folder / "records.parquet"
         replaced = {store_writer.partition_key(f, m) for f, m in pairs}
-        store_writer.write_month_partitions(con, records_sql, target)
+        if isinstance(records, SpooledRecords):
+            records.move_partitions(target)
+        else:
+            store_writer.write_month_partitions(con, records_sql, target)
         old_coverage = pd.DataFrame({"month": [], "source": [], FORCE: []})
         rebuild_all = True
         if current is not None and current.exists():
