@@ -1,6 +1,8 @@
 """What every importer shares: month-replacing merge, the shrink guard, reconciliation, quarantine, atomic publish.
 
-An importer parses its files into three frames and hands them to `publish_import`:
+An importer parses its files into three frames and hands them to `publish_import` (or, when it
+streams, spools its records to Parquet parts and hands them to `publish_spooled_import`, which
+runs the same guard, merge and swap without the records ever being in memory whole):
 
 * records: one row per accepted record, with at least record_id, month (date), ward_code,
   location (geography.IN_AREA / OUTSIDE_AREA / NO_LOCATION) and the dataset's own columns;
@@ -289,14 +291,6 @@ class SpooledRecords:
             found.setdefault(key, []).append(part)
         return found
 
-    @property
-    def source(self) -> str:
-        """The spooled records as one relation (with `force` from the folder names)."""
-        return parquet_source_of_parts(self.folder / "*")
-
-    def has_parts(self) -> bool:
-        return bool(self.partitions())
-
     def counts(self) -> dict:
         """Records per (force, month), from the parts' Parquet footers (no row is read)."""
         if self._counts is None:
@@ -334,14 +328,6 @@ class SpooledRecords:
                 shutil.copyfile(schema, target / store_writer.EMPTY_PARTITION)
 
 
-def parquet_source_of_parts(folder: Path) -> str:
-    """Hive-partitioned parts under `folder` (a glob allowed) as a relation, `force` from the folder names."""
-    pattern = sql_string(Path(folder) / f"{FORCE}=*" / f"{store_writer.PARTITION_KEY}=*" / "*.parquet")
-    key = store_writer.PARTITION_KEY
-    return (f"(SELECT * EXCLUDE ({key}) FROM read_parquet({pattern}, hive_partitioning=true, union_by_name=true, "
-            f"hive_types={{'{FORCE}': VARCHAR, '{key}': VARCHAR}}))")
-
-
 def _record_counts(records) -> dict:
     """Records per (force, month) of an import, held in memory or spooled."""
     if isinstance(records, SpooledRecords):
@@ -350,13 +336,14 @@ def _record_counts(records) -> dict:
     return {(str(f), m): n for (f, m), n in incoming.items()}
 
 
-def _records_relation(records) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """A connection that sees the import's records, and the SELECT reading them (the spool's parts, or the frame)."""
-    if isinstance(records, SpooledRecords):  # its partitions are moved in by move_partitions, not selected
-        return store_writer.bounded_connection(records.temp_dir), ""
+def _records_connection(records) -> duckdb.DuckDBPyConnection:
+    """The connection that writes the new version: seeing records held in memory as `new_records`; for
+    spooled records (moved in by SpooledRecords.move_partitions, not selected) bounded in memory."""
+    if isinstance(records, SpooledRecords):
+        return store_writer.bounded_connection(records.temp_dir)
     con = duckdb.connect(":memory:")
     con.register("new_records", records)
-    return con, "SELECT * FROM new_records"
+    return con
 
 
 def publish_spooled_import(
@@ -438,14 +425,14 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
     folder = store_writer.new_version_dir(data_dir, dataset)
     try:
         areas = store_writer.areas_fingerprint(data_dir)
-        con, records_sql = _records_relation(records)
+        con = _records_connection(records)
         con.register("new_pairs", pd.DataFrame({"key": sorted(store_writer.partition_key(f, m) for f, m in pairs)}))
         target = folder / "records.parquet"
         replaced = {store_writer.partition_key(f, m) for f, m in pairs}
         if isinstance(records, SpooledRecords):
             records.move_partitions(target)
         else:
-            store_writer.write_month_partitions(con, records_sql, target)
+            store_writer.write_month_partitions(con, "SELECT * FROM new_records", target)
         old_coverage = pd.DataFrame({"month": [], "source": [], FORCE: []})
         rebuild_all = True
         if current is not None and current.exists():

@@ -946,9 +946,7 @@ def check_rejection_rates(reconciliation: pd.DataFrame, rejected: pd.DataFrame) 
     for name, row in per_file.iterrows():
         if row["rejected"] == 0:
             continue
-        usable = row["rows_read"] - row["rejected"]
-        too_many = row["rejected"] > REJECTED_ROWS_ALWAYS_ALLOWED and row["rejected"] > MAX_REJECTED_SHARE * row["rows_read"]
-        if usable == 0 or too_many:
+        if _mostly_unreadable(row["rows_read"], row["rejected"]):
             first = rejected[rejected["file"] == name].iloc[0]
             problems.append(
                 f"{name}: {row['rejected']:,} of {row['rows_read']:,} rows cannot be read, so the file was not "
@@ -1088,13 +1086,18 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
                 spool: Path | None, block_size: int = BLOCK_SIZE, data_dir: Path | None = None) -> FileResult | None:
     """Read, classify and spool one file block by block; its outcome without its records.
 
-    Each block's records are written to `spool` as one Parquet part as soon as they are
-    classified, so memory holds one block, not the file. What is kept is small: rejected
-    rows, the reconciliation per month, category and force counts. With `spool` None the
-    file is only read (its problems found) and None is returned.
+    Each block's records are written to `spool` as Parquet parts as soon as they are
+    classified, so memory holds one block, not the file; so are its rejected rows, which
+    are read back only when the file is importable (then at most MAX_REJECTED_SHARE of its
+    rows; a file refused as mostly unreadable keeps only its first rejected row, for the
+    message). What stays in memory is small: the reconciliation per month, category and
+    force counts. With `spool` None the file is only read (its problems found) and None
+    is returned.
     """
     pieces: list[FileResult] = []
     forces: dict[str, int] = {}
+    rejected_parts: list[Path] = []
+    first_rejected: pd.DataFrame | None = None
     for number, parsed in enumerate(read_street_batches(source, progress, block_size)):
         if spool is None:
             continue
@@ -1105,6 +1108,12 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
                 forces[item["values"]] = forces.get(item["values"], 0) + item["counts"]
         _write_part(piece.records, spool, number, data_dir)
         piece.records = piece.records.schema.empty_table()  # not a slice: that would keep the block alive
+        if len(piece.rejected):
+            rejected_parts.append(_write_rejected(piece.rejected, spool / f"rejected-{number:06d}.parquet", data_dir))
+            head = piece.rejected.iloc[[0]]
+            if first_rejected is None or head["line"].iat[0] < first_rejected["line"].iat[0]:
+                first_rejected = head
+            piece.rejected = piece.rejected.iloc[:0]
         pieces.append(piece)
     if spool is None:
         return None
@@ -1118,7 +1127,12 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
     recon["file"] = source.display
     recon["force"] = file_force
     recon = recon.sort_values("month", na_position="last", ignore_index=True)[STORED_RECONCILIATION_COLUMNS + ["force"]]
-    rejected = pd.concat([p.rejected for p in pieces], ignore_index=True).sort_values("line", ignore_index=True)
+    n_read, n_rejected = int(recon["rows_read"].sum()), int(recon["rejected"].sum())
+    if n_rejected and _mostly_unreadable(n_read, n_rejected):
+        rejected = first_rejected  # refused by check_rejection_rates, which names the first
+    else:
+        rejected = pd.concat([pieces[0].rejected] + [pd.read_parquet(part) for part in rejected_parts],
+                             ignore_index=True).sort_values("line", ignore_index=True)
     missing = rejected["raw"] == ""  # judged rows (wrong month, no type...): their text in one pass over the file
     if missing.any():
         texts = raw_lines(source, set(rejected.loc[missing, "line"].tolist()))
@@ -1132,6 +1146,22 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
             others[name] = others.get(name, 0) + count
     return FileResult(source, pieces[-1].records, rejected, recon, categories,
                       sum(p.blank_lines for p in pieces), others)
+
+
+def _write_rejected(rejected: pd.DataFrame, path: Path, data_dir: Path | None) -> Path:
+    """One block's rejected rows into the spool (a disk refusing them is the store's write failure)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rejected.astype({"month": "object"}).to_parquet(path, index=False)
+    except OSError as exc:
+        raise StoreWriteFailed(_write_failure(data_dir or path.parent, exc)) from None
+    return path
+
+
+def _mostly_unreadable(rows_read: int, rejected: int) -> bool:
+    """The rule check_rejection_rates refuses a file by: too many bad rows, or none usable."""
+    too_many = rejected > REJECTED_ROWS_ALWAYS_ALLOWED and rejected > MAX_REJECTED_SHARE * rows_read
+    return rows_read - rejected == 0 or too_many
 
 
 def _write_part(records: pa.Table, spool: Path, number: int, data_dir: Path | None) -> None:
