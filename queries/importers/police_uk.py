@@ -1197,7 +1197,11 @@ def _write_part(records: pa.Table, spool: Path, number: int, data_dir: Path | No
         if not records.num_rows:
             return
         by = [("force", "ascending"), ("month", "ascending")]
-        pairs = records.select(["force", "month"]).group_by(["force", "month"]).aggregate([([], "count_all")])
+        forces, months = pc.unique(records["force"]), pc.unique(records["month"])
+        if len(forces) == 1 and len(months) == 1:  # a police.uk file's block: one force-month, no grouping
+            pairs = pa.table({"force": forces, "month": months, "count_all": pa.array([records.num_rows], pa.int64())})
+        else:
+            pairs = records.select(["force", "month"]).group_by(["force", "month"]).aggregate([([], "count_all")])
         if pairs.num_rows > 1:
             rows = rows.take(pc.sort_indices(records, sort_keys=by))
             pairs = pairs.sort_by(by)
