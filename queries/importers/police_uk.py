@@ -1168,10 +1168,22 @@ def _write_rejected(rejected: pd.DataFrame, path: Path, data_dir: Path | None) -
     """One block's rejected rows into the spool (a disk refusing them is the store's write failure)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        rejected.astype({"month": "object"}).to_parquet(path, index=False)
+        with open(path, "wb") as sink:  # closed even when the disk refuses the write (see _write_table)
+            rejected.astype({"month": "object"}).to_parquet(sink, index=False)
     except OSError as exc:
         raise StoreWriteFailed(_write_failure(data_dir or path.parent, exc)) from None
     return path
+
+
+def _write_table(table: pa.Table, path: Path, **options) -> None:
+    """pq.write_table into a file this function opens and always closes.
+
+    When the disk refuses a write, pyarrow's own file handle stays open (its close fails
+    first) until the garbage collector runs, and an open file keeps a full disk from being
+    remounted or freed; a Python file closes its descriptor even when its last flush fails.
+    """
+    with open(path, "wb") as sink:
+        pq.write_table(table, sink, **options)
 
 
 def _mostly_unreadable(rows_read: int, rejected: int) -> bool:
@@ -1193,7 +1205,7 @@ def _write_part(records: pa.Table, spool: Path, number: int, data_dir: Path | No
     try:
         spool.mkdir(parents=True, exist_ok=True)
         if not (spool / SPOOL_SCHEMA).exists():
-            pq.write_table(rows.schema.empty_table(), spool / SPOOL_SCHEMA)
+            _write_table(rows.schema.empty_table(), spool / SPOOL_SCHEMA)
         if not records.num_rows:
             return
         by = [("force", "ascending"), ("month", "ascending")]
@@ -1209,8 +1221,8 @@ def _write_part(records: pa.Table, spool: Path, number: int, data_dir: Path | No
         for force, month, count in zip(*(pairs[c].to_pylist() for c in ("force", "month", "count_all"))):
             folder = spool / f"force={force}" / f"{store_writer.PARTITION_KEY}={month:%Y-%m}"
             folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(rows.slice(start, count), folder / f"part-{number:06d}.parquet", compression=SPOOL_COMPRESSION,
-                           use_dictionary=SPOOL_DICTIONARY_COLUMNS)
+            _write_table(rows.slice(start, count), folder / f"part-{number:06d}.parquet", compression=SPOOL_COMPRESSION,
+                         use_dictionary=SPOOL_DICTIONARY_COLUMNS)
             start += count
     except OSError as exc:
         raise StoreWriteFailed(_write_failure(data_dir or spool, exc)) from None
