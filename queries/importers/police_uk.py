@@ -1180,9 +1180,10 @@ def _write_table(table: pa.Table, path: Path, **options) -> None:
 
     When the disk refuses a write, pyarrow's own file handle stays open (its close fails
     first) until the garbage collector runs, and an open file keeps a full disk from being
-    remounted or freed; a Python file closes its descriptor even when its last flush fails.
+    remounted or freed. Arrow's own unbuffered file (no GIL held while writing, so the
+    writer thread still overlaps the classification) closes its descriptor on leaving.
     """
-    with open(path, "wb") as sink:
+    with pa.OSFile(str(path), "wb") as sink:
         pq.write_table(table, sink, **options)
 
 
