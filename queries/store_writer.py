@@ -43,6 +43,13 @@ SUPERSEDED_KEPT_SECONDS = 6 * 60 * 60
 IMPORT_LOG = "import-log.jsonl"
 VERSION_META = "version.json"
 LOCK_FILE = ".lock"
+# An import that streams spools its records into `<dataset>/.spool-<id>` (removed when it ends,
+# and by the next writer if it was killed). DuckDB builds the version from the spool within
+# this memory, spilling the rest to a folder inside the spool: well under the 1 GiB an import
+# may use (issue 9), with room for Python, the geography and the reader's batches.
+SPOOL_PREFIX = ".spool-"
+DUCKDB_MEMORY_LIMIT = "400MB"
+DUCKDB_TEMP_FOLDER = "duckdb-temp"
 
 
 @contextmanager
@@ -72,6 +79,7 @@ def clean_leftovers(data_dir: Path) -> list[Path]:
     for child in data_dir.iterdir() if data_dir.exists() else []:
         if child.is_dir() and not child.name.startswith("."):
             candidates += list(child.glob(".staging-*")) + list(child.glob("*.tmp"))
+            candidates += list(child.glob(f"{SPOOL_PREFIX}*"))
     for path in candidates:
         try:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -87,6 +95,28 @@ def new_version_dir(data_dir: Path, dataset: str) -> Path:
     folder = Path(data_dir) / dataset / f".staging-{stamp}-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
     return folder
+
+
+def new_spool_dir(data_dir: Path, dataset: str) -> Path:
+    """A fresh scratch folder for an import's spooled records; call inside `write_lock` (its cleaning removes spools)."""
+    folder = Path(data_dir) / dataset / f"{SPOOL_PREFIX}{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def bounded_connection(temp_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that stays within DUCKDB_MEMORY_LIMIT, spilling sorts and aggregates to `temp_dir`.
+
+    Without a limit DuckDB may take most of the machine's memory for one COPY or GROUP BY;
+    with one it spills to disk, so an import's peak no longer grows with the file.
+    """
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = {sql_string(DUCKDB_MEMORY_LIMIT)}")
+    con.execute(f"SET temp_directory = {sql_string(Path(temp_dir))}")
+    # Insertion order is meaningless for records (every reader groups or sorts): not keeping
+    # it lets DuckDB stream a COPY instead of buffering it.
+    con.execute("SET preserve_insertion_order = false")
+    return con
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -235,9 +265,13 @@ def areas_fingerprint(data_dir: Path) -> str:
     return hashlib.sha256(areas.to_csv(index=False).encode()).hexdigest()[:16]
 
 
-def build_monthly_partitions(folder: Path, data_dir: Path, measure_sql: str, pairs: list | None) -> None:
-    """Aggregate a version's partitioned records into monthly partitions: only the (force, month) `pairs`, or all."""
-    con = duckdb.connect(":memory:")
+def build_monthly_partitions(folder: Path, data_dir: Path, measure_sql: str, pairs: list | None,
+                             temp_dir: Path | None = None) -> None:
+    """Aggregate a version's partitioned records into monthly partitions: only the (force, month) `pairs`, or all.
+
+    With `temp_dir`, DuckDB keeps within DUCKDB_MEMORY_LIMIT and spills there (streaming imports).
+    """
+    con = duckdb.connect(":memory:") if temp_dir is None else bounded_connection(temp_dir)
     try:
         where = ""
         if pairs is not None:

@@ -521,3 +521,62 @@ def test_a_path_that_is_neither_zip_folder_nor_csv_is_named(previous, tmp_path):
     assert "notes.txt: not a zip archive, a folder or a .csv file" in err
     assert "missing.zip: no such file or folder" in err
     assert_unchanged(previous, before)
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+STREAM_BLOCK = 64 << 10  # March's 2 MB in about thirty blocks
+
+
+def _march_with_bad_rows_throughout(tmp_path: Path) -> Path:
+    """March with malformed, misdated and blank lines spread over the file, so they land in different blocks."""
+    lines = march_lines()
+    for number in (101, 4001, 9001):
+        lines[number - 1] = lines[number - 1][: len(lines[number - 1]) // 2]
+    for number in (2001, 7001):
+        lines[number - 1] = lines[number - 1].replace(b",2025-03,", b",2025-04,")
+    return broken_march(tmp_path, lines[:6000] + [b""] + lines[6000:])
+
+
+def _version_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the crime version, in a fixed order (row order within a partition means nothing)."""
+    folder = Store(data_dir).datasets["crime"]
+    tables = {}
+    for name, key in (("records", None), ("monthly", None), ("reconciliation", None), ("rejected", "line")):
+        frame = pd.read_parquet(folder / f"{name}.parquet")
+        frame = frame[sorted(frame.columns)].astype(str)
+        tables[name] = frame.sort_values(key or list(frame.columns), ignore_index=True)
+    tables["quarantine"] = pd.read_csv(folder / "quarantine.csv", dtype=str).sort_values("line", ignore_index=True)
+    return tables
+
+
+def test_a_file_is_spooled_block_by_block_and_gives_the_store_of_the_file_read_whole(tmp_path):
+    path = _march_with_bad_rows_throughout(tmp_path)
+    files, _, _ = police_uk.discover([path])
+    placement = police_uk.Placement.for_store(REPO / "data")
+    spool = tmp_path / "spool"
+    result = police_uk.stream_file(files[0], placement, None, police_uk.Progress(1, "", enabled=False), spool,
+                                   STREAM_BLOCK)
+    parts = sorted(spool.glob("force=derbyshire/ym=2025-03/*.parquet"))
+    assert len(parts) > common.SPOOL_PARTS_KEPT, "the file was not spooled block by block"
+    assert sum(pd.read_parquet(p).shape[0] for p in parts) == result.reconciliation["loaded"].sum() + \
+        result.reconciliation[["outside_area", "another_owner", "unknown_area", "unallocated"]].sum().sum()
+    assert result.reconciliation["rows_read"].sum() == MARCH_ROWS  # the blank line is not a row
+    assert result.blank_lines == 1
+    physical = [101, 2001, 4001, 7001 + 1, 9001 + 1]  # lines after the blank one are one further down
+    assert sorted(result.rejected["line"]) == physical
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read(MARCH_MEMBER).decode().split("\n")
+    assert result.rejected.set_index("line")["raw"].to_dict() == {n: text[n - 1] for n in physical}
+
+    whole, streamed = copy_store(tmp_path / "whole"), copy_store(tmp_path / "streamed")
+    killed = streamed / "crime" / ".spool-0123456789ab" / "00000"  # what an import killed mid-read leaves
+    killed.mkdir(parents=True)
+    (killed / "part-000000.parquet").write_bytes(b"half")
+    assert police_uk.run_import([path], whole, progress=False, out=io.StringIO()) == 0
+    assert police_uk.run_import([path], streamed, progress=False, out=io.StringIO(), block_size=STREAM_BLOCK) == 0
+    one, many = _version_tables(whole), _version_tables(streamed)
+    for name in one:
+        pd.testing.assert_frame_equal(one[name], many[name], obj=name)
+    assert not list((streamed / "crime").glob(".spool-*")), "a spool was left behind"

@@ -1,6 +1,8 @@
 """What every importer shares: month-replacing merge, the shrink guard, reconciliation, quarantine, atomic publish.
 
-An importer parses its files into three frames and hands them to `publish_import`:
+An importer parses its files into three frames and hands them to `publish_import` (or, when it
+streams, spools its records to Parquet parts and hands them to `publish_spooled_import`, which
+runs the same guard, merge and swap without the records ever being in memory whole):
 
 * records: one row per accepted record, with at least record_id, month (date), ward_code,
   location (geography.IN_AREA / OUTSIDE_AREA / NO_LOCATION) and the dataset's own columns;
@@ -28,12 +30,14 @@ import os
 import re
 import shutil
 import sys
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 
 from queries import owners, store_writer
 from queries.measures import MEASURE_SQL
@@ -63,6 +67,12 @@ REPLACE_SMALLER_FLAG = "--replace-smaller"
 # Exit code for an import refused because the disk is full or read-only (the old store is live).
 EXIT_WRITE_FAILED = 3
 MONTHS_LISTED = 12
+# A spooled force-month in at most this many parts is published as those parts (renamed into
+# the version); one in more (a file that mixes months in every block) is rewritten as one file,
+# so a partition never holds hundreds of slivers.
+SPOOL_PARTS_KEPT = 8
+# Each spooled file's folder holds an empty Parquet file with the records' columns.
+SPOOL_SCHEMA = "schema.parquet"
 
 
 class ImportError_(ValueError):
@@ -251,6 +261,128 @@ def publish_import(
         raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
 
 
+@dataclass
+class SpooledRecords:
+    """An import's accepted records as Parquet parts in a spool folder, written while the files were read.
+
+    The records of a big import never sit in memory whole: the importer writes each block
+    of each file as Parquet parts already split by force and month, hive style
+    (`<folder>/<file>/force=<slug>/ym=YYYY-MM/<part>.parquet`, without the two keys, as the
+    store's own partitions are), and an empty `schema.parquet` with the records' columns.
+    Publishing then moves each force-month's parts into the new version as they are (a
+    rename: nothing is read or written again), and only a force-month spread over more than
+    SPOOL_PARTS_KEPT parts (a file mixing months in every block) is rewritten as one file,
+    by DuckDB within the store's memory limit.
+    """
+
+    folder: Path
+    _counts: dict | None = field(default=None, repr=False)
+
+    @property
+    def temp_dir(self) -> Path:
+        """Where DuckDB spills while building the version: inside the spool, so it goes with it."""
+        return self.folder / store_writer.DUCKDB_TEMP_FOLDER
+
+    def partitions(self) -> dict[tuple[str, str], list[Path]]:
+        """(force, YYYY-MM) -> the parts holding its records, from every file's folder."""
+        found: dict[tuple[str, str], list[Path]] = {}
+        for part in sorted(self.folder.glob(f"*/{FORCE}=*/{store_writer.PARTITION_KEY}=*/*.parquet")):
+            key = (part.parent.parent.name.split("=", 1)[1], part.parent.name.split("=", 1)[1])
+            found.setdefault(key, []).append(part)
+        return found
+
+    def counts(self) -> dict:
+        """Records per (force, month), from the parts' Parquet footers (no row is read)."""
+        if self._counts is None:
+            self._counts = {}
+            for (force, ym), parts in self.partitions().items():
+                rows = sum(pq.read_metadata(part).num_rows for part in parts)
+                if rows:
+                    self._counts[(force, date(int(ym[:4]), int(ym[5:7]), 1))] = rows
+        return self._counts
+
+    def move_partitions(self, target: Path) -> None:
+        """Put the spooled force-months into a staging version's records folder (the spool is left without them)."""
+        target = Path(target)
+        target.mkdir(parents=True, exist_ok=True)
+        con = None
+        try:
+            for (force, ym), parts in self.partitions().items():
+                destination = target / f"{FORCE}={force}" / f"{store_writer.PARTITION_KEY}={ym}"
+                destination.mkdir(parents=True, exist_ok=True)
+                if len(parts) <= SPOOL_PARTS_KEPT:
+                    for part in parts:
+                        os.replace(part, destination / f"part_{uuid.uuid4().hex}.parquet")
+                    continue
+                con = con or store_writer.bounded_connection(self.temp_dir)
+                listed = "[" + ", ".join(sql_string(p) for p in parts) + "]"
+                con.execute(f"COPY (SELECT * FROM read_parquet({listed}, hive_partitioning=false)) TO "
+                            f"{sql_string(destination / f'part_{uuid.uuid4().hex}.parquet')} "
+                            "(FORMAT parquet, COMPRESSION zstd)")
+        finally:
+            if con is not None:
+                con.close()
+        if not any(target.rglob("*.parquet")):  # no records at all: one empty file keeps the columns
+            schema = next(self.folder.glob(f"*/{SPOOL_SCHEMA}"), None)
+            if schema is not None:
+                shutil.copyfile(schema, target / store_writer.EMPTY_PARTITION)
+
+
+def _record_counts(records) -> dict:
+    """Records per (force, month) of an import, held in memory or spooled."""
+    if isinstance(records, SpooledRecords):
+        return dict(records.counts())
+    incoming = records.groupby([FORCE, "month"], observed=True).size().to_dict() if len(records) else {}
+    return {(str(f), m): n for (f, m), n in incoming.items()}
+
+
+def _records_connection(records) -> duckdb.DuckDBPyConnection:
+    """The connection that writes the new version: seeing records held in memory as `new_records`; for
+    spooled records (moved in by SpooledRecords.move_partitions, not selected) bounded in memory."""
+    if isinstance(records, SpooledRecords):
+        return store_writer.bounded_connection(records.temp_dir)
+    con = duckdb.connect(":memory:")
+    con.register("new_records", records)
+    return con
+
+
+def publish_spooled_import(
+    data_dir: Path,
+    dataset: str,
+    records: SpooledRecords,
+    rejected: pd.DataFrame,
+    reconciliation: pd.DataFrame,
+    source: str,
+    replace_smaller: bool = False,
+) -> ImportResult:
+    """`publish_import` for records spooled to Parquet by a streaming importer; same guard, same swap.
+
+    Call inside `store_writer.write_lock`: the spool lives in the dataset's folder, where
+    the lock's cleaning of a dead writer's leftovers would otherwise remove it.
+    """
+    data_dir = Path(data_dir)
+    check_reconciliation(reconciliation)
+    counts = records.counts()
+    if not counts and rejected.empty:
+        names = sorted({Path(str(f)).name for f in reconciliation["file"]})
+        raise ImportError_(
+            "no rows to import: every file was empty"
+            + (f" (only a header line, no rows: {', '.join(names)})" if names else "")
+        )
+    owner = owners.default_owner(data_dir)
+    reconciliation = reconciliation.copy()
+    if FORCE not in reconciliation:
+        reconciliation[FORCE] = owner
+    reconciliation[FORCE] = reconciliation[FORCE].fillna(owner).astype(str)
+    pairs = set(counts) | import_pairs(pd.DataFrame(), reconciliation)
+    new_months = sorted({m for _, m in pairs})
+    try:
+        return _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, source,
+                                  new_months, replace_smaller, pairs, owner)
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
+        raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
+
+
 def _write_failure(data_dir: Path, exc: BaseException) -> str:
     """One line from an OSError or a DuckDB IO error (whose text nests the OS reason in JSON)."""
     reason = getattr(exc, "strerror", None)
@@ -276,8 +408,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
     current = None if replaced_synthetic else store_writer.current_records(data_dir, dataset)
     current_dir = current.parent if current is not None else None
     held = {k: n for k, n in _held_counts(current, new_months, owner).items() if k in pairs}
-    incoming = records.groupby([FORCE, "month"], observed=True).size().to_dict() if len(records) else {}
-    incoming = {(str(f), m): n for (f, m), n in incoming.items()}
+    incoming = _record_counts(records)
     for pair in pairs:
         incoming.setdefault(pair, 0)
     problems = shrink_problems(held, incoming, reconciliation)
@@ -294,12 +425,14 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
     folder = store_writer.new_version_dir(data_dir, dataset)
     try:
         areas = store_writer.areas_fingerprint(data_dir)
-        con = duckdb.connect(":memory:")
-        con.register("new_records", records)
+        con = _records_connection(records)
         con.register("new_pairs", pd.DataFrame({"key": sorted(store_writer.partition_key(f, m) for f, m in pairs)}))
         target = folder / "records.parquet"
         replaced = {store_writer.partition_key(f, m) for f, m in pairs}
-        store_writer.write_month_partitions(con, "SELECT * FROM new_records", target)
+        if isinstance(records, SpooledRecords):
+            records.move_partitions(target)
+        else:
+            store_writer.write_month_partitions(con, "SELECT * FROM new_records", target)
         old_coverage = pd.DataFrame({"month": [], "source": [], FORCE: []})
         rebuild_all = True
         if current is not None and current.exists():
@@ -317,10 +450,11 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
             if FORCE not in old_coverage:
                 old_coverage[FORCE] = owner
         con.close()
+        spill = getattr(records, "temp_dir", None)  # a spooled import's DuckDB is bounded and spills there
         if rebuild_all:
-            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], None)
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], None, spill)
         else:  # only the force-months imported; the rest were built under the same geography
-            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], sorted(pairs))
+            store_writer.build_monthly_partitions(folder, data_dir, MEASURE_SQL[dataset], sorted(pairs), spill)
             store_writer.link_month_partitions(current_dir / "monthly.parquet", folder / "monthly.parquet", skip=replaced)
         old_keys = list(zip(old_coverage[FORCE].astype(str), pd.to_datetime(old_coverage["month"]).dt.date))
         coverage = pd.concat(
@@ -343,7 +477,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
             **{part: int(reconciliation[part].sum()) for part in OWNER_PARTS if part in reconciliation},
             "forces": sorted({f for f, _ in pairs}),
             "unallocated": int(reconciliation["unallocated"].sum()), "rejected": int(reconciliation["rejected"].sum()),
-            "records": len(records), "replaced_smaller": bool(problems), "warnings": warnings,
+            "records": sum(incoming.values()), "replaced_smaller": bool(problems), "warnings": warnings,
         }
         version = store_writer.publish(data_dir, dataset, folder, source=source, synthetic=False, log=log,
                                        meta={"areas": areas})

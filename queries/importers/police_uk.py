@@ -12,16 +12,21 @@ rejected, and the import refuses to publish figures that do not add up.
 
 Why it is built this way:
 
-* Speed: the CSV is parsed by pyarrow's streaming reader (C++, constant memory per block)
-  and classified by one DuckDB pass over the Arrow batches; Python never loops over rows
-  on the happy path. A 10-million-row file imports in about a minute (docs/benchmarks-import.md).
+* Speed and bounded memory: the CSV is parsed by pyarrow's streaming reader (C++, one
+  block at a time), each block is classified by vectorised Arrow/NumPy passes (Python never
+  loops over rows on the happy path) and written at once as a Parquet part in a spool
+  inside the store's temp area. DuckDB then builds the version from the spool within a
+  memory limit, spilling to disk, so no import holds a file's records whole and memory
+  does not grow with the file (docs/benchmarks-import.md).
 * Exact line numbers: the reader runs single-threaded so a malformed row reports its
   physical line; on two cores that costs nothing (measured), and it lets a valid row's
   line be derived from its position, which anti-social behaviour rows (no Crime ID) need
   for an id that is the same every time the same file is imported.
-* Safety: files are read and checked completely before anything is written, and the
-  store changes only through `publish_import`, which stages a new version aside and swaps
-  the manifest atomically. A bad file, a crash or Ctrl-C leaves the old store as it was.
+* Safety: files are read and checked completely before anything is published (only the
+  spool is written meanwhile, under the store's write lock), and the store changes only
+  through `publish_spooled_import` (the shared publish path with the records in a spool),
+  which stages a new version aside and swaps the manifest atomically. A bad file, a crash
+  or Ctrl-C leaves the old store as it was; a killed import's spool is removed by the next.
 """
 from __future__ import annotations
 
@@ -29,27 +34,38 @@ import argparse
 import csv
 import io
 import re
+import shutil
 import sys
+import threading
 import time
 import zipfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, Callable, TextIO
+from typing import BinaryIO, Callable, Iterator, TextIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from queries import geography, national, owners
+from queries import store_writer
 from queries.importers.common import (
     REJECTED_COLUMNS,
     STORED_RECONCILIATION_COLUMNS,
+    SPOOL_SCHEMA,
     ImportError_,
-    publish_import,
+    SpooledRecords,
+    StoreWriteFailed,
+    _write_failure,
+    publish_spooled_import,
 )
 from queries.measures import ALL_CRIME, ASB, POLICE_UK_TYPES
 from queries.store import StoreError, read_manifest
@@ -93,6 +109,10 @@ MONTH_TEXT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # Parse in 16 MiB blocks: large enough for pyarrow's throughput, small enough to keep
 # memory flat and give the progress bar something to show on a single big file.
 BLOCK_SIZE = 16 << 20
+# The reader may run this many blocks ahead of the importer (see _ReadAhead), and waits at
+# most this long for the importer before reading on anyway.
+READ_AHEAD_BLOCKS = 4
+READ_AHEAD_WAIT_SECONDS = 5.0
 HEADER_LIMIT = 1 << 20
 # A rejected line longer than this keeps only its start (and its length) in the quarantine.
 RAW_KEPT_CHARS = 10_000
@@ -108,9 +128,14 @@ MAX_REJECTED_SHARE = 0.10
 REJECTED_ROWS_ALWAYS_ALLOWED = 10
 EXAMPLES_SHOWN = 10
 LAST_RECONCILIATION = "last-import-reconciliation.csv"
-# Record columns with few distinct values (hundreds, or ~10,000 streets a year) among millions of rows.
-CATEGORY_COLUMNS = ("measure", "ward_code", "location", "source_category", "lsoa_code", "outcome", "street", "force",
-                    "reported_by")
+# Spooled parts become the store's partitions as they are (see common.SpooledRecords): the store's codec.
+SPOOL_COMPRESSION = "zstd"
+# Blocks handed to the spool's writer thread and not yet written, at most.
+SPOOL_WRITES_PENDING = 2
+# Columns with few distinct values, dictionary-encoded in the spool's Parquet; the others (ids,
+# coordinates: nearly all distinct) are not, which made writing a quarter faster (measured).
+SPOOL_DICTIONARY_COLUMNS = ["measure", "ward_code", "location", "reported_by", "source_category", "lsoa_code",
+                            "outcome", "street"]
 ALLOW_OTHER_FORCES_FLAG = "--allow-other-forces"
 # A store for more forces than this is named by its count in messages, not by every name.
 MANY_FORCES = 3
@@ -465,21 +490,75 @@ def raw_lines(source: StreetFile, wanted: set[int]) -> dict[int, str]:
     return found
 
 
-def _open_for_arrow(source: StreetFile):
-    """Arrow's own file reader for files on disk (no GIL, faster); the zip member's file object otherwise."""
-    return pa.OSFile(str(source.path)) if source.member is None else source.open()
+class _ReadAhead(io.RawIOBase):
+    """A file the CSV reader may read at most READ_AHEAD_BLOCKS blocks ahead of the blocks consumed.
+
+    pyarrow's streaming reader fetches blocks on its own thread as fast as the disk gives
+    them, so while the importer classifies and spools block 1 it had read the whole file
+    into memory (measured: 355 MB held for a 350 MB file). Here its reads wait until the
+    importer has taken the blocks before them. A wait gives up after READ_AHEAD_WAIT_SECONDS
+    (the read then goes ahead), so a reader needing more than the window can never hang.
+    """
+
+    def __init__(self, raw: BinaryIO, block_size: int):
+        super().__init__()
+        self.raw, self.block_size = raw, block_size
+        self.position = 0
+        self.limit = READ_AHEAD_BLOCKS * block_size
+        self._moved = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def consumed_block(self) -> None:
+        """The importer took one more block: let the reader have one more."""
+        with self._moved:
+            self.limit += self.block_size
+            self._moved.notify_all()
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = self.block_size if size is None or size < 0 else min(size, self.block_size)
+        with self._moved:
+            self._moved.wait_for(lambda: self.position + wanted <= self.limit, timeout=READ_AHEAD_WAIT_SECONDS)
+        data = self.raw.read(-1 if size is None else size)
+        self.position += len(data)
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
 
 
 def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
-    """Parse one file into Arrow (kept columns only), noting malformed lines.
+    """Parse one whole file into Arrow (kept columns only), noting malformed lines (tools and benchmarks).
 
-    Physical line numbers: the header is line 1 and every later line is either a row or a
-    malformed line (blank lines are read as rows of nulls, not skipped, so they count),
-    hence a valid row's line follows from its position once the malformed lines are known.
+    The importer itself reads batch by batch (`read_street_batches`); this is those batches
+    put back together.
+    """
+    chunks = list(read_street_batches(source, progress))
+    tables = [c.table for c in chunks]
+    return ParsedFile(source, pa.concat_tables(tables) if tables else _empty_rows(),
+                      sorted(m for c in chunks for m in c.malformed), sum(c.blank_lines for c in chunks))
+
+
+def _empty_rows() -> pa.Table:
+    schema = pa.schema([(c, pa.string()) for c in KEPT_COLUMNS.values()] + [("line", pa.int32())])
+    return schema.empty_table()
+
+
+def read_street_batches(source: StreetFile, progress: Progress, block_size: int = BLOCK_SIZE) -> Iterator[ParsedFile]:
+    """Parse one file block by block, yielding each block's rows (kept columns, plus `line`) and malformed lines.
+
+    Memory stays at about one block whatever the file's size. Physical line numbers: the
+    header is line 1 and every later line is either a row or a malformed line (blank
+    lines are read as rows of nulls, not skipped, so they count), hence a valid row's line
+    follows from its position once the malformed lines before it are known; the reader
+    reports a block's malformed lines while parsing it, before the block is yielded. At
+    least one (possibly empty) part is yielded, so an empty month is still reported.
+    Raises FileProblem (possibly after some parts) when the file cannot be read.
     """
     columns = check_header(source)
-    malformed: list[tuple[int, str, int]] = []  # (line, text, fields)
-
+    malformed: list[tuple[int, str, int]] = []  # (line, text, fields), not yet handed out
     swallowed: list[int] = []  # lines where an unclosed quote ran several lines together
 
     def on_invalid(row) -> str:
@@ -491,7 +570,7 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
         malformed.append((row.number, text, row.actual_columns))
         return "skip"
 
-    read_options = pa_csv.ReadOptions(column_names=columns, skip_rows=1, use_threads=False, block_size=BLOCK_SIZE)
+    read_options = pa_csv.ReadOptions(column_names=columns, skip_rows=1, use_threads=False, block_size=block_size)
     parse_options = pa_csv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False)
     convert_options = pa_csv.ConvertOptions(
         column_types={c: pa.string() for c in columns},
@@ -499,17 +578,48 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
         strings_can_be_null=True,
         null_values=[""],  # only an empty field is missing: a street called "NA" is a street
     )
-    batches = []
-    with _open_for_arrow(source) as handle:
+    expected = len(EXPECTED_COLUMNS)
+    bad_seen = np.zeros(0, dtype=np.int64)  # every malformed line so far, sorted
+    next_line = 2
+    yielded = False
+
+    def part(batch: pa.RecordBatch | None) -> ParsedFile:
+        nonlocal bad_seen, next_line
+        fresh = sorted(malformed, key=lambda m: m[0])
+        malformed.clear()
+        if fresh:
+            bad_seen = np.union1d(bad_seen, np.array([m[0] for m in fresh], dtype=np.int64))
+        table = pa.Table.from_batches([batch]) if batch is not None else _empty_rows().drop_columns(["line"])
+        table = table.rename_columns(list(KEPT_COLUMNS.values()))
+        n = table.num_rows
+        ahead = bad_seen[bad_seen >= next_line]
+        lines = np.arange(next_line, next_line + n + len(ahead), dtype=np.int64)
+        if len(ahead):
+            lines = np.setdiff1d(lines, ahead)[:n]
+        if n:
+            next_line = int(lines[-1]) + 1
+        table = table.append_column("line", pa.array(lines.astype(np.int32)))
+        table, blank = _drop_blank_lines(source, table)
+        rejects = [
+            (line, f"{count} fields, expected {expected} ({'line cut short?' if count < expected else 'a stray comma?'})", text)
+            for line, text, count in fresh
+        ]
+        return ParsedFile(source, table, rejects, blank)
+
+    with _ReadAhead(source.open(), block_size) as handle:
         position = 0
         try:
             reader = pa_csv.open_csv(handle, read_options=read_options, parse_options=parse_options,
                                      convert_options=convert_options)
             for batch in reader:
-                batches.append(batch)
-                now = handle.tell()
+                if swallowed:
+                    break
+                now = handle.position
                 progress.update(now - position)
                 position = now
+                yield part(batch)
+                yielded = True
+                handle.consumed_block()
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "UTF-8" in str(exc):
                 raise FileProblem(_first_non_utf8(source)) from None
@@ -517,30 +627,13 @@ def read_street_file(source: StreetFile, progress: Progress) -> ParsedFile:
                 raise FileProblem(_too_long_line(source)) from None
             raise FileProblem(f"{source.display}: cannot be read as CSV: {exc}") from None
         progress.update(source.size - position)
-    schema = pa.schema([(c, pa.string()) for c in KEPT_COLUMNS])
-    table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
-    table = table.rename_columns(list(KEPT_COLUMNS.values()))
-    del batches
-
     if swallowed:
         raise FileProblem(
             f"{source.display} line {min(swallowed)}: a quote (\") opens a field that is never closed, so the "
             "lines after it run together into one; fix that line or re-download the file"
         )
-    bad_lines = np.array(sorted(m[0] for m in malformed), dtype=np.int64)
-    n = table.num_rows
-    if len(bad_lines):
-        lines = np.setdiff1d(np.arange(2, n + len(bad_lines) + 2, dtype=np.int64), bad_lines)[:n]
-    else:
-        lines = np.arange(2, n + 2, dtype=np.int64)
-    table = table.append_column("line", pa.array(lines.astype(np.int32)))
-    table, blank = _drop_blank_lines(source, table)
-    expected = len(EXPECTED_COLUMNS)
-    rejects = [
-        (line, f"{count} fields, expected {expected} ({'line cut short?' if count < expected else 'a stray comma?'})", text)
-        for line, text, count in sorted(malformed, key=lambda m: m[0])
-    ]
-    return ParsedFile(source, table, rejects, blank)
+    if malformed or not yielded:  # malformed lines after the last block's rows, or no rows at all
+        yield part(None)
 
 
 def _drop_blank_lines(source: StreetFile, table: pa.Table) -> tuple[pa.Table, int]:
@@ -704,8 +797,12 @@ def _force_slug(name: str | None) -> str | None:
     return found.slug if found is not None else None
 
 
-def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", groups: dict[str, str] | None) -> FileResult:
-    """Month checks, force, LSOA -> ward, measure and reconciliation for one file, all vectorised.
+def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", groups: dict[str, str] | None,
+                  raw_text: bool = True) -> FileResult:
+    """Month checks, force, LSOA -> ward, measure and reconciliation for one file (or one part of it), all vectorised.
+
+    With `raw_text` False a rejected row's raw line is left empty, for the caller to fill in
+    one pass over the file (reading it again for every part would cost the file's size each time).
 
     A row's force is its "Falls within" (empty: the file name's force, else the store's). A
     row of the store's own force is loaded in its ward, outside the force area (an LSOA of
@@ -791,7 +888,7 @@ def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", group
                                     "raw": [m[2] for m in parsed.malformed], "month": expected})]
     if n_rejected:
         judged = pa.table({"line": table["line"], "reason": reason, "month": month}).filter(pc.invert(accepted)).to_pandas()
-        texts = raw_lines(source, set(judged["line"].tolist()))
+        texts = raw_lines(source, set(judged["line"].tolist())) if raw_text else {}
         judged["raw"] = [texts.get(line, "") for line in judged["line"]]
         judged["month"] = expected if expected is not None else judged["month"]
         rejected_parts.append(judged)
@@ -857,9 +954,7 @@ def check_rejection_rates(reconciliation: pd.DataFrame, rejected: pd.DataFrame) 
     for name, row in per_file.iterrows():
         if row["rejected"] == 0:
             continue
-        usable = row["rows_read"] - row["rejected"]
-        too_many = row["rejected"] > REJECTED_ROWS_ALWAYS_ALLOWED and row["rejected"] > MAX_REJECTED_SHARE * row["rows_read"]
-        if usable == 0 or too_many:
+        if _mostly_unreadable(row["rows_read"], row["rejected"]):
             first = rejected[rejected["file"] == name].iloc[0]
             problems.append(
                 f"{name}: {row['rejected']:,} of {row['rows_read']:,} rows cannot be read, so the file was not "
@@ -904,8 +999,12 @@ def run_import(
     err: TextIO | None = None,
     replace_smaller: bool = False,
     allow_other_forces: bool = False,
+    block_size: int = BLOCK_SIZE,
 ) -> int:
-    """Read, check and classify every file, then publish them in one atomic swap.
+    """Read, check and classify every file block by block into a spool, then publish them in one atomic swap.
+
+    Memory holds one block of `block_size` bytes at a time, whatever the files' size; the
+    spool (Parquet parts in the store's temp area) is removed when the import ends.
 
     A file holding rows of another force than the store's is refused (naming both forces)
     unless `allow_other_forces`: then those rows are stored as that force's, under its own
@@ -922,56 +1021,64 @@ def run_import(
 
     files, skipped, problems = discover(paths)
     results: list[FileResult] = []
-    bar = Progress(sum(f.size for f in files), "reading police.uk files", stream=err, enabled=progress)
-    refused = 0  # files refused as another force's: the others are still classified, to name every one
-    for source in files:
+    with ExitStack() as stack:
+        # The whole import holds the store's write lock: the spool lives in the store's temp
+        # area, which the lock's cleaning clears of whatever a killed import left there.
         try:
-            parsed = read_street_file(source, bar)
-        except FileProblem as exc:
-            problems.append(str(exc))
-            continue
-        if len(problems) == refused:  # once a file cannot be read nothing will be written: only check the rest
-            result = classify_file(parsed, placement, groups)
+            stack.enter_context(store_writer.write_lock(data_dir))
+            spool = SpooledRecords(store_writer.new_spool_dir(data_dir, DATASET))
+        except OSError as exc:
+            raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
+        stack.callback(shutil.rmtree, spool.folder, True)
+        bar = Progress(sum(f.size for f in files), "reading police.uk files", stream=err, enabled=progress)
+        refused = 0  # files refused as another force's: the others are still classified, to name every one
+        for number, source in enumerate(files):
+            # once a file cannot be read nothing will be written: only check the rest
+            folder = spool.folder / f"{number:05d}" if len(problems) == refused else None
+            try:
+                result = stream_file(source, placement, groups, bar, folder, block_size, data_dir)
+            except FileProblem as exc:
+                problems.append(str(exc))
+                continue
+            if result is None:
+                continue
             if result.other_forces and not allow_other_forces:
                 problems.append(_other_force_problem(result, placement))
                 refused += 1
+                shutil.rmtree(folder, ignore_errors=True)  # its records are not this store's
             else:
                 results.append(result)
-        del parsed
-    bar.close()
-    if problems:
-        raise ImportError_(_list("file(s) cannot be imported", problems))
-    if not results:
-        raise ImportError_("no police.uk street files found in " + ", ".join(map(str, paths)))
+        bar.close()
+        if problems:
+            raise ImportError_(_list("file(s) cannot be imported", problems))
+        if not results:
+            raise ImportError_("no police.uk street files found in " + ", ".join(map(str, paths)))
 
-    reconciliation = pd.concat([r.reconciliation for r in results], ignore_index=True)
-    rejected = pd.concat([r.rejected for r in results], ignore_index=True)
-    categories: dict[str, int] = {}
-    for r in results:
-        for name, count in r.categories.items():
-            categories[name] = categories.get(name, 0) + count
-    problems = check_rejection_rates(reconciliation, rejected)
-    unmapped = sorted(c for c in categories if groups is not None and c != ASB and c.lower() not in groups)
-    if unmapped:
-        problems.append(
-            f"--groups {groups_file}: no group for {', '.join(repr(t) for t in unmapped)}; "
-            "add a row for each (a category may be its own group)"
-        )
-    if problems:
-        raise ImportError_(_list("problem(s) found", problems))
+        reconciliation = pd.concat([r.reconciliation for r in results], ignore_index=True)
+        rejected = pd.concat([r.rejected for r in results], ignore_index=True)
+        categories: dict[str, int] = {}
+        for r in results:
+            for name, count in r.categories.items():
+                categories[name] = categories.get(name, 0) + count
+        problems = check_rejection_rates(reconciliation, rejected)
+        unmapped = sorted(c for c in categories if groups is not None and c != ASB and c.lower() not in groups)
+        if unmapped:
+            problems.append(
+                f"--groups {groups_file}: no group for {', '.join(repr(t) for t in unmapped)}; "
+                "add a row for each (a category may be its own group)"
+            )
+        if problems:
+            raise ImportError_(_list("problem(s) found", problems))
 
-    months_before = _months_held(data_dir, placement.owners)
-    source_note = "police.uk street-level crime: " + ", ".join(sorted({Path(p).name for p in paths}))
-    records_table = _as_categories(pa.concat_tables([r.records for r in results]))
-    blank_notes = [f"{r.source.display}: {r.blank_lines:,} blank line(s) ignored (not rows)" for r in results if r.blank_lines]
-    del results
-    records = records_table.to_pandas(date_as_object=False)
-    del records_table
-    if progress:
-        err.write(f"writing the store ({len(records):,} records)...\n")
-        err.flush()
-    published = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source_note,
-                               replace_smaller=replace_smaller)
+        months_before = _months_held(data_dir, placement.owners)
+        source_note = "police.uk street-level crime: " + ", ".join(sorted({Path(p).name for p in paths}))
+        blank_notes = [f"{r.source.display}: {r.blank_lines:,} blank line(s) ignored (not rows)" for r in results if r.blank_lines]
+        del results
+        if progress:
+            err.write(f"writing the store ({sum(spool.counts().values()):,} records)...\n")
+            err.flush()
+        published = publish_spooled_import(data_dir, DATASET, spool, rejected[REJECTED_COLUMNS], reconciliation,
+                                           source_note, replace_smaller=replace_smaller)
     try:
         saved = _save_last_reconciliation(data_dir, reconciliation)
         report(out, reconciliation, rejected, categories, published, months_before, skipped + blank_notes, saved,
@@ -981,6 +1088,145 @@ def run_import(
                   "summary was not printed (see the crime reconciliation table)\n")
         return 130
     return 0
+
+
+def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str] | None, progress: Progress,
+                spool: Path | None, block_size: int = BLOCK_SIZE, data_dir: Path | None = None) -> FileResult | None:
+    """Read, classify and spool one file block by block; its outcome without its records.
+
+    Each block's records are written to `spool` as Parquet parts as soon as they are
+    classified, so memory holds one block, not the file; so are its rejected rows, which
+    are read back only when the file is importable (then at most MAX_REJECTED_SHARE of its
+    rows; a file refused as mostly unreadable keeps only its first rejected row, for the
+    message). What stays in memory is small: the reconciliation per month, category and
+    force counts. With `spool` None the file is only read (its problems found) and None
+    is returned.
+    """
+    pieces: list[FileResult] = []
+    forces: dict[str, int] = {}
+    rejected_parts: list[Path] = []
+    first_rejected: pd.DataFrame | None = None
+    # Parquet writing releases the GIL: one thread writes block n while block n+1 is classified,
+    # with at most SPOOL_WRITES_PENDING blocks waiting, so memory stays bounded.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool") as writer:
+        pending: deque[Future] = deque()
+        for number, parsed in enumerate(read_street_batches(source, progress, block_size)):
+            if spool is None:
+                continue
+            piece = classify_file(parsed, placement, groups, raw_text=False)
+            del parsed
+            for item in pc.value_counts(piece.records["force"]).to_pylist():
+                if item["values"] is not None:
+                    forces[item["values"]] = forces.get(item["values"], 0) + item["counts"]
+            while len(pending) >= SPOOL_WRITES_PENDING:
+                pending.popleft().result()
+            pending.append(writer.submit(_write_part, piece.records, spool, number, data_dir))
+            piece.records = piece.records.schema.empty_table()  # not a slice: that would keep the block alive
+            if len(piece.rejected):
+                rejected_parts.append(_write_rejected(piece.rejected, spool / f"rejected-{number:06d}.parquet", data_dir))
+                head = piece.rejected.iloc[[0]]
+                if first_rejected is None or head["line"].iat[0] < first_rejected["line"].iat[0]:
+                    first_rejected = head
+                piece.rejected = piece.rejected.iloc[:0]
+            pieces.append(piece)
+        for done in pending:
+            done.result()
+    if spool is None:
+        return None
+    file_force = (_force_slug(source.force) or (max(forces, key=forces.get) if forces else None)
+                  or placement.default_force)
+    parts = [*PLACED_PARTS, "rejected"]
+    recon = pd.concat([p.reconciliation for p in pieces], ignore_index=True)
+    recon = recon.groupby("month", dropna=False, sort=False)[parts].sum().reset_index()
+    recon[parts] = recon[parts].astype("int64")
+    recon["rows_read"] = recon[parts].sum(axis=1)
+    recon["file"] = source.display
+    recon["force"] = file_force
+    recon = recon.sort_values("month", na_position="last", ignore_index=True)[STORED_RECONCILIATION_COLUMNS + ["force"]]
+    n_read, n_rejected = int(recon["rows_read"].sum()), int(recon["rejected"].sum())
+    if n_rejected and _mostly_unreadable(n_read, n_rejected):
+        rejected = first_rejected  # refused by check_rejection_rates, which names the first
+    else:
+        rejected = pd.concat([pieces[0].rejected] + [pd.read_parquet(part) for part in rejected_parts],
+                             ignore_index=True).sort_values("line", ignore_index=True)
+    missing = rejected["raw"] == ""  # judged rows (wrong month, no type...): their text in one pass over the file
+    if missing.any():
+        texts = raw_lines(source, set(rejected.loc[missing, "line"].tolist()))
+        rejected.loc[missing, "raw"] = [texts.get(line, "") for line in rejected.loc[missing, "line"]]
+    categories: dict[str, int] = {}
+    others: dict[str, int] = {}
+    for piece in pieces:
+        for name, count in piece.categories.items():
+            categories[name] = categories.get(name, 0) + count
+        for name, count in piece.other_forces.items():
+            others[name] = others.get(name, 0) + count
+    return FileResult(source, pieces[-1].records, rejected, recon, categories,
+                      sum(p.blank_lines for p in pieces), others)
+
+
+def _write_rejected(rejected: pd.DataFrame, path: Path, data_dir: Path | None) -> Path:
+    """One block's rejected rows into the spool (a disk refusing them is the store's write failure)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as sink:  # closed even when the disk refuses the write (see _write_table)
+            rejected.astype({"month": "object"}).to_parquet(sink, index=False)
+    except OSError as exc:
+        raise StoreWriteFailed(_write_failure(data_dir or path.parent, exc)) from None
+    return path
+
+
+def _write_table(table: pa.Table, path: Path, **options) -> None:
+    """pq.write_table into a file this function opens and always closes.
+
+    When the disk refuses a write, pyarrow's own file handle stays open (its close fails
+    first) until the garbage collector runs, and an open file keeps a full disk from being
+    remounted or freed. Arrow's own unbuffered file (no GIL held while writing, so the
+    writer thread still overlaps the classification) closes its descriptor on leaving.
+    """
+    with pa.OSFile(str(path), "wb") as sink:
+        pq.write_table(table, sink, **options)
+
+
+def _mostly_unreadable(rows_read: int, rejected: int) -> bool:
+    """The rule check_rejection_rates refuses a file by: too many bad rows, or none usable."""
+    too_many = rejected > REJECTED_ROWS_ALWAYS_ALLOWED and rejected > MAX_REJECTED_SHARE * rows_read
+    return rows_read - rejected == 0 or too_many
+
+
+def _write_part(records: pa.Table, spool: Path, number: int, data_dir: Path | None) -> None:
+    """One block's records into the spool, split by force and month as the store's partitions are.
+
+    `<spool>/force=<slug>/ym=YYYY-MM/part-<block>.parquet`, without the two keys (the folder
+    names hold them). A block of a police.uk file is one force-month, written as it is; a
+    block mixing several is sorted by the key once and written slice by slice (plain
+    write_table: measured two to three times faster than pyarrow's dataset writer here).
+    A disk that refuses a write is the store's write failure (exit 3), not the file's.
+    """
+    rows = records.drop_columns(["force"])
+    try:
+        spool.mkdir(parents=True, exist_ok=True)
+        if not (spool / SPOOL_SCHEMA).exists():
+            _write_table(rows.schema.empty_table(), spool / SPOOL_SCHEMA)
+        if not records.num_rows:
+            return
+        by = [("force", "ascending"), ("month", "ascending")]
+        forces, months = pc.unique(records["force"]), pc.unique(records["month"])
+        if len(forces) == 1 and len(months) == 1:  # a police.uk file's block: one force-month, no grouping
+            pairs = pa.table({"force": forces, "month": months, "count_all": pa.array([records.num_rows], pa.int64())})
+        else:
+            pairs = records.select(["force", "month"]).group_by(["force", "month"]).aggregate([([], "count_all")])
+        if pairs.num_rows > 1:
+            rows = rows.take(pc.sort_indices(records, sort_keys=by))
+            pairs = pairs.sort_by(by)
+        start = 0
+        for force, month, count in zip(*(pairs[c].to_pylist() for c in ("force", "month", "count_all"))):
+            folder = spool / f"force={force}" / f"{store_writer.PARTITION_KEY}={month:%Y-%m}"
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_table(rows.slice(start, count), folder / f"part-{number:06d}.parquet", compression=SPOOL_COMPRESSION,
+                         use_dictionary=SPOOL_DICTIONARY_COLUMNS)
+            start += count
+    except OSError as exc:
+        raise StoreWriteFailed(_write_failure(data_dir or spool, exc)) from None
 
 
 def _force_name(slug: str) -> str:
@@ -999,19 +1245,6 @@ def _other_force_problem(result: FileResult, placement: Placement) -> str:
             f"police force ('Falls within': {theirs}), but this store is for {mine}; nothing was imported. Import "
             f"it into a store for that force (python app.py init --force SLUG --data-dir DIR), or add "
             f"{ALLOW_OTHER_FORCES_FLAG} to keep those rows as that force's, never counted in {mine}'s figures")
-
-
-def _as_categories(records: pa.Table) -> pa.Table:
-    """Repetitive text columns as dictionaries, so pandas holds them as categoricals.
-
-    publish_import sorts and writes every record through DuckDB; with categoricals that
-    took a third less time and 2.5 GB less memory on 10 million rows (measured). The Parquet
-    written still holds plain strings, so readers see no difference.
-    """
-    for name in CATEGORY_COLUMNS:
-        index = records.schema.get_field_index(name)
-        records = records.set_column(index, name, pc.dictionary_encode(records[name]))
-    return records
 
 
 def _list(title: str, problems: list[str]) -> str:
