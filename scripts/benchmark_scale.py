@@ -53,9 +53,11 @@ import pyarrow.csv as pa_csv
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 from queries import geography, national  # noqa: E402
 from queries.importers import police_uk  # noqa: E402
+from dash_requests import changed, concrete, split_outputs, value_kind  # noqa: E402  (tests/dash_requests.py: one way to build a request)
 
 _spec = importlib.util.spec_from_file_location("benchmark_import", Path(__file__).with_name("benchmark_import.py"))
 bench_import = importlib.util.module_from_spec(_spec)
@@ -313,33 +315,6 @@ def step_demo_queries(work: Path, part: str) -> dict:
 # --------------------------------------------------------------------------- callbacks, in-process through Dash
 
 
-def _callback_name(component_id, prop: str) -> str:
-    """A dependency's value kind, as tests/test_callbacks_fuzz.py names it (crime-area -> area)."""
-    if prop in ("n_clicks", "cellClicked", "pathname", "search"):
-        return prop
-    if isinstance(component_id, dict):
-        return str(component_id.get("part", ""))
-    return component_id.rsplit("-", 1)[-1] if "-" in component_id else component_id
-
-
-def _concrete(component_id: str):
-    if not component_id.startswith("{"):
-        return component_id
-    decoded = json.loads(component_id)
-    return {k: ("crime" if v == ["MATCH"] else v) for k, v in decoded.items()}
-
-
-def _changed(item: dict) -> str:
-    concrete = _concrete(item["id"])
-    name = json.dumps(concrete, sort_keys=True, separators=(",", ":")) if isinstance(concrete, dict) else concrete
-    return f"{name}.{item['property']}"
-
-
-def _outputs(output: str) -> list[dict]:
-    parts = output[2:-2].split("...") if output.startswith("..") else [output]
-    return [{"id": _concrete(p.rsplit(".", 1)[0]), "property": p.rsplit(".", 1)[1]} for p in parts]
-
-
 def _valid_values(store, force: str) -> dict[str, list]:
     """Valid values for one force of the store, by value kind."""
     from queries import limits, series
@@ -372,16 +347,16 @@ def demo_copy(work: Path) -> Path:
 def _payload(dependency: dict, valid: dict, rng) -> str:
     """One request to a registered callback, every input and state a valid value drawn by `rng`."""
     def value(item: dict):
-        choices = valid.get(_callback_name(_concrete(item["id"]), item["property"]))
+        choices = valid.get(value_kind(concrete(item["id"]), item["property"]))
         return rng.choice(choices) if choices else None
 
-    outputs = _outputs(dependency["output"])
+    outputs = split_outputs(dependency["output"])
     return json.dumps({
         "output": dependency["output"],
         "outputs": outputs if dependency["output"].startswith("..") else outputs[0],
-        "inputs": [{**i, "id": _concrete(i["id"]), "value": value(i)} for i in dependency["inputs"]],
-        "state": [{**s, "id": _concrete(s["id"]), "value": value(s)} for s in dependency["state"]],
-        "changedPropIds": [_changed(dependency["inputs"][0])] if dependency["inputs"] else [],
+        "inputs": [{**i, "id": concrete(i["id"]), "value": value(i)} for i in dependency["inputs"]],
+        "state": [{**s, "id": concrete(s["id"]), "value": value(s)} for s in dependency["state"]],
+        "changedPropIds": [changed(dependency["inputs"][0])] if dependency["inputs"] else [],
     }, default=str)
 
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from conftest import TOP_AREAS
+from dash_requests import changed, concrete, split_outputs, value_kind
 from queries import datasets, geography, hate, limits, params, series
 
 EXAMPLES = 2000
@@ -97,56 +98,24 @@ HOSTILE = st.one_of(
 )
 
 
-def _name(component_id, prop: str) -> str:
-    if prop in ("n_clicks", "cellClicked", "pathname", "search"):
-        return prop
-    if isinstance(component_id, dict):
-        return str(component_id.get("part", ""))
-    return component_id.rsplit("-", 1)[-1] if "-" in component_id else component_id
-
-
-# A pattern-matching callback (MATCH) is sent as a browser would: for one concrete tab.
-MATCHED_TAB = "crime"
-
-
-def _concrete(component_id: str):
-    """A dependency's id as a request carries it: dict ids decoded, MATCH replaced by one tab."""
-    if not component_id.startswith("{"):
-        return component_id
-    decoded = json.loads(component_id)
-    return {k: (MATCHED_TAB if v == ["MATCH"] else v) for k, v in decoded.items()}
-
-
-def _changed(item: dict) -> str:
-    """The triggering input as Dash names it: a dict id as compact sorted JSON, then the property."""
-    concrete = _concrete(item["id"])
-    name = json.dumps(concrete, sort_keys=True, separators=(",", ":")) if isinstance(concrete, dict) else concrete
-    return f"{name}.{item['property']}"
-
-
-def _split_outputs(output: str) -> list[dict]:
-    parts = output[2:-2].split("...") if output.startswith("..") else [output]
-    return [{"id": _concrete(p.rsplit(".", 1)[0]), "property": p.rsplit(".", 1)[1]} for p in parts]
-
-
 def _drive(app_client, data, all_valid: bool) -> None:
     """One generated request to one registered callback; asserts the answer and that nothing was logged."""
     client, callbacks, valid = app_client
     dependency = data.draw(st.sampled_from(callbacks), label="callback")
 
     def value_for(item: dict):
-        choices = valid.get(_name(_concrete(item["id"]), item["property"]))
+        choices = valid.get(value_kind(concrete(item["id"]), item["property"]))
         if choices and (all_valid or data.draw(st.booleans(), label="valid?")):
             return data.draw(st.sampled_from(choices), label=str(item["id"]))
         return data.draw(HOSTILE, label=str(item["id"]))
 
-    outputs = _split_outputs(dependency["output"])
+    outputs = split_outputs(dependency["output"])
     payload = {
         "output": dependency["output"],
         "outputs": outputs if dependency["output"].startswith("..") else outputs[0],
-        "inputs": [{**i, "id": _concrete(i["id"]), "value": value_for(i)} for i in dependency["inputs"]],
-        "state": [{**s, "id": _concrete(s["id"]), "value": value_for(s)} for s in dependency["state"]],
-        "changedPropIds": [_changed(dependency["inputs"][0])] if dependency["inputs"] else [],
+        "inputs": [{**i, "id": concrete(i["id"]), "value": value_for(i)} for i in dependency["inputs"]],
+        "state": [{**s, "id": concrete(s["id"]), "value": value_for(s)} for s in dependency["state"]],
+        "changedPropIds": [changed(dependency["inputs"][0])] if dependency["inputs"] else [],
     }
     errors = _Errors()
     root = logging.getLogger()
