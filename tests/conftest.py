@@ -56,6 +56,45 @@ def copy_store(target: Path) -> Path:
     return target
 
 
+POLICE_UK_FIXTURES = Path(__file__).parent / "fixtures" / "police-uk"
+DERBYSHIRE_MARCH = POLICE_UK_FIXTURES / "derbyshire-street-2025-03.zip"  # Derbyshire's real March 2025
+
+
+def run_police_uk_import(data_dir: Path, *paths, extra: tuple = ()) -> tuple[int, str, str]:
+    """`python app.py import police-uk` in-process, the real CLI: (exit code, stdout, stderr)."""
+    import io
+    import sys
+
+    from queries import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = cli.main(["import", "police-uk", *map(str, paths), "--data-dir", str(data_dir), "--no-progress", *extra])
+    finally:
+        sys.stdout, sys.stderr = old
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def march_store(tmp_path_factory) -> Path:
+    """The demo store with Derbyshire's real March 2025 imported, once a session: the 'previous
+    store' that bad or other forces' imports must not touch. Read-only: write into march_copy."""
+    data_dir = copy_store(tmp_path_factory.mktemp("march") / "data")
+    code, _, err = run_police_uk_import(data_dir, DERBYSHIRE_MARCH)
+    assert code == 0, err
+    return data_dir
+
+
+@pytest.fixture()
+def march_copy(march_store, tmp_path) -> Path:
+    """A private copy of march_store for one test to write into."""
+    target = tmp_path / "march-copy"
+    shutil.copytree(march_store, target)
+    return target
+
+
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
     """A session-wide read-only copy of the demo store. Tests that write must use tmp_data_dir."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, copy_store
+from conftest import REPO, copy_store, run_police_uk_import as run_import
 from conftest import COUNTY, CITY
 from queries import cli, geography, series
 from queries.export import grouped_counts
@@ -46,18 +45,6 @@ _spec.loader.exec_module(verify)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def run_import(data_dir: Path, *paths, extra: tuple = ()) -> tuple[int, str, str]:
-    """The real CLI in-process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    old = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        code = cli.main(["import", "police-uk", *map(str, paths), "--data-dir", str(data_dir), "--no-progress", *extra])
-    finally:
-        sys.stdout, sys.stderr = old
-    return code, out.getvalue(), err.getvalue()
 
 
 def store_counts(data_dir: Path) -> pd.DataFrame:
@@ -92,21 +79,10 @@ def broken_march(tmp_path: Path, lines: list[bytes], member: str = MARCH_MEMBER)
     return write_zip(tmp_path / "broken-2025-03.zip", {member: b"\n".join(lines)})
 
 
-@pytest.fixture(scope="module")
-def march_store(tmp_path_factory) -> Path:
-    """The demo store with the real March 2025 imported: the 'previous store' bad imports must not touch."""
-    data_dir = copy_store(tmp_path_factory.mktemp("march") / "data")
-    code, out, err = run_import(data_dir, MARCH)
-    assert code == 0, err
-    return data_dir
-
-
 @pytest.fixture()
-def previous(march_store, tmp_path) -> Path:
-    """A private copy of march_store for one test to write into."""
-    target = tmp_path / "previous"
-    shutil.copytree(march_store, target)
-    return target
+def previous(march_copy) -> Path:
+    """A private copy of the March store for one test to write into."""
+    return march_copy
 
 
 # --------------------------------------------------------------------------- what goes in

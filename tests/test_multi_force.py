@@ -10,8 +10,6 @@ where a neighbour's file once replaced Derbyshire's whole month.
 from __future__ import annotations
 
 import importlib.util
-import io
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import REPO, copy_store
+from conftest import REPO, copy_store, run_police_uk_import as run_import
 from queries import cli, series
 from queries.export import grouped_counts
 from queries.importers import police_uk
@@ -38,18 +36,6 @@ UNKNOWN_LSOA = b"E01999999"
 _spec = importlib.util.spec_from_file_location("verify_national_import", REPO / "scripts" / "verify_national_import.py")
 verify = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(verify)
-
-
-def run_import(data_dir: Path, *paths, extra: tuple = ()) -> tuple[int, str, str]:
-    """The real CLI in-process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    old = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        code = cli.main(["import", "police-uk", *map(str, paths), "--data-dir", str(data_dir), "--no-progress", *extra])
-    finally:
-        sys.stdout, sys.stderr = old
-    return code, out.getvalue(), err.getvalue()
 
 
 def leicestershire_file(tmp_path: Path, month: str) -> Path:
@@ -83,22 +69,10 @@ def figures(data_dir: Path) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def derbyshire_march(tmp_path_factory) -> Path:
-    """The demo store with Derbyshire's real March 2025 imported."""
-    data_dir = copy_store(tmp_path_factory.mktemp("derbyshire") / "data")
-    code, _, err = run_import(data_dir, MARCH)
-    assert code == 0, err
-    return data_dir
-
-
 @pytest.fixture()
-def store_a(derbyshire_march, tmp_path) -> Path:
-    import shutil
-
-    target = tmp_path / "store"
-    shutil.copytree(derbyshire_march, target)
-    return target
+def store_a(march_copy) -> Path:
+    """Derbyshire's store with its real March, for one test to write into."""
+    return march_copy
 
 
 # --------------------------------------------------------------------------- another force's file
