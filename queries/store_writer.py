@@ -259,6 +259,23 @@ def link_month_partitions(source: Path, target: Path, skip: set[str]) -> int:
     return linked
 
 
+def partition_files(table: Path, keys: list[str]) -> list[Path]:
+    """The Parquet files of the given `<force>/<YYYY-MM>` partitions of a force-partitioned table (none where absent)."""
+    files: list[Path] = []
+    for key in keys:
+        force, ym = key.split("/", 1)
+        files += sorted((Path(table) / f"{FORCE_KEY}={force}" / f"{MONTH_KEY}={ym}").glob("*.parquet"))
+    return files
+
+
+def partitions_source(files: list[Path]) -> str:
+    """Some partitions' files as a relation for FROM, read as `parquet_source` reads the whole table
+    (`force` from the folder names, `ym` dropped), without opening any other partition."""
+    listed = "[" + ", ".join(sql_string(f) for f in files) + "]"
+    return (f"(SELECT * EXCLUDE ({MONTH_KEY}) FROM read_parquet({listed}, hive_partitioning=true, union_by_name=true, "
+            f"hive_types={{'{FORCE_KEY}': VARCHAR, '{MONTH_KEY}': VARCHAR}}))")
+
+
 def areas_fingerprint(data_dir: Path) -> str:
     """A digest of the ward -> neighbourhood -> CSP table: monthly partitions built under another one are rebuilt."""
     areas = geography.ward_areas(data_dir)
@@ -274,10 +291,16 @@ def build_monthly_partitions(folder: Path, data_dir: Path, measure_sql: str, pai
     con = duckdb.connect(":memory:") if temp_dir is None else bounded_connection(temp_dir)
     try:
         where = ""
+        source = parquet_source(folder / "records.parquet")
         if pairs is not None:
-            con.register("wanted_pairs", pd.DataFrame({"key": sorted(partition_key(f, m) for f, m in pairs)}))
+            keys = sorted(partition_key(f, m) for f, m in pairs)
+            con.register("wanted_pairs", pd.DataFrame({"key": keys}))
             where = f" WHERE {PAIR_SQL} IN (SELECT key FROM wanted_pairs)"
-        records_view(con, parquet_source(folder / "records.parquet"), data_dir, where)
+            # Only the imported force-months' files are opened: scanning the whole table (even just
+            # its footers) made a one-month import slower the more months the store held.
+            files = partition_files(folder / "records.parquet", keys)
+            source = partitions_source(files) if files else source
+        records_view(con, source, data_dir, where)
         con.register("areas", geography.ward_areas(data_dir))
         write_month_partitions(con, monthly_select(measure_sql), folder / "monthly.parquet")
     finally:

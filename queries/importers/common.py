@@ -189,14 +189,19 @@ def import_pairs(records: pd.DataFrame, reconciliation: pd.DataFrame) -> set[tup
     return pairs
 
 
-def _held_counts(current: Path | None, months: list, owner: str) -> dict:
-    """Records per (force, month) the store holds, for the months this import brings (others are not
-    read: with force-month partitions, the filter skips every other partition unread)."""
+def _held_counts(current: Path | None, months: list, owner: str, pairs: set | None = None) -> dict:
+    """Records per (force, month) the store holds, for the months this import brings (with `pairs`, only
+    those force-months' partition files are opened, so the check costs the same whatever the store holds)."""
     if current is None or not current.exists() or not months:
         return {}
     con = duckdb.connect(":memory:")
     try:
         source = parquet_source(current)
+        if pairs is not None and store_writer.force_partitioned(current):
+            files = store_writer.partition_files(current, sorted({store_writer.partition_key(f, m) for f, m in pairs}))
+            if not files:
+                return {}
+            source = store_writer.partitions_source(files)
         force = FORCE if has_column(con, source, FORCE) else sql_string(owner)
         con.register("wanted", pd.DataFrame({"month": pd.to_datetime(pd.Series(months))}))
         rows = con.execute(
@@ -407,7 +412,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
     replaced_synthetic = bool(manifest.get("synthetic", {}).get(dataset))
     current = None if replaced_synthetic else store_writer.current_records(data_dir, dataset)
     current_dir = current.parent if current is not None else None
-    held = {k: n for k, n in _held_counts(current, new_months, owner).items() if k in pairs}
+    held = {k: n for k, n in _held_counts(current, new_months, owner, pairs).items() if k in pairs}
     incoming = _record_counts(records)
     for pair in pairs:
         incoming.setdefault(pair, 0)

@@ -141,6 +141,10 @@ ALLOW_OTHER_FORCES_FLAG = "--allow-other-forces"
 MANY_FORCES = 3
 # Where each row went, for the reconciliation (common.RECONCILED_PARTS without "rejected").
 PLACED_PARTS = ("loaded", "outside_area", "another_owner", "unknown_area", "unallocated")
+# The same, as the small integers the classification works with (their positions in PLACED_PARTS).
+PLACED_LOADED, PLACED_OUTSIDE, PLACED_ANOTHER, PLACED_UNKNOWN, PLACED_UNALLOCATED = range(len(PLACED_PARTS))
+# What the lookups say of an LSOA code: none given, a code no lookup knows, a known code.
+NO_LSOA, UNKNOWN, KNOWN = 0, 1, 2
 GROUPS_COLUMNS = ("police_uk_type", "group")
 # Non-TTY progress: one line per this share of the work, no more often than this.
 PROGRESS_STEP = 0.10
@@ -712,6 +716,8 @@ class FileResult:
     categories: dict[str, int]  # source category -> rows
     blank_lines: int = 0
     other_forces: dict[str, int] = field(default_factory=dict)  # another force's slug -> rows (not the store's)
+    # Accepted rows per PLACED_PARTS (the reconciliation's numbers without building its frame).
+    placed_counts: np.ndarray | None = None
 
 
 class _Distinct:
@@ -724,11 +730,15 @@ class _Distinct:
 
     def __init__(self, column: pa.ChunkedArray):
         self.values = pc.unique(column)
-        self.index = pc.index_in(column, value_set=self.values)
-        self._python = self.values.to_pylist()
+        self.index = pc.index_in(column, value_set=self.values)  # never null: unique() keeps a null value too
+        self.values_list = self.values.to_pylist()
+
+    @property
+    def index_numpy(self) -> np.ndarray:
+        return self.index.to_numpy()
 
     def map(self, function: Callable[[str | None], object], type_: pa.DataType) -> pa.ChunkedArray:
-        return pc.take(pa.array([function(v) for v in self._python], type=type_), self.index)
+        return pc.take(pa.array([function(v) for v in self.values_list], type=type_), self.index)
 
 
 def _parse_month(text: str | None) -> date | None:
@@ -766,6 +776,19 @@ class Placement:
     store_wards: dict[str, str]
     owners: set[str] | None = None
     default_force: str | None = None
+    _facts: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def lsoa_facts(self, code: str | None) -> tuple[int, str | None, bool, str | None, str | None]:
+        """(NO_LSOA / UNKNOWN / KNOWN, the force whose district holds it, in the store's lookup, the
+        store's ward, the national ward) for one LSOA code as read; remembered for the whole import."""
+        found = self._facts.get(code)
+        if found is None:
+            nat_force, nat_ward = _national_lsoas()
+            key = (code or "").strip()
+            state = NO_LSOA if not key else KNOWN if key in self.store_wards or key in nat_force else UNKNOWN
+            found = (state, nat_force.get(key), key in self.store_wards, self.store_wards.get(key), nat_ward.get(key))
+            self._facts[code] = found
+        return found
 
     @staticmethod
     def for_store(data_dir: Path) -> "Placement":
@@ -781,7 +804,7 @@ class Placement:
         except (national.MissingForces, national.UnknownForce) as exc:
             raise ImportError_(str(exc)) from None
         # Both vintages (2011 and 2021) in one map: a code unchanged in 2021 has the same ward.
-        wards = dict(zip(lookup["lsoa_code"].str.strip(), lookup["ward_code"]))
+        wards = dict(zip(lookup["lsoa_code"].str.strip().tolist(), lookup["ward_code"].tolist()))
         return Placement(wards, set(forces), forces[0])
 
 
@@ -789,7 +812,8 @@ class Placement:
 def _national_lsoas() -> tuple[dict[str, str], dict[str, str]]:
     """LSOA code (either vintage) -> the force whose district holds it, and -> its 2025 ward."""
     table = national.lsoas().merge(national.districts()[["lad_code", "force_slug"]], on="lad_code", how="left")
-    return dict(zip(table["lsoa_code"], table["force_slug"])), dict(zip(table["lsoa_code"], table["ward_code"]))
+    codes = table["lsoa_code"].tolist()
+    return dict(zip(codes, table["force_slug"].tolist())), dict(zip(codes, table["ward_code"].tolist()))
 
 
 def _force_slug(name: str | None) -> str | None:
@@ -798,11 +822,13 @@ def _force_slug(name: str | None) -> str | None:
 
 
 def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", groups: dict[str, str] | None,
-                  raw_text: bool = True) -> FileResult:
+                  raw_text: bool = True, reconcile: bool = True) -> FileResult:
     """Month checks, force, LSOA -> ward, measure and reconciliation for one file (or one part of it), all vectorised.
 
     With `raw_text` False a rejected row's raw line is left empty, for the caller to fill in
     one pass over the file (reading it again for every part would cost the file's size each time).
+    With `reconcile` False the reconciliation frame is not built (None): its numbers are in
+    `placed_counts` and the rejected rows, for a caller summing a file's blocks.
 
     A row's force is its "Falls within" (empty: the file name's force, else the store's). A
     row of the store's own force is loaded in its ward, outside the force area (an LSOA of
@@ -830,50 +856,51 @@ def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", group
             return kind or None
         return groups.get(kind.lower(), kind)
 
-    nat_force, nat_ward = _national_lsoas()
-    store_wards = placement.store_wards
-    NONE, UNKNOWN, KNOWN = 0, 1, 2
-
-    def state_of(code: str | None) -> int:
-        code = (code or "").strip()
-        if not code:
-            return NONE
-        return KNOWN if code in store_wards or code in nat_force else UNKNOWN
-
-    state = lsoas.map(state_of, pa.int8()).to_numpy()
-    code_force = lsoas.map(lambda c: nat_force.get((c or "").strip()), pa.string()).to_numpy(zero_copy_only=False)
-    in_store = lsoas.map(lambda c: (c or "").strip() in store_wards, pa.bool_()).to_numpy()
-    row_force = force.to_numpy(zero_copy_only=False)
-    own = (np.ones(len(row_force), dtype=bool) if placement.owners is None
-           else np.isin(row_force.astype(object), list(placement.owners)))
+    # Where each row goes follows from two low-cardinality columns, its LSOA code and its force: the
+    # decision is made once per (distinct LSOA, distinct force) pair on a small grid, and each row
+    # takes its pair's outcome (Python never loops over rows; an LSOA's facts are looked up once per import).
+    facts = [placement.lsoa_facts(code) for code in lsoas.values_list]
+    state = np.array([f[0] for f in facts], dtype=np.int8)[:, None]
+    code_force = np.array([f[1] for f in facts], dtype=object)[:, None]
+    in_store = np.array([f[2] for f in facts], dtype=bool)[:, None]
+    store_ward = np.array([f[3] for f in facts], dtype=object)[:, None]
+    other_ward = np.array([f[4] for f in facts], dtype=object)[:, None]
+    forces_d = [_force_slug(t) or fallback for t in falls.values_list]
+    row_force = np.array(forces_d, dtype=object)[None, :]
+    own = np.array([placement.owners is None or f in placement.owners for f in forces_d], dtype=bool)[None, :]
     same_force = code_force == row_force
-    no_national = pd.isna(code_force)
+    no_national = np.array([f[1] is None for f in facts], dtype=bool)[:, None]
     # Where the row lies relative to its own force's area.
     inside = np.where(own, in_store & (no_national | same_force), same_force) & (state == KNOWN)
-    location_np = np.where(state != KNOWN, geography.NO_LOCATION, np.where(inside, geography.IN_AREA, geography.OUTSIDE_AREA))
-    placed_np = np.select(
-        [~own, state == NONE, state == UNKNOWN, inside],
-        ["another_owner", "unallocated", "unknown_area", "loaded"],
-        default="outside_area",
-    )
-    store_ward = lsoas.map(lambda c: store_wards.get((c or "").strip()), pa.string()).to_numpy(zero_copy_only=False)
-    other_ward = lsoas.map(lambda c: nat_ward.get((c or "").strip()), pa.string()).to_numpy(zero_copy_only=False)
-    ward_np = np.where(inside, np.where(own, store_ward, other_ward), None)
-    location = pa.array(location_np.astype(object), pa.string())
-    record_ids = pc.coalesce(
-        table["crime_id"],
-        pc.binary_join_element_wise(pa.scalar(source.name), pc.cast(table["line"], pa.string()), ":"),
-    )
+    location_grid = np.where(state != KNOWN, geography.NO_LOCATION,
+                             np.where(inside, geography.IN_AREA, geography.OUTSIDE_AREA))
+    grid = inside.shape
+    placed_grid = np.select(
+        [np.broadcast_to(~own, grid), np.broadcast_to(state == NO_LSOA, grid), np.broadcast_to(state == UNKNOWN, grid),
+         inside],
+        [PLACED_ANOTHER, PLACED_UNALLOCATED, PLACED_UNKNOWN, PLACED_LOADED],
+        default=PLACED_OUTSIDE,
+    ).astype(np.int8)
+    ward_grid = np.where(inside, np.where(own, store_ward, other_ward), None)
+    pair = (lsoas.index_numpy.astype(np.int64) * len(forces_d) + falls.index_numpy).astype(np.int64)
+    pair_index = pa.array(pair)
+    placed_np = placed_grid.ravel()[pair]
+    location = pc.take(pa.array(location_grid.ravel().astype(object), pa.string()), pair_index)
+    ward_code = pc.take(pa.array(ward_grid.ravel(), pa.string()), pair_index)
+    record_ids = table["crime_id"]
+    if record_ids.null_count:  # anti-social behaviour rows: the file's name and the row's line
+        record_ids = pc.coalesce(
+            record_ids, pc.binary_join_element_wise(pa.scalar(source.name), pc.cast(table["line"], pa.string()), ":"),
+        )
     records = pa.table(
         {
             "record_id": record_ids,
             "month": month,
             "measure": kinds.map(measure_of, pa.string()),
-            "ward_code": pa.array(ward_np, pa.string()),
+            "ward_code": ward_code,
             "location": location,
             "force": force,
             "reported_by": table["reported_by"],
-            "placed": pa.array(placed_np.astype(object), pa.string()),
             "source_category": kinds.map(lambda t: (t or "").strip() or None, pa.string()),
             "lsoa_code": table["lsoa_code"],
             "outcome": table["outcome"],
@@ -883,9 +910,12 @@ def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", group
         }
     )
     accepted = pc.is_null(reason)
-    n_rejected = len(reason) - pc.sum(accepted.cast(pa.int64())).as_py() if len(reason) else 0
-    rejected_parts = [pd.DataFrame({"line": [m[0] for m in parsed.malformed], "reason": [m[1] for m in parsed.malformed],
-                                    "raw": [m[2] for m in parsed.malformed], "month": expected})]
+    n_rejected = len(reason) - reason.null_count
+    rejected_parts = []
+    if parsed.malformed:
+        rejected_parts.append(pd.DataFrame({"line": [m[0] for m in parsed.malformed],
+                                            "reason": [m[1] for m in parsed.malformed],
+                                            "raw": [m[2] for m in parsed.malformed], "month": expected}))
     if n_rejected:
         judged = pa.table({"line": table["line"], "reason": reason, "month": month}).filter(pc.invert(accepted)).to_pandas()
         texts = raw_lines(source, set(judged["line"].tolist())) if raw_text else {}
@@ -893,25 +923,45 @@ def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", group
         judged["month"] = expected if expected is not None else judged["month"]
         rejected_parts.append(judged)
         records = records.filter(accepted)
-    rejected = pd.concat([p for p in rejected_parts if len(p)], ignore_index=True) if any(len(p) for p in rejected_parts) \
-        else pd.DataFrame({"line": pd.Series([], dtype="int64"), "reason": [], "raw": [], "month": []})
-    rejected["month"] = pd.to_datetime(rejected["month"]).dt.date
-    rejected.insert(0, "file", source.display)
-    rejected = rejected.sort_values("line", ignore_index=True)
+        placed_np = placed_np[accepted.to_numpy(zero_copy_only=False)]
+    if rejected_parts:
+        rejected = pd.concat(rejected_parts, ignore_index=True)
+        rejected["month"] = pd.to_datetime(rejected["month"]).dt.date
+        rejected.insert(0, "file", source.display)
+        rejected = rejected.sort_values("line", ignore_index=True)
+    else:
+        rejected = _no_rejected(source.display)
     categories = pc.value_counts(records["source_category"]).to_pylist()
-    others = records.filter(pc.equal(records["placed"], "another_owner"))
-    other_forces = {c["values"]: c["counts"] for c in pc.value_counts(others["force"]).to_pylist()}
+    other_forces = {}
+    if (placed_np == PLACED_ANOTHER).any():
+        others = records.filter(pa.array(placed_np == PLACED_ANOTHER))
+        other_forces = {c["values"]: c["counts"] for c in pc.value_counts(others["force"]).to_pylist()}
     file_force = _force_slug(source.force) or _majority(records["force"]) or placement.default_force
-    reconciliation = _reconcile(source, records, rejected, file_force)
+    placed_counts = np.bincount(placed_np, minlength=len(PLACED_PARTS)).astype(np.int64)
+    reconciliation = _reconcile(source, records, placed_np, placed_counts, rejected, file_force) if reconcile else None
     return FileResult(
         source,
-        records.drop_columns(["placed"]),
+        records,
         rejected,
         reconciliation,
         {c["values"]: c["counts"] for c in categories if c["values"] is not None},
         parsed.blank_lines,
         other_forces,
+        placed_counts,
     )
+
+
+def _no_rejected(display: str) -> pd.DataFrame:
+    """A file's (or block's) rejected rows when there are none: the columns and types of a non-empty one
+    (copied from one made once: building a frame costs a millisecond, a file's block a few)."""
+    return _empty_rejected().copy()
+
+
+@lru_cache(maxsize=1)
+def _empty_rejected() -> pd.DataFrame:
+    return pd.DataFrame({"file": pd.Series([], dtype=object), "line": pd.Series([], dtype="int64"),
+                         "reason": pd.Series([], dtype=object), "raw": pd.Series([], dtype=object),
+                         "month": pd.Series([], dtype=object)})
 
 
 def _majority(column: pa.ChunkedArray) -> str | None:
@@ -920,19 +970,31 @@ def _majority(column: pa.ChunkedArray) -> str | None:
     return max(counts, key=lambda c: c["counts"])["values"] if counts else None
 
 
-def _reconcile(source: StreetFile, records: pa.Table, rejected: pd.DataFrame, file_force: str | None) -> pd.DataFrame:
+def _reconciliation_row(display: str, month: date, placed_counts: np.ndarray, rejected: int,
+                        force: str | None) -> pd.DataFrame:
+    """The one reconciliation row of a file named for a month (all its rows, rejected ones too, are that month's)."""
+    counts = {part: int(n) for part, n in zip(PLACED_PARTS, placed_counts)}
+    row = {"file": display, "month": month, "rows_read": sum(counts.values()) + int(rejected), **counts,
+           "rejected": int(rejected), "force": force}
+    return pd.DataFrame([row], columns=STORED_RECONCILIATION_COLUMNS + ["force"])
+
+
+def _reconcile(source: StreetFile, records: pa.Table, placed: np.ndarray, placed_counts: np.ndarray,
+               rejected: pd.DataFrame, file_force: str | None) -> pd.DataFrame:
     """rows read = loaded + outside area + another force + unknown LSOA + unallocated + rejected, per month of one file.
 
     A file named for a month reports under that month, even with no rows at all, so a month
     published empty is recorded as held (zero) for the file's force, not as missing.
+    `placed` is each accepted record's PLACED_PARTS position, `placed_counts` their counts.
     """
     if source.expected_month is not None:
-        counts = pc.value_counts(records["placed"]).to_pylist()
-        frame = pd.DataFrame([{"month": source.expected_month, **{c["values"]: c["counts"] for c in counts}}])
-    elif records.num_rows == 0:
+        return _reconciliation_row(source.display, source.expected_month, placed_counts, len(rejected), file_force)
+    if records.num_rows == 0:
         frame = pd.DataFrame({"month": pd.Series([], dtype=object)})
     else:
-        grouped = records.select(["month", "placed"]).group_by(["month", "placed"]).aggregate([([], "count_all")])
+        named = pa.array(np.array(PLACED_PARTS, dtype=object)[placed], pa.string())
+        grouped = (pa.table({"month": records["month"], "placed": named})
+                   .group_by(["month", "placed"]).aggregate([([], "count_all")]))
         frame = grouped.to_pandas().pivot_table(index="month", columns="placed", values="count_all", aggfunc="sum")
         frame = frame.reset_index()
     frame["month"] = pd.to_datetime(frame["month"]).dt.date
@@ -1104,6 +1166,8 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
     """
     pieces: list[FileResult] = []
     forces: dict[str, int] = {}
+    n_rejected = 0
+    named_month = source.expected_month  # a file named for its month: one reconciliation row, summed from counts
     rejected_parts: list[Path] = []
     first_rejected: pd.DataFrame | None = None
     # Parquet writing releases the GIL: one thread writes block n while block n+1 is classified,
@@ -1113,7 +1177,8 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
         for number, parsed in enumerate(read_street_batches(source, progress, block_size)):
             if spool is None:
                 continue
-            piece = classify_file(parsed, placement, groups, raw_text=False)
+            piece = classify_file(parsed, placement, groups, raw_text=False, reconcile=named_month is None)
+            n_rejected += len(piece.rejected)
             del parsed
             for item in pc.value_counts(piece.records["force"]).to_pylist():
                 if item["values"] is not None:
@@ -1135,16 +1200,22 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
         return None
     file_force = (_force_slug(source.force) or (max(forces, key=forces.get) if forces else None)
                   or placement.default_force)
-    parts = [*PLACED_PARTS, "rejected"]
-    recon = pd.concat([p.reconciliation for p in pieces], ignore_index=True)
-    recon = recon.groupby("month", dropna=False, sort=False)[parts].sum().reset_index()
-    recon[parts] = recon[parts].astype("int64")
-    recon["rows_read"] = recon[parts].sum(axis=1)
-    recon["file"] = source.display
-    recon["force"] = file_force
-    recon = recon.sort_values("month", na_position="last", ignore_index=True)[STORED_RECONCILIATION_COLUMNS + ["force"]]
-    n_read, n_rejected = int(recon["rows_read"].sum()), int(recon["rejected"].sum())
-    if n_rejected and _mostly_unreadable(n_read, n_rejected):
+    if named_month is not None:
+        recon = _reconciliation_row(source.display, named_month, sum(p.placed_counts for p in pieces), n_rejected,
+                                    file_force)
+    else:
+        parts = [*PLACED_PARTS, "rejected"]
+        recon = pd.concat([p.reconciliation for p in pieces], ignore_index=True)
+        recon = recon.groupby("month", dropna=False, sort=False)[parts].sum().reset_index()
+        recon[parts] = recon[parts].astype("int64")
+        recon["rows_read"] = recon[parts].sum(axis=1)
+        recon["file"] = source.display
+        recon["force"] = file_force
+        recon = recon.sort_values("month", na_position="last", ignore_index=True)[STORED_RECONCILIATION_COLUMNS + ["force"]]
+    n_read = int(recon["rows_read"].sum())
+    if not n_rejected:
+        rejected = pieces[0].rejected  # none: no concatenating, sorting or re-reading
+    elif _mostly_unreadable(n_read, n_rejected):
         rejected = first_rejected  # refused by check_rejection_rates, which names the first
     else:
         rejected = pd.concat([pieces[0].rejected] + [pd.read_parquet(part) for part in rejected_parts],
