@@ -242,20 +242,37 @@ def link_month_partitions(source: Path, target: Path, skip: set[str]) -> int:
     the months it keeps, and deleting the old version later leaves the new one whole.
     Falls back to a copy where the file system has no hard links.
     """
+    # os.scandir and plain string paths: a national store has thousands of partitions, and pathlib's
+    # glob and mkdir cost several times the link itself for each.
     linked = 0
-    for key, folder in month_partitions(source).items():
-        if key in skip:
+    source, target = Path(source), Path(target)
+    if not source.is_dir():
+        return 0
+    for force_dir in os.scandir(source):
+        if not (force_dir.name.startswith(f"{FORCE_KEY}=") and force_dir.is_dir()):
             continue
-        destination = Path(target) / folder.parent.name / folder.name
-        destination.mkdir(parents=True, exist_ok=True)
-        for part in folder.glob("*.parquet"):
-            try:
-                os.link(part, destination / part.name)
-            except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
-                    raise
-                shutil.copyfile(part, destination / part.name)
-            linked += 1
+        force = force_dir.name.split("=", 1)[1]
+        made_force = False
+        for month_dir in os.scandir(force_dir.path):
+            if not (month_dir.name.startswith(f"{MONTH_KEY}=") and month_dir.is_dir()):
+                continue
+            if f"{force}/{month_dir.name.split('=', 1)[1]}" in skip:
+                continue
+            if not made_force:
+                os.makedirs(os.path.join(target, force_dir.name), exist_ok=True)
+                made_force = True
+            destination = os.path.join(target, force_dir.name, month_dir.name)
+            os.makedirs(destination, exist_ok=True)
+            for part in os.scandir(month_dir.path):
+                if not part.name.endswith(".parquet"):
+                    continue
+                try:
+                    os.link(part.path, os.path.join(destination, part.name))
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+                        raise
+                    shutil.copyfile(part.path, os.path.join(destination, part.name))
+                linked += 1
     return linked
 
 

@@ -40,7 +40,7 @@ import threading
 import time
 import zipfile
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -1092,13 +1092,15 @@ def run_import(
         except OSError as exc:
             raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
         stack.callback(shutil.rmtree, spool.folder, True)
+        # One thread writes every file's spooled parts (stream_file waits for a file's own before returning).
+        writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool"))
         bar = Progress(sum(f.size for f in files), "reading police.uk files", stream=err, enabled=progress)
         refused = 0  # files refused as another force's: the others are still classified, to name every one
         for number, source in enumerate(files):
             # once a file cannot be read nothing will be written: only check the rest
             folder = spool.folder / f"{number:05d}" if len(problems) == refused else None
             try:
-                result = stream_file(source, placement, groups, bar, folder, block_size, data_dir)
+                result = stream_file(source, placement, groups, bar, folder, block_size, data_dir, writer)
             except FileProblem as exc:
                 problems.append(str(exc))
                 continue
@@ -1153,7 +1155,8 @@ def run_import(
 
 
 def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str] | None, progress: Progress,
-                spool: Path | None, block_size: int = BLOCK_SIZE, data_dir: Path | None = None) -> FileResult | None:
+                spool: Path | None, block_size: int = BLOCK_SIZE, data_dir: Path | None = None,
+                writer: ThreadPoolExecutor | None = None) -> FileResult | None:
     """Read, classify and spool one file block by block; its outcome without its records.
 
     Each block's records are written to `spool` as Parquet parts as soon as they are
@@ -1162,7 +1165,9 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
     rows; a file refused as mostly unreadable keeps only its first rejected row, for the
     message). What stays in memory is small: the reconciliation per month, category and
     force counts. With `spool` None the file is only read (its problems found) and None
-    is returned.
+    is returned. `writer` is the one-thread pool that writes the parts (an import of many
+    files passes one for them all: starting a thread per file cost more than a small file's
+    classification); without it the file gets its own.
     """
     pieces: list[FileResult] = []
     forces: dict[str, int] = {}
@@ -1172,30 +1177,35 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
     first_rejected: pd.DataFrame | None = None
     # Parquet writing releases the GIL: one thread writes block n while block n+1 is classified,
     # with at most SPOOL_WRITES_PENDING blocks waiting, so memory stays bounded.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool") as writer:
+    with ExitStack() as own_writer:
+        if writer is None:
+            writer = own_writer.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool"))
         pending: deque[Future] = deque()
-        for number, parsed in enumerate(read_street_batches(source, progress, block_size)):
-            if spool is None:
-                continue
-            piece = classify_file(parsed, placement, groups, raw_text=False, reconcile=named_month is None)
-            n_rejected += len(piece.rejected)
-            del parsed
-            for item in pc.value_counts(piece.records["force"]).to_pylist():
-                if item["values"] is not None:
-                    forces[item["values"]] = forces.get(item["values"], 0) + item["counts"]
-            while len(pending) >= SPOOL_WRITES_PENDING:
-                pending.popleft().result()
-            pending.append(writer.submit(_write_part, piece.records, spool, number, data_dir))
-            piece.records = piece.records.schema.empty_table()  # not a slice: that would keep the block alive
-            if len(piece.rejected):
-                rejected_parts.append(_write_rejected(piece.rejected, spool / f"rejected-{number:06d}.parquet", data_dir))
-                head = piece.rejected.iloc[[0]]
-                if first_rejected is None or head["line"].iat[0] < first_rejected["line"].iat[0]:
-                    first_rejected = head
-                piece.rejected = piece.rejected.iloc[:0]
-            pieces.append(piece)
-        for done in pending:
-            done.result()
+        try:
+            for number, parsed in enumerate(read_street_batches(source, progress, block_size)):
+                if spool is None:
+                    continue
+                piece = classify_file(parsed, placement, groups, raw_text=False, reconcile=named_month is None)
+                n_rejected += len(piece.rejected)
+                del parsed
+                for item in pc.value_counts(piece.records["force"]).to_pylist():
+                    if item["values"] is not None:
+                        forces[item["values"]] = forces.get(item["values"], 0) + item["counts"]
+                while len(pending) >= SPOOL_WRITES_PENDING:
+                    pending.popleft().result()
+                pending.append(writer.submit(_write_part, piece.records, spool, number, data_dir))
+                piece.records = piece.records.schema.empty_table()  # not a slice: that would keep the block alive
+                if len(piece.rejected):
+                    rejected_parts.append(_write_rejected(piece.rejected, spool / f"rejected-{number:06d}.parquet", data_dir))
+                    head = piece.rejected.iloc[[0]]
+                    if first_rejected is None or head["line"].iat[0] < first_rejected["line"].iat[0]:
+                        first_rejected = head
+                    piece.rejected = piece.rejected.iloc[:0]
+                pieces.append(piece)
+            for done in pending:
+                done.result()
+        finally:  # a file that fails midway leaves no write of its own in flight behind it
+            wait(pending)
     if spool is None:
         return None
     file_force = (_force_slug(source.force) or (max(forces, key=forces.get) if forces else None)
