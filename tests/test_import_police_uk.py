@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -556,3 +557,52 @@ def test_a_file_is_spooled_block_by_block_and_gives_the_store_of_the_file_read_w
     for name in one:
         pd.testing.assert_frame_equal(one[name], many[name], obj=name)
     assert not list((streamed / "crime").glob(".spool-*")), "a spool was left behind"
+
+
+def test_every_row_is_placed_as_the_rules_read_row_by_row_would_place_it():
+    """The classification decides once per (distinct LSOA code, distinct force) pair and hands each row its
+    pair's outcome; here every kind of pair is checked against the rules applied to one row at a time:
+    the store's own force or another's, an LSOA in the store's lookup, in another force's area, unknown,
+    padded with spaces or missing, and a code the store maps that national geography gives another force."""
+    import pyarrow as pa
+    from queries import national
+
+    nat_force, nat_ward = police_uk._national_lsoas()
+    own_code = next(c for c, f in nat_force.items() if f == "derbyshire")
+    other_code = next(c for c, f in nat_force.items() if f == "leicestershire")
+    claimed_code = next(c for c, f in nat_force.items() if f == "nottinghamshire")
+    store_wards = {own_code: "E05000001", claimed_code: "E05000002"}
+    placement = police_uk.Placement(store_wards, {"derbyshire"}, "derbyshire")
+    names = [national.forces()["derbyshire"].name, national.forces()["leicestershire"].name, None]
+    codes = [own_code, f"  {own_code} ", other_code, claimed_code, "E01999999", "", None]
+    rows = [(code, name) for code in codes for name in names]
+    table = pa.table({
+        "crime_id": [f"id{i}" for i in range(len(rows))], "month_text": ["2025-03"] * len(rows),
+        "reported_by": [None] * len(rows), "falls_within": [name for _, name in rows],
+        "longitude": [None] * len(rows), "latitude": [None] * len(rows), "street": [None] * len(rows),
+        "lsoa_code": [code for code, _ in rows], "crime_type": ["Burglary"] * len(rows), "outcome": [None] * len(rows),
+        "line": pa.array(range(2, len(rows) + 2), pa.int32()),
+    })
+    source = police_uk.StreetFile("2025-03-derbyshire-street.csv", "2025-03-derbyshire-street.csv", 0,
+                                  date(2025, 3, 1), "derbyshire", Path("2025-03-derbyshire-street.csv"))
+    result = police_uk.classify_file(police_uk.ParsedFile(source, table), placement, None)
+
+    expected_counts = dict.fromkeys(police_uk.PLACED_PARTS, 0)
+    for index, (raw, name) in enumerate(rows):
+        code = (raw or "").strip()
+        force = police_uk._force_slug(name) or "derbyshire"
+        own = force in placement.owners
+        known = code in store_wards or code in nat_force
+        same = nat_force.get(code) == force
+        inside = known and ((code in store_wards and (nat_force.get(code) is None or same)) if own else same)
+        placed = ("another_owner" if not own else "unallocated" if not code else "unknown_area" if not known
+                  else "loaded" if inside else "outside_area")
+        expected_counts[placed] += 1
+        ward = (store_wards.get(code) if own else nat_ward.get(code)) if inside else None
+        location = (geography.NO_LOCATION if not known else geography.IN_AREA if inside else geography.OUTSIDE_AREA)
+        got = {c: result.records[c][index].as_py() for c in ("ward_code", "location", "force")}
+        assert got == {"ward_code": ward, "location": location, "force": force}, (raw, name)
+    recon = result.reconciliation.iloc[0]
+    assert {part: int(recon[part]) for part in police_uk.PLACED_PARTS} == expected_counts
+    assert recon["rows_read"] == len(rows) and recon["rejected"] == 0
+    assert result.other_forces == {"leicestershire": len(codes)}

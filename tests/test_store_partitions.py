@@ -102,3 +102,19 @@ def test_a_store_too_big_to_hold_is_read_from_parquet_with_the_same_answers(demo
         pd.testing.assert_frame_equal(grouped_counts(held, "crime", by), grouped_counts(scanned, "crime", by))
     args = ("crime", "Erewash", "Violence without Injury", 2025, "pooled", 2.0, 10)
     pd.testing.assert_frame_equal(series_table(held, *args), series_table(scanned, *args))
+
+
+def test_a_new_month_never_opens_another_months_records(tmp_data_dir):
+    """Building the new month's aggregates and checking it against the month held read only that
+    month's partitions: the other months' files are linked, never opened, so a month costs the same
+    whatever the store holds (shown here by a held month whose file could not even be read)."""
+    import_(tmp_data_dir, JAN_2014, MARCH)
+    held = version(tmp_data_dir) / "records.parquet"
+    unreadable = [p for p in held.glob("force=derbyshire/ym=2014-01/*.parquet")]
+    assert unreadable
+    for path in unreadable:
+        path.write_bytes(b"not a parquet file: any reader of it fails")
+    import_(tmp_data_dir, MAY)
+    after = inodes(version(tmp_data_dir) / "records.parquet")
+    assert set(after) == {"2014-01", "2025-03", "2025-05"}
+    assert after["2014-01"] == {p.stat().st_ino for p in unreadable}
