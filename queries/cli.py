@@ -151,8 +151,9 @@ def build_parser(config: settings.Settings, importer: str | None = None) -> argp
         p.add_argument("paths", nargs="+", type=Path)
         p.add_argument("--data-dir", type=Path, default=config.data_dir)
         p.add_argument(REPLACE_SMALLER_FLAG, action="store_true", dest="replace_smaller",
-                       help=f"publish even if a held month would lose more than {SHRINK_LIMIT:.0%} of its records, "
-                            f"or more than {REJECTED_LIMIT:.0%} of a file's rows are rejected")
+                       # argparse %-formats help texts: a percentage's sign is written %%
+                       help=f"publish even if a held month would lose more than {SHRINK_LIMIT:.0%}% of its records, "
+                            f"or more than {REJECTED_LIMIT:.0%}% of a file's rows are rejected")
         # Only the importer asked for is loaded, so one importer's problem never stops the others or the app.
         if name == importer:
             module = importlib.import_module(module_name)

@@ -127,3 +127,14 @@ def test_marac_export_suppresses_every_count_under_five(demo_dir, tmp_path):
     shown = [int(v) for v in counts.to_numpy().ravel() if v not in ("*", "")]
     assert shown and min(shown) >= 5
     assert (counts == "*").to_numpy().any()
+
+
+
+def test_every_importers_help_prints():
+    """`python app.py import <source> --help` answers (a bare % in a help text made argparse fail)."""
+    from queries.cli import importers
+
+    for name in importers():
+        done = run("import", name, "--help")
+        assert done.returncode == 0, done.stderr
+        assert "more than 20% of its records" in " ".join(done.stdout.split())
