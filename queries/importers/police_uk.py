@@ -930,7 +930,7 @@ def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", group
         rejected.insert(0, "file", source.display)
         rejected = rejected.sort_values("line", ignore_index=True)
     else:
-        rejected = _no_rejected(source.display)
+        rejected = _no_rejected()
     categories = pc.value_counts(records["source_category"]).to_pylist()
     other_forces = {}
     if (placed_np == PLACED_ANOTHER).any():
@@ -951,7 +951,7 @@ def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", group
     )
 
 
-def _no_rejected(display: str) -> pd.DataFrame:
+def _no_rejected() -> pd.DataFrame:
     """A file's (or block's) rejected rows when there are none: the columns and types of a non-empty one
     (copied from one made once: building a frame costs a millisecond, a file's block a few)."""
     return _empty_rejected().copy()
