@@ -583,6 +583,8 @@ def ensure(folder: Path, data_dir: Path, dataset: str) -> Path | None:
             fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait, then read theirs
             try:
                 if not (target / META_NAME).exists():
+                    for leftover in Path(folder).glob(f".{PREFIX}*.tmp"):  # a builder killed mid-write
+                        shutil.rmtree(leftover, ignore_errors=True)
                     write(folder, data_dir, dataset)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
