@@ -18,6 +18,7 @@ convenience used by charts and exports.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -140,8 +141,16 @@ def get_method(name: str) -> LimitMethod:
         raise ValueError(f"unknown limit method {str(name)[:60]!r}; choose one of: {', '.join(METHODS)}") from None
 
 
+# The same-month statistics of the window a method is being run on (set by `method_lines`, this
+# thread only): every method starts from them, so they are worked out once per window, not per method.
+_shared = threading.local()
+
+
 def _same_month(baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per calendar month: years with data, their mean, and each year's deviation from it."""
+    known = getattr(_shared, "same_month", None)
+    if known is not None and known[0] is baseline:
+        return known[1]
     years = np.sum(~np.isnan(baseline), axis=1)
     mean = _nanmean(baseline, axis=1)
     return years, mean, baseline - mean[:, None, :]
@@ -204,6 +213,7 @@ class Baseline:
     years_with_data: np.ndarray  # (series, 12)
     same_month_mean: np.ndarray  # (series, 12)
     average: np.ndarray  # (series, 12): the 36 months' mean, repeated
+    same_month: tuple[np.ndarray, np.ndarray, np.ndarray]  # `_same_month(baseline)`, for the methods
 
 
 def split_window(window: np.ndarray) -> Baseline:
@@ -213,18 +223,25 @@ def split_window(window: np.ndarray) -> Baseline:
         raise ValueError(f"window needs {(BASELINE_YEARS + 1) * MONTHS_PER_YEAR} months, got {window.shape[1]}")
     n_series = window.shape[0]
     baseline = window[:, : BASELINE_YEARS * MONTHS_PER_YEAR].reshape(n_series, BASELINE_YEARS, MONTHS_PER_YEAR)
+    same_month = _same_month(baseline)
     return Baseline(
         baseline=baseline,
         current=window[:, BASELINE_YEARS * MONTHS_PER_YEAR :],
-        years_with_data=np.sum(~np.isnan(baseline), axis=1),
-        same_month_mean=_nanmean(baseline, axis=1),
+        years_with_data=same_month[0],
+        same_month_mean=same_month[1],
         average=np.repeat(_nanmean(baseline.reshape(n_series, -1), axis=1)[:, None], MONTHS_PER_YEAR, axis=1),
+        same_month=same_month,
     )
 
 
 def method_lines(parts: Baseline, method: str, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One method's upper and lower lines and status codes (int8, see STATUS_LABELS) for a split window."""
-    centre, spread = get_method(method).centre_and_spread(parts.baseline)
+    chosen = get_method(method)
+    _shared.same_month = (parts.baseline, parts.same_month)
+    try:
+        centre, spread = chosen.centre_and_spread(parts.baseline)
+    finally:
+        _shared.same_month = None
     upper = centre + k * spread
     lower = np.maximum(centre - k * spread, 0.0)
     current = parts.current
