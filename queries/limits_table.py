@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+from scipy import sparse
 
 from queries import datasets, geography, limits, owners
 from queries.store import FORCE_KEY, has_column, parquet_source, sql_string
@@ -266,9 +267,10 @@ def _count_matrix(table: pa.Table, areas: dict[str, geography.ForceAreas], layou
     """(series x months) counts of the layout's forces: the held month's sum over the series'
     wards (0 when nothing was recorded), NaN for a month the force does not hold.
 
-    Each monthly row is added to the four series it counts in (its neighbourhood, its CSP, its
-    county's total, the force area) by integer codes: the names are looked at once per distinct
-    (force, CSP, county, neighbourhood), not per row, and one bincount sums every cell.
+    Each monthly row counts in up to four series (its neighbourhood, its CSP, its county's total,
+    the force area), worked out by integer codes: the names are looked at once per distinct
+    (force, CSP, county, neighbourhood), not per row. The rows are summed once per such
+    combination, measure and month, and one sparse product adds those sums into every series.
     """
     counts = np.zeros((layout.size, len(months)))
     if layout.size and len(layout.measures) and table.num_rows:
@@ -290,15 +292,14 @@ def _count_matrix(table: pa.Table, areas: dict[str, geography.ForceAreas], layou
                 a[keep] for a in (force_index, csp, parent, hood, measure_index, j, n))
         offset = np.array([layout.offset[s] for s in layout.forces], dtype=np.int64)
         n_places = np.array([len(layout.places[s]) for s in layout.forces], dtype=np.int64)
-        base = offset[force_index] + measure_index * n_places[force_index]  # series row of the force's place 0
         # Each distinct (force, CSP, county, neighbourhood) once: the places it counts in, by name.
         width_csp, width_parent, width_hood = len(csp_values) + 1, len(parent_values) + 1, len(hood_values) + 1
         combo = ((force_index * width_csp + csp + 1) * width_parent + parent + 1) * width_hood + hood + 1
         inverse, unique = pd.factorize(combo)
         ranks = [layout.ranks(s) for s in layout.forces]
         counties = [set(areas[s].county_names) for s in layout.forces]
-        found = []
-        for key in unique.tolist():
+        pair_combo, pair_force, pair_rank = [], [], []
+        for k, key in enumerate(unique.tolist()):
             rest, h = divmod(key, width_hood)
             rest, p = divmod(rest, width_parent)
             f, c = divmod(rest, width_csp)
@@ -311,20 +312,22 @@ def _count_matrix(table: pa.Table, areas: dict[str, geography.ForceAreas], layou
             if p >= 0 and parent_values[p] in counties[f]:  # its county's total
                 places += ranks[f].get((parent_values[p], NO_NEIGHBOURHOOD), [])
             places += ranks[f].get((geography.FORCE, NO_NEIGHBOURHOOD), [])  # the force area's
-            found.append(places)
-        cells, weights = [], []
-        for depth in range(max((len(f) for f in found), default=0)):
-            rank = np.array([f[depth] if len(f) > depth else -1 for f in found], dtype=np.int64)[inverse]
-            hit = rank >= 0
-            if hit.all():
-                cells.append((base + rank) * len(months) + j)
-                weights.append(n)
-            else:
-                cells.append((base[hit] + rank[hit]) * len(months) + j[hit])
-                weights.append(n[hit])
-        if cells:
-            counts += np.bincount(np.concatenate(cells), weights=np.concatenate(weights),
-                                  minlength=counts.size).reshape(counts.shape)
+            pair_combo += [k] * len(places)
+            pair_force += [f] * len(places)
+            pair_rank += places
+        # Sum the rows per (combination, measure, month) once, then add each combination's sums into
+        # its series with one sparse product: (series x combination-measure) ones times the sums.
+        n_measures, n_months = len(layout.measures), len(months)
+        n_cells = len(unique) * n_measures
+        sums = np.bincount((inverse * n_measures + measure_index) * n_months + j, weights=n,
+                           minlength=n_cells * n_months).reshape(n_cells, n_months)
+        pair_combo, pair_force, pair_rank = (np.asarray(a, dtype=np.int64) for a in (pair_combo, pair_force, pair_rank))
+        measure_of = np.arange(n_measures, dtype=np.int64)[None, :]
+        rows = offset[pair_force][:, None] + measure_of * n_places[pair_force][:, None] + pair_rank[:, None]
+        columns = pair_combo[:, None] * n_measures + measure_of
+        # Ones, summed where a combination counts twice in one series (a place listed twice), as before.
+        spread = sparse.csr_matrix((np.ones(rows.size), (rows.ravel(), columns.ravel())), shape=(layout.size, n_cells))
+        counts = np.asarray(spread @ sums, dtype=float)
     is_held = np.zeros((len(layout.forces), len(months)), dtype=bool)
     slot = {slug: i for i, slug in enumerate(layout.forces)}
     mine = held[held["force"].isin(slot)]
