@@ -491,11 +491,11 @@ def write(folder: Path, data_dir: Path, dataset: str, previous: Path | None = No
         return None
     folder, data_dir = Path(folder), Path(data_dir)
     target = path_for(folder, data_dir)
-    reuse, measures = _reusable(folder, data_dir, previous, changed)
+    reuse, measures = _reusable(data_dir, previous, changed)
     tmp = folder / f".{target.name}.{uuid.uuid4().hex[:6]}.tmp"
     try:
         tmp.mkdir()
-        written, description = _write_blocks(tmp, folder, data_dir, dataset, reuse, measures)
+        written, description, reuse = _write_blocks(tmp, folder, data_dir, dataset, reuse, measures)
         first, last = description["fys"] or [0, -1]
         for name, (source, rows) in reuse.items():
             force, fy = name.split("/")
@@ -517,38 +517,38 @@ def write(folder: Path, data_dir: Path, dataset: str, previous: Path | None = No
     return target
 
 
-def _reusable(folder: Path, data_dir: Path, previous: Path | None,
+def _reusable(data_dir: Path, previous: Path | None,
               changed: set | None) -> tuple[dict[str, tuple[Path, int]], list[str] | None]:
-    """The previous version's block files that stay right ("force/fy" -> (file, rows)), and the
-    measures (worked out only when there is something to reuse)."""
+    """The previous version's block files no changed month touches ("force/fy" -> (file, rows)), and
+    the measures they were built for (reusable only if the new version has exactly those)."""
     if previous is None or changed is None:
         return {}, None
     old = path_for(previous, data_dir)
     old_meta = meta(old)
     if old_meta.get("format") != FORMAT or not old_meta.get("fys"):
         return {}, None
-    measures = measures_of(folder, data_dir)
-    if measures != old_meta.get("measures"):
-        return {}, measures  # a measure came or went: every series list changed
     dirty = _dirty_blocks(changed)
     reuse = {}
     for name, rows in old_meta.get("blocks", {}).items():
         force, fy = name.split("/")
         if (force, int(fy)) not in dirty:
             reuse[name] = (old / _block_name(force, int(fy)), int(rows))
-    return reuse, measures
+    return reuse, old_meta.get("measures")
 
 
 def _write_blocks(root: Path, folder: Path, data_dir: Path, dataset: str, reuse: dict,
-                  measures: list[str] | None) -> tuple[dict[str, int], dict]:
-    """Compute and write every block not reused, WRITE_THREADS blocks at a time; (rows per block, meta).
+                  measures: list[str] | None) -> tuple[dict[str, int], dict, dict]:
+    """Compute and write every block not reused, WRITE_THREADS blocks at a time; (rows per block,
+    meta, the reused blocks still to link: none if the measures changed).
 
     Each block is its own task (the engine over one force's series for one year, then its file):
     numpy and Parquet release the GIL, so the two cores both work, and memory holds only the
     blocks in flight beside the count matrix.
     """
     skip = {(name.split("/")[0], int(name.split("/")[1])) for name in reuse}
-    plan = _Plan(folder, data_dir, dataset, skip=skip, measures=measures)
+    plan = _Plan(folder, data_dir, dataset, skip=skip)
+    if reuse and plan.description["measures"] != measures:  # a measure came or went: every series list changed
+        plan, reuse = _Plan(folder, data_dir, dataset, measures=plan.description["measures"]), {}
 
     def one(task: tuple[str, int]) -> tuple[str, int]:
         force, fy = task
@@ -560,7 +560,7 @@ def _write_blocks(root: Path, folder: Path, data_dir: Path, dataset: str, reuse:
 
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
         written = dict(pool.map(one, plan.todo))
-    return written, plan.description
+    return written, plan.description, reuse
 
 
 def _link(source: Path, destination: Path) -> None:
