@@ -18,6 +18,7 @@ convenience used by charts and exports.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -140,8 +141,16 @@ def get_method(name: str) -> LimitMethod:
         raise ValueError(f"unknown limit method {str(name)[:60]!r}; choose one of: {', '.join(METHODS)}") from None
 
 
+# The same-month statistics of the window a method is being run on (set by `method_lines`, this
+# thread only): every method starts from them, so they are worked out once per window, not per method.
+_shared = threading.local()
+
+
 def _same_month(baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per calendar month: years with data, their mean, and each year's deviation from it."""
+    known = getattr(_shared, "same_month", None)
+    if known is not None and known[0] is baseline:
+        return known[1]
     years = np.sum(~np.isnan(baseline), axis=1)
     mean = _nanmean(baseline, axis=1)
     return years, mean, baseline - mean[:, None, :]
@@ -188,6 +197,68 @@ def classic(baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(years >= CLASSIC_MIN_YEARS, spread, np.nan)
 
 
+# Status codes: what the shared code works in (small integers, cheap to build and to store),
+# turned into the words only where a caller wants words. STATUS_LABELS[code] is the status.
+STATUS_LABELS = (WITHIN, NO_LIMITS, ABOVE, BELOW, NO_DATA)
+WITHIN_CODE, NO_LIMITS_CODE, ABOVE_CODE, BELOW_CODE, NO_DATA_CODE = range(len(STATUS_LABELS))
+_STATUS_WORDS = np.array(STATUS_LABELS, dtype=object)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What every method shares for one window: split once, not once per method."""
+
+    baseline: np.ndarray  # (series, BASELINE_YEARS, 12), NaN where a month is not held
+    current: np.ndarray  # (series, 12)
+    years_with_data: np.ndarray  # (series, 12)
+    same_month_mean: np.ndarray  # (series, 12)
+    average: np.ndarray  # (series, 12): the 36 months' mean, repeated
+    same_month: tuple[np.ndarray, np.ndarray, np.ndarray]  # `_same_month(baseline)`, for the methods
+
+
+def split_window(window: np.ndarray) -> Baseline:
+    """The method-independent part of `compute_limits` for a (series, 48) window."""
+    window = np.atleast_2d(np.asarray(window, dtype=float))
+    if window.shape[1] != (BASELINE_YEARS + 1) * MONTHS_PER_YEAR:
+        raise ValueError(f"window needs {(BASELINE_YEARS + 1) * MONTHS_PER_YEAR} months, got {window.shape[1]}")
+    n_series = window.shape[0]
+    baseline = window[:, : BASELINE_YEARS * MONTHS_PER_YEAR].reshape(n_series, BASELINE_YEARS, MONTHS_PER_YEAR)
+    same_month = _same_month(baseline)
+    return Baseline(
+        baseline=baseline,
+        current=window[:, BASELINE_YEARS * MONTHS_PER_YEAR :],
+        years_with_data=same_month[0],
+        same_month_mean=same_month[1],
+        average=np.repeat(_nanmean(baseline.reshape(n_series, -1), axis=1)[:, None], MONTHS_PER_YEAR, axis=1),
+        same_month=same_month,
+    )
+
+
+def method_lines(parts: Baseline, method: str, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One method's upper and lower lines and status codes (int8, see STATUS_LABELS) for a split window."""
+    chosen = get_method(method)
+    _shared.same_month = (parts.baseline, parts.same_month)
+    try:
+        centre, spread = chosen.centre_and_spread(parts.baseline)
+    finally:
+        _shared.same_month = None
+    upper = centre + k * spread
+    lower = np.maximum(centre - k * spread, 0.0)
+    current = parts.current
+    codes = np.zeros(current.shape, dtype=np.int8)  # WITHIN_CODE
+    codes[np.isnan(upper)] = NO_LIMITS_CODE
+    with np.errstate(invalid="ignore"):
+        codes[current > upper] = ABOVE_CODE
+        codes[current < lower] = BELOW_CODE
+    codes[np.isnan(current)] = NO_DATA_CODE
+    return upper, lower, codes
+
+
+def status_words(codes: np.ndarray) -> np.ndarray:
+    """Status codes as the words (an object array of ABOVE, BELOW, ...)."""
+    return _STATUS_WORDS[codes]
+
+
 def compute_limits(
     window: np.ndarray,
     method: str = "pooled",
@@ -200,39 +271,20 @@ def compute_limits(
     current one, NaN where a month has no data (missing is not zero). Months of the
     current year past the report month should be NaN too.
     """
-    window = np.atleast_2d(np.asarray(window, dtype=float))
-    if window.shape[1] != (BASELINE_YEARS + 1) * MONTHS_PER_YEAR:
-        raise ValueError(f"window needs {(BASELINE_YEARS + 1) * MONTHS_PER_YEAR} months, got {window.shape[1]}")
-    chosen = get_method(method)
-    n_series = window.shape[0]
-    baseline = window[:, : BASELINE_YEARS * MONTHS_PER_YEAR].reshape(n_series, BASELINE_YEARS, MONTHS_PER_YEAR)
-    current = window[:, BASELINE_YEARS * MONTHS_PER_YEAR :]
-
-    years_with_data = np.sum(~np.isnan(baseline), axis=1)  # (series, 12)
-    same_month_mean = _nanmean(baseline, axis=1)
-    average = np.repeat(_nanmean(baseline.reshape(n_series, -1), axis=1)[:, None], MONTHS_PER_YEAR, axis=1)
-    centre, spread = chosen.centre_and_spread(baseline)
-
-    upper = centre + k * spread
-    lower = np.maximum(centre - k * spread, 0.0)
-
-    status = np.full(current.shape, WITHIN, dtype=object)
-    status[np.isnan(upper)] = NO_LIMITS
+    parts = split_window(window)
+    upper, lower, codes = method_lines(parts, method, k)
+    flagged = (codes == ABOVE_CODE) | (codes == BELOW_CODE)
     with np.errstate(invalid="ignore"):
-        status[current > upper] = ABOVE
-        status[current < lower] = BELOW
-    status[np.isnan(current)] = NO_DATA
-    flagged = (status == ABOVE) | (status == BELOW)
-    low_volume = flagged & (current < min_significant)
+        low_volume = flagged & (parts.current < min_significant)
     return LimitResult(
-        count=current,
-        monthly_average_prev3=same_month_mean,
-        average=average,
+        count=parts.current,
+        monthly_average_prev3=parts.same_month_mean,
+        average=parts.average,
         upper=upper,
         lower=lower,
-        status=status,
+        status=status_words(codes),
         low_volume=low_volume,
-        baseline_years=years_with_data,
+        baseline_years=parts.years_with_data,
     )
 
 

@@ -5,13 +5,13 @@ engine's lines (`queries.limits`) at the method's default k. Computing them per 
 a grouped scan of the monthly table and an engine call each time; for a national store the
 report's every-neighbourhood pass took over a minute one chart at a time. Instead one
 vectorised pass computes every series x month of a dataset, for every registered method at
-its default k, and writes it beside the monthly table:
+its default k, and writes it beside the monthly table, one file per force and financial year:
 
-    <dataset>/<version>/limits-<fingerprint>.parquet
+    <dataset>/<version>/limits-<fingerprint>.parquet/force=<slug>/<fy>.parquet   (+ meta.json)
 
-one row per (force, measure, area, neighbourhood, month) of every financial year the force's
-data touches, month-major (so a report month's rows are a few row groups), with the
-method-independent columns once (`count`, `monthly_average_prev3`, `average`,
+one row per (measure, area, neighbourhood, month) of the force's series, month-major (so a
+report month's rows are one row group; `force` is read from the folder name, so a reader's
+filter on it opens only that force's files), with the method-independent columns once (`count`, `monthly_average_prev3`, `average`,
 `baseline_years`) and `upper_<method>`, `lower_<method>`, `status_<method>` per method.
 
 Series (the ones the app draws): each force's top areas (each CSP, each county's total, the
@@ -25,20 +25,25 @@ A reader blanks the months after its report month (count NaN, status "No data", 
 engine does for a blanked month: the lines themselves depend only on the three earlier years)
 and sets `low_volume` from its own `min_significant`. A non-default k is computed on demand.
 
-The file is written into the staging folder by `store_writer.publish` (one hook call), so a
-published version carries it. A version published before this existed, or whose geography
+The table is written into the staging folder by `store_writer.publish` (one hook call), so a
+published version carries it. A monthly import changes a few (force, month) partitions: only
+the (force, financial year) blocks those months touch (their own year and the next
+BASELINE_YEARS) are computed again, every other file is a hard link to the previous version's. A version published before this existed, or whose geography
 has changed since (the fingerprint covers the areas, the methods and their default k), gets it
 on first read: built once under a lock (other workers wait and then read it) and written
 atomically. If the folder cannot be written, readers fall back to computing on demand.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import shutil
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,17 +51,21 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+from scipy import sparse
 
 from queries import datasets, geography, limits, owners
 from queries.store import FORCE_KEY, has_column, parquet_source, sql_string
 
-# Bump when the file's columns or meaning change: old files are then rebuilt on first read.
-FORMAT = 2  # 2: series sorted by force, measure, area, neighbourhood within each month
+# Bump when the files' columns, layout or meaning change: old tables are then rebuilt on first read.
+FORMAT = 3  # 3: a folder of one file per (force, financial year); 2: one file, series sorted within each month
 PREFIX = "limits-"
 LOCK_NAME = ".limits.lock"
-# Rows per Parquet row group: a report month of one force is a few groups, so DuckDB's
-# min/max statistics on (force, month) skip the rest of a national file unread.
+META_NAME = "meta.json"
+# Rows per Parquet row group: a report month of one force is one group of its year's file, so DuckDB's
+# min/max statistics on month skip the rest of the file unread.
 ROW_GROUP_ROWS = 16_384
 # Up to this many rows (a force's store: about 0.3 M per dataset) the table is loaded into the worker's
 # DuckDB (fastest); above it (a national store) queries scan the Parquet with filters pushed
@@ -64,6 +73,21 @@ ROW_GROUP_ROWS = 16_384
 IN_MEMORY_ROWS = 1_000_000
 NO_NEIGHBOURHOOD = ""  # an area-level series' neighbourhood key
 KEY_COLUMNS = ["force", "measure", "area", "neighbourhood"]
+# Files are encoded and compressed by this many threads at once (pyarrow releases the GIL while
+# writing): the engine's next financial year is computed while the last one's files are written.
+WRITE_THREADS = 2
+# How block files are written. LZ4 (not zstd): about a third less CPU for files 1.7x the size,
+# still under half the single file's. Dictionaries only where values repeat (keys, statuses,
+# counts, baseline years): trying one on every float column costs time for nothing. Statistics
+# only on month, the one column a file is sorted by (readers skip row groups by it; force is
+# the folder).
+WRITE_OPTIONS = {
+    "row_group_size": ROW_GROUP_ROWS, "compression": "lz4", "write_statistics": ["month"],
+    "use_dictionary": ["dataset", "measure", "area", "neighbourhood", "count", "baseline_years",
+                       *(f"status_{name}" for name in limits.METHODS)],
+}
+# The monthly columns a series' counts are built from; the strings are read as dictionary codes.
+_CODED = ["csp", "parent", "neighbourhood", "measure"]
 
 
 # --------------------------------------------------------------------------- which file
@@ -93,192 +117,483 @@ def fingerprint(data_dir: Path) -> str:
 
 
 def path_for(folder: Path, data_dir: Path) -> Path:
+    """The version's limits table: a folder `limits-<fingerprint>.parquet/force=<slug>/<fy>.parquet`.
+
+    One file per (force, financial year), so that a new month rewrites only the blocks it
+    touches and every other file is a hard link to the previous version's (see `write`).
+    """
     return Path(folder) / f"{PREFIX}{fingerprint(data_dir)}.parquet"
+
+
+def source_sql(path: Path) -> str:
+    """The table as a relation for FROM: `force` comes from the folder names, so a filter on it
+    opens only that force's files."""
+    pattern = sql_string(Path(path) / f"{FORCE_KEY}=*" / "*.parquet")
+    return f"read_parquet({pattern}, hive_partitioning=true, hive_types={{'{FORCE_KEY}': VARCHAR}})"
+
+
+def meta(path: Path) -> dict:
+    """What a table folder records of itself: format, measures, financial years, rows per block."""
+    try:
+        return json.loads((Path(path) / META_NAME).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def row_count(path: Path) -> int:
+    return int(meta(path).get("rows", 0))
+
+
+def _block_name(force: str, fy: int) -> str:
+    return f"{FORCE_KEY}={force}/{fy}.parquet"
 
 
 # --------------------------------------------------------------------------- computing
 
 
-def _relations(con: duckdb.DuckDBPyConnection, folder: Path, forces: list[str]) -> None:
-    """Views `m` (the version's monthly rows of the store's own forces) and `cov` (force, month held)."""
-    own = f"{FORCE_KEY} IN {owners.sql_list(forces)}"
-    default = "'" + forces[0].replace("'", "''") + "'"
-    monthly = parquet_source(folder / "monthly.parquet")
-    if has_column(con, monthly, FORCE_KEY):
-        con.execute(f"CREATE VIEW m AS SELECT * FROM {monthly} WHERE {own}")
-    else:  # a store written before rows carried their force: all the first force's
-        con.execute(f"CREATE VIEW m AS SELECT *, {default} AS {FORCE_KEY} FROM {monthly}")
-    coverage = f"read_parquet({sql_string(folder / 'coverage.parquet')})"
-    if has_column(con, coverage, FORCE_KEY):
-        con.execute(f"CREATE VIEW cov AS SELECT DISTINCT {FORCE_KEY}, month FROM {coverage} WHERE {own}")
-    else:
-        con.execute(f"CREATE VIEW cov AS SELECT DISTINCT {default} AS {FORCE_KEY}, month FROM {coverage}")
+def _held(folder: Path, forces: list[str]) -> pd.DataFrame:
+    """(force, month) pairs the version holds for the store's own forces."""
+    con = duckdb.connect(":memory:")
+    try:
+        coverage = f"read_parquet({sql_string(folder / 'coverage.parquet')})"
+        if has_column(con, coverage, FORCE_KEY):
+            held = con.execute(f"SELECT DISTINCT {FORCE_KEY} AS force, month FROM {coverage} "
+                               f"WHERE {FORCE_KEY} IN {owners.sql_list(forces)}").df()
+        else:  # a store written before rows carried their force: all the first force's
+            held = con.execute(f"SELECT DISTINCT month FROM {coverage}").df().assign(force=forces[0])
+    finally:
+        con.close()
+    held["month"] = pd.to_datetime(held["month"])
+    return held[["force", "month"]]
 
 
-def _series_keys(areas: dict[str, geography.ForceAreas], measures: list[str]) -> pd.DataFrame:
-    """One row per series: each force's top areas then its neighbourhoods, each for every measure."""
-    rows = []
-    for slug, own in areas.items():
-        hoods = own.wards[["csp", "neighbourhood"]].dropna().drop_duplicates().sort_values(["csp", "neighbourhood"])
-        csps = set(own.csps)  # a property that walks the geography: once, not per neighbourhood
-        places = [(a, NO_NEIGHBOURHOOD) for a in own.top_areas]
-        places += [(r.csp, r.neighbourhood) for r in hoods.itertuples() if r.csp in csps]
-        rows += [(slug, m, a, n) for a, n in places for m in measures]
-    # Sorted, so that within a month each row group holds a narrow range of (force, measure, area):
-    # a chart's or a force's summary rows are then a few row groups, the rest skipped by their statistics.
-    return pd.DataFrame(rows, columns=KEY_COLUMNS).sort_values(KEY_COLUMNS, ignore_index=True)
+def _monthly_arrow(folder: Path, forces: list[str], columns: list[str]) -> pa.Table:
+    """The version's monthly rows of `forces` (columns among force, csp, parent, neighbourhood, measure,
+    month, count), strings as dictionaries.
+
+    A force-partitioned table (what importers write) is read by Arrow straight from its files,
+    keeping Parquet's dictionaries (no string is materialised); a single file or an older
+    layout goes through DuckDB, as every reader of it does.
+    """
+    monthly = folder / "monthly.parquet"
+    if monthly.is_dir() and any(monthly.glob(f"{FORCE_KEY}=*")):
+        coded = [c for c in columns if c in _CODED]
+        fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=coded))
+        paths = [str(p) for slug in forces for p in (monthly / f"{FORCE_KEY}={slug}").glob("*/*.parquet")]
+        if not paths:
+            return pa.table({c: pa.array([], pa.string()) for c in columns})
+        partitioning = pads.partitioning(pa.schema([(FORCE_KEY, pa.string())]), flavor="hive")
+        dataset = pads.dataset(paths, format=fmt, partitioning=partitioning, partition_base_dir=str(monthly))
+        return dataset.to_table(columns=columns)
+    con = duckdb.connect(":memory:")
+    try:
+        own = f"{FORCE_KEY} IN {owners.sql_list(forces)}"
+        source = parquet_source(monthly)
+        if has_column(con, source, FORCE_KEY):
+            select = f"SELECT * FROM {source} WHERE {own}"
+        else:  # a store written before rows carried their force: all the first force's
+            select = f"SELECT *, {sql_string(forces[0])} AS {FORCE_KEY} FROM {source}"
+        return con.sql(f"SELECT {', '.join(columns)} FROM ({select})").to_arrow_table()
+    finally:
+        con.close()
+
+
+def _codes(table: pa.Table, column: str) -> tuple[np.ndarray, list]:
+    """A string column as (int64 codes, values); a missing value is code -1."""
+    chunked = table.column(column)
+    if not pa.types.is_dictionary(chunked.type):
+        chunked = pc.dictionary_encode(chunked)
+    array = pa.chunked_array(chunked.chunks, chunked.type).unify_dictionaries().combine_chunks() \
+        if chunked.num_chunks else pa.array([], pa.dictionary(pa.int32(), pa.string()))
+    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, array.dictionary.to_pylist()
+
+
+def measures_of(folder: Path, data_dir: Path, table: pa.Table | None = None) -> list[str]:
+    """Every measure the version's monthly table holds for the store's own forces (sorted); from
+    `table` when it already holds every own force's rows."""
+    if table is None:
+        table = _monthly_arrow(Path(folder), owners.owner_slugs(Path(data_dir)), ["measure"])
+    codes, values = _codes(table, "measure")
+    present = np.bincount(codes[codes >= 0], minlength=len(values))
+    return sorted(values[c] for c in np.flatnonzero(present))
+
+
+class _Series:
+    """Every series of the chosen forces: keys grouped by force (each force's rows contiguous,
+    sorted by measure, area, neighbourhood), and each force's places and row span."""
+
+    def __init__(self, areas: dict[str, geography.ForceAreas], forces: list[str], measures: list[str]):
+        self.forces = forces
+        self.measures = measures
+        self.places: dict[str, list[tuple[str, str]]] = {}
+        self.offset: dict[str, int] = {}
+        rows = 0
+        for slug in forces:
+            own = areas[slug]
+            hoods = own.wards[["csp", "neighbourhood"]].dropna().drop_duplicates()
+            csps = set(own.csps)  # a property that walks the geography: once, not per neighbourhood
+            places = [(a, NO_NEIGHBOURHOOD) for a in own.top_areas]
+            places += [(c, n) for c, n in zip(hoods["csp"], hoods["neighbourhood"]) if c in csps]
+            self.places[slug] = sorted(places)
+            self.offset[slug] = rows
+            rows += len(places) * len(measures)
+        self.size = rows
+
+    def span(self, force: str) -> tuple[int, int]:
+        start = self.offset[force]
+        return start, start + len(self.places[force]) * len(self.measures)
+
+    def keys(self, force: str) -> pd.DataFrame:
+        """One force's keys in row order (measure-major, then its places)."""
+        places = self.places[force]
+        return pd.DataFrame({
+            "force": force,
+            "measure": np.repeat(np.asarray(self.measures, dtype=object), len(places)),
+            "area": [a for _ in self.measures for a, _ in places],
+            "neighbourhood": [n for _ in self.measures for _, n in places],
+        }, columns=KEY_COLUMNS)
+
+    def ranks(self, force: str) -> dict[tuple[str, str], list[int]]:
+        """Place -> its rank(s) within the force (a place listed twice has two series, both counted)."""
+        found: dict[tuple[str, str], list[int]] = {}
+        for rank, place in enumerate(self.places[force]):
+            found.setdefault(place, []).append(rank)
+        return found
+
+
+def _count_matrix(table: pa.Table, areas: dict[str, geography.ForceAreas], layout: _Series, held: pd.DataFrame,
+                  months: pd.DatetimeIndex) -> np.ndarray:
+    """(series x months) counts of the layout's forces: the held month's sum over the series'
+    wards (0 when nothing was recorded), NaN for a month the force does not hold.
+
+    Each monthly row counts in up to four series (its neighbourhood, its CSP, its county's total,
+    the force area), worked out by integer codes: the names are looked at once per distinct
+    (force, CSP, county, neighbourhood), not per row. The rows are summed once per such
+    combination, measure and month, and one sparse product adds those sums into every series.
+    """
+    counts = np.zeros((layout.size, len(months)))
+    if layout.size and len(layout.measures) and table.num_rows:
+        force_codes, force_values = _codes(table, "force")
+        csp, csp_values = _codes(table, "csp")
+        parent, parent_values = _codes(table, "parent")
+        hood, hood_values = _codes(table, "neighbourhood")
+        measure, measure_values = _codes(table, "measure")
+        month = table.column("month").to_numpy().astype("datetime64[M]")
+        j = (month - months[0].to_datetime64().astype("datetime64[M]")).astype(np.int64)
+        n = table.column("count").to_numpy().astype(float)
+        measure_index = np.array([layout.measures.index(m) if m in layout.measures else -1 for m in measure_values]
+                                 + [-1], dtype=np.int64)[measure]
+        slot = {slug: i for i, slug in enumerate(layout.forces)}
+        force_index = np.array([slot.get(v, -1) for v in force_values] + [-1], dtype=np.int64)[force_codes]
+        keep = (force_index >= 0) & (measure_index >= 0) & (j >= 0) & (j < len(months))
+        if not keep.all():
+            force_index, csp, parent, hood, measure_index, j, n = (
+                a[keep] for a in (force_index, csp, parent, hood, measure_index, j, n))
+        offset = np.array([layout.offset[s] for s in layout.forces], dtype=np.int64)
+        n_places = np.array([len(layout.places[s]) for s in layout.forces], dtype=np.int64)
+        # Each distinct (force, CSP, county, neighbourhood) once: the places it counts in, by name.
+        width_csp, width_parent, width_hood = len(csp_values) + 1, len(parent_values) + 1, len(hood_values) + 1
+        combo = ((force_index * width_csp + csp + 1) * width_parent + parent + 1) * width_hood + hood + 1
+        inverse, unique = pd.factorize(combo)
+        ranks = [layout.ranks(s) for s in layout.forces]
+        counties = [set(areas[s].county_names) for s in layout.forces]
+        pair_combo, pair_force, pair_rank = [], [], []
+        for k, key in enumerate(unique.tolist()):
+            rest, h = divmod(key, width_hood)
+            rest, p = divmod(rest, width_parent)
+            f, c = divmod(rest, width_csp)
+            c, p, h = c - 1, p - 1, h - 1
+            places = []
+            if c >= 0 and h >= 0:  # its neighbourhood's series
+                places += ranks[f].get((csp_values[c], hood_values[h]), [])
+            if c >= 0:  # its CSP's
+                places += ranks[f].get((csp_values[c], NO_NEIGHBOURHOOD), [])
+            if p >= 0 and parent_values[p] in counties[f]:  # its county's total
+                places += ranks[f].get((parent_values[p], NO_NEIGHBOURHOOD), [])
+            places += ranks[f].get((geography.FORCE, NO_NEIGHBOURHOOD), [])  # the force area's
+            pair_combo += [k] * len(places)
+            pair_force += [f] * len(places)
+            pair_rank += places
+        # Sum the rows per (combination, measure, month) once, then add each combination's sums into
+        # its series with one sparse product: (series x combination-measure) ones times the sums.
+        n_measures, n_months = len(layout.measures), len(months)
+        n_cells = len(unique) * n_measures
+        sums = np.bincount((inverse * n_measures + measure_index) * n_months + j, weights=n,
+                           minlength=n_cells * n_months).reshape(n_cells, n_months)
+        pair_combo, pair_force, pair_rank = (np.asarray(a, dtype=np.int64) for a in (pair_combo, pair_force, pair_rank))
+        measure_of = np.arange(n_measures, dtype=np.int64)[None, :]
+        rows = offset[pair_force][:, None] + measure_of * n_places[pair_force][:, None] + pair_rank[:, None]
+        columns = pair_combo[:, None] * n_measures + measure_of
+        # Ones, summed where a combination counts twice in one series (a place listed twice), as before.
+        spread = sparse.csr_matrix((np.ones(rows.size), (rows.ravel(), columns.ravel())), shape=(layout.size, n_cells))
+        counts = np.asarray(spread @ sums, dtype=float)
+    is_held = np.zeros((len(layout.forces), len(months)), dtype=bool)
+    slot = {slug: i for i, slug in enumerate(layout.forces)}
+    mine = held[held["force"].isin(slot)]
+    is_held[mine["force"].map(slot).to_numpy(dtype=np.int64), months.get_indexer(mine["month"])] = True
+    for i, slug in enumerate(layout.forces):
+        start, stop = layout.span(slug)
+        counts[start:stop, ~is_held[i]] = np.nan  # a month the force does not hold is a gap, not a zero
+    return counts
+
+
+def _year_range(held: pd.DataFrame) -> tuple[int, int, pd.DatetimeIndex]:
+    first_fy = limits.fy_of(held["month"].min())
+    last_fy = limits.fy_of(held["month"].max())
+    months = pd.date_range(limits.window_months(first_fy)[0], limits.fy_months(last_fy)[-1], freq="MS")
+    return first_fy, last_fy, months
+
+
+def _engine(counts: np.ndarray, months: pd.DatetimeIndex, fy: int) -> dict[str, np.ndarray]:
+    """Every column of one financial year for every series (each (series, 12)): the method-independent
+    part once, then each method at its default k."""
+    window_months = limits.window_months(fy)
+    start = months.get_loc(window_months[0])
+    # Contiguous, as the on-demand paths hand the engine: the same sums in the same order.
+    window = np.ascontiguousarray(counts[:, start:start + len(window_months)])
+    parts = limits.split_window(window)
+    columns = {"count": parts.current, "monthly_average_prev3": parts.same_month_mean, "average": parts.average,
+               "baseline_years": parts.years_with_data}
+    for name, method in limits.METHODS.items():
+        upper, lower, codes = limits.method_lines(parts, name, method.default_k)
+        columns[f"upper_{name}"], columns[f"lower_{name}"], columns[f"status_{name}"] = upper, lower, codes
+    return columns
+
+
+_STATUS_DICTIONARY = pa.array(list(limits.STATUS_LABELS), pa.string())
+
+
+def _coded_keys(keys: pd.DataFrame) -> dict[str, tuple[np.ndarray, pa.Array]]:
+    """Each key column as (int32 codes, its dictionary): worked out once per force, not per year."""
+    coded = {}
+    for column in KEY_COLUMNS:
+        codes, names = pd.factorize(keys[column].to_numpy(dtype=object))
+        coded[column] = (codes.astype(np.int32), pa.array(np.asarray(names, dtype=object), pa.string()))
+    return coded
+
+
+def _block(dataset: str, keys: pd.DataFrame | dict, fy: int, columns: dict[str, np.ndarray],
+           with_force: bool = False) -> pa.Table:
+    """One force's financial year as an Arrow table, month-major, built from numpy without pandas:
+    keys and statuses dictionary-encoded (statuses straight from their codes)."""
+    coded = _coded_keys(keys) if isinstance(keys, pd.DataFrame) else keys
+    n_keys, n_months = len(coded["measure"][0]), limits.MONTHS_PER_YEAR
+    n_rows = n_keys * n_months
+    table = {"dataset": pa.DictionaryArray.from_arrays(np.zeros(n_rows, dtype=np.int32), pa.array([dataset]))}
+    for column in KEY_COLUMNS if with_force else KEY_COLUMNS[1:]:
+        codes, names = coded[column]
+        table[column] = pa.DictionaryArray.from_arrays(np.tile(codes, n_months), names)
+    months = limits.fy_months(fy).to_numpy(dtype="datetime64[D]")
+    table["month"] = pa.array(np.repeat(months, n_keys), pa.date32())
+    for column, values in columns.items():
+        flat = np.ascontiguousarray(values.T).ravel()  # month-major
+        if column.startswith("status_"):
+            table[column] = pa.DictionaryArray.from_arrays(flat, _STATUS_DICTIONARY)
+        elif column == "baseline_years":
+            table[column] = pa.array(flat.astype(np.int8), pa.int8())
+        else:
+            # NaN (a month not held, no limits) is written as null, Arrow's missing value.
+            table[column] = pa.array(flat, pa.float64(), from_pandas=True)
+    return pa.table(table)
+
+
+class _Plan:
+    """What a (re)build computes: every series' counts for the forces with a block to compute, and
+    the (force, fy) blocks themselves. `description` is the table's meta (blocks added by the writer)."""
+
+    def __init__(self, folder: Path, data_dir: Path, dataset: str, skip=frozenset(),
+                 measures: list[str] | None = None):
+        folder, data_dir = Path(folder), Path(data_dir)
+        self.dataset = dataset
+        self._keys: dict[str, dict] = {}
+        areas = _force_areas(data_dir)
+        forces = list(areas)
+        held = _held(folder, forces)
+        self.todo: list[tuple[str, int]] = []
+        self.description = {"format": FORMAT, "dataset": dataset, "measures": measures or [], "fys": [],
+                            "blocks": {}}
+        if not len(held):
+            return
+        first_fy, last_fy, self.months = _year_range(held)
+        fys = range(first_fy, last_fy + 1)
+        wanted = [s for s in forces if any((s, fy) not in skip for fy in fys)]
+        # One scan of the monthly table (Parquet dictionaries kept): the measures too, on a full build.
+        table = _monthly_arrow(folder, wanted, ["force", *_CODED, "month", "count"]) if wanted else None
+        if measures is None:
+            measures = measures_of(folder, data_dir, table if wanted == forces else None)
+        self.description.update(measures=measures, fys=[first_fy, last_fy])
+        if not measures or not wanted:
+            return
+        self.layout = _Series(areas, wanted, measures)
+        self.counts = _count_matrix(table, areas, self.layout, held, self.months)
+        del table
+        self.todo = [(s, fy) for fy in fys for s in wanted if (s, fy) not in skip]
+
+    def block(self, force: str, fy: int, with_force: bool = False) -> pa.Table:
+        """One (force, financial year) block: the engine over the force's series, laid out."""
+        start, stop = self.layout.span(force)
+        columns = _engine(self.counts[start:stop], self.months, fy)
+        if force not in self._keys:
+            self._keys[force] = _coded_keys(self.layout.keys(force))
+        return _block(self.dataset, self._keys[force], fy, columns, with_force)
 
 
 def compute(folder: Path, data_dir: Path, dataset: str) -> pa.Table:
-    """Every series x month of one dataset version, for every method at its default k, as one frame.
-
-    One grouped query gives every series' monthly counts (neighbourhood, CSP, county and force
-    levels stacked), scattered into a (series x months) matrix; the engine then runs once per
-    financial year and method over all series at once.
-    """
-    folder, data_dir = Path(folder), Path(data_dir)
-    areas = _force_areas(data_dir)
-    con = duckdb.connect(":memory:")
-    try:
-        _relations(con, folder, list(areas))
-        measures = sorted(con.execute("SELECT DISTINCT measure FROM m WHERE measure IS NOT NULL").df()["measure"])
-        held = con.execute("SELECT force, month FROM cov").df()
-        keys = _series_keys(areas, measures)
-        if not len(held) or not len(keys):
-            return _empty_table(dataset)
-        held["month"] = pd.to_datetime(held["month"])
-        first_fy = limits.fy_of(held["month"].min())
-        last_fy = limits.fy_of(held["month"].max())
-        months = pd.date_range(limits.window_months(first_fy)[0], limits.fy_months(last_fy)[-1], freq="MS")
-        counties = pd.DataFrame([(slug, name) for slug, own in areas.items() for name in own.county_names],
-                                columns=["force", "name"], dtype=object)
-        con.register("series_keys", keys.assign(i=np.arange(len(keys))))
-        con.register("counties", counties if len(counties) else pd.DataFrame({"force": ["\0"], "name": ["\0"]}))
-        cells = con.execute(
-            f"""WITH w AS (SELECT * FROM m WHERE month BETWEEN ? AND ?),
-                levels AS (
-                  SELECT force, csp AS area, neighbourhood, measure, month, sum(count) AS n FROM w
-                    WHERE csp IS NOT NULL AND neighbourhood IS NOT NULL GROUP BY ALL
-                  UNION ALL SELECT force, csp, '{NO_NEIGHBOURHOOD}', measure, month, sum(count) FROM w
-                    WHERE csp IS NOT NULL GROUP BY ALL
-                  UNION ALL SELECT w.force, parent, '{NO_NEIGHBOURHOOD}', measure, month, sum(count) FROM w
-                    JOIN counties c ON w.force = c.force AND w.parent = c.name GROUP BY ALL
-                  UNION ALL SELECT force, '{geography.FORCE}', '{NO_NEIGHBOURHOOD}', measure, month, sum(count) FROM w
-                    GROUP BY ALL)
-                SELECT k.i, datediff('month', ?::DATE, l.month) AS j, l.n::DOUBLE AS n
-                FROM levels l JOIN series_keys k USING (force, area, neighbourhood, measure)""",
-            [months[0].date(), months[-1].date(), months[0].date()],
-        ).fetchnumpy()
-    finally:
-        con.close()
-    force_codes = pd.Categorical(keys["force"], categories=list(areas)).codes
-    is_held = np.zeros((len(areas), len(months)), dtype=bool)
-    held_force = pd.Categorical(held["force"], categories=list(areas)).codes
-    is_held[held_force, months.get_indexer(held["month"])] = True
-    counts = np.zeros((len(keys), len(months)))
-    np.add.at(counts, (cells["i"].astype(np.int64), cells["j"].astype(np.int64)), cells["n"])
-    counts[~is_held[force_codes]] = np.nan  # a month the force does not hold is a gap, not a zero
-    return limits_frame(dataset, keys, months, counts, range(first_fy, last_fy + 1))
+    """Every series x month of one dataset version, for every method at its default k, as one table
+    (with its force column): what the files hold together. For tests and tools; `write` streams."""
+    plan = _Plan(folder, data_dir, dataset)
+    tables = [plan.block(force, fy, with_force=True) for force, fy in plan.todo]
+    if not tables:
+        return _empty_table(dataset)
+    return pa.concat_tables(tables).unify_dictionaries().combine_chunks()
 
 
 def limits_frame(dataset: str, keys: pd.DataFrame, months: pd.DatetimeIndex, counts: np.ndarray, fys) -> pa.Table:
-    """Run the engine per financial year and method; lay the results out month-major."""
-    n_series = len(keys)
-    parts: dict[str, list[np.ndarray]] = {"count": [], "monthly_average_prev3": [], "average": [], "baseline_years": []}
-    for method in limits.METHODS:
-        for column in ("upper", "lower", "status"):
-            parts[f"{column}_{method}"] = []
-    year_months = []
-    for fy in fys:
-        window_months = limits.window_months(fy)
-        start = months.get_loc(window_months[0])
-        # Contiguous, as the on-demand paths hand the engine: the same sums in the same order.
-        window = np.ascontiguousarray(counts[:, start:start + len(window_months)])
-        for name, method in limits.METHODS.items():
-            result = limits.compute_limits(window, name, method.default_k)
-            parts[f"upper_{name}"].append(result.upper.T)
-            parts[f"lower_{name}"].append(result.lower.T)
-            parts[f"status_{name}"].append(result.status.T)
-        parts["count"].append(result.count.T)
-        parts["monthly_average_prev3"].append(result.monthly_average_prev3.T)
-        parts["average"].append(result.average.T)
-        parts["baseline_years"].append(result.baseline_years.T)
-        year_months.append(limits.fy_months(fy))
-    all_months = np.concatenate([m.to_numpy(dtype="datetime64[D]") for m in year_months])
-    return _table(dataset, keys, all_months, {c: [np.concatenate(v, axis=0).ravel()] for c, v in parts.items()})
-
-
-def _table(dataset: str, keys: pd.DataFrame, months: np.ndarray, parts: dict[str, list[np.ndarray]]) -> pa.Table:
-    """The Arrow table, built from numpy arrays without pandas (a national store has millions of rows):
-    keys and statuses dictionary-encoded, rows month-major."""
-    n_rows = len(keys) * len(months)
-    columns = {"dataset": pa.DictionaryArray.from_arrays(np.zeros(n_rows, dtype=np.int32), pa.array([dataset]))}
-    for column in KEY_COLUMNS:
-        codes, names = pd.factorize(keys[column].to_numpy(dtype=object))
-        columns[column] = pa.DictionaryArray.from_arrays(np.tile(codes.astype(np.int32), len(months)),
-                                                         pa.array(np.asarray(names, dtype=object), pa.string()))
-    columns["month"] = pa.array(np.repeat(months.astype("datetime64[D]"), len(keys)), pa.date32())
-    for column, values in parts.items():
-        stacked = np.concatenate(values) if values else np.array([])
-        if column.startswith("status_"):
-            columns[column] = pa.array(stacked.astype(object), pa.string()).dictionary_encode()
-        elif column == "baseline_years":
-            columns[column] = pa.array(stacked.astype(np.int8), pa.int8())
-        else:
-            # NaN (a month not held, no limits) is written as null, Arrow's missing value.
-            columns[column] = pa.array(stacked.astype(float), pa.float64(), from_pandas=True)
-    return pa.table(columns)
+    """The engine's columns for hand-made series (`keys` with force, measure, area, neighbourhood)
+    and counts over `months`, one financial year after another, month-major."""
+    tables = [_block(dataset, keys, fy, _engine(counts, months, fy), with_force=True) for fy in fys]
+    return pa.concat_tables(tables).unify_dictionaries().combine_chunks() if tables else _empty_table(dataset)
 
 
 def _empty_table(dataset: str) -> pa.Table:
     """No held month: the table's columns, no rows."""
-    parts = {c: [] for c in ("count", "monthly_average_prev3", "average", "baseline_years")}
-    parts.update({f"{c}_{name}": [] for name in limits.METHODS for c in ("upper", "lower", "status")})
-    return _table(dataset, pd.DataFrame({c: [] for c in KEY_COLUMNS}, dtype=object), np.array([], "datetime64[D]"),
-                  parts)
+    columns = {c: np.zeros((0, limits.MONTHS_PER_YEAR)) for c in ("count", "monthly_average_prev3", "average")}
+    columns["baseline_years"] = np.zeros((0, limits.MONTHS_PER_YEAR), dtype=np.int64)
+    for name in limits.METHODS:
+        columns[f"upper_{name}"] = columns[f"lower_{name}"] = np.zeros((0, limits.MONTHS_PER_YEAR))
+        columns[f"status_{name}"] = np.zeros((0, limits.MONTHS_PER_YEAR), dtype=np.int8)
+    keys = pd.DataFrame({c: [] for c in KEY_COLUMNS}, dtype=object)
+    return _block(dataset, keys, 2000, columns, with_force=True)
 
 
-def write(folder: Path, data_dir: Path, dataset: str) -> Path | None:
+def _dirty_blocks(changed) -> set[tuple[str, int]]:
+    """(force, fy) blocks a changed (force, month) touches: its own year and the BASELINE_YEARS after it."""
+    dirty = set()
+    for force, month in changed:
+        own = limits.fy_of(pd.Timestamp(month))
+        dirty |= {(str(force), fy) for fy in range(own, own + limits.BASELINE_YEARS + 1)}
+    return dirty
+
+
+def write(folder: Path, data_dir: Path, dataset: str, previous: Path | None = None,
+          changed: set | None = None) -> Path | None:
     """Compute and write a version folder's limits table (atomically); None for a dataset that has none.
 
     Called by `store_writer.publish` on the staging folder, and on first read for older versions.
+    Given the `previous` version and the (force, month) pairs `changed` since it, only the
+    (force, financial year) blocks a changed month touches are computed; every other file is a
+    hard link to the previous version's, if that was built in this format, under the same
+    fingerprint and for the same measures (otherwise everything is computed). Either way the
+    files are the ones a full compute writes.
     """
     if not materialised(dataset):
         return None
-    folder = Path(folder)
+    folder, data_dir = Path(folder), Path(data_dir)
     target = path_for(folder, data_dir)
-    table = compute(folder, data_dir, dataset)
+    reuse, measures = _reusable(data_dir, previous, changed)
     tmp = folder / f".{target.name}.{uuid.uuid4().hex[:6]}.tmp"
     try:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd")
-        os.replace(tmp, target)
+        tmp.mkdir()
+        written, description, reuse = _write_blocks(tmp, folder, data_dir, dataset, reuse, measures)
+        first, last = description["fys"] or [0, -1]
+        for name, (source, rows) in reuse.items():
+            force, fy = name.split("/")
+            if first <= int(fy) <= last and name not in written:
+                _link(source, tmp / _block_name(force, int(fy)))
+                written[name] = rows
+        description["blocks"] = dict(sorted(written.items()))
+        description["rows"] = sum(written.values())
+        (tmp / META_NAME).write_text(json.dumps(description, indent=1) + "\n")
+        if target.exists():  # a rebuild under the writer's lock: the new one replaces it
+            shutil.rmtree(target)
+        os.rename(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in folder.glob(f"{PREFIX}*.parquet"):  # built under another geography: never read again
-        if old != target:
-            old.unlink(missing_ok=True)
+    for old_table in folder.glob(f"{PREFIX}*"):  # built under another geography or format: never read again
+        if old_table != target:
+            shutil.rmtree(old_table, ignore_errors=True) if old_table.is_dir() else old_table.unlink(missing_ok=True)
     return target
 
 
+def _reusable(data_dir: Path, previous: Path | None,
+              changed: set | None) -> tuple[dict[str, tuple[Path, int]], list[str] | None]:
+    """The previous version's block files no changed month touches ("force/fy" -> (file, rows)), and
+    the measures they were built for (reusable only if the new version has exactly those)."""
+    if previous is None or changed is None:
+        return {}, None
+    old = path_for(previous, data_dir)
+    old_meta = meta(old)
+    if old_meta.get("format") != FORMAT or not old_meta.get("fys"):
+        return {}, None
+    dirty = _dirty_blocks(changed)
+    reuse = {}
+    for name, rows in old_meta.get("blocks", {}).items():
+        force, fy = name.split("/")
+        if (force, int(fy)) not in dirty:
+            reuse[name] = (old / _block_name(force, int(fy)), int(rows))
+    return reuse, old_meta.get("measures")
+
+
+def _write_blocks(root: Path, folder: Path, data_dir: Path, dataset: str, reuse: dict,
+                  measures: list[str] | None) -> tuple[dict[str, int], dict, dict]:
+    """Compute and write every block not reused, WRITE_THREADS blocks at a time; (rows per block,
+    meta, the reused blocks still to link: none if the measures changed).
+
+    Each block is its own task (the engine over one force's series for one year, then its file):
+    numpy and Parquet release the GIL, so the two cores both work, and memory holds only the
+    blocks in flight beside the count matrix.
+    """
+    skip = {(name.split("/")[0], int(name.split("/")[1])) for name in reuse}
+    plan = _Plan(folder, data_dir, dataset, skip=skip)
+    if reuse and plan.description["measures"] != measures:  # a measure came or went: every series list changed
+        plan, reuse = _Plan(folder, data_dir, dataset, measures=plan.description["measures"]), {}
+
+    def one(task: tuple[str, int]) -> tuple[str, int]:
+        force, fy = task
+        table = plan.block(force, fy)
+        path = root / _block_name(force, fy)
+        path.parent.mkdir(exist_ok=True)
+        pq.write_table(table, path, **WRITE_OPTIONS)
+        return f"{force}/{fy}", table.num_rows
+
+    with ThreadPoolExecutor(WRITE_THREADS) as pool:
+        written = dict(pool.map(one, plan.todo))
+    return written, plan.description, reuse
+
+
+def _link(source: Path, destination: Path) -> None:
+    """A hard link (no copy, no extra space; deleting the old version leaves this one whole), or a copy."""
+    destination.parent.mkdir(exist_ok=True)
+    try:
+        os.link(source, destination)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise
+        shutil.copyfile(source, destination)
+
+
 def ensure(folder: Path, data_dir: Path, dataset: str) -> Path | None:
-    """The version's limits file, built now if it is missing (once, under a lock); None if it cannot be."""
+    """The version's limits table, built now if it is missing (once, under a lock); None if it cannot be."""
     if not materialised(dataset):
         return None
     target = path_for(folder, data_dir)
-    if target.exists():
+    if (target / META_NAME).exists():
         return target
     try:
         with open(Path(folder) / LOCK_NAME, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait, then read theirs
             try:
-                if not target.exists():
+                if not (target / META_NAME).exists():
+                    for leftover in Path(folder).glob(f".{PREFIX}*.tmp"):  # a builder killed mid-write
+                        shutil.rmtree(leftover, ignore_errors=True)
                     write(folder, data_dir, dataset)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
     except OSError:
         return None  # a read-only store: callers compute on demand
-    return target if target.exists() else None
+    return target if (target / META_NAME).exists() else None
 
 
 # --------------------------------------------------------------------------- reading
@@ -299,8 +614,10 @@ def _relation(store, dataset: str) -> str | None:
         if path is None:
             return None
         name = f"limits_{source}"
-        relation = f"read_parquet({sql_string(path)})"
-        rows = pq.ParquetFile(path).metadata.num_rows
+        rows = row_count(path)
+        if not rows:
+            return None  # nothing held: the (empty) answers are computed on demand
+        relation = source_sql(path)
         kind = "TABLE" if rows <= IN_MEMORY_ROWS else "VIEW"
         with _create_lock:  # two threads creating one table at once would be a catalog conflict
             cursor = version.con.cursor()

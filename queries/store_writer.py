@@ -293,6 +293,37 @@ def partitions_source(files: list[Path]) -> str:
             f"hive_types={{'{FORCE_KEY}': VARCHAR, '{MONTH_KEY}': VARCHAR}}))")
 
 
+def changed_pairs(previous: Path, folder: Path) -> set[tuple[str, pd.Timestamp]] | None:
+    """The (force, month) pairs whose monthly rows or coverage differ between two versions of a
+    dataset; None when that cannot be told (a table that is not force-partitioned, an older coverage).
+
+    Read from the files themselves, not from what an importer says it did: a kept partition is a
+    hard link to the previous version's file (same inode), so any partition whose files are not
+    the very same files, or that only one version has, changed; so did a month held in only one
+    version's coverage (a month published empty holds no partition).
+    """
+    old_table, new_table = Path(previous) / "monthly.parquet", Path(folder) / "monthly.parquet"
+    if not (old_table.is_dir() and new_table.is_dir() and force_partitioned(old_table) and force_partitioned(new_table)):
+        return None
+    old, new = month_partitions(old_table), month_partitions(new_table)
+
+    def files(partition: Path) -> set[tuple[str, int, int]]:
+        return {(p.name, p.stat().st_dev, p.stat().st_ino) for p in partition.glob("*.parquet")}
+
+    changed = {key for key in old.keys() | new.keys() if key not in old or key not in new or files(old[key]) != files(new[key])}
+    held = []
+    for version in (previous, folder):
+        try:
+            coverage = pd.read_parquet(Path(version) / "coverage.parquet")
+        except OSError:
+            return None
+        if FORCE_KEY not in coverage:
+            return None
+        held.append({partition_key(f, m) for f, m in zip(coverage[FORCE_KEY].astype(str), coverage["month"])})
+    changed |= held[0] ^ held[1]
+    return {(key.split("/", 1)[0], pd.Timestamp(key.split("/", 1)[1] + "-01")) for key in changed}
+
+
 def areas_fingerprint(data_dir: Path) -> str:
     """A digest of the ward -> neighbourhood -> CSP table: monthly partitions built under another one are rebuilt."""
     areas = geography.ward_areas(data_dir)
@@ -360,7 +391,11 @@ def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: 
     missing = [t for t in ("records", "monthly", "coverage") if not (folder / f"{t}.parquet").exists()]
     if missing:
         raise StoreError(f"{folder}: cannot publish {dataset}, missing {', '.join(missing)}")
-    limits_table.write(folder, data_dir, dataset)  # every series' limits, materialised with the version
+    # Every series' limits, materialised with the version; after a monthly import only the blocks its months touch.
+    current = read_manifest(data_dir).get("datasets", {}).get(dataset)
+    previous = data_dir / current if current and limits_table.materialised(dataset) else None
+    changed = changed_pairs(previous, folder) if previous is not None and previous.is_dir() else None
+    limits_table.write(folder, data_dir, dataset, previous, changed)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _write_atomically(folder / VERSION_META, json.dumps({"dataset": dataset, "source": source, "synthetic": synthetic,
                                                          "created": created, **(meta or {})}, indent=2) + "\n")

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import shutil
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from conftest import copy_store
+from conftest import POLICE_UK_FIXTURES, copy_store, run_police_uk_import
 from queries import geography, limits, limits_table, report, series, store_writer
-from queries.store import Store
+from queries.store import Store, read_manifest
 
 RESULT_FIELDS = list(limits.LimitResult.__dataclass_fields__)
 
@@ -100,7 +102,7 @@ def test_a_store_published_before_the_table_existed_gets_it_on_first_read_with_t
     version = Store(data_dir).snapshot()
     folder = version.datasets["crime"]
     for path in folder.glob(f"{limits_table.PREFIX}*.parquet"):
-        path.unlink()
+        shutil.rmtree(path)
     month = series.coverage(version, "crime")[-1]
     with limits_table.computing_on_demand():
         expected = series.summary_table(version, "crime", month, "pooled", 2.0, 10)
@@ -153,3 +155,56 @@ def test_a_changed_geography_is_not_read_from_a_table_built_under_the_old_one(tm
     assert "Derbyshire County" in set(expected["area"])
     pd.testing.assert_frame_equal(series.summary_table(fresh, "crime", month, "pooled", 2.0, 10), expected)
     assert limits_table.path_for(folder, data_dir).exists() and not old.exists()
+
+
+def _table_content(path) -> pa.Table:
+    """A limits table's rows, every value as written, sorted by series and month."""
+    con = duckdb.connect()
+    try:
+        return con.sql(f"SELECT * EXCLUDE (force), force FROM {limits_table.source_sql(path)} "
+                       "ORDER BY force, measure, area, neighbourhood, month").to_arrow_table()
+    finally:
+        con.close()
+
+
+def _block_inodes(path) -> dict[str, int]:
+    return {f"{p.parent.name}/{p.name}": p.stat().st_ino for p in path.glob("*/*.parquet")}
+
+
+@pytest.mark.parametrize("month", ["2025-05", "2014-01"])
+def test_a_monthly_import_recomputes_only_the_years_it_touches_and_equals_a_full_compute(march_copy, tmp_path, month):
+    # March 2025 is held (financial year 2024). May 2025 touches 2025 (a new year); January 2014
+    # touches 2013-2016 and brings 2017-2023 into the range: 2024 is the previous version's file.
+    before = march_copy / read_manifest(march_copy)["datasets"]["crime"]
+    old = limits_table.path_for(before, march_copy)
+    old_blocks = _block_inodes(old)
+    assert list(old_blocks) == ["force=derbyshire/2024.parquet"]
+    code, _, err = run_police_uk_import(march_copy, POLICE_UK_FIXTURES / f"derbyshire-street-{month}.zip")
+    assert code == 0, err
+    after = march_copy / read_manifest(march_copy)["datasets"]["crime"]
+    new = limits_table.path_for(after, march_copy)
+    new_blocks = _block_inodes(new)
+    assert new_blocks["force=derbyshire/2024.parquet"] == old_blocks["force=derbyshire/2024.parquet"]  # linked
+    assert len(new_blocks) > 1
+
+    full = tmp_path / "full"
+    shutil.copytree(after, full, ignore=shutil.ignore_patterns(f"{limits_table.PREFIX}*"))
+    rebuilt = limits_table.write(full, march_copy, "crime")
+    assert sorted(_block_inodes(rebuilt)) == sorted(new_blocks)
+    for name in new_blocks:  # every file byte for byte what a full build writes
+        assert (new / name).read_bytes() == (rebuilt / name).read_bytes(), name
+    assert _table_content(new).equals(_table_content(rebuilt))
+    assert limits_table.meta(new) == limits_table.meta(rebuilt)
+    computed = limits_table.compute(after, march_copy, "crime")
+    assert _table_content(new).num_rows == computed.num_rows == limits_table.row_count(new)
+
+
+def test_changed_pairs_are_the_partitions_that_are_not_the_same_files(march_copy):
+    before = march_copy / read_manifest(march_copy)["datasets"]["crime"]
+    code, _, err = run_police_uk_import(march_copy, POLICE_UK_FIXTURES / "derbyshire-street-2025-05.zip")
+    assert code == 0, err
+    after = march_copy / read_manifest(march_copy)["datasets"]["crime"]
+    assert store_writer.changed_pairs(before, after) == {("derbyshire", pd.Timestamp("2025-05-01"))}
+    assert store_writer.changed_pairs(after, after) == set()
+    assert store_writer.changed_pairs(Store(copy_store(march_copy.parent / "demo")).snapshot().datasets["crime"],
+                                      after) is None  # the demo's single files: cannot tell, so all is computed
