@@ -150,6 +150,8 @@ class RecordSpool:
             self.con.register(name, table)
         try:
             return self.con.sql(sql.replace("{alive}", ALIVE)).to_arrow_table()
+        except duckdb.IOException as exc:  # a spill the disk refused: the store's write failure, not a crash
+            raise StoreWriteFailed(_write_failure(self.data_dir, exc)) from None
         finally:
             for name in tables:
                 self.con.unregister(name)
