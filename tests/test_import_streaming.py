@@ -202,3 +202,20 @@ def test_a_killed_record_imports_spool_is_removed_by_the_next_import(tmp_data_di
     hate_importer.import_files([FIXTURES / "hate" / "records.csv"], tmp_data_dir)
     assert not stale.exists()
 
+
+
+def test_rejected_rows_wait_on_disk_with_only_their_counts_and_first_rows_in_memory(tmp_path):
+    rows = record_spool.RejectedRows(tmp_path, tmp_path, "file", kept=2)
+    march, april = pd.Timestamp("2025-03-01").date(), pd.Timestamp("2025-04-01").date()
+    batches = [pd.DataFrame({"file": ["a.csv"] * 3, "line": [9, 4, 7], "reason": ["x", "y", "z"],
+                             "raw": ["r9", "r4", "r7"], "month": [march, None, april]}),
+               pd.DataFrame({"file": ["a.csv", "b.csv"], "line": [2, 5], "reason": ["w", "v"], "raw": ["r2", "r5"],
+                             "month": [march, march]})]
+    for batch in batches:
+        rows.add(batch)
+    assert rows.counts == {("a.csv", march): 2, ("a.csv", None): 1, ("a.csv", april): 1, ("b.csv", march): 1}
+    assert rows.total("a.csv") == 4 and rows.total("b.csv") == 1
+    assert rows.first["a.csv"]["line"].tolist() == [2, 4]  # the lowest lines, whatever batch they came in
+    back = rows.rows("a.csv")
+    assert back["line"].tolist() == [9, 4, 7, 2] and back["raw"].tolist() == ["r9", "r4", "r7", "r2"]
+    assert [None if pd.isna(m) else m for m in back["month"]] == [march, None, april, march]

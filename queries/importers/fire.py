@@ -65,7 +65,7 @@ from queries.importers.common import (
     _write_failure,
     publish_spooled_import,
 )
-from queries.importers.record_spool import END, LINE, RecordSpool, nothing_to_import_message
+from queries.importers.record_spool import END, LINE, RecordSpool, RejectedRows, nothing_to_import_message
 from queries.importers.record_spool import FILE_INDEX as FILE
 from queries.store import parquet_source, sql_string
 from queries.importers.csv_stream import by_distinct, first_reason
@@ -243,7 +243,7 @@ class ParsedExport:
     """What one file yielded: its rejected rows and counts for the report (its records are in the spool)."""
 
     name: str
-    rejected: pd.DataFrame  # REJECTED_COLUMNS + month
+    rejected: pd.DataFrame | None  # REJECTED_COLUMNS + month; read back from the spool once the file is importable
     encoding: str
     rows: int = 0  # non-blank data rows read, counted apart from where they went
     blank_lines: int = 0
@@ -251,6 +251,25 @@ class ParsedExport:
     codec: str = "utf-8-sig"
     kept: int = 0  # records spooled and still live (not rejected as duplicates)
     index: int = 0  # the file's place in the import (`_file` of its spooled records)
+    late: pd.DataFrame | None = None  # rows rejected once every file was read (duplicates)
+    rejected_rows: RejectedRows | None = None  # where the rows rejected while reading are spooled
+
+    @property
+    def bad(self) -> int:
+        """Rows rejected, while reading and after."""
+        return self.rejected_rows.total(self.name) + (len(self.late) if self.late is not None else 0)
+
+    def first_rejected(self) -> pd.Series:
+        """The rejected row with the lowest line (for the message refusing a mostly unreadable file)."""
+        frames = [f for f in (self.rejected_rows.first.get(self.name), self.late) if f is not None and len(f)]
+        return pd.concat(frames, ignore_index=True).sort_values("line", kind="stable").iloc[0]
+
+    def read_rejected(self) -> pd.DataFrame:
+        """Every rejected row of the file, in line order, read back from the spool (an importable file: few)."""
+        frames = [f for f in (self.rejected_rows.rows(self.name), self.late) if f is not None and len(f)]
+        self.rejected = pd.concat(frames, ignore_index=True).sort_values("line", kind="stable", ignore_index=True) \
+            if frames else pd.DataFrame(columns=REJECT_FRAME_COLUMNS)
+        return self.rejected
 
 
 def choose_codec(path: Path, encoding: str) -> tuple[str, str]:
@@ -323,7 +342,7 @@ REJECT_FRAME_COLUMNS = REJECTED_COLUMNS + ["month"]
 
 
 def parse_export(path: Path, areas: AreaMap, encoding: str, rows_per_batch: int, spool: RecordSpool,
-                 file_index: int) -> ParsedExport:
+                 file_index: int, rejected_rows: RejectedRows) -> ParsedExport:
     """Read one export batch by batch, its records into the spool and its rejected rows kept (rows never vanish).
 
     Duplicate Incident Numbers are found across files afterwards (`reject_duplicates`). A file
@@ -337,8 +356,7 @@ def parse_export(path: Path, areas: AreaMap, encoding: str, rows_per_batch: int,
     header = first[0] if first else []
     positions = check_header(path, header, areas)
     name = Path(path).name
-    rejected = []
-    parsed = ParsedExport(name, None, used, path=Path(path), codec=codec, index=file_index)
+    parsed = ParsedExport(name, None, used, path=Path(path), codec=codec, index=file_index, rejected_rows=rejected_rows)
     first_seq = spool.rows
     batches = 0
     try:
@@ -350,14 +368,12 @@ def parse_export(path: Path, areas: AreaMap, encoding: str, rows_per_batch: int,
             parsed.kept += table.num_rows
             spool.add(table.append_column(FILE, pa.array(np.full(table.num_rows, file_index, dtype=np.int32)))
                       .append_column(LINE, table["source_line"]))
-            rejected.append(bad)
-            del table, batch
+            rejected_rows.add(bad)
+            del table, batch, bad
     except csv_stream.BrokenCsv as exc:
         spool.kill(range(first_seq, spool.rows))
         raise FileProblem(f"{path} line {exc.line}: unreadable CSV ({exc.error})") from None
-    parsed.rejected = pd.concat(rejected, ignore_index=True).sort_values("line", kind="stable", ignore_index=True) \
-        if rejected else pd.DataFrame(columns=REJECT_FRAME_COLUMNS)
-    if not batches or (not parsed.kept and not len(parsed.rejected)):
+    if not batches or (not parsed.kept and not parsed.bad):
         raise FileProblem(f"{path}: the file has a header but no incidents")
     return parsed
 
@@ -471,8 +487,7 @@ def reject_duplicates(parsed: list[ParsedExport], spool: RecordSpool) -> None:
         rows = [(p.name, row["source_line"], f"duplicate Incident Number {row['record_id']} (first read at {first})",
                  fetched.get(row["source_line"], (None, ""))[1], row["month"]) for row, first in dups]
         p.kept -= len(dups)
-        p.rejected = pd.concat([p.rejected, pd.DataFrame(rows, columns=REJECT_FRAME_COLUMNS)], ignore_index=True) \
-            .sort_values("line", kind="stable", ignore_index=True)
+        p.late = pd.DataFrame(rows, columns=REJECT_FRAME_COLUMNS)
 
 
 # --------------------------------------------------------------------------- what publish_spooled_import takes
@@ -553,9 +568,10 @@ def rejection_problems(parsed: list[ParsedExport]) -> list[str]:
     """Files that are mostly unreadable: refuse them rather than replace a month with what is left."""
     problems = []
     for p in parsed:
-        bad, total = len(p.rejected), len(p.rejected) + p.kept
+        bad = p.bad
+        total = bad + p.kept
         if bad and (not p.kept or (bad > REJECTED_ROWS_ALWAYS_ALLOWED and bad > MAX_REJECTED_SHARE * total)):
-            first = p.rejected.iloc[0]
+            first = p.first_rejected()
             problems.append(f"{p.name}: {bad:,} of {total:,} rows cannot be read (all, or more than "
                             f"{MAX_REJECTED_SHARE:.0%}), so the file was not imported; first, line {first['line']}: "
                             f"{first['reason']}")
@@ -622,6 +638,7 @@ def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None
         stack.callback(shutil.rmtree, folder, True)
         spool = RecordSpool(folder, data_dir)
         stack.callback(spool.close)
+        rejected_rows = RejectedRows(folder, data_dir, "file", kept=1)
         for path in paths:
             path = Path(path)
             if path.name in names:
@@ -632,14 +649,14 @@ def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None
                 problems.append(f"{path}: no such file")
                 continue
             try:
-                parsed.append(parse_export(path, areas, encoding, rows_per_batch, spool, len(parsed)))
+                parsed.append(parse_export(path, areas, encoding, rows_per_batch, spool, len(parsed), rejected_rows))
             except FileProblem as exc:
                 problems.append(str(exc))
         reject_duplicates(parsed, spool)
         problems += rejection_problems(parsed)
         if problems:
             raise ImportError_(f"{len(problems)} problem(s) found, nothing was imported:\n  " + "\n  ".join(problems))
-        rejected = pd.concat([p.rejected for p in parsed], ignore_index=True)
+        rejected = pd.concat([p.read_rejected() for p in parsed], ignore_index=True)
         reconciliation = reconcile(parsed, spool)
         summary = summarise(spool)
         if not summary.records and rejected.empty:

@@ -55,6 +55,7 @@ from queries.importers import csv_stream
 from queries.importers.common import (
     RECONCILIATION_COLUMNS,
     REJECTED_COLUMNS,
+    REJECTED_LIMIT,
     ImportError_,
     ImportResult,
     SpooledRecords,
@@ -62,7 +63,7 @@ from queries.importers.common import (
     _write_failure,
     publish_spooled_import,
 )
-from queries.importers.record_spool import END, FILE_INDEX, LINE, RecordSpool, nothing_to_import_message
+from queries.importers.record_spool import END, FILE_INDEX, LINE, RecordSpool, RejectedRows, nothing_to_import_message
 from queries.importers.csv_stream import by_distinct, first_reason
 
 DATASET = "marac"
@@ -254,7 +255,8 @@ def spool_and_publish(paths: list[Path], codecs: list[str], check: Callable[[int
 
     The whole import holds the store's write lock, since the spool lives in the dataset's folder
     (which the lock's cleaning clears of a killed import's leftovers); the spool goes when it ends.
-    Memory is one batch and the spool's buffer, whatever the files' size (record_spool)."""
+    Memory is one batch and the spool's buffer, whatever the files' size (record_spool): kept
+    records and rejected rows alike go to disk as they are found."""
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(store_writer.write_lock(data_dir))
@@ -264,22 +266,23 @@ def spool_and_publish(paths: list[Path], codecs: list[str], check: Callable[[int
         stack.callback(shutil.rmtree, folder, True)
         spool = RecordSpool(folder, data_dir)
         stack.callback(spool.close)
-        rejected_parts: list[pd.DataFrame] = []
+        rejected_rows = RejectedRows(folder, data_dir, FILE_INDEX, kept=EXAMPLES_SHOWN)
         for index, (path, codec) in enumerate(zip(paths, codecs)):
             for batch in read_batches(path, codec, rows_per_batch):
                 checked = check(index, batch)
                 spool.add(checked.records)
-                rejected_parts.append(checked.rejected)
+                rejected_rows.add(checked.rejected)
                 del checked, batch
-        records, rejected, reconciliation = finish_import(paths, codecs, spool, rejected_parts, rules, data_dir,
-                                                          dataset, id_label, record_columns, raw_of)
+        records, rejected, reconciliation = finish_import(paths, codecs, spool, rejected_rows, rules, data_dir,
+                                                          dataset, id_label, record_columns, raw_of, replace_smaller)
         return publish_spooled_import(data_dir, dataset, records, rejected, reconciliation, source=source,
                                       replace_smaller=replace_smaller)
 
 
-def finish_import(paths: list[Path], codecs: list[str], spool: RecordSpool, rejected_parts: list[pd.DataFrame],
+def finish_import(paths: list[Path], codecs: list[str], spool: RecordSpool, rejected_rows: RejectedRows,
                   rules: list[Dedupe], data_dir: Path, dataset: str, id_label: str, record_columns: list[str],
-                  raw_of: Callable[[list[str] | None, str, int], str]) -> tuple[SpooledRecords, pd.DataFrame, pd.DataFrame]:
+                  raw_of: Callable[[list[str] | None, str, int], str],
+                  replace_smaller: bool = False) -> tuple[SpooledRecords, pd.DataFrame, pd.DataFrame]:
     """Across every file: duplicates, ids the store already holds, the per-file check, and what
     publish_spooled_import takes (the records spooled as the store's partitions, rejected rows
     with raw text, reconciliation).
@@ -287,7 +290,8 @@ def finish_import(paths: list[Path], codecs: list[str], spool: RecordSpool, reje
     A record is rejected as a duplicate only if it passed its own checks, and the first record
     with a key is the one kept, as when rows were checked one at a time. Duplicates and held ids
     are found by DuckDB over the spool (record_spool: it spills to disk rather than grow); only
-    the records rejected late come back to Python, never the records kept.
+    the records rejected late come back to Python, never the records kept. The rows rejected
+    while reading are read back from disk only for files that can be published (RejectedRows).
     """
     names = [Path(p).name for p in paths]
     late: list[tuple[int, str]] = []  # (seq, reason)
@@ -312,35 +316,44 @@ def finish_import(paths: list[Path], codecs: list[str], spool: RecordSpool, reje
             row = picked[seq]
             values, text = fetched[row[FILE_INDEX]].get(row[LINE], (None, ""))
             late_rows.append((row[FILE_INDEX], row[LINE], reason, raw_of(values, text, row[FILE_INDEX]), row["month"]))
-    rejected = pd.concat([p for p in rejected_parts if len(p)] + [pd.DataFrame(late_rows, columns=REJECT_COLUMNS)],
-                         ignore_index=True)
-    rejected["month"] = [None if m is None or pd.isna(m) else m for m in rejected["month"]]
-    rejected = rejected.sort_values([FILE_INDEX, "line"], kind="stable", ignore_index=True)
-    # A rejected row keeps its month only when that month has loaded rows (only_loaded_months).
-    rejected_counts = pd.DataFrame({
-        FILE_INDEX: rejected[FILE_INDEX].to_numpy(),
-        "month": [only_loaded_months(m, months) for m in rejected["month"]],
-        "status": REJECTED,
-    })
+    late_frame = pd.DataFrame(late_rows, columns=REJECT_COLUMNS)
     loaded_counts = None if spool.empty else spool.query(
         f"SELECT {FILE_INDEX}, month, {STATUS} AS status, count(*) AS rows FROM {{alive}} GROUP BY ALL").to_pandas()
-    reconciliation = []
+    reconciliation, published = [], []
     for file_index, path in enumerate(paths):
-        mine = rejected[FILE_INDEX].to_numpy() == file_index
-        problems = rejected.loc[mine, ["line", "reason"]]
-        counts = rejected_counts[mine].groupby(["month", "status"], dropna=False).size().rename("rows").reset_index()
+        late_mine = late_frame[late_frame[FILE_INDEX] == file_index]
+        # A rejected row keeps its month only when that month has loaded rows (only_loaded_months).
+        tally: dict = {}
+        for (f, month), n in rejected_rows.counts.items():
+            if f == file_index:
+                key = only_loaded_months(month, months)
+                tally[key] = tally.get(key, 0) + n
+        for month in late_mine["month"]:
+            key = only_loaded_months(None if month is None or pd.isna(month) else month, months)
+            tally[key] = tally.get(key, 0) + 1
+        counts = pd.DataFrame({"month": list(tally), "status": REJECTED, "rows": list(tally.values())})
+        n_rejected = int(sum(tally.values()))
         loaded = 0
         if loaded_counts is not None:
             own = loaded_counts[loaded_counts[FILE_INDEX] == file_index][["month", "status", "rows"]]
             loaded = int(own["rows"].sum())
             counts = pd.concat([own, counts], ignore_index=True)
-        refuse_if_nothing_loaded(Path(path), loaded, len(problems),
-                                 sorted(zip(problems["line"], problems["reason"]))[:EXAMPLES_SHOWN])
+        first = rejected_rows.first.get(file_index)
+        examples = sorted(list(zip(late_mine["line"], late_mine["reason"]))
+                          + (list(zip(first["line"], first["reason"])) if first is not None else []))
+        refuse_if_nothing_loaded(Path(path), loaded, n_rejected, examples[:EXAMPLES_SHOWN])
         reconciliation.append(reconciliation_frame(str(path), counts))
-    rejected_out = pd.DataFrame({"file": [str(paths[i]) for i in rejected[FILE_INDEX]], "line": rejected["line"],
+        # A file mostly rejected is refused by the shrink guard unless told --replace-smaller: its first row is enough.
+        refused = n_rejected > REJECTED_LIMIT * (loaded + n_rejected)
+        read = first.head(1) if refused and not replace_smaller and first is not None else rejected_rows.rows(file_index)
+        published += [frame for frame in (read, late_mine) if frame is not None and len(frame)]
+    rejected = pd.concat(published, ignore_index=True) if published else pd.DataFrame(columns=REJECT_COLUMNS)
+    rejected = rejected.sort_values([FILE_INDEX, "line"], kind="stable", ignore_index=True)
+    files = [str(p) for p in paths]  # one string per file, shared by its rows
+    rejected_out = pd.DataFrame({"file": [files[i] for i in rejected[FILE_INDEX]], "line": rejected["line"],
                                  "reason": rejected["reason"], "raw": rejected["raw"]}, columns=REJECTED_COLUMNS)
     if spool.rows - spool.dead == 0 and rejected_out.empty:
-        raise ImportError_(nothing_to_import_message([str(p) for p in paths]))
+        raise ImportError_(nothing_to_import_message(files))
     records = spool.records(record_columns, owners.default_owner(data_dir))
     return records, rejected_out, pd.concat(reconciliation, ignore_index=True)
 

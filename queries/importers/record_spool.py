@@ -235,3 +235,62 @@ def _write(table: pa.Table, path: Path) -> None:
     """pq.write_table into a file opened and always closed here (a refused write leaves no open handle)."""
     with pa.OSFile(str(path), "wb") as sink:
         pq.write_table(table, sink, compression=COMPRESSION)
+
+
+class RejectedRows:
+    """The rows a record import rejects while reading, on disk beside the spooled records, not in memory.
+
+    Each batch's rejected rows (with their raw text) are written as a Parquet part at once; what
+    stays in memory is small: rows per file and month, and each file's first few rows (for the
+    messages that name them). They are read back only for the files that can be published: a file
+    more than common.REJECTED_LIMIT rejected is refused by the shrink guard unless the import was
+    told --replace-smaller, so for it only its first row is read back (as police.uk does), and a
+    200 MB file of bad rows costs no more memory than a good one.
+    """
+
+    def __init__(self, folder: Path, data_dir: Path, file_key: str, line_key: str = "line", kept: int = 5):
+        self.folder = Path(folder) / "rejected"
+        self.data_dir = Path(data_dir)
+        self.file_key, self.line_key, self.kept = file_key, line_key, kept
+        self.counts: dict = {}  # (file, month or None) -> rows
+        self.first: dict = {}  # file -> its first `kept` rows by (line, reason), as a frame
+        self._parts: dict = {}  # file -> its parts
+        self._number = 0
+
+    def add(self, frame):
+        """Spool one batch's rejected rows (a pandas frame with the file key, line, reason, raw, month)."""
+        import pandas as pd
+
+        if not len(frame):
+            return
+        for (file, month), n in frame.groupby([self.file_key, frame["month"].map(_month_or_none)], dropna=False,
+                                              sort=False).size().items():
+            key = (file, None if month is None or month != month else month)
+            self.counts[key] = self.counts.get(key, 0) + int(n)
+        for file, rows in frame.groupby(self.file_key, sort=False):
+            mine = pd.concat([self.first[file], rows], ignore_index=True) if file in self.first else rows
+            self.first[file] = mine.sort_values([self.line_key, "reason"], kind="stable").head(self.kept) \
+                .reset_index(drop=True)
+            path = self.folder / f"part-{self._number:06d}.parquet"
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                with open(path, "wb") as sink:  # closed even when the disk refuses the write
+                    rows.astype({"month": "object"}).to_parquet(sink, index=False)
+            except OSError as exc:
+                raise StoreWriteFailed(_write_failure(self.data_dir, exc)) from None
+            self._parts.setdefault(file, []).append(path)
+            self._number += 1
+
+    def total(self, file) -> int:
+        return sum(n for (f, _), n in self.counts.items() if f == file)
+
+    def rows(self, file):
+        """Every rejected row of one file, read back from its parts (file order)."""
+        import pandas as pd
+
+        frames = [pd.read_parquet(part) for part in self._parts.get(file, [])]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _month_or_none(month):
+    return None if month is None or month != month else month
