@@ -92,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- reading CSV (shared with hate)
 #
 # Files are read batch by batch (csv_stream) and checked a column at a time, so an import's
-# memory is one batch plus the compact records kept (Arrow), whatever the file's size (issue 9).
+# memory is one batch (what it keeps goes at once to a spool on disk: record_spool), whatever the
+# file's size (issue 9).
 
 
 def normalise_column(name: str) -> str:

@@ -18,6 +18,8 @@ whatever the size of its files. Why it is built this way:
   into pandas. One month at a time, so the write is bounded by the largest month, not the file.
 * Buffering SPOOL_ROWS_PER_PART records before writing keeps the parts few (a file read one row
   per batch is not one file per row) while the buffer stays tens of megabytes.
+* Rejected rows wait on disk too (`RejectedRows`), with only their counts and each file's first
+  rows in memory: a file of millions of bad rows is refused (or published) without holding them.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -34,8 +37,9 @@ from queries import store_writer
 from queries.importers.common import SPOOL_SCHEMA, SpooledRecords, StoreWriteFailed, _write_failure
 from queries.store import FORCE_KEY, MONTH_KEY, sql_string
 
-# Records buffered before they are written as parts (about 10 MB of Arrow for MARAC's columns).
-SPOOL_ROWS_PER_PART = 100_000
+# Records buffered before they are written as parts, one per month (about 25 MB of Arrow for MARAC's
+# columns): a file spread over 132 months writes 132 small parts per flush, so fewer flushes matter.
+SPOOL_ROWS_PER_PART = 250_000
 SEQ = "_seq"
 # What every spooled record carries besides its own columns: the file's place in the import and
 # the record's first and last physical lines (duplicates name the first; the raw text is fetched by line).
@@ -257,10 +261,8 @@ class RejectedRows:
         self._parts: dict = {}  # file -> its parts
         self._number = 0
 
-    def add(self, frame):
+    def add(self, frame: pd.DataFrame) -> None:
         """Spool one batch's rejected rows (a pandas frame with the file key, line, reason, raw, month)."""
-        import pandas as pd
-
         if not len(frame):
             return
         for (file, month), n in frame.groupby([self.file_key, frame["month"].map(_month_or_none)], dropna=False,
@@ -284,10 +286,8 @@ class RejectedRows:
     def total(self, file) -> int:
         return sum(n for (f, _), n in self.counts.items() if f == file)
 
-    def rows(self, file):
+    def rows(self, file) -> pd.DataFrame | None:
         """Every rejected row of one file, read back from its parts (file order)."""
-        import pandas as pd
-
         frames = [pd.read_parquet(part) for part in self._parts.get(file, [])]
         return pd.concat(frames, ignore_index=True) if frames else None
 
