@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from conftest import copy_store
-from queries.importers import csv_stream
+from queries import store_writer
+from queries.importers import csv_stream, record_spool
 from queries.importers import fire as irs
 from queries.importers import hate as hate_importer
 from queries.importers import marac as marac_importer
@@ -142,3 +143,79 @@ def test_the_decoding_pass_names_the_line_of_a_bad_byte_past_its_first_block(tmp
     bad_line = rows.count(b"\n") + 2
     with pytest.raises(ImportError_, match=rf"late-bad-byte.csv line {bad_line}: not utf-8 \(byte ff"):
         marac_importer.import_files([path], tmp_data_dir)
+
+
+# --------------------------------------------------------------------------- the spool (record_spool)
+
+
+@pytest.mark.parametrize("importer, files", [
+    (marac_importer, ["marac/referrals.csv", "marac/referrals-bad-rows.csv"]),
+    (hate_importer, ["hate/records.csv", "hate/records-by-month.csv", "hate/records-bad-rows.csv"]),
+])
+def test_records_spooled_one_part_per_record_import_exactly_as_spooled_at_once(tmp_path, monkeypatch, importer, files):
+    paths = [FIXTURES / f for f in files]
+    whole = importer.import_files(paths, copy_store(tmp_path / "a"), replace_smaller=True, rows_per_batch=WHOLE_FILE)[0]
+    # Every record its own spooled part: duplicates, held ids and each month's file cross parts.
+    monkeypatch.setattr(record_spool, "SPOOL_ROWS_PER_PART", 1)
+    parts = importer.import_files(paths, copy_store(tmp_path / "b"), replace_smaller=True, rows_per_batch=ONE_ROW)[0]
+    assert_same(outcome_of(whole), outcome_of(parts))
+
+
+def test_a_fire_export_spooled_one_part_per_record_imports_exactly_as_spooled_at_once(tmp_path, monkeypatch):
+    whole = irs.run_import([AVON], copy_store(tmp_path / "a"), AVON_AREAS, rows_per_batch=WHOLE_FILE)
+    monkeypatch.setattr(record_spool, "SPOOL_ROWS_PER_PART", 1)
+    parts = irs.run_import([AVON], copy_store(tmp_path / "b"), AVON_AREAS, rows_per_batch=7)
+    pd.testing.assert_frame_equal(stored(whole.result.version), stored(parts.result.version))
+    pd.testing.assert_frame_equal(whole.reconciliation, parts.reconciliation)
+    pd.testing.assert_frame_equal(whole.rejected, parts.rejected)
+
+
+def test_each_imported_month_is_one_file_of_its_records_in_file_order(tmp_data_dir, monkeypatch):
+    monkeypatch.setattr(record_spool, "SPOOL_ROWS_PER_PART", 2)
+    result, _ = hate_importer.import_files([FIXTURES / "hate" / "records-by-month.csv"], tmp_data_dir,
+                                           replace_smaller=True, rows_per_batch=1)
+    partitions = store_writer.month_partitions(result.version / "records.parquet")
+    imported = {store_writer.partition_key(f, m) for f, m in result.pairs}
+    assert imported and imported <= set(partitions)
+    for key in imported:
+        files = list(partitions[key].glob("*.parquet"))
+        assert len(files) == 1, key
+        ids = pd.read_parquet(files[0])["record_id"].tolist()
+        source = pd.read_csv(FIXTURES / "hate" / "records-by-month.csv", dtype=str)["record_id"].tolist()
+        assert ids == sorted(ids, key=source.index)
+
+
+def test_no_spool_is_left_after_an_import_that_succeeds_or_fails(tmp_data_dir, tmp_path):
+    marac_importer.import_files([FIXTURES / "marac" / "referrals.csv"], tmp_data_dir)
+    cut = tmp_path / "cut.csv"
+    cut.write_text((FIXTURES / "marac" / "referrals.csv").read_text() + 'R999,"V1,2025-01-01,E05015507,Police\n')
+    with pytest.raises(ImportError_, match="never closed"):
+        marac_importer.import_files([FIXTURES / "marac" / "referrals.csv", cut], tmp_data_dir, rows_per_batch=2)
+    irs.run_import([AVON], tmp_data_dir, AVON_AREAS)
+    assert not list(tmp_data_dir.glob(f"*/{store_writer.SPOOL_PREFIX}*"))
+
+
+def test_a_killed_record_imports_spool_is_removed_by_the_next_import(tmp_data_dir):
+    stale = tmp_data_dir / "hate" / f"{store_writer.SPOOL_PREFIX}deadbeef0000"
+    (stale / record_spool.RAW / "ym=2025-01").mkdir(parents=True)
+    (stale / record_spool.RAW / "ym=2025-01" / "part-000000.parquet").write_bytes(b"half")
+    hate_importer.import_files([FIXTURES / "hate" / "records.csv"], tmp_data_dir)
+    assert not stale.exists()
+
+
+
+def test_rejected_rows_wait_on_disk_with_only_their_counts_and_first_rows_in_memory(tmp_path):
+    rows = record_spool.RejectedRows(tmp_path, tmp_path, "file", kept=2)
+    march, april = pd.Timestamp("2025-03-01").date(), pd.Timestamp("2025-04-01").date()
+    batches = [pd.DataFrame({"file": ["a.csv"] * 3, "line": [9, 4, 7], "reason": ["x", "y", "z"],
+                             "raw": ["r9", "r4", "r7"], "month": [march, None, april]}),
+               pd.DataFrame({"file": ["a.csv", "b.csv"], "line": [2, 5], "reason": ["w", "v"], "raw": ["r2", "r5"],
+                             "month": [march, march]})]
+    for batch in batches:
+        rows.add(batch)
+    assert rows.counts == {("a.csv", march): 2, ("a.csv", None): 1, ("a.csv", april): 1, ("b.csv", march): 1}
+    assert rows.total("a.csv") == 4 and rows.total("b.csv") == 1
+    assert rows.first["a.csv"]["line"].tolist() == [2, 4]  # the lowest lines, whatever batch they came in
+    back = rows.rows("a.csv")
+    assert back["line"].tolist() == [9, 4, 7, 2] and back["raw"].tolist() == ["r9", "r4", "r7", "r2"]
+    assert [None if pd.isna(m) else m for m in back["month"]] == [march, None, april, march]

@@ -410,3 +410,31 @@ def test_the_stored_reconciliation_has_the_six_parts_and_the_check_counts_them_a
     common.check_reconciliation(pd.DataFrame([row]))  # 6 + 1 + 2 + 1 = 10: adds up
     with pytest.raises(common.ImportError_, match="rows read 11 != loaded"):
         common.check_reconciliation(pd.DataFrame([{**row, "rows_read": 11}]))
+
+
+@pytest.mark.parametrize("importer", ["marac", "hate", "fire"])
+def test_a_record_import_spooling_to_a_full_or_read_only_disk_exits_3_with_the_old_store_live(importer, small_disk):
+    mount, data = small_disk
+    dataset, fixture, _, month = IMPORTERS[importer]
+    (data / "manifest.json").write_text(json.dumps({"datasets": {}}))
+    assert import_(data, importer, fixture)[0] == 0
+    before = per_month(data, dataset)
+    manifest = (data / "manifest.json").read_text()
+    filler = mount / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * (1 << 16))
+                handle.flush()
+        except OSError:
+            pass
+    code, _, err = import_(data, importer, fixture, extra=("--replace-smaller",))
+    assert code == common.EXIT_WRITE_FAILED and "No space left on device" in err and "Traceback" not in err
+    assert (data / "manifest.json").read_text() == manifest and per_month(data, dataset) == before
+    assert leftovers(data) == [] and not list(data.glob(f"*/{store_writer.SPOOL_PREFIX}*"))
+
+    filler.unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    code, _, err = import_(data, importer, fixture)
+    assert code == common.EXIT_WRITE_FAILED and "Read-only file system" in err and "Traceback" not in err
+    assert per_month(data, dataset) == before and month in before

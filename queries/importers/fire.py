@@ -29,17 +29,21 @@ outside area + unallocated + rejected. Rows that cannot be read (truncated lines
 that are not dates, unknown categories, duplicate incident numbers) go to the quarantine
 with file, line, reason and raw text. Whole-file problems (empty file, wrong header, bad
 encoding, mostly unreadable) stop the import before anything is written, and the store
-changes only through `publish_import`'s atomic swap, so a failed import leaves it as it was.
+changes only through `publish_spooled_import`'s atomic swap, so a failed import leaves it as it was.
 Each export is read batch by batch (queries/importers/csv_stream.py) and checked a column at
-a time, each distinct date, category and area once, so memory stays bounded whatever the
-file's size, with exact physical line numbers and raw text kept for the quarantine.
+a time, each distinct date, category and area once, with exact physical line numbers and raw
+text kept for the quarantine; what a batch keeps goes at once to a spool on disk
+(queries/importers/record_spool.py), where duplicates are found and from which the store's
+partitions are written, so memory stays bounded whatever the file's size.
 """
 from __future__ import annotations
 
 import argparse
 import calendar
+import contextlib
 import csv
 import io
+import shutil
 import sys
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,11 +54,20 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from queries import fire, geography
+from queries import fire, geography, owners, store_writer
 from queries.importers import csv_stream
-from queries.importers.common import RECONCILIATION_COLUMNS, REJECTED_COLUMNS, ImportError_, publish_import
+from queries.importers.common import (
+    RECONCILIATION_COLUMNS,
+    REJECTED_COLUMNS,
+    ImportError_,
+    StoreWriteFailed,
+    _write_failure,
+    publish_spooled_import,
+)
+from queries.importers.record_spool import END, LINE, RecordSpool, RejectedRows, nothing_to_import_message
+from queries.importers.record_spool import FILE_INDEX as FILE
+from queries.store import parquet_source, sql_string
 from queries.importers.csv_stream import by_distinct, first_reason
 
 DATASET = fire.DATASET
@@ -227,16 +240,36 @@ def _target(path: Path, line: int, cells: dict, wards: pd.DataFrame, ward_by_nam
 
 @dataclass
 class ParsedExport:
-    """What one file yielded: records (Arrow, compact), rejected rows, and counts for the report."""
+    """What one file yielded: its rejected rows and counts for the report (its records are in the spool)."""
 
     name: str
-    records: pa.Table
-    rejected: pd.DataFrame  # REJECTED_COLUMNS + month
+    rejected: pd.DataFrame | None  # REJECTED_COLUMNS + month; read back from the spool once the file is importable
     encoding: str
     rows: int = 0  # non-blank data rows read, counted apart from where they went
     blank_lines: int = 0
     path: Path | None = None
     codec: str = "utf-8-sig"
+    kept: int = 0  # records spooled and still live (not rejected as duplicates)
+    index: int = 0  # the file's place in the import (`_file` of its spooled records)
+    late: pd.DataFrame | None = None  # rows rejected once every file was read (duplicates)
+    rejected_rows: RejectedRows | None = None  # where the rows rejected while reading are spooled
+
+    @property
+    def bad(self) -> int:
+        """Rows rejected, while reading and after."""
+        return self.rejected_rows.total(self.name) + (len(self.late) if self.late is not None else 0)
+
+    def first_rejected(self) -> pd.Series:
+        """The rejected row with the lowest line (for the message refusing a mostly unreadable file)."""
+        frames = [f for f in (self.rejected_rows.first.get(self.name), self.late) if f is not None and len(f)]
+        return pd.concat(frames, ignore_index=True).sort_values("line", kind="stable").iloc[0]
+
+    def read_rejected(self) -> pd.DataFrame:
+        """Every rejected row of the file, in line order, read back from the spool (an importable file: few)."""
+        frames = [f for f in (self.rejected_rows.rows(self.name), self.late) if f is not None and len(f)]
+        self.rejected = pd.concat(frames, ignore_index=True).sort_values("line", kind="stable", ignore_index=True) \
+            if frames else pd.DataFrame(columns=REJECT_FRAME_COLUMNS)
+        return self.rejected
 
 
 def choose_codec(path: Path, encoding: str) -> tuple[str, str]:
@@ -308,11 +341,12 @@ TOO_LONG_REASON = f"line longer than {MAX_LINE_CHARS:,} characters (a row is a f
 REJECT_FRAME_COLUMNS = REJECTED_COLUMNS + ["month"]
 
 
-def parse_export(path: Path, areas: AreaMap, encoding: str = "auto",
-                 rows_per_batch: int = csv_stream.ROWS_PER_BATCH) -> ParsedExport:
-    """Read one export batch by batch into compact records and rejected rows (rows never vanish).
+def parse_export(path: Path, areas: AreaMap, encoding: str, rows_per_batch: int, spool: RecordSpool,
+                 file_index: int, rejected_rows: RejectedRows) -> ParsedExport:
+    """Read one export batch by batch, its records into the spool and its rejected rows kept (rows never vanish).
 
-    Duplicate Incident Numbers are found across files afterwards (`reject_duplicates`).
+    Duplicate Incident Numbers are found across files afterwards (`reject_duplicates`). A file
+    that cannot be read to its end leaves no live record in the spool.
     """
     codec, used = choose_codec(Path(path), encoding)
     try:
@@ -322,21 +356,24 @@ def parse_export(path: Path, areas: AreaMap, encoding: str = "auto",
     header = first[0] if first else []
     positions = check_header(path, header, areas)
     name = Path(path).name
-    tables, rejected = [], []
-    parsed = ParsedExport(name, None, None, used, path=Path(path), codec=codec)
+    parsed = ParsedExport(name, None, used, path=Path(path), codec=codec, index=file_index, rejected_rows=rejected_rows)
+    first_seq = spool.rows
+    batches = 0
     try:
         for batch in csv_stream.batches(Path(path), codec, rows_per_batch, strict=False, skip_blank_header=False):
+            batches += 1
             parsed.rows += batch.rows
             parsed.blank_lines += batch.blank_lines
             table, bad = _check_batch(batch, positions, areas, name)
-            tables.append(table)
-            rejected.append(bad)
+            parsed.kept += table.num_rows
+            spool.add(table.append_column(FILE, pa.array(np.full(table.num_rows, file_index, dtype=np.int32)))
+                      .append_column(LINE, table["source_line"]))
+            rejected_rows.add(bad)
+            del table, batch, bad
     except csv_stream.BrokenCsv as exc:
+        spool.kill(range(first_seq, spool.rows))
         raise FileProblem(f"{path} line {exc.line}: unreadable CSV ({exc.error})") from None
-    parsed.records = pa.concat_tables(tables) if tables else None
-    parsed.rejected = pd.concat(rejected, ignore_index=True).sort_values("line", kind="stable", ignore_index=True) \
-        if rejected else pd.DataFrame(columns=REJECT_FRAME_COLUMNS)
-    if parsed.records is None or (not parsed.records.num_rows and not len(parsed.rejected)):
+    if not batches or (not parsed.kept and not parsed.bad):
         raise FileProblem(f"{path}: the file has a header but no incidents")
     return parsed
 
@@ -412,7 +449,7 @@ def _check_batch(batch: csv_stream.Batch, positions: dict[str, int], areas: Area
         "source_line": batch.lines[keep],
     }
     table = pa.table({c: pa.array(values[c], type=RECORD_TYPES[c], from_pandas=True) for c in fire.RECORD_COLUMNS})
-    table = table.append_column("_end", pa.array(batch.ends[keep]))
+    table = table.append_column(END, pa.array(batch.ends[keep]))
     rows = [(name, int(batch.lines[i]), reason[i], batch.raw(int(batch.lines[i]), int(batch.ends[i])), month[i])
             for i in np.flatnonzero(~keep)]
     rows += [(name, first, f"{len(values_)} fields where the header has {len(batch.header)} (truncated or broken line)",
@@ -431,62 +468,79 @@ def _area_rule(areas: AreaMap):
     return rule
 
 
-def reject_duplicates(parsed: list[ParsedExport]) -> None:
+def reject_duplicates(parsed: list[ParsedExport], spool: RecordSpool) -> None:
     """A later record with an Incident Number already read (in this file or an earlier one) is rejected,
-    naming where the first was read; found in DuckDB over the Arrow records, not a Python dict."""
-    tables = [p.records.select(["record_id", "source_line"]).append_column(
-        "_file", pa.array(np.full(p.records.num_rows, i, dtype=np.int32))) for i, p in enumerate(parsed)]
-    if not tables:
+    naming where the first was read; found by DuckDB over the spool, not a Python dict."""
+    found = spool.duplicates(["record_id"])
+    if not found:
         return
-    every = pa.concat_tables(tables)
-    every = every.append_column("_seq", pa.array(np.arange(every.num_rows, dtype=np.int64)))
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("every", every)
-        found = con.execute(
-            "SELECT c._file, c.source_line, f._file, f.source_line FROM (SELECT _file, source_line, _seq, "
-            "min(_seq) OVER (PARTITION BY record_id) AS first FROM every) AS c JOIN every AS f ON f._seq = c.first "
-            "WHERE c._seq <> c.first ORDER BY c._seq"
-        ).fetchall()
-    finally:
-        con.close()
-    by_file: dict[int, dict[int, str]] = {}
-    for file_index, line, first_file, first_line in found:
-        by_file.setdefault(file_index, {})[line] = f"{parsed[first_file].name} line {first_line}"
-    for file_index, lines in by_file.items():
-        p = parsed[file_index]
-        table = p.records
-        is_dup = pc.is_in(table["source_line"], value_set=pa.array(list(lines), pa.int64()))
-        dups = table.filter(is_dup)
-        wanted = dict(zip(dups["source_line"].to_pylist(), dups["_end"].to_pylist()))
-        fetched = csv_stream.fetch_rows(p.path, p.codec, wanted)
-        rows = [(p.name, line, f"duplicate Incident Number {record_id} (first read at {lines[line]})",
-                 fetched.get(line, (None, ""))[1], month)
-                for record_id, line, month in zip(dups["record_id"].to_pylist(), dups["source_line"].to_pylist(),
-                                                  dups["month"].to_pylist())]
-        p.records = table.filter(pc.invert(is_dup))
-        p.rejected = pd.concat([p.rejected, pd.DataFrame(rows, columns=REJECT_FRAME_COLUMNS)], ignore_index=True) \
-            .sort_values("line", kind="stable", ignore_index=True)
+    spool.kill(seq for seq, _, _ in found)
+    picked = spool.rows_of([seq for seq, _, _ in found], ["record_id", "source_line", END, "month", FILE])
+    by_index = {p.index: p for p in parsed}
+    by_file: dict[int, list[tuple[dict, str]]] = {}
+    for seq, first_file, first_line in found:
+        row = picked[seq]
+        by_file.setdefault(row[FILE], []).append((row, f"{by_index[first_file].name} line {first_line}"))
+    for file_index, dups in by_file.items():
+        p = by_index[file_index]
+        fetched = csv_stream.fetch_rows(p.path, p.codec, {row["source_line"]: row[END] for row, _ in dups})
+        rows = [(p.name, row["source_line"], f"duplicate Incident Number {row['record_id']} (first read at {first})",
+                 fetched.get(row["source_line"], (None, ""))[1], row["month"]) for row, first in dups]
+        p.kept -= len(dups)
+        p.late = pd.DataFrame(rows, columns=REJECT_FRAME_COLUMNS)
 
 
-# --------------------------------------------------------------------------- frames for publish_import
+# --------------------------------------------------------------------------- what publish_spooled_import takes
 
 
-def records_frame(parsed: list[ParsedExport]) -> pd.DataFrame:
-    """Every file's records in the fire records schema, Arrow-backed (compact), in file then line order."""
-    tables = [p.records.select(list(fire.RECORD_COLUMNS)) for p in parsed]
-    return pa.concat_tables(tables).to_pandas(types_mapper=pd.ArrowDtype)
+@dataclass
+class FireSummary:
+    """What the report says of an import's records, counted over the spool (the records are never loaded whole)."""
+
+    categories: dict[str, int]  # incident category -> records
+    primary: int
+    secondary: int
+    deliberate: int  # deliberate fires
+    records: int
+    outside: pd.Series  # mapped district -> records outside the force area, most first
+    unmapped: pd.Series  # source area -> records with no known area, most first
 
 
-def reconcile(parsed: list[ParsedExport]) -> pd.DataFrame:
+def summarise(spool: RecordSpool) -> FireSummary:
+    """The report's counts of the live records, by DuckDB over the spool."""
+    if spool.empty or spool.rows == spool.dead:
+        return FireSummary({}, 0, 0, 0, 0, pd.Series(dtype="int64"), pd.Series(dtype="int64"))
+    categories = spool.query("SELECT incident_category AS c, count(*) AS n FROM {alive} GROUP BY ALL").to_pylist()
+    fires = spool.query(
+        f"SELECT count(*) FILTER (fire_type = {sql_string(fire.PRIMARY)}) AS primary_, "
+        f"count(*) FILTER (fire_type = {sql_string(fire.SECONDARY)}) AS secondary, "
+        f"count(*) FILTER (deliberate) AS deliberate FROM {{alive}} "
+        f"WHERE incident_category = {sql_string(fire.FIRE)}").to_pylist()[0]
+
+    def counted(where: str, column: str) -> pd.Series:
+        # Most first; ties in the order first read (as value_counts over the records in file order).
+        rows = spool.query(f"SELECT {column} AS v, count(*) AS n FROM {{alive}} WHERE {where} GROUP BY ALL "
+                           "ORDER BY n DESC, min(_seq)").to_pydict()
+        return pd.Series(rows["n"], index=pd.Index(rows["v"], dtype=object), dtype="int64")
+
+    return FireSummary(
+        {r["c"]: r["n"] for r in categories}, fires["primary_"], fires["secondary"], fires["deliberate"],
+        sum(r["n"] for r in categories),
+        counted(f"location = {sql_string(geography.OUTSIDE_AREA)}", "district"),
+        counted(f"location = {sql_string(geography.NO_LOCATION)}", "coalesce(source_area, '(blank)')"),
+    )
+
+
+def reconcile(parsed: list[ParsedExport], spool: RecordSpool) -> pd.DataFrame:
     """rows read = loaded + outside area + unallocated + rejected, per file and month (month empty
     for rejected rows whose date could not be read)."""
     parts = {geography.IN_AREA: "loaded", geography.OUTSIDE_AREA: "outside_area", geography.NO_LOCATION: "unallocated",
              "rejected": "rejected"}
+    loaded = pd.DataFrame({FILE: [], "month": [], "part": [], "n": []}) if spool.empty or spool.rows == spool.dead else \
+        spool.query(f"SELECT {FILE}, month, location AS part, count(*) AS n FROM {{alive}} GROUP BY ALL").to_pandas()
     frames = []
     for p in parsed:
-        counts = (p.records.group_by(["month", "location"]).aggregate([([], "count_all")]).to_pandas()
-                  .rename(columns={"location": "part", "count_all": "n"}))
+        counts = loaded[loaded[FILE] == p.index][["month", "part", "n"]].copy()
         counts["month"] = [m.isoformat() if m is not None and not pd.isna(m) else "" for m in counts["month"]]
         rejected = pd.DataFrame({"month": [m.isoformat() if m is not None and not pd.isna(m) else ""
                                            for m in p.rejected["month"]], "part": "rejected"})
@@ -514,9 +568,10 @@ def rejection_problems(parsed: list[ParsedExport]) -> list[str]:
     """Files that are mostly unreadable: refuse them rather than replace a month with what is left."""
     problems = []
     for p in parsed:
-        bad, total = len(p.rejected), len(p.rejected) + p.records.num_rows
-        if bad and (not p.records.num_rows or (bad > REJECTED_ROWS_ALWAYS_ALLOWED and bad > MAX_REJECTED_SHARE * total)):
-            first = p.rejected.iloc[0]
+        bad = p.bad
+        total = bad + p.kept
+        if bad and (not p.kept or (bad > REJECTED_ROWS_ALWAYS_ALLOWED and bad > MAX_REJECTED_SHARE * total)):
+            first = p.first_rejected()
             problems.append(f"{p.name}: {bad:,} of {total:,} rows cannot be read (all, or more than "
                             f"{MAX_REJECTED_SHARE:.0%}), so the file was not imported; first, line {first['line']}: "
                             f"{first['reason']}")
@@ -531,48 +586,86 @@ class FireImport:
     """An import's outcome, for the report and for tests."""
 
     result: object  # common.ImportResult
-    records: pd.DataFrame
     rejected: pd.DataFrame
     reconciliation: pd.DataFrame
     parsed: list[ParsedExport]
-    unmapped: pd.Series  # source_area -> incidents, for areas the mapping does not name
+    summary: FireSummary
+
+    @property
+    def unmapped(self) -> pd.Series:
+        """source_area -> incidents, for areas the mapping does not name."""
+        return self.summary.unmapped
+
+    @property
+    def records(self) -> pd.DataFrame:
+        """The records this import published, in file and line order, read back from the version on demand
+        (tests and tools: an import never holds them whole)."""
+        pairs = pa.table({"key": sorted(store_writer.partition_key(f, m) for f, m in self.result.pairs)})
+        con = duckdb.connect(":memory:")
+        try:
+            con.register("pairs", pairs)
+            source = parquet_source(Path(self.result.version) / "records.parquet")
+            names = {p.name for p in self.parsed}
+            con.register("names", pa.table({"name": sorted(names)}))
+            return con.execute(
+                f"SELECT {', '.join(fire.RECORD_COLUMNS)} FROM {source} WHERE {store_writer.PAIR_SQL} IN "
+                "(SELECT key FROM pairs) AND source_file IN (SELECT name FROM names) ORDER BY source_file, source_line"
+            ).df()
+        finally:
+            con.close()
 
 
 def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None, encoding: str = "auto",
                replace_smaller: bool = False, rows_per_batch: int = csv_stream.ROWS_PER_BATCH) -> FireImport:
-    """Read and check every file, then publish them all in one atomic swap (or nothing)."""
+    """Read and check every file, then publish them all in one atomic swap (or nothing).
+
+    Records go to a spool as they are read (record_spool), so memory is one batch whatever the
+    files' size; the whole import holds the store's write lock, since the spool lives in the
+    dataset's folder, and the spool goes when it ends.
+    """
     data_dir = Path(data_dir)
     if not paths:
         raise ImportError_("no files given")
     areas = read_areas(areas_file or data_dir / AREAS_FILE, data_dir)
     problems, parsed = [], []
     names: dict[str, Path] = {}
-    for path in paths:
-        path = Path(path)
-        if path.name in names:
-            problems.append(f"{path}: a file of the same name ({names[path.name]}) is already in this import")
-            continue
-        names[path.name] = path
-        if not path.is_file():
-            problems.append(f"{path}: no such file")
-            continue
+    with contextlib.ExitStack() as stack:
         try:
-            parsed.append(parse_export(path, areas, encoding, rows_per_batch))
-        except FileProblem as exc:
-            problems.append(str(exc))
-    reject_duplicates(parsed)
-    problems += rejection_problems(parsed)
-    if problems:
-        raise ImportError_(f"{len(problems)} problem(s) found, nothing was imported:\n  " + "\n  ".join(problems))
-    records = records_frame(parsed)
-    rejected = pd.concat([p.rejected for p in parsed], ignore_index=True)
-    reconciliation = reconcile(parsed)
-    source = "IRS incident export: " + ", ".join(p.name for p in parsed)
-    result = publish_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source,
-                            replace_smaller=replace_smaller)
-    unallocated = records[records["location"] == geography.NO_LOCATION]
-    unmapped = unallocated["source_area"].fillna("(blank)").value_counts()
-    return FireImport(result, records, rejected, reconciliation, parsed, unmapped)
+            stack.enter_context(store_writer.write_lock(data_dir))
+            folder = store_writer.new_spool_dir(data_dir, DATASET)
+        except OSError as exc:
+            raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
+        stack.callback(shutil.rmtree, folder, True)
+        spool = RecordSpool(folder, data_dir)
+        stack.callback(spool.close)
+        rejected_rows = RejectedRows(folder, data_dir, "file", kept=1)
+        for path in paths:
+            path = Path(path)
+            if path.name in names:
+                problems.append(f"{path}: a file of the same name ({names[path.name]}) is already in this import")
+                continue
+            names[path.name] = path
+            if not path.is_file():
+                problems.append(f"{path}: no such file")
+                continue
+            try:
+                parsed.append(parse_export(path, areas, encoding, rows_per_batch, spool, len(parsed), rejected_rows))
+            except FileProblem as exc:
+                problems.append(str(exc))
+        reject_duplicates(parsed, spool)
+        problems += rejection_problems(parsed)
+        if problems:
+            raise ImportError_(f"{len(problems)} problem(s) found, nothing was imported:\n  " + "\n  ".join(problems))
+        rejected = pd.concat([p.read_rejected() for p in parsed], ignore_index=True)
+        reconciliation = reconcile(parsed, spool)
+        summary = summarise(spool)
+        if not summary.records and rejected.empty:
+            raise ImportError_(nothing_to_import_message([p.name for p in parsed]))
+        records = spool.records(list(fire.RECORD_COLUMNS), owners.default_owner(data_dir))
+        source = "IRS incident export: " + ", ".join(p.name for p in parsed)
+        result = publish_spooled_import(data_dir, DATASET, records, rejected[REJECTED_COLUMNS], reconciliation, source,
+                                        replace_smaller=replace_smaller)
+    return FireImport(result, rejected, reconciliation, parsed, summary)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -590,7 +683,7 @@ def main(args: argparse.Namespace) -> int:
 
 def report(outcome: FireImport, out: TextIO) -> None:
     """What was read, where every row went, and what needs a person's attention."""
-    records, recon = outcome.records, outcome.reconciliation
+    summary, recon = outcome.summary, outcome.reconciliation
     total = recon[["rows_read", "loaded", "outside_area", "unallocated", "rejected"]].sum()
     print(f"fire import: {int(total['rows_read']):,} rows from {len(outcome.parsed)} file(s) "
           f"({', '.join(f'{p.name} [{p.encoding}]' for p in outcome.parsed)})", file=out)
@@ -601,16 +694,14 @@ def report(outcome: FireImport, out: TextIO) -> None:
               f"{row.unallocated:>8,} {row.rejected:>8,}", file=out)
     print("  rows read = in area (a Derbyshire ward) + outside (mapped to another area) + no area (unmapped) + rejected",
           file=out)
-    fires = records[records["incident_category"] == fire.FIRE]
-    categories = records["incident_category"].value_counts()
-    print(f"incidents: {len(fires):,} fires ({(fires['fire_type'] == fire.PRIMARY).sum():,} primary, "
-          f"{(fires['fire_type'] == fire.SECONDARY).sum():,} secondary; {int(fires['deliberate'].sum()):,} deliberate), "
+    categories = summary.categories
+    print(f"incidents: {categories.get(fire.FIRE, 0):,} fires ({summary.primary:,} primary, "
+          f"{summary.secondary:,} secondary; {summary.deliberate:,} deliberate), "
           f"{categories.get(fire.FALSE_ALARM, 0):,} false alarms, {categories.get(fire.SPECIAL_SERVICE, 0):,} special "
           "services (kept, but only fires count in fire measures)", file=out)
-    outside = records[records["location"] == geography.OUTSIDE_AREA]
-    if len(outside):
-        by = outside["district"].value_counts()
-        print("outside the force area, by mapped district: " + ", ".join(f"{d} {n:,}" for d, n in by.items()), file=out)
+    if len(summary.outside):
+        print("outside the force area, by mapped district: " + ", ".join(f"{d} {n:,}" for d, n in summary.outside.items()),
+              file=out)
     if len(outcome.unmapped):
         shown = ", ".join(f"{a} ({n:,})" for a, n in outcome.unmapped.head(EXAMPLES_SHOWN).items())
         more = len(outcome.unmapped) - EXAMPLES_SHOWN

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from queries import hate
 from queries.importers import csv_stream
-from queries.importers.common import ImportError_, ImportResult, publish_import
+from queries.importers.common import ImportError_, ImportResult
 from queries.importers.csv_stream import by_distinct, first_reason
 from queries.importers.marac import (
     DEFAULT_ENCODING,
@@ -42,14 +42,13 @@ from queries.importers.marac import (
     Dedupe,
     add_arguments,  # noqa: F401  (the CLI looks for it on this module)
     batch_rejects,
-    finish_import,
     is_blank,
     month_start,
     open_csv,
     parse_date,
     print_result,
-    read_batches,
     record_table,
+    spool_and_publish,
     stripped,
 )
 
@@ -171,27 +170,22 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
     resolver = AreaResolver(data_dir)
     today = date.today()
     notes: list[str] = []
-    parts, codecs_used = [], []
-    for index, path in enumerate(paths):
-        codec, header, ignored = open_csv(Path(path), REQUIRED, OPTIONAL, encoding, one_of=[DATE_COLUMNS])
-        codecs_used.append(codec)
+    opened = [open_csv(Path(path), REQUIRED, OPTIONAL, encoding, one_of=[DATE_COLUMNS]) for path in paths]
+    positions = []
+    for path, (_, header, ignored) in zip(paths, opened):
         ignored = [c for c in ignored if c]
         if ignored:
             notes.append(f"{path}: ignored column(s) {', '.join(ignored)}")
         if "outcome" not in header:
             notes.append(f"{path}: no outcome column, so its crimes count as awaiting an outcome")
-        positions = {name: (header.index(name) if name in header else None)
-                     for name in REQUIRED + DATE_COLUMNS + OPTIONAL}
-        for batch in read_batches(Path(path), codec, rows_per_batch):
-            parts.append(_check_batch(batch, positions, index, resolver, today))
-    records, rejected, reconciliation = finish_import(
-        [Path(p) for p in paths], codecs_used, parts, [Dedupe(["record_id"], "duplicate record_id (first at {first})")],
-        data_dir, DATASET, "record_id", RECORD_COLUMNS, _raw)
-    result = publish_import(
-        data_dir, DATASET, records, rejected, reconciliation,
-        source="Hate incidents and crimes CSV: " + ", ".join(Path(p).name for p in paths),
-        replace_smaller=replace_smaller, files=[str(p) for p in paths],
-    )
+        positions.append({name: (header.index(name) if name in header else None)
+                          for name in REQUIRED + DATE_COLUMNS + OPTIONAL})
+    result = spool_and_publish(
+        [Path(p) for p in paths], [codec for codec, _, _ in opened],
+        lambda index, batch: _check_batch(batch, positions[index], index, resolver, today),
+        [Dedupe(["record_id"], "duplicate record_id (first at {first})")], data_dir, DATASET, "record_id",
+        RECORD_COLUMNS, _raw, "Hate incidents and crimes CSV: " + ", ".join(Path(p).name for p in paths),
+        replace_smaller, rows_per_batch)
     return result, notes
 
 

@@ -31,13 +31,14 @@ Why it is built this way:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
 import os
 import re
 import sys
-import tempfile
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -49,9 +50,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from queries import geography, marac, store
+from queries import geography, marac, owners, store, store_writer
 from queries.importers import csv_stream
-from queries.importers.common import RECONCILIATION_COLUMNS, REJECTED_COLUMNS, ImportError_, ImportResult, publish_import
+from queries.importers.common import (
+    RECONCILIATION_COLUMNS,
+    REJECTED_COLUMNS,
+    REJECTED_LIMIT,
+    ImportError_,
+    ImportResult,
+    SpooledRecords,
+    StoreWriteFailed,
+    _write_failure,
+    publish_spooled_import,
+)
+from queries.importers.record_spool import END, FILE_INDEX, LINE, RecordSpool, RejectedRows, nothing_to_import_message
 from queries.importers.csv_stream import by_distinct, first_reason
 
 DATASET = "marac"
@@ -68,8 +80,6 @@ EXAMPLES_SHOWN = 5
 MAX_LINE_CHARS = csv_stream.MAX_LINE_CHARS
 RAW_KEPT_CHARS = csv_stream.RAW_KEPT_CHARS
 ROWS_PER_BATCH = csv_stream.ROWS_PER_BATCH
-# DuckDB's memory while finding duplicates across files; beyond it, it spills to the store's disk.
-DUCKDB_MEMORY = "256MB"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- reading CSV (shared with hate)
 #
 # Files are read batch by batch (csv_stream) and checked a column at a time, so an import's
-# memory is one batch plus the compact records kept (Arrow), whatever the file's size (issue 9).
+# memory is one batch (what it keeps goes at once to a spool on disk: record_spool), whatever the
+# file's size (issue 9).
 
 
 def normalise_column(name: str) -> str:
@@ -175,7 +186,7 @@ class Checked:
 
 
 # Bookkeeping columns carried beside each record until publishing (dropped then).
-STATUS, FILE_INDEX, LINE, END = "_status", "_file", "_line", "_end"
+STATUS = "_status"
 REJECT_COLUMNS = [FILE_INDEX, "line", "reason", "raw", "month"]
 
 
@@ -229,26 +240,6 @@ def record_table(columns: dict[str, tuple[np.ndarray, pa.DataType]], keep: np.nd
 DISTINCT_PER_ROW = {"record_id", "victim_id"}
 
 
-def _arrow_or_categorical(kind: pa.DataType):
-    """pandas dtypes for a records table: Arrow-backed, dictionaries as categoricals (written as strings)."""
-    return None if pa.types.is_dictionary(kind) else pd.ArrowDtype(kind)
-
-
-def _filtered(holder: list[pa.Table], keep: np.ndarray) -> pa.Table:
-    """The rows kept of the table in `holder` (taken from it), filtered a column at a time, each original
-    column let go once filtered, so the records are never held twice (a whole-table filter would copy
-    every column before freeing any)."""
-    table = holder.pop()
-    if keep.all():
-        return table
-    mask = pa.array(keep)
-    names, columns = table.column_names, []
-    for name in names:
-        columns.append(table.column(0).filter(mask))
-        table = table.remove_column(0)
-    return pa.table(dict(zip(names, columns)))
-
-
 @dataclass
 class Dedupe:
     """A rule that keeps the first record with a key and rejects the later ones."""
@@ -257,110 +248,115 @@ class Dedupe:
     reason: str  # formatted with first= "<file> line <n>" of the record kept
 
 
-def finish_import(paths: list[Path], codecs: list[str], parts: list[Checked], rules: list[Dedupe], data_dir: Path,
-                  dataset: str, id_label: str, record_columns: list[str],
-                  raw_of: Callable[[list[str] | None, str, int], str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Across every file: duplicates, ids the store already holds, the per-file check, and the
-    frames publish_import takes (records compact, rejected with raw text, reconciliation).
+def spool_and_publish(paths: list[Path], codecs: list[str], check: Callable[[int, csv_stream.Batch], Checked],
+                      rules: list[Dedupe], data_dir: Path, dataset: str, id_label: str, record_columns: list[str],
+                      raw_of: Callable[[list[str] | None, str, int], str], source: str, replace_smaller: bool,
+                      rows_per_batch: int) -> ImportResult:
+    """Read every file batch by batch into a spool, finish the import across files, and publish it (MARAC, hate).
+
+    The whole import holds the store's write lock, since the spool lives in the dataset's folder
+    (which the lock's cleaning clears of a killed import's leftovers); the spool goes when it ends.
+    Memory is one batch and the spool's buffer, whatever the files' size (record_spool): kept
+    records and rejected rows alike go to disk as they are found."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(store_writer.write_lock(data_dir))
+            folder = store_writer.new_spool_dir(data_dir, dataset)
+        except OSError as exc:
+            raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
+        stack.callback(shutil.rmtree, folder, True)
+        spool = RecordSpool(folder, data_dir)
+        stack.callback(spool.close)
+        rejected_rows = RejectedRows(folder, data_dir, FILE_INDEX, kept=EXAMPLES_SHOWN)
+        for index, (path, codec) in enumerate(zip(paths, codecs)):
+            for batch in read_batches(path, codec, rows_per_batch):
+                checked = check(index, batch)
+                spool.add(checked.records)
+                rejected_rows.add(checked.rejected)
+                del checked, batch
+        records, rejected, reconciliation = finish_import(paths, codecs, spool, rejected_rows, rules, data_dir,
+                                                          dataset, id_label, record_columns, raw_of, replace_smaller)
+        return publish_spooled_import(data_dir, dataset, records, rejected, reconciliation, source=source,
+                                      replace_smaller=replace_smaller)
+
+
+def finish_import(paths: list[Path], codecs: list[str], spool: RecordSpool, rejected_rows: RejectedRows,
+                  rules: list[Dedupe], data_dir: Path, dataset: str, id_label: str, record_columns: list[str],
+                  raw_of: Callable[[list[str] | None, str, int], str],
+                  replace_smaller: bool = False) -> tuple[SpooledRecords, pd.DataFrame, pd.DataFrame]:
+    """Across every file: duplicates, ids the store already holds, the per-file check, and what
+    publish_spooled_import takes (the records spooled as the store's partitions, rejected rows
+    with raw text, reconciliation).
 
     A record is rejected as a duplicate only if it passed its own checks, and the first record
-    with a key is the one kept, as when rows were checked one at a time. Duplicates are found in
-    DuckDB over the Arrow records (it spills to disk rather than grow), never in a Python dict.
+    with a key is the one kept, as when rows were checked one at a time. Duplicates and held ids
+    are found by DuckDB over the spool (record_spool: it spills to disk rather than grow); only
+    the records rejected late come back to Python, never the records kept. The rows rejected
+    while reading are read back from disk only for files that can be published (RejectedRows).
     """
     names = [Path(p).name for p in paths]
-    tables = [p.records for p in parts]
-    records = pa.concat_tables(tables).unify_dictionaries() if tables else None
-    for part in parts:  # the batches' tables live on only in `records`
-        part.records = None
-    del tables
-    if records is None:
-        records = pa.table({c: pa.array([], type=pa.string()) for c in record_columns})
-    records = records.append_column("_seq", pa.array(np.arange(records.num_rows, dtype=np.int64)))
-    alive = np.ones(records.num_rows, dtype=bool)
     late: list[tuple[int, str]] = []  # (seq, reason)
-    con = duckdb.connect(":memory:")
-    spill = tempfile.TemporaryDirectory(prefix="csp-import-")
-    try:
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-        con.execute(f"SET temp_directory = {store.sql_string(spill.name)}")
-        for rule in rules:
-            if not records.num_rows:
-                break
-            keys = ", ".join(rule.keys)
-            # Records already rejected by an earlier rule are left out in SQL (no filtered copy of the keys).
-            con.register("candidates", records.select([*rule.keys, FILE_INDEX, LINE, "_seq"]))
-            con.register("dead", pa.table({"_seq": pa.array(np.flatnonzero(~alive).astype(np.int64))}))
-            found = con.execute(
-                f"SELECT c._seq, f.{FILE_INDEX}, f.{LINE} FROM (SELECT _seq, min(_seq) OVER (PARTITION BY {keys}) AS first "
-                f"FROM candidates WHERE _seq NOT IN (SELECT _seq FROM dead)) AS c "
-                f"JOIN candidates AS f ON f._seq = c.first WHERE c._seq <> c.first ORDER BY c._seq"
-            ).fetchall()
-            con.unregister("candidates")
-            con.unregister("dead")
-            for seq, file_index, line in found:
-                late.append((seq, rule.reason.format(first=f"{names[file_index]} line {line}")))
-                alive[seq] = False
-    finally:
-        con.close()
-        spill.cleanup()
-    month = records["month"] if alive.all() else records["month"].filter(pa.array(alive))
-    months = set(pc.unique(month).drop_null().to_pylist()) if records.num_rows else set()
-    if records.num_rows:
-        # Every id is asked about (no filtered copy); only living records are rejected for it below.
-        already = existing_ids(data_dir, dataset, months, records["record_id"])
-        if len(already):
-            held = pc.is_in(records["record_id"], value_set=pa.array(list(already.index), pa.string()))
-            hits = np.flatnonzero(alive & held.to_numpy(zero_copy_only=False))
-            for seq, record_id in zip(hits, records["record_id"].take(pa.array(hits)).to_pylist()):
-                late.append((int(seq), f"{id_label} is already in the store for {already[record_id]:%Y-%m}, a month this "
-                                       "import does not replace"))
-                alive[seq] = False
+    for rule in rules:
+        found = spool.duplicates(rule.keys)
+        for seq, file_index, line in found:
+            late.append((seq, rule.reason.format(first=f"{names[file_index]} line {line}")))
+        spool.kill(seq for seq, _, _ in found)
+    months = spool.months()
+    held = held_elsewhere(spool, data_dir, dataset, months)
+    for seq, month in held:
+        late.append((seq, f"{id_label} is already in the store for {month:%Y-%m}, a month this import does not replace"))
+    spool.kill(seq for seq, _ in held)
     late_rows = []
     if late:
-        seqs = pa.array([seq for seq, _ in late])
-        picked = records.take(seqs)
+        picked = spool.rows_of([seq for seq, _ in late], [FILE_INDEX, LINE, END, "month"])
         by_file: dict[int, dict[int, int]] = {}
-        for file_index, line, end in zip(picked[FILE_INDEX].to_pylist(), picked[LINE].to_pylist(), picked[END].to_pylist()):
-            by_file.setdefault(file_index, {})[line] = end
+        for row in picked.values():
+            by_file.setdefault(row[FILE_INDEX], {})[row[LINE]] = row[END]
         fetched = {i: csv_stream.fetch_rows(Path(paths[i]), codecs[i], wanted) for i, wanted in by_file.items()}
-        for (seq, reason), file_index, line, month in zip(late, picked[FILE_INDEX].to_pylist(), picked[LINE].to_pylist(),
-                                                          picked["month"].to_pylist()):
-            values, text = fetched[file_index].get(line, (None, ""))
-            late_rows.append((file_index, line, reason, raw_of(values, text, file_index), month))
-    rejected = pd.concat([p.rejected for p in parts if len(p.rejected)]
-                         + [pd.DataFrame(late_rows, columns=REJECT_COLUMNS)], ignore_index=True)
-    rejected["month"] = [None if m is None or pd.isna(m) else m for m in rejected["month"]]
-    rejected = rejected.sort_values([FILE_INDEX, "line"], kind="stable", ignore_index=True)
-    holder = [records]
-    del records
-    kept = _filtered(holder, alive)
-    # A rejected row keeps its month only when that month has loaded rows (only_loaded_months).
-    rejected_counts = pd.DataFrame({
-        FILE_INDEX: rejected[FILE_INDEX].to_numpy(),
-        "month": [only_loaded_months(m, months) for m in rejected["month"]],
-        "status": REJECTED,
-    })
-    loaded_counts = (kept.select([FILE_INDEX, "month", STATUS]).group_by([FILE_INDEX, "month", STATUS])
-                     .aggregate([([], "count_all")]).to_pandas()
-                     .rename(columns={STATUS: "status", "count_all": "rows"})) if kept.num_rows else None
-    reconciliation = []
+        for seq, reason in late:
+            row = picked[seq]
+            values, text = fetched[row[FILE_INDEX]].get(row[LINE], (None, ""))
+            late_rows.append((row[FILE_INDEX], row[LINE], reason, raw_of(values, text, row[FILE_INDEX]), row["month"]))
+    late_frame = pd.DataFrame(late_rows, columns=REJECT_COLUMNS)
+    loaded_counts = None if spool.empty else spool.query(
+        f"SELECT {FILE_INDEX}, month, {STATUS} AS status, count(*) AS rows FROM {{alive}} GROUP BY ALL").to_pandas()
+    reconciliation, published = [], []
     for file_index, path in enumerate(paths):
-        mine = rejected[FILE_INDEX].to_numpy() == file_index
-        problems = rejected.loc[mine, ["line", "reason"]]
-        counts = rejected_counts[mine].groupby(["month", "status"], dropna=False).size().rename("rows").reset_index()
+        late_mine = late_frame[late_frame[FILE_INDEX] == file_index]
+        # A rejected row keeps its month only when that month has loaded rows (only_loaded_months).
+        tally: dict = {}
+        for (f, month), n in rejected_rows.counts.items():
+            if f == file_index:
+                key = only_loaded_months(month, months)
+                tally[key] = tally.get(key, 0) + n
+        for month in late_mine["month"]:
+            key = only_loaded_months(None if month is None or pd.isna(month) else month, months)
+            tally[key] = tally.get(key, 0) + 1
+        counts = pd.DataFrame({"month": list(tally), "status": REJECTED, "rows": list(tally.values())})
+        n_rejected = int(sum(tally.values()))
         loaded = 0
         if loaded_counts is not None:
             own = loaded_counts[loaded_counts[FILE_INDEX] == file_index][["month", "status", "rows"]]
             loaded = int(own["rows"].sum())
             counts = pd.concat([own, counts], ignore_index=True)
-        refuse_if_nothing_loaded(Path(path), loaded, len(problems),
-                                 sorted(zip(problems["line"], problems["reason"]))[:EXAMPLES_SHOWN])
+        first = rejected_rows.first.get(file_index)
+        examples = sorted(list(zip(late_mine["line"], late_mine["reason"]))
+                          + (list(zip(first["line"], first["reason"])) if first is not None else []))
+        refuse_if_nothing_loaded(Path(path), loaded, n_rejected, examples[:EXAMPLES_SHOWN])
         reconciliation.append(reconciliation_frame(str(path), counts))
-    rejected_out = pd.DataFrame({"file": [str(paths[i]) for i in rejected[FILE_INDEX]], "line": rejected["line"],
+        # A file mostly rejected is refused by the shrink guard unless told --replace-smaller: its first row is enough.
+        refused = n_rejected > REJECTED_LIMIT * (loaded + n_rejected)
+        read = first.head(1) if refused and not replace_smaller and first is not None else rejected_rows.rows(file_index)
+        published += [frame for frame in (read, late_mine) if frame is not None and len(frame)]
+    rejected = pd.concat(published, ignore_index=True) if published else pd.DataFrame(columns=REJECT_COLUMNS)
+    rejected = rejected.sort_values([FILE_INDEX, "line"], kind="stable", ignore_index=True)
+    files = [str(p) for p in paths]  # one string per file, shared by its rows
+    rejected_out = pd.DataFrame({"file": [files[i] for i in rejected[FILE_INDEX]], "line": rejected["line"],
                                  "reason": rejected["reason"], "raw": rejected["raw"]}, columns=REJECTED_COLUMNS)
-    frame = kept.select(record_columns).to_pandas(types_mapper=_arrow_or_categorical) if kept.num_rows else \
-        pd.DataFrame(columns=record_columns)
-    return frame, rejected_out, pd.concat(reconciliation, ignore_index=True)
+    if spool.rows - spool.dead == 0 and rejected_out.empty:
+        raise ImportError_(nothing_to_import_message(files))
+    records = spool.records(record_columns, owners.default_owner(data_dir))
+    return records, rejected_out, pd.concat(reconciliation, ignore_index=True)
 
 
 def parse_date(text: str) -> date:
@@ -435,32 +431,22 @@ def reconciliation_frame(file_name: str, counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RECONCILIATION_COLUMNS)
 
 
-def existing_ids(data_dir: Path, dataset: str, keep_months: set[date], ids: pa.Array) -> pd.Series:
-    """Of `ids`, those already in the store in months this import will not replace (real data only):
-    record id -> its month. Joined in DuckDB, so neither the store's ids nor the file's are held as Python objects."""
+def held_elsewhere(spool: RecordSpool, data_dir: Path, dataset: str, keep_months: set[date]) -> list[tuple[int, date]]:
+    """(number, month held) of the live spooled records whose id the store already holds in a month this
+    import will not replace (real data only), in reading order. Joined in DuckDB over the spool and the
+    store, so neither side's ids are held in Python."""
     manifest = store.read_manifest(data_dir)
-    empty = pd.Series(dtype=object)
-    if manifest.get("synthetic", {}).get(dataset) or not len(ids):
-        return empty
+    if manifest.get("synthetic", {}).get(dataset) or spool.empty:
+        return []
     path = store.current_records(data_dir, dataset)
     if path is None or not path.exists():
-        return empty
-    con = duckdb.connect(":memory:")
-    spill = tempfile.TemporaryDirectory(prefix="csp-import-")
-    try:
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-        con.execute(f"SET temp_directory = {store.sql_string(spill.name)}")
-        con.register("incoming", pa.table({"record_id": ids}))
-        con.register("replaced", pa.table({"month": pa.array(sorted(keep_months), type=pa.date32())}))
-        found = con.execute(
-            f"SELECT s.record_id, s.month::DATE FROM {store.parquet_source(path)} AS s "
-            "WHERE s.record_id IN (SELECT record_id FROM incoming) "
-            "AND s.month::DATE NOT IN (SELECT month FROM replaced)"
-        ).fetchall()
-    finally:
-        con.close()
-        spill.cleanup()
-    return pd.Series({record_id: month for record_id, month in found}, dtype=object)
+        return []
+    found = spool.query(
+        f"SELECT a._seq AS seq, min(s.month::DATE) AS month FROM {{alive}} AS a "
+        f"JOIN {store.parquet_source(path)} AS s ON s.record_id = a.record_id "
+        "WHERE s.month::DATE NOT IN (SELECT month FROM replaced) GROUP BY a._seq ORDER BY a._seq",
+        replaced=pa.table({"month": pa.array(sorted(keep_months), type=pa.date32())}))
+    return list(zip(found["seq"].to_pylist(), found["month"].to_pylist()))
 
 
 def refuse_if_nothing_loaded(path: Path, loaded: int, rejected: int, first: list[tuple[int, str]]) -> None:
@@ -539,13 +525,10 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
     resolver = AreaResolver(data_dir)
     today = date.today()
     notes: list[str] = []
-    parts: list[Checked] = []
-    codecs_used: list[str] = []
-    headers: list[list[str]] = []
-    for index, path in enumerate(paths):
-        codec, header, ignored = open_csv(Path(path), COLUMNS, [], encoding)
-        codecs_used.append(codec)
-        headers.append(header)
+    opened = [open_csv(Path(path), COLUMNS, [], encoding) for path in paths]  # file problems first, store untouched
+    codecs_used = [codec for codec, _, _ in opened]
+    headers = [header for _, header, _ in opened]
+    for path, (_, _, ignored) in zip(paths, opened):
         ignored = [c for c in ignored if c]
         if ignored:
             why = [c for c in ignored if c in IGNORED_ON_PURPOSE]
@@ -553,22 +536,20 @@ def import_files(paths: list[Path], data_dir: Path, encoding: str = DEFAULT_ENCO
                 f"{path}: ignored column(s) {', '.join(ignored)}"
                 + ("; repeats are worked out from each victim's referral history, not read from the file" if why else "")
             )
-        positions = {name: header.index(name) for name in COLUMNS}
-        raw_of = _raw_for(header)
-        for batch in read_batches(Path(path), codec, rows_per_batch):
-            parts.append(_check_batch(batch, positions, index, resolver, today, raw_of))
     rules = [Dedupe(["record_id"], "duplicate referral_id (first at {first})"),
              Dedupe(["victim_id", "referral_date"],
                     "the same victim is already referred on the same day ({first}): duplicate case?")]
+
+    def check(index: int, batch: csv_stream.Batch) -> Checked:
+        header = headers[index]
+        return _check_batch(batch, {name: header.index(name) for name in COLUMNS}, index, resolver, today,
+                            _raw_for(header))
+
     # Rows rejected late are redacted with their own file's header.
-    records, rejected, reconciliation = finish_import(
-        [Path(p) for p in paths], codecs_used, parts, rules, data_dir, DATASET, "referral_id", RECORD_COLUMNS,
-        _late_raw(headers))
-    result = publish_import(
-        data_dir, DATASET, records, rejected, reconciliation,
-        source="MARAC case-level CSV: " + ", ".join(Path(p).name for p in paths),
-        replace_smaller=replace_smaller, files=[str(p) for p in paths],
-    )
+    result = spool_and_publish(
+        [Path(p) for p in paths], codecs_used, check, rules, data_dir, DATASET, "referral_id", RECORD_COLUMNS,
+        _late_raw(headers), "MARAC case-level CSV: " + ", ".join(Path(p).name for p in paths), replace_smaller,
+        rows_per_batch)
     return result, notes
 
 
