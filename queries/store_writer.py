@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from queries import geography, limits_table, owners
+from queries import geography, limits_table, monthly_file, owners
 from queries.store import (
     FORCE_KEY, MANIFEST, MONTH_KEY, VERSIONS_FOLDER, StoreError, has_column, parquet_source, read_manifest, sql_string,
     version_token,
@@ -320,6 +320,7 @@ def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: 
     missing = [t for t in ("records", "monthly", "coverage") if not (folder / f"{t}.parquet").exists()]
     if missing:
         raise StoreError(f"{folder}: cannot publish {dataset}, missing {', '.join(missing)}")
+    monthly_file.write(folder)  # the monthly rows as one sorted file, so readers need not glob the partitions
     limits_table.write(folder, data_dir, dataset)  # every series' limits, materialised with the version
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _write_atomically(folder / VERSION_META, json.dumps({"dataset": dataset, "source": source, "synthetic": synthetic,

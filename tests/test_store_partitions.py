@@ -102,3 +102,49 @@ def test_a_store_too_big_to_hold_is_read_from_parquet_with_the_same_answers(demo
         pd.testing.assert_frame_equal(grouped_counts(held, "crime", by), grouped_counts(scanned, "crime", by))
     args = ("crime", "Erewash", "Violence without Injury", 2025, "pooled", 2.0, 10)
     pd.testing.assert_frame_equal(series_table(held, *args), series_table(scanned, *args))
+
+
+def test_a_partitioned_store_too_big_to_hold_reads_one_sorted_copy_written_at_publish_with_the_partitions_figures(
+        tmp_data_dir, monkeypatch):
+    """A national store is read from one sorted file per version (no glob of thousands of partitions
+    per query, nothing held in the worker), and it answers exactly as the partitions do."""
+    from queries import monthly_file
+    from queries import store as store_module
+    from queries.series import monthly_counts, rolling_12
+
+    import_(tmp_data_dir, JAN_2014, MARCH, MAY)
+    folder = version(tmp_data_dir)
+    copy = monthly_file.path_for(folder)
+    assert copy.exists()  # written with the version, before the manifest named it
+    monkeypatch.setattr(store_module, "MONTHLY_IN_MEMORY_ROWS", 0)
+    from_copy = Store(tmp_data_dir).snapshot()
+    assert not from_copy.monthly_in_memory
+    month = pd.Timestamp("2025-05-01")
+
+    def figures(store) -> list:
+        return [grouped_counts(store, "crime", ["month", "area", "measure"]),
+                grouped_counts(store, "crime", ["month", "neighbourhood", "measure"]),
+                monthly_counts(store, "crime", "Erewash", "Shoplifting"),
+                rolling_12(store, "crime", "Shoplifting", month)]
+
+    read_from_copy = figures(from_copy)
+    copy.unlink()
+    monkeypatch.setattr(monthly_file, "ensure", lambda _folder: None)  # as when the copy cannot be written
+    read_from_partitions = figures(Store(tmp_data_dir).snapshot())
+    for mine, theirs in zip(read_from_copy, read_from_partitions):
+        if isinstance(mine, pd.Series):
+            pd.testing.assert_series_equal(mine, theirs)
+        else:
+            pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_a_version_published_before_the_sorted_copy_existed_gets_it_on_first_read(tmp_data_dir):
+    from queries import monthly_file
+
+    import_(tmp_data_dir, MARCH)
+    folder = version(tmp_data_dir)
+    monthly_file.path_for(folder).unlink()
+    before = grouped_counts(Store(tmp_data_dir), "crime", ["month", "measure"])
+    assert monthly_file.path_for(folder).exists()
+    assert not list(folder.glob(".monthly-sorted.parquet.*"))  # no temporary or spill file left behind
+    assert before["count"].sum() > 0
