@@ -8,6 +8,7 @@ Layout under the data directory (see docs/data.md for every column)::
     <dataset>/<version>/records.parquet         one row per crime / incident / case (a file, or ym=YYYY-MM/ partitions)
     <dataset>/<version>/monthly.parquet         pre-aggregated counts (no interactive query scans records; likewise)
     <dataset>/<version>/coverage.parquet        the months the dataset holds (missing is not zero)
+    <dataset>/<version>/monthly-sorted.parquet  the partitioned monthly rows as one sorted file (queries/monthly_file.py)
     <dataset>/<version>/limits-<fp>.parquet     every series' limits, every month (queries/limits_table.py)
     <dataset>/<version>/reconciliation.parquet  per file and month held: rows read = loaded + outside area + unallocated + rejected
     <dataset>/<version>/rejected.parquet        rejected rows, each with its reason
@@ -103,7 +104,7 @@ class StoreVersion:
     """One version of the store: an in-memory DuckDB over the files one manifest names.
 
     A force's monthly aggregates are loaded into memory (up to MONTHLY_IN_MEMORY_ROWS; a
-    national store's stay a view over Parquet), as are its limits table (queries/limits_table.py,
+    national store's stay a view over its one sorted Parquet copy), as are its limits table (queries/limits_table.py,
     up to its IN_MEMORY_ROWS, on first use); record tables always stay views over Parquet, and
     the only other things held are small: months held, the area list and the bounded result
     cache. Nothing here ever changes after loading, so every query on one StoreVersion reads
