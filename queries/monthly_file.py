@@ -96,8 +96,8 @@ def ensure(folder: Path) -> Path | None:
                     write(folder)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-    except (OSError, duckdb.IOException):
-        return None  # a read-only or full disk: readers use the partitions
+    except (OSError, duckdb.Error):
+        return None  # a read-only or full disk, or DuckDB could not sort it: readers use the partitions
     return target if target.exists() else None
 
 
