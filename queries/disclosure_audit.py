@@ -23,10 +23,9 @@ of hate crime cells affordable.
 from __future__ import annotations
 
 import numpy as np
-
-# scipy is imported where the audit runs, not with this module: the web app imports this module
-# (through the MARAC and hate pages) in every worker at start-up, where scipy's import alone cost
-# most of a second of the cold start, and a worker only audits when it builds a release.
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
 
 # Singular values below this (relative) count as zero; residuals below NULL_TOLERANCE count as zero.
 RANK_TOLERANCE = 1e-9
@@ -39,9 +38,6 @@ class LinearSystem:
     """The shown equations A x = b, x >= 0, split into independent blocks of unknowns."""
 
     def __init__(self, a_eq, b_eq, n_unknowns: int | None = None):
-        from scipy import sparse
-        from scipy.sparse.csgraph import connected_components
-
         a = sparse.csr_matrix(a_eq, dtype=float)
         if n_unknowns is not None and a.shape[1] != n_unknowns:
             a = sparse.csr_matrix((a.data, a.indices, a.indptr), shape=(a.shape[0], n_unknowns))
@@ -111,8 +107,6 @@ class LinearSystem:
         return float(sum(part @ self._block(label)[3] for label, part in self._parts(c)))
 
     def _solve(self, label: int, objective: np.ndarray):
-        from scipy.optimize import linprog
-
         _, rows, _, _, sub = self._block(label)
         return linprog(objective, A_eq=sub, b_eq=self.b[rows], bounds=(0, None), method="highs")
 

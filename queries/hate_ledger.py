@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from queries import disclosure_audit, geography, hate, hate_release, limits, statedb
 
@@ -171,8 +172,6 @@ def audit(releases: list[Published], threshold: int, only_new: bool = True, cach
         seen_rows.setdefault((cols, value), seq)
     row_ids = [i for i, (cols, _) in enumerate(seen_rows) for _ in cols]
     col_ids = [c for cols, _ in seen_rows for c in cols]
-    from scipy import sparse  # here, not at import: see queries/disclosure_audit.py
-
     matrix = sparse.csr_matrix((np.ones(len(col_ids)), (row_ids, col_ids)), shape=(len(seen_rows), n))
     system = disclosure_audit.LinearSystem(matrix, [v for _, v in seen_rows], n)
     last = len(releases) - 1
