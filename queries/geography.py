@@ -218,6 +218,11 @@ def _load(data_dir: str, _forces_stamp: int | None, _areas_stamp: int | None) ->
         csp=_named(districts["lad_code"], names.get("lad_code", {}), districts["lad_name"]),
         upper=_named(districts["utla_code"], names.get("utla_code", {}), districts["utla_name"]),
     )
+    # Wards joined to their district once for every force (43 per-force joins were most of a
+    # national store's worker start); each force's rows keep the order its own join gave them.
+    columns = ["ward_code", "ward_name", "csp"]
+    joined = wards.merge(districts[["lad_code", "csp", "force_slug"]], on="lad_code")
+    wards_of = {slug: rows[columns] for slug, rows in joined.groupby("force_slug", sort=False)}
     result = {}
     for force in chosen:
         own = districts[districts["force_slug"] == force.slug]
@@ -231,7 +236,7 @@ def _load(data_dir: str, _forces_stamp: int | None, _areas_stamp: int | None) ->
                 "give the county's utla_code another name"
             )
         uppers.sort(key=lambda u: (not u.county, u.name))
-        force_wards = wards.merge(own[["lad_code", "csp"]], on="lad_code")[["ward_code", "ward_name", "csp"]]
+        force_wards = wards_of.get(force.slug, pd.DataFrame(columns=columns)).reset_index(drop=True)
         force_wards["neighbourhood"] = _named(force_wards["ward_code"], names.get("ward_code", {}),
                                               force_wards["ward_name"])
         parent = {c: (u.name if u.county else c) for u in uppers for c in u.csps}

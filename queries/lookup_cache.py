@@ -31,8 +31,10 @@ def reparse_when_changed(path_of: Callable[..., Path]):
         cache: dict = {}
         lock = threading.Lock()
 
-        @functools.wraps(reader)
-        def read(*args, **kwargs):
+        def shared(*args, **kwargs):
+            """The cached result itself, not a copy: for a caller that only reads it (and copies
+            the little it hands on), where copying the whole of a large result each call costs
+            more than the request (a store's ward boundaries: 150 ms a map)."""
             path = Path(path_of(*args, **kwargs))
             key = (str(path), _fingerprint(path), args, tuple(sorted(kwargs.items())))
             with lock:
@@ -43,8 +45,13 @@ def reparse_when_changed(path_of: Callable[..., Path]):
                     if len(cache) >= MAX_ENTRIES:
                         cache.clear()
                     cache[key] = result
-            return copy.deepcopy(result)
+            return result
 
+        @functools.wraps(reader)
+        def read(*args, **kwargs):
+            return copy.deepcopy(shared(*args, **kwargs))
+
+        read.shared = shared
         return read
 
     return decorate

@@ -12,6 +12,8 @@ so spread = (upper - expected) / k whatever the method. z is blank where there i
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 
@@ -62,8 +64,8 @@ def ward_status(
 
 def csp_boundaries(store: Store, ward_codes: list[str]) -> tuple[dict, list[str]]:
     """The GeoJSON features for these wards, and the codes that have no boundary in the store."""
-    collection = load_boundaries(store.data_dir)
+    collection = load_boundaries.shared(store.data_dir)  # read only: the wanted features are copied below
     wanted = set(ward_codes)
-    features = [f for f in collection["features"] if f.get("id") in wanted]
+    features = [copy.deepcopy(f) for f in collection["features"] if f.get("id") in wanted]
     missing = sorted(wanted - {f["id"] for f in features})
     return {"type": "FeatureCollection", "features": features}, missing

@@ -8,6 +8,7 @@ Layout under the data directory (see docs/data.md for every column)::
     <dataset>/<version>/records.parquet         one row per crime / incident / case (a file, or ym=YYYY-MM/ partitions)
     <dataset>/<version>/monthly.parquet         pre-aggregated counts (no interactive query scans records; likewise)
     <dataset>/<version>/coverage.parquet        the months the dataset holds (missing is not zero)
+    <dataset>/<version>/monthly-sorted.parquet  the partitioned monthly rows as one sorted file (queries/monthly_file.py)
     <dataset>/<version>/limits-<fp>.parquet     every series' limits, every month (queries/limits_table.py)
     <dataset>/<version>/reconciliation.parquet  per file and month held: rows read = loaded + outside area + unallocated + rejected
     <dataset>/<version>/rejected.parquet        rejected rows, each with its reason
@@ -47,8 +48,10 @@ MANIFEST = "manifest.json"
 VERSIONS_FOLDER = ".versions"
 TABLES = ("records", "monthly", "coverage", "reconciliation", "rejected")
 # The monthly table is loaded into each worker's memory up to this many rows (Derbyshire's
-# ten years: about 0.5 M); above it, queries scan its Parquet instead (a national store).
-MONTHLY_IN_MEMORY_ROWS = 3_000_000
+# ten years: about 0.5 M, some 60 MB in DuckDB); above it (a regional or national store) queries
+# read its sorted Parquet copy (queries/monthly_file.py) instead, so no worker's memory grows with
+# the store. (It was 3 M: a 43-force store of 2.7 M rows was then held whole in every worker.)
+MONTHLY_IN_MEMORY_ROWS = 1_000_000
 # Versions a process keeps open at once (the current one and pages still pinned to older ones).
 OPEN_VERSIONS = 4
 # Small results a version memoises (measure lists, months held, a board walk): the most recently
@@ -101,7 +104,7 @@ class StoreVersion:
     """One version of the store: an in-memory DuckDB over the files one manifest names.
 
     A force's monthly aggregates are loaded into memory (up to MONTHLY_IN_MEMORY_ROWS; a
-    national store's stay a view over Parquet), as are its limits table (queries/limits_table.py,
+    national store's stay a view over its one sorted Parquet copy), as are its limits table (queries/limits_table.py,
     up to its IN_MEMORY_ROWS, on first use); record tables always stay views over Parquet, and
     the only other things held are small: months held, the area list and the bounded result
     cache. Nothing here ever changes after loading, so every query on one StoreVersion reads
@@ -115,7 +118,12 @@ class StoreVersion:
         self._cache: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()
         self.monthly_in_memory = True
+        from queries import monthly_file  # it reads through this module's parquet_source
+
         con = duckdb.connect(":memory:")
+        # Parquet footers read once per version, not at every query: the sorted monthly copy and the
+        # limits table are then one cached footer each (a few KB), however often a page asks.
+        con.execute("SET parquet_metadata_cache = true")
         datasets = {}
         # Only the store's own force(s) count: another force's rows (imported with
         # --allow-other-forces) are kept under their own key and never reach a total.
@@ -131,10 +139,12 @@ class StoreVersion:
             for table in TABLES:
                 path = folder / f"{table}.parquet"
                 if path.exists():
-                    source = parquet_source(path)
+                    sorted_copy = monthly_file.ensure(folder) if table == "monthly" else None
+                    source = parquet_source(sorted_copy or path)
                     if table in FORCE_TABLES:
-                        # Tables written before stores were keyed by force are the store's own force's.
-                        keyed = has_column(con, source, FORCE_KEY)
+                        # Force-month partitions carry the force in their folder names; tables written
+                        # before stores were keyed by force are the store's own force's.
+                        keyed = _force_partitioned(path) or has_column(con, source, FORCE_KEY)
                         source = (f"(SELECT * FROM {source} WHERE {own})" if keyed
                                   else f"(SELECT *, {default} AS {FORCE_KEY} FROM {source})")
                     con.execute(f"CREATE VIEW {dataset}_{table} AS SELECT * FROM {source}")
@@ -364,6 +374,11 @@ def parquet_source(path: Path) -> str:
                     f"union_by_name=true, hive_types={{'{FORCE_KEY}': VARCHAR, '{MONTH_KEY}': VARCHAR}}))")
         return f"read_parquet({pattern}, hive_partitioning=false, union_by_name=true)"
     return f"read_parquet({sql_string(path)})"
+
+
+def _force_partitioned(path: Path) -> bool:
+    """A table written as `force=<slug>/...` partitions: its rows always carry their force."""
+    return path.is_dir() and any(path.glob(f"{FORCE_KEY}=*"))
 
 
 def has_column(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> bool:

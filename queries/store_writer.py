@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from queries import geography, limits_table, owners
+from queries import geography, limits_table, monthly_file, owners
 from queries.store import (
     FORCE_KEY, MANIFEST, MONTH_KEY, VERSIONS_FOLDER, StoreError, has_column, parquet_source, read_manifest, sql_string,
     version_token,
@@ -391,11 +391,13 @@ def publish(data_dir: Path, dataset: str, folder: Path, source: str, synthetic: 
     missing = [t for t in ("records", "monthly", "coverage") if not (folder / f"{t}.parquet").exists()]
     if missing:
         raise StoreError(f"{folder}: cannot publish {dataset}, missing {', '.join(missing)}")
-    # Every series' limits, materialised with the version; after a monthly import only the blocks its months touch.
+    # What changed since the current version: a monthly import then writes only its months' sorted
+    # monthly files and the limits blocks its months touch; everything else is linked.
     current = read_manifest(data_dir).get("datasets", {}).get(dataset)
-    previous = data_dir / current if current and limits_table.materialised(dataset) else None
+    previous = data_dir / current if current else None
     changed = changed_pairs(previous, folder) if previous is not None and previous.is_dir() else None
-    limits_table.write(folder, data_dir, dataset, previous, changed)
+    monthly_file.write(folder, previous, changed)  # the monthly rows one sorted file a month, for readers
+    limits_table.write(folder, data_dir, dataset, previous if limits_table.materialised(dataset) else None, changed)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _write_atomically(folder / VERSION_META, json.dumps({"dataset": dataset, "source": source, "synthetic": synthetic,
                                                          "created": created, **(meta or {})}, indent=2) + "\n")

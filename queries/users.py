@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,8 +25,13 @@ FAILURE_WINDOW_SECONDS = 15 * 60
 LOCKOUT_SECONDS = 15 * 60
 MIN_PASSWORD_LENGTH = 10
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
-# Compared against when the name is unknown, so both paths take the same time.
-_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """What an unknown name's password is checked against, so a login takes as long whether or not the
+    name exists. Made on first use, not at import: hashing costs a few hundred ms of every worker's start."""
+    return generate_password_hash("not a real password")
 
 
 class UserError(ValueError):
@@ -170,7 +176,7 @@ def authenticate(state_dir: Path, name: str, password: str, now: float | None = 
     con = statedb.connect(state_dir)
     try:
         row = con.execute("SELECT password_hash FROM users WHERE name = ?", [name]).fetchone()
-        ok = check_password_hash(row[0] if row else _DUMMY_HASH, password or "") and row is not None
+        ok = check_password_hash(row[0] if row else _dummy_hash(), password or "") and row is not None
         if not ok:
             con.execute("INSERT INTO failures (name, at) VALUES (?, ?)", [name, now])
     finally:

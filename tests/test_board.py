@@ -33,6 +33,33 @@ def test_the_walk_lists_current_issues_county_first_then_each_csp_in_report_orde
     assert list(walk.issues) == expected
 
 
+def test_the_walk_from_the_area_rows_alone_is_the_walk_computed_from_every_series(demo_store):
+    """The walk reads only the report month's area rows (stored, or the engine over the area series for
+    a non-default k), not every series of the force over four years (a national force's took 1-2 s a
+    step); its issues and falls below are exactly those of the engine over every series."""
+    from queries import limits_table
+
+    store = demo_store.snapshot()
+    held = series.coverage(store, "crime")
+    order = [area for area, _ in report.report_sections(series.force_areas(store))]
+    flagged = 0
+    for method, chosen in limits.METHODS.items():
+        for k in (chosen.default_k, 3.0):
+            for month in (held[-1], held[-8], held[30]):
+                with limits_table.computing_on_demand():
+                    table = report.all_series_limits(store, month, method, k, 10).month_table()
+                expected = report.Walk(*[tuple(f) for f in _walk_lists(table, order)])
+                assert report.board_walk(store, month, method, k, 10) == expected
+                flagged += len(expected.issues) + len(expected.below)
+    assert flagged  # the comparison had flags to compare
+
+
+def _walk_lists(table: pd.DataFrame, order: list[str]) -> tuple[list, list]:
+    issues = [f for area in order for f in report.area_flags(table, area, 10)[0]]
+    below = [f for area in order for f in report.area_flags(table, area, 10)[1]]
+    return issues, below
+
+
 def test_an_issue_is_above_the_upper_line_with_a_volume_of_significance_and_falls_below_are_apart(october, demo_config):
     _, walk = october
     assert all(f.status == limits.ABOVE and f.count >= demo_config.min_significant for f in walk.issues)

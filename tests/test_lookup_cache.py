@@ -45,3 +45,14 @@ def test_errors_are_not_cached(tmp_path):
             raise AssertionError("a missing file must keep raising")
     path.write_text("a\n3\n")
     assert _read(path)["a"].tolist() == [3]
+
+
+def test_a_reader_that_only_reads_gets_the_one_parsed_result_without_a_copy_and_an_edit_still_shows(tmp_path):
+    path = tmp_path / "lookup.csv"
+    path.write_text("a\n1\n")
+    calls.clear()
+    first = _read.shared(path)
+    assert _read.shared(path) is first  # no copy of a large result (ward boundaries) per request
+    assert _read(path) is not first and len(calls) == 1  # the copying reader still copies the same parse
+    path.write_text("a\n3\n")
+    assert _read.shared(path)["a"].tolist() == [3]

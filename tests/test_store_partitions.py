@@ -4,15 +4,17 @@ version's file, hard-linked, so adding a month costs the same whatever the store
 from __future__ import annotations
 
 import io
+import shutil
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from conftest import copy_store
 from queries import cli
 from queries.export import grouped_counts
-from queries.store import Store, read_manifest
+from queries.store import Store, parquet_source, read_manifest
 from queries.store_writer import month_partitions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "police-uk"
@@ -104,17 +106,69 @@ def test_a_store_too_big_to_hold_is_read_from_parquet_with_the_same_answers(demo
     pd.testing.assert_frame_equal(series_table(held, *args), series_table(scanned, *args))
 
 
-def test_a_new_month_never_opens_another_months_records(tmp_data_dir):
-    """Building the new month's aggregates and checking it against the month held read only that
-    month's partitions: the other months' files are linked, never opened, so a month costs the same
-    whatever the store holds (shown here by a held month whose file could not even be read)."""
+def test_a_partitioned_store_too_big_to_hold_reads_the_sorted_month_files_written_at_publish_with_the_partitions_figures(
+        tmp_data_dir, monkeypatch):
+    """A national store is read from one sorted file per month (no glob of thousands of force-month
+    partitions per query, nothing held in the worker), and it answers exactly as the partitions do."""
+    from queries import monthly_file
+    from queries import store as store_module
+    from queries.series import monthly_counts, rolling_12
+
+    import_(tmp_data_dir, JAN_2014, MARCH, MAY)
+    folder = version(tmp_data_dir)
+    copy = monthly_file.path_for(folder)
+    assert copy.exists()  # written with the version, before the manifest named it
+    monkeypatch.setattr(store_module, "MONTHLY_IN_MEMORY_ROWS", 0)
+    from_copy = Store(tmp_data_dir).snapshot()
+    assert not from_copy.monthly_in_memory
+    month = pd.Timestamp("2025-05-01")
+
+    def figures(store) -> list:
+        return [grouped_counts(store, "crime", ["month", "area", "measure"]),
+                grouped_counts(store, "crime", ["month", "neighbourhood", "measure"]),
+                monthly_counts(store, "crime", "Erewash", "Shoplifting"),
+                rolling_12(store, "crime", "Shoplifting", month)]
+
+    read_from_copy = figures(from_copy)
+    shutil.rmtree(copy)
+    monkeypatch.setattr(monthly_file, "ensure", lambda _folder: None)  # as when the copy cannot be written
+    read_from_partitions = figures(Store(tmp_data_dir).snapshot())
+    for mine, theirs in zip(read_from_copy, read_from_partitions):
+        if isinstance(mine, pd.Series):
+            pd.testing.assert_series_equal(mine, theirs)
+        else:
+            pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_a_version_published_before_the_sorted_copy_existed_gets_it_on_first_read(tmp_data_dir):
+    from queries import monthly_file
+
+    import_(tmp_data_dir, MARCH)
+    folder = version(tmp_data_dir)
+    shutil.rmtree(monthly_file.path_for(folder))
+    before = grouped_counts(Store(tmp_data_dir), "crime", ["month", "measure"])
+    assert monthly_file.path_for(folder).exists()
+    assert sorted(p.name for p in monthly_file.path_for(folder).iterdir()) == ["2025-03.parquet"]
+    assert not [p for p in folder.glob(".monthly-sorted.*") if p.name != monthly_file.LOCK_NAME]  # no temporary or spill file
+    assert before["count"].sum() > 0
+
+
+def test_a_new_month_writes_only_its_sorted_month_file_and_links_the_others(tmp_data_dir):
+    """The readers' sorted copy grows as the partitions do: importing May writes May's file; January
+    and March are the previous version's very files (hard links), so a month costs the same whatever
+    the store holds, and the new version's files answer exactly as its partitions."""
+    from queries import monthly_file
+
     import_(tmp_data_dir, JAN_2014, MARCH)
-    held = version(tmp_data_dir) / "records.parquet"
-    unreadable = [p for p in held.glob("force=derbyshire/ym=2014-01/*.parquet")]
-    assert unreadable
-    for path in unreadable:
-        path.write_bytes(b"not a parquet file: any reader of it fails")
+    before = {p.name: p.stat().st_ino for p in monthly_file.path_for(version(tmp_data_dir)).iterdir()}
     import_(tmp_data_dir, MAY)
-    after = inodes(version(tmp_data_dir) / "records.parquet")
-    assert set(after) == {"2014-01", "2025-03", "2025-05"}
-    assert after["2014-01"] == {p.stat().st_ino for p in unreadable}
+    folder = version(tmp_data_dir)
+    after = {p.name: p.stat().st_ino for p in monthly_file.path_for(folder).iterdir()}
+    assert sorted(after) == ["2014-01.parquet", "2025-03.parquet", "2025-05.parquet"]
+    assert after["2014-01.parquet"] == before["2014-01.parquet"]
+    assert after["2025-03.parquet"] == before["2025-03.parquet"]
+    con = duckdb.connect()
+    sorted_rows = con.execute(f"SELECT * FROM {parquet_source(monthly_file.path_for(folder))} "
+                              "ORDER BY ALL").df()
+    partition_rows = con.execute(f"SELECT * FROM {parquet_source(folder / 'monthly.parquet')} ORDER BY ALL").df()
+    pd.testing.assert_frame_equal(sorted_rows[sorted(sorted_rows.columns)], partition_rows[sorted(partition_rows.columns)])

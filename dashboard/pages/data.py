@@ -23,9 +23,11 @@ P = "data"  # id prefix (the Data tab's own entry in the roles table)
 
 def _dataset_section(dataset: str) -> dbc.Card:
     store = state.store()
-    gaps = quality.missing_months(store, dataset)
-    recon = quality.reconciliation(store, dataset)
-    reasons = quality.rejection_reasons(store, dataset, state.config.suppress_below)
+    suppress = state.config.suppress_below
+    # Once per store version (nine small queries a dataset; the tables are small, a row per file or month).
+    gaps, recon, reasons, by_month = store.cached(("data_section", dataset, suppress), lambda: (
+        quality.missing_months(store, dataset), quality.reconciliation(store, dataset),
+        quality.rejection_reasons(store, dataset, suppress), quality.reconciliation_by_month(store, dataset)))
     body = [
         html.P(
             ("Missing months (gaps in every chart, never zeros): " + ", ".join(gaps)) if gaps
@@ -45,7 +47,6 @@ def _dataset_section(dataset: str) -> dbc.Card:
             components.grid(f"data-{dataset}-recon", recon.assign(**{"adds up": recon["adds up"].map({True: "yes", False: "NO"})})
                             .rename(columns=RECON_HEADERS)),
         ]
-    by_month = quality.reconciliation_by_month(store, dataset)
     if len(by_month):
         body += [
             html.H6("By month held (as the store holds it now; past imports are in import-log.jsonl)", className="mt-3"),

@@ -177,9 +177,10 @@ def _about_options(month: str, area: str, force: str | None = None) -> list[dict
     area = area if isinstance(area, str) and area in areas else areas[0]
     options = [{"label": commentary.KIND_LABELS[commentary.ACTIVITY], "value": WHOLE_AREA}]
     try:
-        everything = report.all_series_limits(store, report.check_month(store, month, force=force), config.limit_method,
-                                              config.k, config.min_significant, force=force)
-        issues = [f.measure for f in report.area_flags(everything.month_table(), area, config.min_significant)[0]]
+        # The board's walk holds every section's Current Issues, in the report's order (memoised per version).
+        walk = report.board_walk(store, report.check_month(store, month, force=force), config.limit_method,
+                                 config.k, config.min_significant, force=force)
+        issues = [f.measure for f in walk.issues if f.area == area]
     except (ValueError, LookupError):
         issues = []
     options += [{"label": f"Current Issue: {m}", "value": m} for m in issues]
