@@ -167,9 +167,11 @@ def _held(folder: Path, forces: list[str]) -> pd.DataFrame:
     return held[["force", "month"]]
 
 
-def _monthly_arrow(folder: Path, forces: list[str], columns: list[str]) -> pa.Table:
+def _monthly_arrow(folder: Path, forces: list[str], columns: list[str],
+                   within: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pa.Table:
     """The version's monthly rows of `forces` (columns among force, csp, parent, neighbourhood, measure,
-    month, count), strings as dictionaries.
+    month, count), strings as dictionaries; only the months `within` (first, last) when given, so a
+    monthly import reads the windows of the years it touches, not the whole store.
 
     A force-partitioned table (what importers write) is read by Arrow straight from its files,
     keeping Parquet's dictionaries (no string is materialised); a single file or an older
@@ -179,7 +181,8 @@ def _monthly_arrow(folder: Path, forces: list[str], columns: list[str]) -> pa.Ta
     if monthly.is_dir() and any(monthly.glob(f"{FORCE_KEY}=*")):
         coded = [c for c in columns if c in _CODED]
         fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=coded))
-        paths = [str(p) for slug in forces for p in (monthly / f"{FORCE_KEY}={slug}").glob("*/*.parquet")]
+        paths = [str(p) for slug in forces for p in (monthly / f"{FORCE_KEY}={slug}").glob("*/*.parquet")
+                 if within is None or _in_range(p.parent.name, within)]
         if not paths:
             return pa.table({c: pa.array([], pa.string()) for c in columns})
         partitioning = pads.partitioning(pa.schema([(FORCE_KEY, pa.string())]), flavor="hive")
@@ -193,9 +196,17 @@ def _monthly_arrow(folder: Path, forces: list[str], columns: list[str]) -> pa.Ta
             select = f"SELECT * FROM {source} WHERE {own}"
         else:  # a store written before rows carried their force: all the first force's
             select = f"SELECT *, {sql_string(forces[0])} AS {FORCE_KEY} FROM {source}"
+        if within is not None:
+            select = f"SELECT * FROM ({select}) WHERE month BETWEEN {sql_string(within[0].date())} AND {sql_string(within[1].date())}"
         return con.sql(f"SELECT {', '.join(columns)} FROM ({select})").to_arrow_table()
     finally:
         con.close()
+
+
+def _in_range(partition: str, within: tuple[pd.Timestamp, pd.Timestamp]) -> bool:
+    """Whether a `ym=YYYY-MM` partition folder's month lies within (first, last)."""
+    month = partition.split("=", 1)[-1]
+    return f"{within[0]:%Y-%m}" <= month <= f"{within[1]:%Y-%m}"
 
 
 def _codes(table: pa.Table, column: str) -> tuple[np.ndarray, list]:
@@ -424,10 +435,19 @@ class _Plan:
         first_fy, last_fy, self.months = _year_range(held)
         fys = range(first_fy, last_fy + 1)
         wanted = [s for s in forces if any((s, fy) not in skip for fy in fys)]
+        todo_fys = sorted({fy for fy in fys for s in wanted if (s, fy) not in skip})
+        # Only the months the blocks to compute look at (their years and the baseline before): a
+        # monthly import then reads about four years whatever the store holds. A full build reads all.
+        within = (limits.window_months(todo_fys[0])[0], limits.fy_months(todo_fys[-1])[-1]) \
+            if skip and measures is not None and todo_fys else None
         # One scan of the monthly table (Parquet dictionaries kept): the measures too, on a full build.
-        table = _monthly_arrow(folder, wanted, ["force", *_CODED, "month", "count"]) if wanted else None
+        table = _monthly_arrow(folder, wanted, ["force", *_CODED, "month", "count"], within) if wanted else None
         if measures is None:
-            measures = measures_of(folder, data_dir, table if wanted == forces else None)
+            measures = measures_of(folder, data_dir, table if wanted == forces and within is None else None)
+        elif within is not None:  # the previous table's measures: still the store's? (else the caller rebuilds all)
+            seen = set(measures_of(folder, data_dir, table))
+            if seen != set(measures):  # one came, or one is missing here: only a full scan can tell
+                measures = measures_of(folder, data_dir)
         self.description.update(measures=measures, fys=[first_fy, last_fy])
         if not measures or not wanted:
             return
@@ -552,7 +572,7 @@ def _write_blocks(root: Path, folder: Path, data_dir: Path, dataset: str, reuse:
     blocks in flight beside the count matrix.
     """
     skip = {(name.split("/")[0], int(name.split("/")[1])) for name in reuse}
-    plan = _Plan(folder, data_dir, dataset, skip=skip)
+    plan = _Plan(folder, data_dir, dataset, skip=skip, measures=measures if reuse else None)
     if reuse and plan.description["measures"] != measures:  # a measure came or went: every series list changed
         plan, reuse = _Plan(folder, data_dir, dataset, measures=plan.description["measures"]), {}
 
