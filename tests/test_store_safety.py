@@ -317,13 +317,8 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
-def test_a_full_disk_and_a_read_only_disk_leave_the_old_store_live(small_disk, tmp_path):
-    mount, data = small_disk
-    # An empty store of lookups first, then March (fits), then fill the disk and import again.
-    (data / "manifest.json").write_text(json.dumps({"datasets": {}}))
-    assert import_(data, "police-uk", MARCH)[0] == 0
-    before = per_month(data, "crime")
-    manifest = (data / "manifest.json").read_text()
+def fill_disk(mount: Path) -> Path:
+    """Write zeros into a file on the small disk until it refuses: the next write anywhere on it fails."""
     filler = mount / "filler"
     with open(filler, "wb") as handle:
         try:
@@ -332,6 +327,17 @@ def test_a_full_disk_and_a_read_only_disk_leave_the_old_store_live(small_disk, t
                 handle.flush()
         except OSError:
             pass
+    return filler
+
+
+def test_a_full_disk_and_a_read_only_disk_leave_the_old_store_live(small_disk, tmp_path):
+    mount, data = small_disk
+    # An empty store of lookups first, then March (fits), then fill the disk and import again.
+    (data / "manifest.json").write_text(json.dumps({"datasets": {}}))
+    assert import_(data, "police-uk", MARCH)[0] == 0
+    before = per_month(data, "crime")
+    manifest = (data / "manifest.json").read_text()
+    filler = fill_disk(mount)
     code, _, err = import_(data, "police-uk", MARCH, extra=("--replace-smaller",))
     assert code == common.EXIT_WRITE_FAILED and "No space left on device" in err and "Traceback" not in err
     assert (data / "manifest.json").read_text() == manifest and per_month(data, "crime") == before
@@ -420,14 +426,7 @@ def test_a_record_import_spooling_to_a_full_or_read_only_disk_exits_3_with_the_o
     assert import_(data, importer, fixture)[0] == 0
     before = per_month(data, dataset)
     manifest = (data / "manifest.json").read_text()
-    filler = mount / "filler"
-    with open(filler, "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * (1 << 16))
-                handle.flush()
-        except OSError:
-            pass
+    filler = fill_disk(mount)
     code, _, err = import_(data, importer, fixture, extra=("--replace-smaller",))
     assert code == common.EXIT_WRITE_FAILED and "No space left on device" in err and "Traceback" not in err
     assert (data / "manifest.json").read_text() == manifest and per_month(data, dataset) == before

@@ -40,10 +40,8 @@ from __future__ import annotations
 
 import argparse
 import calendar
-import contextlib
 import csv
 import io
-import shutil
 import sys
 from dataclasses import dataclass, field
 from datetime import date
@@ -61,11 +59,9 @@ from queries.importers.common import (
     RECONCILIATION_COLUMNS,
     REJECTED_COLUMNS,
     ImportError_,
-    StoreWriteFailed,
-    _write_failure,
     publish_spooled_import,
 )
-from queries.importers.record_spool import END, LINE, RecordSpool, RejectedRows, nothing_to_import_message
+from queries.importers.record_spool import END, LINE, RecordSpool, RejectedRows, nothing_to_import_message, spool_session
 from queries.importers.record_spool import FILE_INDEX as FILE
 from queries.store import parquet_source, sql_string
 from queries.importers.csv_stream import by_distinct, first_reason
@@ -629,16 +625,7 @@ def run_import(paths: list[Path], data_dir: Path, areas_file: Path | None = None
     areas = read_areas(areas_file or data_dir / AREAS_FILE, data_dir)
     problems, parsed = [], []
     names: dict[str, Path] = {}
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(store_writer.write_lock(data_dir))
-            folder = store_writer.new_spool_dir(data_dir, DATASET)
-        except OSError as exc:
-            raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
-        stack.callback(shutil.rmtree, folder, True)
-        spool = RecordSpool(folder, data_dir)
-        stack.callback(spool.close)
-        rejected_rows = RejectedRows(folder, data_dir, "file", kept=1)
+    with spool_session(data_dir, DATASET, "file", 1) as (spool, rejected_rows):
         for path in paths:
             path = Path(path)
             if path.name in names:

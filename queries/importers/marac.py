@@ -31,14 +31,12 @@ Why it is built this way:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import hashlib
 import io
 import os
 import re
 import sys
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -50,7 +48,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from queries import geography, marac, owners, store, store_writer
+from queries import geography, marac, owners, store
 from queries.importers import csv_stream
 from queries.importers.common import (
     RECONCILIATION_COLUMNS,
@@ -59,11 +57,9 @@ from queries.importers.common import (
     ImportError_,
     ImportResult,
     SpooledRecords,
-    StoreWriteFailed,
-    _write_failure,
     publish_spooled_import,
 )
-from queries.importers.record_spool import END, FILE_INDEX, LINE, RecordSpool, RejectedRows, nothing_to_import_message
+from queries.importers.record_spool import END, FILE_INDEX, LINE, RecordSpool, RejectedRows, nothing_to_import_message, spool_session
 from queries.importers.csv_stream import by_distinct, first_reason
 
 DATASET = "marac"
@@ -258,16 +254,7 @@ def spool_and_publish(paths: list[Path], codecs: list[str], check: Callable[[int
     (which the lock's cleaning clears of a killed import's leftovers); the spool goes when it ends.
     Memory is one batch and the spool's buffer, whatever the files' size (record_spool): kept
     records and rejected rows alike go to disk as they are found."""
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(store_writer.write_lock(data_dir))
-            folder = store_writer.new_spool_dir(data_dir, dataset)
-        except OSError as exc:
-            raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
-        stack.callback(shutil.rmtree, folder, True)
-        spool = RecordSpool(folder, data_dir)
-        stack.callback(spool.close)
-        rejected_rows = RejectedRows(folder, data_dir, FILE_INDEX, kept=EXAMPLES_SHOWN)
+    with spool_session(data_dir, dataset, FILE_INDEX, EXAMPLES_SHOWN) as (spool, rejected_rows):
         for index, (path, codec) in enumerate(zip(paths, codecs)):
             for batch in read_batches(path, codec, rows_per_batch):
                 checked = check(index, batch)

@@ -23,7 +23,9 @@ whatever the size of its files. Why it is built this way:
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -294,3 +296,24 @@ class RejectedRows:
 
 def _month_or_none(month):
     return None if month is None or month != month else month
+
+
+@contextlib.contextmanager
+def spool_session(data_dir: Path, dataset: str, file_column: str, kept: int) -> Iterator[tuple[RecordSpool, RejectedRows]]:
+    """The store's write lock, a fresh spool folder with its record spool and rejected rows, for the
+    whole of one record import (MARAC, hate, fire); the folder goes when the block ends.
+
+    The lock is held throughout because the spool lives in the dataset's folder, which the lock's
+    cleaning clears of a killed import's leftovers. A disk that refuses the spool is the one clean
+    failure (`StoreWriteFailed`, exit 3) every importer gives."""
+    data_dir = Path(data_dir)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(store_writer.write_lock(data_dir))
+            folder = store_writer.new_spool_dir(data_dir, dataset)
+        except OSError as exc:
+            raise StoreWriteFailed(_write_failure(data_dir, exc)) from None
+        stack.callback(shutil.rmtree, folder, True)
+        spool = RecordSpool(folder, data_dir)
+        stack.callback(spool.close)
+        yield spool, RejectedRows(folder, data_dir, file_column, kept=kept)
