@@ -57,7 +57,7 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from queries import datasets, geography, limits, owners
-from queries.store import FORCE_KEY, has_column, parquet_source, sql_string
+from queries.store import FORCE_KEY, has_column, has_force_partitions, parquet_source, sql_string
 
 # Bump when the files' columns, layout or meaning change: old tables are then rebuilt on first read.
 FORMAT = 3  # 3: a folder of one file per (force, financial year); 2: one file, series sorted within each month
@@ -178,7 +178,7 @@ def _monthly_arrow(folder: Path, forces: list[str], columns: list[str],
     layout goes through DuckDB, as every reader of it does.
     """
     monthly = folder / "monthly.parquet"
-    if monthly.is_dir() and any(monthly.glob(f"{FORCE_KEY}=*")):
+    if has_force_partitions(monthly):
         coded = [c for c in columns if c in _CODED]
         fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=coded))
         paths = [str(p) for slug in forces for p in (monthly / f"{FORCE_KEY}={slug}").glob("*/*.parquet")

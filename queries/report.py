@@ -277,10 +277,9 @@ class Section:
 
 
 def _flags(table: pd.DataFrame) -> list[Flag]:
+    """Flags for one area's rows, measures put in report order."""
     ordered = measure_order(table["measure"].tolist())
-    table = table.set_index("measure").loc[ordered].reset_index()
-    return [Flag(r.area, r.measure, float(r.count), float(r.expected), float(r.upper), float(r.lower), r.status)
-            for r in table.itertuples()]
+    return _flags_in_order(table.set_index("measure").loc[ordered].reset_index())
 
 
 def _flags_in_order(table: pd.DataFrame) -> list[Flag]:

@@ -8,7 +8,7 @@ Layout under the data directory (see docs/data.md for every column)::
     <dataset>/<version>/records.parquet         one row per crime / incident / case (a file, or ym=YYYY-MM/ partitions)
     <dataset>/<version>/monthly.parquet         pre-aggregated counts (no interactive query scans records; likewise)
     <dataset>/<version>/coverage.parquet        the months the dataset holds (missing is not zero)
-    <dataset>/<version>/monthly-sorted.parquet  the partitioned monthly rows as one sorted file (queries/monthly_file.py)
+    <dataset>/<version>/monthly-sorted/         the partitioned monthly rows, one sorted file a month (queries/monthly_file.py)
     <dataset>/<version>/limits-<fp>.parquet     every series' limits, every month (queries/limits_table.py)
     <dataset>/<version>/reconciliation.parquet  per file and month held: rows read = loaded + outside area + unallocated + rejected
     <dataset>/<version>/rejected.parquet        rejected rows, each with its reason
@@ -49,7 +49,7 @@ VERSIONS_FOLDER = ".versions"
 TABLES = ("records", "monthly", "coverage", "reconciliation", "rejected")
 # The monthly table is loaded into each worker's memory up to this many rows (Derbyshire's
 # ten years: about 0.5 M, some 60 MB in DuckDB); above it (a regional or national store) queries
-# read its sorted Parquet copy (queries/monthly_file.py) instead, so no worker's memory grows with
+# read its sorted Parquet copy, one file a month (queries/monthly_file.py) instead, so no worker's memory grows with
 # the store. (It was 3 M: a 43-force store of 2.7 M rows was then held whole in every worker.)
 MONTHLY_IN_MEMORY_ROWS = 1_000_000
 # Versions a process keeps open at once (the current one and pages still pinned to older ones).
@@ -104,7 +104,7 @@ class StoreVersion:
     """One version of the store: an in-memory DuckDB over the files one manifest names.
 
     A force's monthly aggregates are loaded into memory (up to MONTHLY_IN_MEMORY_ROWS; a
-    national store's stay a view over its one sorted Parquet copy), as are its limits table (queries/limits_table.py,
+    national store's stay a view over its sorted per-month Parquet copy), as are its limits table (queries/limits_table.py,
     up to its IN_MEMORY_ROWS, on first use); record tables always stay views over Parquet, and
     the only other things held are small: months held, the area list and the bounded result
     cache. Nothing here ever changes after loading, so every query on one StoreVersion reads
@@ -144,7 +144,7 @@ class StoreVersion:
                     if table in FORCE_TABLES:
                         # Force-month partitions carry the force in their folder names; tables written
                         # before stores were keyed by force are the store's own force's.
-                        keyed = _force_partitioned(path) or has_column(con, source, FORCE_KEY)
+                        keyed = has_force_partitions(path) or has_column(con, source, FORCE_KEY)
                         source = (f"(SELECT * FROM {source} WHERE {own})" if keyed
                                   else f"(SELECT *, {default} AS {FORCE_KEY} FROM {source})")
                     con.execute(f"CREATE VIEW {dataset}_{table} AS SELECT * FROM {source}")
@@ -369,15 +369,16 @@ def parquet_source(path: Path) -> str:
     path = Path(path)
     if path.is_dir():
         pattern = sql_string(path / "**" / "*.parquet")
-        if any(path.glob(f"{FORCE_KEY}=*")):
+        if has_force_partitions(path):
             return (f"(SELECT * EXCLUDE ({MONTH_KEY}) FROM read_parquet({pattern}, hive_partitioning=true, "
                     f"union_by_name=true, hive_types={{'{FORCE_KEY}': VARCHAR, '{MONTH_KEY}': VARCHAR}}))")
         return f"read_parquet({pattern}, hive_partitioning=false, union_by_name=true)"
     return f"read_parquet({sql_string(path)})"
 
 
-def _force_partitioned(path: Path) -> bool:
+def has_force_partitions(path: Path) -> bool:
     """A table written as `force=<slug>/...` partitions: its rows always carry their force."""
+    path = Path(path)
     return path.is_dir() and any(path.glob(f"{FORCE_KEY}=*"))
 
 
