@@ -126,12 +126,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+PORT_ATTEMPTS = 5  # the suite runs in two processes: a port found free may be taken before gunicorn binds it
+
+
 def start_gunicorn(data_dir: Path, workers: int = 2, env_extra: dict | None = None,
                    ready_path: str = "/_dash-layout") -> tuple[subprocess.Popen, str]:
     """Real gunicorn serving app:server on a free loopback port; returns (process, base URL).
 
-    Ready when `ready_path` answers 200 (pass "/login" when visitors must sign in first).
+    Ready when `ready_path` answers 200 (pass "/login" when visitors must sign in first). A port
+    another test process took between the check and the bind is retried on a new port.
     """
+    for _ in range(PORT_ATTEMPTS):
+        started = _start_gunicorn_once(data_dir, workers, env_extra, ready_path)
+        if started is not None:
+            return started
+    raise RuntimeError(f"gunicorn found no free port in {PORT_ATTEMPTS} attempts")
+
+
+def _start_gunicorn_once(data_dir: Path, workers: int, env_extra: dict | None,
+                         ready_path: str) -> tuple[subprocess.Popen, str] | None:
+    """(process, URL) once ready; None if the port was already in use."""
     port = _free_port()
     env = dict(os.environ, CSP_DATA_DIR=str(data_dir), **(env_extra or {}))
     proc = subprocess.Popen(
@@ -142,7 +156,10 @@ def start_gunicorn(data_dir: Path, workers: int = 2, env_extra: dict | None = No
     deadline = time.time() + SERVER_START_SECONDS
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited early:\n{proc.stdout.read()}")
+            output = proc.stdout.read()
+            if "Address already in use" in output:
+                return None
+            raise RuntimeError(f"gunicorn exited early:\n{output}")
         try:
             with urllib.request.urlopen(url + ready_path, timeout=5) as response:
                 if response.status == 200:
