@@ -3,8 +3,8 @@
 #
 #   bash scripts/test.sh [pytest arguments]
 #
-# The suite runs in CSP_TEST_WORKERS processes (default 2, pytest-xdist, one file per process at a
-# time so module fixtures and test order hold); CSP_TEST_WORKERS=0 runs it in this process.
+# The suite runs in TEST_WORKERS processes (default 2, pytest-xdist, one file per process at a
+# time so module fixtures and test order hold); TEST_WORKERS=0 runs it in this process.
 # System packages (from apt, only if missing): chromium and chromium-driver for the browser
 # tests, poppler-utils for the report tests (pdftoppm/pdftotext). Python packages: a .venv
 # in the repository with requirements.txt and requirements-dev.txt. `.ci/run` calls exactly this.
@@ -31,8 +31,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
-WORKERS="${CSP_TEST_WORKERS:-2}"
+WORKERS="${TEST_WORKERS:-2}"
 case "$WORKERS" in
-  ''|*[!0-9]*) echo "error: CSP_TEST_WORKERS=$WORKERS is not a whole number of processes" >&2; exit 2 ;;
+  ''|*[!0-9]*) echo "error: TEST_WORKERS=$WORKERS is not a whole number of processes" >&2; exit 2 ;;
 esac
 exec .venv/bin/python -m pytest -n "$WORKERS" --dist loadfile "$@"
