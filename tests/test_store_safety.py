@@ -437,3 +437,46 @@ def test_a_record_import_spooling_to_a_full_or_read_only_disk_exits_3_with_the_o
     code, _, err = import_(data, importer, fixture)
     assert code == common.EXIT_WRITE_FAILED and "Read-only file system" in err and "Traceback" not in err
     assert per_month(data, dataset) == before and month in before
+
+
+def test_rejected_rows_carry_to_the_next_version_in_batches_old_first_re_imported_files_replaced(tmp_path):
+    """The rejected table and quarantine are streamed from the old version (files still held) then the new rows:
+    a re-imported file's old rows go, columns the two sides do not share are kept, types promote as a concat's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from queries.importers import common
+
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir(), new_dir.mkdir()
+    rows = common.REJECTED_BATCH_ROWS + 5  # more than one batch from the old version
+    pq.write_table(pa.table({"file": ["kept.csv"] * rows + ["again.csv"] * 3, "line": list(range(rows + 3)),
+                             "reason": ["bad month"] * (rows + 3), "raw": ["a,\"b\"\nc"] * (rows + 3)}),
+                   old_dir / "rejected.parquet")
+    new = pd.DataFrame({"file": ["again.csv", "again.csv"], "line": [7.0, None], "reason": ["x", "y"],
+                        "raw": ["r1", "r2"], "month": ["2025-03-01", None]})
+    held = pd.DataFrame({"file": ["kept.csv", "again.csv"]})
+    written = common._carry_rejected(old_dir, new_dir, new, pd.DataFrame({"file": ["again.csv"]}), held)
+
+    table = pq.read_table(new_dir / "rejected.parquet")
+    assert written == rows + 2 == table.num_rows
+    assert table.column_names == ["file", "line", "reason", "raw", "month"]
+    assert pa.types.is_floating(table.schema.field("line").type)  # int64 old + float new, as pandas.concat gives
+    frame = table.to_pandas()
+    assert (frame["file"].iloc[:rows] == "kept.csv").all() and list(frame["line"].iloc[:rows]) == list(range(rows))
+    assert list(frame["reason"].iloc[rows:]) == ["x", "y"] and frame["month"].iloc[:rows].isna().all()
+    quarantine = pd.read_csv(new_dir / "quarantine.csv", keep_default_na=False)
+    assert len(quarantine) == rows + 2 and quarantine["raw"].iloc[0] == "a,\"b\"\nc"
+    assert list(quarantine.columns) == ["file", "line", "reason", "raw", "month"]
+
+
+def test_a_version_with_no_rejected_rows_has_an_empty_typed_table_and_no_quarantine(tmp_path):
+    import pyarrow.parquet as pq
+
+    from queries.importers import common
+
+    empty = pd.DataFrame(columns=common.REJECTED_COLUMNS)
+    assert common._carry_rejected(None, tmp_path, empty, pd.DataFrame({"file": []}), pd.DataFrame({"file": []})) == 0
+    table = pq.read_table(tmp_path / "rejected.parquet")
+    assert table.num_rows == 0 and str(table.schema.field("line").type) == "int64"
+    assert not (tmp_path / "quarantine.csv").exists()

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pa_dataset
 import pyarrow.parquet as pq
 
 from queries import owners, store_writer
@@ -54,6 +56,11 @@ OWNER_PARTS = ["another_owner", "unknown_area"]
 RECONCILED_PARTS = ["loaded", "outside_area", *OWNER_PARTS, "unallocated", "rejected"]
 STORED_RECONCILIATION_COLUMNS = ["file", "month", "rows_read", *RECONCILED_PARTS]
 REJECTED_COLUMNS = ["file", "line", "reason", "raw"]
+# The rejected table is carried from version to version a batch of this many rows at a time.
+REJECTED_BATCH_ROWS = 65_536
+REJECTED_COMPRESSION = "zstd"  # as store_writer.write_parquet writes every other small table
+# A column with no values yet (an import with no rejected rows) is written with these types.
+REJECTED_TYPES = {"line": pa.int64()}
 
 # A month held in the store may not lose more than this share of its records in a
 # re-import without --replace-smaller (one stray row must not replace 9,162).
@@ -470,10 +477,7 @@ def _merge_and_publish(data_dir, dataset, records, rejected, reconciliation, sou
         coverage["month"] = pd.to_datetime(coverage["month"]).dt.date
         store_writer.write_parquet(coverage.sort_values([FORCE, "month"], ignore_index=True), folder / "coverage.parquet")
         held_recon = _carry_reconciliation(current_dir, folder, reconciliation, pairs, owner)
-        all_rejected = _carry_rejected(current_dir, folder, rejected, reconciliation, held_recon)
-        if len(all_rejected):
-            # The quarantine is part of the version: on disk before the version is published.
-            all_rejected.to_csv(folder / "quarantine.csv", index=False)
+        _carry_rejected(current_dir, folder, rejected, reconciliation, held_recon)
         log = {
             "files": sorted({str(f) for f in reconciliation["file"]}),
             "months": [_month(m) for m in new_months],
@@ -531,20 +535,67 @@ def _carry_reconciliation(current_dir, folder, reconciliation: pd.DataFrame, pai
 
 
 def _carry_rejected(current_dir, folder, rejected: pd.DataFrame, reconciliation: pd.DataFrame,
-                    held_recon: pd.DataFrame) -> pd.DataFrame:
-    """Rejected rows of files still held (some reconciliation row kept), re-imported files' old rows replaced."""
+                    held_recon: pd.DataFrame) -> int:
+    """Rejected rows of files still held (some reconciliation row kept), re-imported files' old rows replaced;
+    written as the version's rejected.parquet and quarantine.csv. Returns how many rows they hold.
+
+    Streamed: the previous version's rows are read a batch at a time (filtered to the files still
+    held) and written before this import's, so memory does not grow with the rejected rows the
+    store has gathered over its imports.
+    """
     columns = REJECTED_COLUMNS + [c for c in rejected.columns if c not in REJECTED_COLUMNS]
     frame = _typed(rejected.reindex(columns=columns), columns)
-    old = _read_history(current_dir, "rejected")
-    frames = [frame]
-    if old is not None:
-        still_held = set(held_recon["file"]) - set(reconciliation["file"])
-        frames.insert(0, old[old["file"].isin(still_held)])
-    merged = pd.concat(frames, ignore_index=True)
-    if "month" in merged:
-        merged["month"] = merged["month"].astype("string")
-    store_writer.write_parquet(merged, folder / "rejected.parquet")
-    return merged
+    if "month" in frame:
+        frame["month"] = frame["month"].astype("string")
+    new = pa.Table.from_pandas(frame, preserve_index=False)
+    old_path = current_dir / "rejected.parquet" if current_dir is not None else None
+    old = None
+    if old_path is not None and old_path.exists():
+        still_held = sorted(set(held_recon["file"]) - set(reconciliation["file"]))
+        old = pa_dataset.dataset(old_path, format="parquet")
+    schemas = [new.schema] + ([old.schema] if old is not None else [])
+    schema = _rejected_schema(schemas, columns)
+    target = folder / "rejected.parquet"
+    written = 0
+    with pq.ParquetWriter(target, schema, compression=REJECTED_COMPRESSION) as writer:
+        if old is not None and still_held:
+            kept = pa_dataset.field("file").isin(still_held)
+            for batch in old.to_batches(filter=kept, batch_size=REJECTED_BATCH_ROWS):
+                writer.write_table(_conform(pa.Table.from_batches([batch]), schema))
+                written += batch.num_rows
+        if new.num_rows:
+            writer.write_table(_conform(new, schema))
+            written += new.num_rows
+    if written:
+        # The quarantine is part of the version: on disk before the version is published. DuckDB
+        # writes it from the file just written, a vector at a time, in its order, quoting only where needed.
+        con = store_writer.bounded_connection(folder.parent)
+        try:
+            con.execute("SET preserve_insertion_order = true")
+            con.execute(f"COPY (SELECT * FROM read_parquet({sql_string(str(target))})) "
+                        f"TO {sql_string(str(folder / 'quarantine.csv'))} (FORMAT csv, HEADER true)")
+        finally:
+            con.close()
+    return written
+
+
+def _rejected_schema(schemas: list[pa.Schema], columns: list[str]) -> pa.Schema:
+    """One schema for the old and new rejected rows: REJECTED_COLUMNS first, then every other column once,
+    types promoted as a concat would (a column of nulls takes the other's type; integers and floats give floats)."""
+    unified = pa.unify_schemas(schemas, promote_options="permissive")
+    names = columns + [n for n in unified.names if n not in columns]
+    fields = []
+    for name in names:
+        field = unified.field(name)
+        fields.append(pa.field(name, REJECTED_TYPES.get(name, pa.string())) if pa.types.is_null(field.type)
+                      else pa.field(name, field.type))
+    return pa.schema(fields)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with `schema`'s columns in its order (missing ones null) and types."""
+    return pa.table({f.name: (table.column(f.name).cast(f.type) if f.name in table.column_names
+                              else pa.nulls(table.num_rows, f.type)) for f in schema}, schema=schema)
 
 
 def _typed(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
