@@ -28,7 +28,11 @@ and sets `low_volume` from its own `min_significant`. A non-default k is compute
 The table is written into the staging folder by `store_writer.publish` (one hook call), so a
 published version carries it. A monthly import changes a few (force, month) partitions: only
 the (force, financial year) blocks those months touch (their own year and the next
-BASELINE_YEARS) are computed again, every other file is a hard link to the previous version's. A version published before this existed, or whose geography
+BASELINE_YEARS) are computed again, every other file is a hard link to the previous version's.
+The recomputed blocks' counts are the changed months' sums from the monthly table and every
+other month's from the previous table's `count` column (it holds every series x held month
+already), so such an import reads one month of the monthly table, not four years of it, and
+costs the same whatever the store holds. A version published before this existed, or whose geography
 has changed since (the fingerprint covers the areas, the methods and their default k), gets it
 on first read: built once under a lock (other workers wait and then read it) and written
 atomically. If the folder cannot be written, readers fall back to computing on demand.
