@@ -28,7 +28,11 @@ and sets `low_volume` from its own `min_significant`. A non-default k is compute
 The table is written into the staging folder by `store_writer.publish` (one hook call), so a
 published version carries it. A monthly import changes a few (force, month) partitions: only
 the (force, financial year) blocks those months touch (their own year and the next
-BASELINE_YEARS) are computed again, every other file is a hard link to the previous version's. A version published before this existed, or whose geography
+BASELINE_YEARS) are computed again, every other file is a hard link to the previous version's.
+The recomputed blocks' counts are the changed months' sums from the monthly table and every
+other month's from the previous table's `count` column (it holds every series x held month
+already), so such an import reads one month of the monthly table, not four years of it, and
+costs the same whatever the store holds. A version published before this existed, or whose geography
 has changed since (the fingerprint covers the areas, the methods and their default k), gets it
 on first read: built once under a lock (other workers wait and then read it) and written
 atomically. If the folder cannot be written, readers fall back to computing on demand.
@@ -45,6 +49,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -57,7 +62,7 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from queries import datasets, geography, limits, owners
-from queries.store import FORCE_KEY, has_column, has_force_partitions, parquet_source, sql_string
+from queries.store import FORCE_KEY, MONTH_KEY, has_column, has_force_partitions, parquet_source, sql_string
 
 # Bump when the files' columns, layout or meaning change: old tables are then rebuilt on first read.
 FORMAT = 3  # 3: a folder of one file per (force, financial year); 2: one file, series sorted within each month
@@ -168,10 +173,12 @@ def _held(folder: Path, forces: list[str]) -> pd.DataFrame:
 
 
 def _monthly_arrow(folder: Path, forces: list[str], columns: list[str],
-                   within: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pa.Table:
+                   within: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+                   only: set[tuple[str, str]] | None = None) -> pa.Table:
     """The version's monthly rows of `forces` (columns among force, csp, parent, neighbourhood, measure,
-    month, count), strings as dictionaries; only the months `within` (first, last) when given, so a
-    monthly import reads the windows of the years it touches, not the whole store.
+    month, count), strings as dictionaries; only the months `within` (first, last) when given, and
+    only the (force, "YYYY-MM") partitions in `only` when given (a force-partitioned table), so a
+    monthly import reads the months it changed, not the whole store.
 
     A force-partitioned table (what importers write) is read by Arrow straight from its files,
     keeping Parquet's dictionaries (no string is materialised); a single file or an older
@@ -181,8 +188,13 @@ def _monthly_arrow(folder: Path, forces: list[str], columns: list[str],
     if has_force_partitions(monthly):
         coded = [c for c in columns if c in _CODED]
         fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=coded))
-        paths = [str(p) for slug in forces for p in (monthly / f"{FORCE_KEY}={slug}").glob("*/*.parquet")
-                 if within is None or _in_range(p.parent.name, within)]
+        if only is not None:
+            chosen = sorted((f, ym) for f, ym in only if f in set(forces))
+            paths = [str(p) for f, ym in chosen
+                     for p in sorted((monthly / f"{FORCE_KEY}={f}" / f"{MONTH_KEY}={ym}").glob("*.parquet"))]
+        else:
+            paths = [str(p) for slug in forces for p in (monthly / f"{FORCE_KEY}={slug}").glob("*/*.parquet")
+                     if within is None or _in_range(p.parent.name, within)]
         if not paths:
             return pa.table({c: pa.array([], pa.string()) for c in columns})
         partitioning = pads.partitioning(pa.schema([(FORCE_KEY, pa.string())]), flavor="hive")
@@ -409,24 +421,43 @@ def _block(dataset: str, keys: pd.DataFrame | dict, fy: int, columns: dict[str, 
     return pa.table(table)
 
 
+@dataclass(frozen=True)
+class _Previous:
+    """The version an incremental build follows: its folder, its limits table (built in this format,
+    under the same fingerprint, `_reusable` checked), that table's blocks ("force/fy" -> rows) and
+    the (force, month) pairs whose monthly rows or coverage changed since."""
+
+    folder: Path
+    table: Path
+    blocks: dict[str, int]
+    changed: frozenset
+
+
 class _Plan:
     """What a (re)build computes: every series' counts for the forces with a block to compute, and
-    the (force, fy) blocks themselves. `description` is the table's meta (blocks added by the writer)."""
+    the (force, fy) blocks themselves. `description` is the table's meta (blocks added by the writer).
+
+    A full build counts every month from the monthly table. An incremental one (blocks to `skip`,
+    the `previous` version given) counts only the months that changed from the monthly table and
+    takes every other month of its windows from the previous table's `count` column, which holds
+    every series x held month already, in the same series order (same geography, same measures):
+    a monthly import then reads one month of partitions whatever the store holds.
+    """
 
     def __init__(self, folder: Path, data_dir: Path, dataset: str, skip=frozenset(),
-                 measures: list[str] | None = None):
+                 measures: list[str] | None = None, previous: _Previous | None = None):
         folder, data_dir = Path(folder), Path(data_dir)
         self.dataset = dataset
         self._keys: dict[str, dict] = {}
         areas = _force_areas(data_dir)
-        forces = list(areas)
-        held = _held(folder, forces)
+        own = list(areas)
+        held = _held(folder, own)
         # Only the forces that hold some of this dataset: the others' series are all gaps, and a
         # dataset held for one force of a national store (fire, hate crime) would otherwise store
         # every force's (6 GB and a minute in the worker that built it). Readers find no stored
         # rows for such a force and compute on demand, as for a series the table lacks.
         holding = set(held["force"])
-        forces = [s for s in forces if s in holding]
+        forces = [s for s in own if s in holding]
         self.todo: list[tuple[str, int]] = []
         self.description = {"format": FORMAT, "dataset": dataset, "measures": measures or [], "fys": [],
                             "blocks": {}}
@@ -440,6 +471,12 @@ class _Plan:
         # monthly import then reads about four years whatever the store holds. A full build reads all.
         within = (limits.window_months(todo_fys[0])[0], limits.fy_months(todo_fys[-1])[-1]) \
             if skip and measures is not None and todo_fys else None
+        if within is not None and previous is not None:
+            found = self._count_incrementally(folder, data_dir, areas, own, wanted, held, measures, within, previous)
+            self.description.update(measures=found, fys=[first_fy, last_fy])
+            if found and wanted and found == measures:  # else the caller rebuilds all (a measure came or went)
+                self.todo = [(s, fy) for fy in fys for s in wanted if (s, fy) not in skip]
+            return
         # One scan of the monthly table (Parquet dictionaries kept): the measures too, on a full build.
         table = _monthly_arrow(folder, wanted, ["force", *_CODED, "month", "count"], within) if wanted else None
         if measures is None:
@@ -456,6 +493,65 @@ class _Plan:
         del table
         self.todo = [(s, fy) for fy in fys for s in wanted if (s, fy) not in skip]
 
+    def _count_incrementally(self, folder: Path, data_dir: Path, areas: dict[str, geography.ForceAreas], own: list[str],
+                     wanted: list[str], held: pd.DataFrame, measures: list[str],
+                     within: tuple[pd.Timestamp, pd.Timestamp], previous: _Previous) -> list[str]:
+        """The version's measures, and (when there is anything to compute) the layout and counts of the
+        blocks to compute: changed months from the monthly table, the rest from the previous table (a
+        held month whose year it has no block for, or whose block does not have this layout's rows, is
+        counted from the monthly table too)."""
+        previous_measures = measures
+        changed = {(f, pd.Timestamp(m)) for f, m in previous.changed}
+        # The measures: the previous table's, unless a changed month brings one it lacks, or held one
+        # that the changed month no longer holds (then only a whole scan can tell if it is still held).
+        touched = {(f, f"{m:%Y-%m}") for f, m in changed if f in areas}
+        now = set(measures_of(folder, data_dir, _monthly_arrow(folder, own, ["measure"], only=touched)))
+        before = set(measures_of(previous.folder, data_dir,
+                                 _monthly_arrow(previous.folder, own, ["measure"], only=touched)))
+        if not (now <= set(measures) and before <= now):
+            measures = measures_of(folder, data_dir)
+        if not measures or not wanted or measures != previous_measures:
+            return measures  # nothing to compute, or a measure came or went: the caller rebuilds all
+        self.layout = _Series(areas, wanted, measures)
+        held_pairs = set(zip(held["force"], held["month"]))
+        from_table: dict[tuple[str, int], list[pd.Timestamp]] = {}
+        fresh: set[tuple[str, str]] = set()
+        window = [(month, limits.fy_of(month)) for month in pd.date_range(*within, freq="MS")]
+        for force in wanted:
+            start, stop = self.layout.span(force)
+            for month, fy in window:
+                if (force, month) not in held_pairs:
+                    continue  # not held now: a gap (NaN), whatever either version's files say
+                rows = previous.blocks.get(f"{force}/{fy}")
+                if (force, month) in changed or rows != (stop - start) * limits.MONTHS_PER_YEAR:
+                    fresh.add((force, f"{month:%Y-%m}"))
+                else:
+                    from_table.setdefault((force, fy), []).append(month)
+        # The months of the windows only, NaN (not held) but where counted below: the fresh months by one
+        # pass over their rows, over the months from the first to the last of them only (a month's
+        # import: one column), the others copied from the previous table.
+        self.months = pd.date_range(within[0], within[1], freq="MS")
+        self.counts = np.full((self.layout.size, len(self.months)), np.nan)
+        if fresh:
+            span = pd.date_range(min(ym for _f, ym in fresh) + "-01", max(ym for _f, ym in fresh) + "-01", freq="MS")
+            table = _monthly_arrow(folder, wanted, ["force", *_CODED, "month", "count"], only=fresh)
+            self.counts[:, self.months.get_indexer(span)] = _count_matrix(
+                table, areas, self.layout, held[held["month"].between(span[0], span[-1])], span)
+            del table
+        blocks = sorted(from_table)
+
+        def read(block: tuple[str, int]) -> np.ndarray:
+            start, stop = self.layout.span(block[0])
+            return _previous_counts(previous.table / _block_name(*block), stop - start)
+
+        first = _month_number(self.months[0])
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            for (force, fy), year in zip(blocks, pool.map(read, blocks)):
+                start, stop = self.layout.span(force)
+                months = np.array([_month_number(m) for m in from_table[(force, fy)]])
+                self.counts[start:stop, months - first] = year[:, months - _month_number(limits.fy_months(fy)[0])]
+        return measures
+
     def block(self, force: str, fy: int, with_force: bool = False) -> pa.Table:
         """One (force, financial year) block: the engine over the force's series, laid out."""
         start, stop = self.layout.span(force)
@@ -463,6 +559,17 @@ class _Plan:
         if force not in self._keys:
             self._keys[force] = _coded_keys(self.layout.keys(force))
         return _block(self.dataset, self._keys[force], fy, columns, with_force)
+
+
+def _month_number(month: pd.Timestamp) -> int:
+    """Months since year 0: two months' difference is their distance, without a pandas index lookup."""
+    return month.year * limits.MONTHS_PER_YEAR + month.month - 1
+
+
+def _previous_counts(path: Path, n_series: int) -> np.ndarray:
+    """A block file's `count` column as (series x 12 months): the file is month-major, nulls are NaN."""
+    counts = pq.read_table(path, columns=["count"], use_threads=False).column("count").to_numpy()
+    return counts.astype(float, copy=False).reshape(limits.MONTHS_PER_YEAR, n_series).T
 
 
 def compute(folder: Path, data_dir: Path, dataset: str) -> pa.Table:
@@ -517,11 +624,11 @@ def write(folder: Path, data_dir: Path, dataset: str, previous: Path | None = No
         return None
     folder, data_dir = Path(folder), Path(data_dir)
     target = path_for(folder, data_dir)
-    reuse, measures = _reusable(data_dir, previous, changed)
+    reuse, measures, before = _reusable(previous, changed, target.name)
     tmp = folder / f".{target.name}.{uuid.uuid4().hex[:6]}.tmp"
     try:
         tmp.mkdir()
-        written, description, reuse = _write_blocks(tmp, folder, data_dir, dataset, reuse, measures)
+        written, description, reuse = _write_blocks(tmp, folder, data_dir, dataset, reuse, measures, before)
         first, last = description["fys"] or [0, -1]
         for name, (source, rows) in reuse.items():
             force, fy = name.split("/")
@@ -543,27 +650,32 @@ def write(folder: Path, data_dir: Path, dataset: str, previous: Path | None = No
     return target
 
 
-def _reusable(data_dir: Path, previous: Path | None,
-              changed: set | None) -> tuple[dict[str, tuple[Path, int]], list[str] | None]:
-    """The previous version's block files no changed month touches ("force/fy" -> (file, rows)), and
-    the measures they were built for (reusable only if the new version has exactly those)."""
+def _reusable(previous: Path | None, changed: set | None,
+              name: str) -> tuple[dict[str, tuple[Path, int]], list[str] | None, _Previous | None]:
+    """The previous version's block files no changed month touches ("force/fy" -> (file, rows)), the
+    measures they were built for (reusable only if the new version has exactly those), and what an
+    incremental build reads of the previous version (None when nothing is reusable).
+
+    `name` is the new table's (`path_for`): the previous version's table of that name was built under
+    the same geography, methods and format, since the fingerprint in the name covers them."""
     if previous is None or changed is None:
-        return {}, None
-    old = path_for(previous, data_dir)
+        return {}, None, None
+    old = Path(previous) / name
     old_meta = meta(old)
     if old_meta.get("format") != FORMAT or not old_meta.get("fys"):
-        return {}, None
+        return {}, None, None
     dirty = _dirty_blocks(changed)
     reuse = {}
-    for name, rows in old_meta.get("blocks", {}).items():
-        force, fy = name.split("/")
+    for block, rows in old_meta.get("blocks", {}).items():
+        force, fy = block.split("/")
         if (force, int(fy)) not in dirty:
-            reuse[name] = (old / _block_name(force, int(fy)), int(rows))
-    return reuse, old_meta.get("measures")
+            reuse[block] = (old / _block_name(force, int(fy)), int(rows))
+    blocks = {block: int(rows) for block, rows in old_meta.get("blocks", {}).items()}
+    return reuse, old_meta.get("measures"), _Previous(Path(previous), old, blocks, frozenset(changed))
 
 
 def _write_blocks(root: Path, folder: Path, data_dir: Path, dataset: str, reuse: dict,
-                  measures: list[str] | None) -> tuple[dict[str, int], dict, dict]:
+                  measures: list[str] | None, previous: _Previous | None = None) -> tuple[dict[str, int], dict, dict]:
     """Compute and write every block not reused, WRITE_THREADS blocks at a time; (rows per block,
     meta, the reused blocks still to link: none if the measures changed).
 
@@ -572,7 +684,8 @@ def _write_blocks(root: Path, folder: Path, data_dir: Path, dataset: str, reuse:
     blocks in flight beside the count matrix.
     """
     skip = {(name.split("/")[0], int(name.split("/")[1])) for name in reuse}
-    plan = _Plan(folder, data_dir, dataset, skip=skip, measures=measures if reuse else None)
+    plan = _Plan(folder, data_dir, dataset, skip=skip, measures=measures if reuse else None,
+                 previous=previous if reuse else None)
     if reuse and plan.description["measures"] != measures:  # a measure came or went: every series list changed
         plan, reuse = _Plan(folder, data_dir, dataset, measures=plan.description["measures"]), {}
 

@@ -5,14 +5,16 @@ still computed on demand."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from conftest import POLICE_UK_FIXTURES, copy_store, run_police_uk_import
+from conftest import DERBYSHIRE_MARCH, POLICE_UK_FIXTURES, copy_store, run_police_uk_import
 from queries import geography, limits, limits_table, report, series, store_writer
 from queries.store import Store, read_manifest
 
@@ -208,3 +210,137 @@ def test_changed_pairs_are_the_partitions_that_are_not_the_same_files(march_copy
     assert store_writer.changed_pairs(after, after) == set()
     assert store_writer.changed_pairs(Store(copy_store(march_copy.parent / "demo")).snapshot().datasets["crime"],
                                       after) is None  # the demo's single files: cannot tell, so all is computed
+
+
+def _altered_month(folder, change: dict[str, str], limit: int | None = None, source: Path = DERBYSHIRE_MARCH):
+    """A police.uk month (Derbyshire's March 2025 unless `source` says) with `limit` rows (all when
+    None) of each crime type in `change` given another type: the same month with other counts."""
+    import csv
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(source) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".csv"))
+        rows = list(csv.reader(io.TextIOWrapper(archive.open(name), encoding="utf-8")))
+    header, body = rows[0], rows[1:]
+    kind = header.index("Crime type")
+    done: dict[str, int] = {}
+    for row in body:
+        if row[kind] in change and (limit is None or done.get(row[kind], 0) < limit):
+            done[row[kind]] = done.get(row[kind], 0) + 1
+            row[kind] = change[row[kind]]
+    path = folder / Path(name).name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows([header, *body])
+    return path
+
+
+def _assert_incremental_equals_full(data_dir, scratch) -> Path:
+    """The current crime version's table (written incrementally by its import) is, file for file and
+    byte for byte, the table a full build of that version writes; returns the table."""
+    version = data_dir / read_manifest(data_dir)["datasets"]["crime"]
+    table = limits_table.path_for(version, data_dir)
+    full = scratch / "full"
+    shutil.copytree(version, full, ignore=shutil.ignore_patterns(f"{limits_table.PREFIX}*"))
+    rebuilt = limits_table.write(full, data_dir, "crime")
+    assert sorted(_block_inodes(table)) == sorted(_block_inodes(rebuilt))
+    for name in _block_inodes(table):
+        assert (table / name).read_bytes() == (rebuilt / name).read_bytes(), name
+    assert limits_table.meta(table) == limits_table.meta(rebuilt)
+    return table
+
+
+def _force_counts(table, month: str) -> dict[str, float]:
+    """Force-area count of each measure in one month of a limits table."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute(f"SELECT measure, count FROM {limits_table.source_sql(table)} "
+                           "WHERE area = ? AND neighbourhood = '' AND month = ?::DATE",
+                           [geography.FORCE, month]).fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+@pytest.mark.parametrize("change, limit", [
+    ({"Anti-social behaviour": "Shoplifting"}, 200),  # the same measures, other counts
+    ({"Bicycle theft": "Other theft"}, None),  # a measure March no longer holds and May still does
+])
+def test_a_month_reimported_with_other_counts_changes_the_figures_and_equals_a_full_compute(
+        march_copy, tmp_path, change, limit):
+    # January 2014, March 2025 and May 2025 held; March imported again with other counts. Its
+    # years are recomputed (2024: March's own; 2025: March 2025 is in its baseline) with May's
+    # counts from the previous table and March's from its new partition; 2013-2023 are linked.
+    code, _, err = run_police_uk_import(march_copy, *(POLICE_UK_FIXTURES / f"derbyshire-street-{month}.zip"
+                                                      for month in ("2014-01", "2025-05")))
+    assert code == 0, err
+    before = _assert_incremental_equals_full(march_copy, tmp_path / "one")
+    march_before = _force_counts(before, "2025-03-01")
+    code, _, err = run_police_uk_import(march_copy, _altered_month(tmp_path / "files", change, limit))
+    assert code == 0, err
+    after = _assert_incremental_equals_full(march_copy, tmp_path / "two")
+    linked = {name for name, inode in _block_inodes(after).items() if _block_inodes(before).get(name) == inode}
+    assert linked == {f"force=derbyshire/{fy}.parquet" for fy in range(2013, 2024)}
+    march_after = _force_counts(after, "2025-03-01")
+    (old_type, new_type), = change.items()
+    moved = limit or march_before[old_type]
+    assert march_after[old_type] == march_before[old_type] - moved
+    assert march_after[new_type] == march_before[new_type] + moved
+    assert _force_counts(after, "2025-05-01") == _force_counts(before, "2025-05-01")
+    # March 2026's baseline is March 2025: the 2025 block was recomputed from the new counts.
+    con = duckdb.connect()
+    try:
+        baseline = dict(con.execute(f"SELECT measure, monthly_average_prev3 FROM {limits_table.source_sql(after)} "
+                                    "WHERE area = ? AND neighbourhood = '' AND month = DATE '2026-03-01'",
+                                    [geography.FORCE]).fetchall())
+    finally:
+        con.close()
+    assert baseline[new_type] == march_after[new_type]
+    assert limits_table.meta(after)["measures"] == limits_table.meta(before)["measures"]
+
+
+def test_a_reimport_that_drops_a_measure_from_the_store_rebuilds_every_block(march_copy, tmp_path):
+    # January 2014 (with no bicycle theft) and March 2025 held; March imported again with none
+    # either: the store's measures change, so every series list does and no block can be reused.
+    no_bicycles = {"Bicycle theft": "Other theft"}
+    january = _altered_month(tmp_path / "january", no_bicycles, source=POLICE_UK_FIXTURES / "derbyshire-street-2014-01.zip")
+    code, _, err = run_police_uk_import(march_copy, january)
+    assert code == 0, err
+    before = _assert_incremental_equals_full(march_copy, tmp_path / "one")
+    assert "Bicycle theft" in limits_table.meta(before)["measures"]
+    code, _, err = run_police_uk_import(march_copy, _altered_month(tmp_path / "march", no_bicycles))
+    assert code == 0, err
+    after = _assert_incremental_equals_full(march_copy, tmp_path / "two")
+    assert "Bicycle theft" not in limits_table.meta(after)["measures"]
+    assert not set(_block_inodes(after).values()) & set(_block_inodes(before).values())
+
+
+def test_an_unchanged_months_counts_are_read_from_the_previous_table_not_its_partitions(march_copy, tmp_path):
+    # The previous table is the version's own record of every series x month: a monthly import
+    # reads the months it did not change from there (one month of partitions is all it reads).
+    # Shown by a doctored previous table: March 2025's force-area counts doubled there show up as
+    # March 2026's baseline in the year May 2025 recomputes, while a full build counts the partitions.
+    version = march_copy / read_manifest(march_copy)["datasets"]["crime"]
+    block = limits_table.path_for(version, march_copy) / "force=derbyshire" / "2024.parquet"
+    original = pq.read_table(block)
+    counts = original.column("count").to_numpy(zero_copy_only=False)
+    doubled = original.set_column(original.schema.get_field_index("count"), "count", pa.array(counts * 2))
+    block.unlink()  # a hard link shared with nothing else, but write a new file rather than into it
+    pq.write_table(doubled, block, **limits_table.WRITE_OPTIONS)
+    march = _force_counts(limits_table.path_for(version, march_copy), "2025-03-01")
+    code, _, err = run_police_uk_import(march_copy, POLICE_UK_FIXTURES / "derbyshire-street-2025-05.zip")
+    assert code == 0, err
+    after = limits_table.path_for(march_copy / read_manifest(march_copy)["datasets"]["crime"], march_copy)
+    con = duckdb.connect()
+    try:
+        baseline = dict(con.execute(f"SELECT measure, monthly_average_prev3 FROM {limits_table.source_sql(after)} "
+                                    "WHERE area = ? AND neighbourhood = '' AND month = DATE '2026-03-01'",
+                                    [geography.FORCE]).fetchall())
+    finally:
+        con.close()
+    assert baseline["Shoplifting"] == march["Shoplifting"] and march["Shoplifting"] % 2 == 0
+    full = limits_table.compute(after.parent, march_copy, "crime").to_pandas()
+    in_full = full[(full["area"] == geography.FORCE) & (full["neighbourhood"] == "")
+                   & (full["month"] == pd.Timestamp("2026-03-01").date()) & (full["measure"] == "Shoplifting")]
+    assert in_full["monthly_average_prev3"].item() == march["Shoplifting"] / 2
