@@ -846,6 +846,33 @@ class Placement:
     owners: set[str] | None = None
     default_force: str | None = None
     _facts: dict = field(default_factory=dict, repr=False, compare=False)
+    # Every code met so far -> its row in _fact_arrays (the lsoa_facts tuples as columns, plus "no national
+    # force"): a block's distinct codes take their facts by one dict lookup each and one NumPy take per fact.
+    _row_of: dict = field(default_factory=dict, repr=False, compare=False)
+    _fact_arrays: tuple | None = field(default=None, repr=False, compare=False)
+
+    def facts_of(self, codes: list) -> tuple[np.ndarray, ...]:
+        """lsoa_facts for each code as arrays (state, national force, in the store's lookup, store ward,
+        national ward, no national force), looked up once per code per import, not once per block."""
+        rows = list(map(self._row_of.get, codes))
+        if None in rows:
+            fresh = []
+            for i, code in enumerate(codes):
+                if rows[i] is None:
+                    if code not in self._row_of:
+                        self._row_of[code] = len(self._row_of)
+                        fresh.append(self.lsoa_facts(code))
+                    rows[i] = self._row_of[code]
+            if fresh:
+                added = (np.array([f[0] for f in fresh], dtype=np.int8), _objects([f[1] for f in fresh]),
+                         np.array([f[2] for f in fresh], dtype=bool), _objects([f[3] for f in fresh]),
+                         _objects([f[4] for f in fresh]), np.array([f[1] is None for f in fresh], dtype=bool))
+                self._fact_arrays = added if self._fact_arrays is None else tuple(
+                    np.concatenate([held, new]) for held, new in zip(self._fact_arrays, added))
+        at = np.asarray(rows, dtype=np.int64)
+        if self._fact_arrays is None:  # no codes at all (an empty block)
+            return (np.zeros(0, np.int8), _objects([]), np.zeros(0, bool), _objects([]), _objects([]), np.zeros(0, bool))
+        return tuple(column[at] for column in self._fact_arrays)
 
     def lsoa_facts(self, code: str | None) -> tuple[int, str | None, bool, str | None, str | None]:
         """(NO_LSOA / UNKNOWN / KNOWN, the force whose district holds it, in the store's lookup, the
@@ -875,6 +902,13 @@ class Placement:
         # Both vintages (2011 and 2021) in one map: a code unchanged in 2021 has the same ward.
         wards = dict(zip(lookup["lsoa_code"].str.strip().tolist(), lookup["ward_code"].tolist()))
         return Placement(wards, set(forces), forces[0])
+
+
+def _objects(values: list) -> np.ndarray:
+    """A 1-D object array of the values as they are (np.array would make a list of strings a string array)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 @lru_cache(maxsize=1)
@@ -928,17 +962,12 @@ def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", group
     # Where each row goes follows from two low-cardinality columns, its LSOA code and its force: the
     # decision is made once per (distinct LSOA, distinct force) pair on a small grid, and each row
     # takes its pair's outcome (Python never loops over rows; an LSOA's facts are looked up once per import).
-    facts = [placement.lsoa_facts(code) for code in lsoas.values_list]
-    state = np.array([f[0] for f in facts], dtype=np.int8)[:, None]
-    code_force = np.array([f[1] for f in facts], dtype=object)[:, None]
-    in_store = np.array([f[2] for f in facts], dtype=bool)[:, None]
-    store_ward = np.array([f[3] for f in facts], dtype=object)[:, None]
-    other_ward = np.array([f[4] for f in facts], dtype=object)[:, None]
+    state, code_force, in_store, store_ward, other_ward, no_national = (
+        column[:, None] for column in placement.facts_of(lsoas.values_list))
     forces_d = [_force_slug(t) or fallback for t in falls.values_list]
     row_force = np.array(forces_d, dtype=object)[None, :]
     own = np.array([placement.owners is None or f in placement.owners for f in forces_d], dtype=bool)[None, :]
     same_force = code_force == row_force
-    no_national = np.array([f[1] is None for f in facts], dtype=bool)[:, None]
     # Where the row lies relative to its own force's area.
     inside = np.where(own, in_store & (no_national | same_force), same_force) & (state == KNOWN)
     location_grid = np.where(state != KNOWN, geography.NO_LOCATION,
