@@ -275,7 +275,8 @@ class SpooledRecords:
     (`<folder>/<file>/force=<slug>/ym=YYYY-MM/<part>.parquet`, without the two keys, as the
     store's own partitions are), and an empty `schema.parquet` with the records' columns.
     Publishing then moves each force-month's parts into the new version as they are (a
-    rename: nothing is read or written again), and only a force-month spread over more than
+    rename: nothing is read or written again; a force-month folder holding only its parts is
+    renamed whole, so no folder is made in the version nor left in the spool), and only a force-month spread over more than
     SPOOL_PARTS_KEPT parts (a file mixing months in every block) is rewritten as one file,
     by DuckDB within the store's memory limit.
     """
