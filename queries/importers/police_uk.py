@@ -19,9 +19,12 @@ Why it is built this way:
   memory limit, spilling to disk, so no import holds a file's records whole and memory
   does not grow with the file (docs/benchmarks-import.md).
 * Exact line numbers: the reader runs single-threaded so a malformed row reports its
-  physical line; on two cores that costs nothing (measured), and it lets a valid row's
+  row number; on two cores that costs nothing (measured), and it lets a valid row's
   line be derived from its position, which anti-social behaviour rows (no Crime ID) need
-  for an id that is the same every time the same file is imported.
+  for an id that is the same every time the same file is imported. A row is one physical
+  line unless a quoted value holds a line break, so a file with no quote character takes
+  that fast path and any other the exact path, which counts the line feeds inside values
+  (`read_street_batches`).
 * Safety: files are read and checked completely before anything is published (only the
   spool is written meanwhile, under the store's write lock), and the store changes only
   through `publish_spooled_import` (the shared publish path with the records in a spool),
