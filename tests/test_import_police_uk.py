@@ -25,7 +25,7 @@ import pytest
 
 from conftest import REPO, copy_store, run_police_uk_import as run_import
 from conftest import COUNTY, CITY
-from queries import cli, geography, series
+from queries import cli, geography, series, store_writer
 from queries.export import grouped_counts
 from queries.importers import common, police_uk
 from queries.measures import ALL_CRIME, ASB, POLICE_UK_TYPES
@@ -524,7 +524,8 @@ def _version_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
         frame = pd.read_parquet(folder / f"{name}.parquet")
         frame = frame[sorted(frame.columns)].astype(str)
         tables[name] = frame.sort_values(key or list(frame.columns), ignore_index=True)
-    tables["quarantine"] = pd.read_csv(folder / "quarantine.csv", dtype=str).sort_values("line", ignore_index=True)
+    if (folder / "quarantine.csv").exists():  # written only when some row was rejected
+        tables["quarantine"] = pd.read_csv(folder / "quarantine.csv", dtype=str).sort_values("line", ignore_index=True)
     return tables
 
 
@@ -557,6 +558,73 @@ def test_a_file_is_spooled_block_by_block_and_gives_the_store_of_the_file_read_w
     for name in one:
         pd.testing.assert_frame_equal(one[name], many[name], obj=name)
     assert not list((streamed / "crime").glob(".spool-*")), "a spool was left behind"
+
+
+def test_a_whole_stores_monthly_table_built_a_slice_at_a_time_equals_one_built_at_once(tmp_path, monkeypatch):
+    at_once, sliced = copy_store(tmp_path / "at-once"), copy_store(tmp_path / "sliced")
+    assert police_uk.run_import([MARCH, MAY], at_once, progress=False, out=io.StringIO()) == 0
+    monkeypatch.setattr(store_writer, "MONTHLY_PAIRS_AT_ONCE", 1)  # two force-months: two slices
+    assert police_uk.run_import([MARCH, MAY], sliced, progress=False, out=io.StringIO()) == 0
+    one, many = _version_tables(at_once), _version_tables(sliced)
+    for name in one:
+        pd.testing.assert_frame_equal(one[name], many[name], obj=name)
+
+
+def _streamed(path: Path, exact: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A file's classified records and rejected rows, read in small blocks by the fast or the exact path."""
+    files, _, _ = police_uk.discover([path])
+    placement = police_uk.Placement.for_store(REPO / "data")
+    pieces = [police_uk.classify_file(part, placement, None)
+              for part in police_uk.read_street_batches(files[0], police_uk.Progress(1, "", enabled=False),
+                                                        STREAM_BLOCK, exact=exact)]
+    records = pd.concat([p.records.to_pandas() for p in pieces], ignore_index=True)
+    rejected = pd.concat([p.rejected for p in pieces], ignore_index=True).sort_values("line", ignore_index=True)
+    return records, rejected
+
+
+def test_the_fast_path_and_the_exact_path_read_a_plain_file_alike(tmp_path):
+    path = _march_with_bad_rows_throughout(tmp_path)
+    assert police_uk.plain_file(police_uk.discover([path])[0][0]), "the March file has no quote character"
+    fast_records, fast_rejected = _streamed(path, exact=False)
+    exact_records, exact_rejected = _streamed(path, exact=True)
+    assert len(fast_records) + len(fast_rejected) == MARCH_ROWS
+    pd.testing.assert_frame_equal(fast_records, exact_records)
+    pd.testing.assert_frame_equal(fast_rejected, exact_rejected)
+
+
+def test_a_quoted_line_break_takes_the_exact_path_and_every_later_row_keeps_its_physical_line(tmp_path):
+    lines = march_lines()
+    lines[50] = lines[50].replace(b"On or near ", b'"On or near\nthe corner of ', 1).replace(b",E01", b'",E01', 1)
+    lines[1000] = lines[1000].replace(b"On or near ", b'"On or near\r\n\nthe ', 1).replace(b",E01", b'",E01', 1)
+    for number in (3001, 8001):  # malformed (pyarrow reports it) and misdated (the importer judges it)
+        lines[number - 1] = lines[number - 1][: len(lines[number - 1]) // 2]
+    lines[5000] = lines[5000].replace(b",2025-03,", b",2025-04,")
+    path = broken_march(tmp_path, lines)
+    text = b"\n".join(lines).decode().split("\n")  # the file's physical lines
+    source = police_uk.discover([path])[0][0]
+    assert not police_uk.plain_file(source)
+
+    records, rejected = _streamed(path, exact=True)
+    shift = 1 + 2  # line breaks inside the two quoted values, all before the rejected rows
+    physical = [3001 + shift, 5001 + shift, 8001 + shift]
+    assert rejected["line"].tolist() == physical
+    assert rejected["raw"].tolist() == [text[n - 1] for n in physical]
+    assert len(records) + len(rejected) == MARCH_ROWS
+    asb = records.loc[records["record_id"].str.contains(":"), "record_id"]
+    asb_lines = asb.str.rsplit(":", n=1).str[1].astype(int)
+    starts, line = {}, 2  # each row's first physical line, counted independently of the importer
+    for row in lines[1:]:
+        starts[line] = row
+        line += 1 + row.count(b"\n")
+    assert (asb_lines > 1001 + shift).any() and 51 in set(asb_lines)  # the multi-line row itself is ASB
+    assert all(b"Anti-social behaviour" in starts.get(n, b"") for n in asb_lines), "an id names another row's line"
+    assert records["street"].str.contains("\n").sum() == 2
+
+    data_dir = copy_store(tmp_path / "store")
+    assert police_uk.run_import([path], data_dir, progress=False, out=io.StringIO()) == 0
+    quarantine = pd.read_csv(data_dir / "crime" / "quarantine.csv", keep_default_na=False)
+    assert quarantine["line"].tolist() == physical
+    assert quarantine["raw"].tolist() == [text[n - 1] for n in physical]
 
 
 def test_every_row_is_placed_as_the_rules_read_row_by_row_would_place_it():

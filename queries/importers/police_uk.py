@@ -19,9 +19,12 @@ Why it is built this way:
   memory limit, spilling to disk, so no import holds a file's records whole and memory
   does not grow with the file (docs/benchmarks-import.md).
 * Exact line numbers: the reader runs single-threaded so a malformed row reports its
-  physical line; on two cores that costs nothing (measured), and it lets a valid row's
+  row number; on two cores that costs nothing (measured), and it lets a valid row's
   line be derived from its position, which anti-social behaviour rows (no Crime ID) need
-  for an id that is the same every time the same file is imported.
+  for an id that is the same every time the same file is imported. A row is one physical
+  line unless a quoted value holds a line break, so a file with no quote character takes
+  that fast path and any other the exact path, which counts the line feeds inside values
+  (`read_street_batches`).
 * Safety: files are read and checked completely before anything is published (only the
   spool is written meanwhile, under the store's write lock), and the store changes only
   through `publish_spooled_import` (the shared publish path with the records in a spool),
@@ -114,6 +117,8 @@ BLOCK_SIZE = 16 << 20
 READ_AHEAD_BLOCKS = 4
 READ_AHEAD_WAIT_SECONDS = 5.0
 HEADER_LIMIT = 1 << 20
+# Bytes looked at a time when checking a file for quote characters (plain_file).
+QUOTE_SCAN_BLOCK = 1 << 20
 # A rejected line longer than this keeps only its start (and its length) in the quarantine.
 RAW_KEPT_CHARS = 10_000
 # A zip member is refused unread if it would inflate beyond this, or compresses better than
@@ -130,6 +135,11 @@ EXAMPLES_SHOWN = 10
 LAST_RECONCILIATION = "last-import-reconciliation.csv"
 # Spooled parts become the store's partitions as they are (see common.SpooledRecords): the store's codec.
 SPOOL_COMPRESSION = "zstd"
+# Every file's parts go in this one folder of the spool, named by file and block: a police.uk file is
+# one force-month, so a folder per file meant three more folders per file, made and removed again (on
+# this machine removing a folder costs 2-5 ms: 2 s of a 258-file import); publishing now renames each
+# force-month folder into the version whole (common.SpooledRecords.move_partitions).
+SPOOL_FILES_FOLDER = "files"
 # Blocks handed to the spool's writer thread and not yet written, at most.
 SPOOL_WRITES_PENDING = 2
 # Columns with few distinct values, dictionary-encoded in the spool's Parquet; the others (ids,
@@ -550,18 +560,29 @@ def _empty_rows() -> pa.Table:
     return schema.empty_table()
 
 
-def read_street_batches(source: StreetFile, progress: Progress, block_size: int = BLOCK_SIZE) -> Iterator[ParsedFile]:
+def read_street_batches(source: StreetFile, progress: Progress, block_size: int = BLOCK_SIZE,
+                        exact: bool | None = None) -> Iterator[ParsedFile]:
     """Parse one file block by block, yielding each block's rows (kept columns, plus `line`) and malformed lines.
 
     Memory stays at about one block whatever the file's size. Physical line numbers: the
-    header is line 1 and every later line is either a row or a malformed line (blank
-    lines are read as rows of nulls, not skipped, so they count), hence a valid row's line
-    follows from its position once the malformed lines before it are known; the reader
-    reports a block's malformed lines while parsing it, before the block is yielded. At
-    least one (possibly empty) part is yielded, so an empty month is still reported.
-    Raises FileProblem (possibly after some parts) when the file cannot be read.
+    header is line 1 and every later row is either a row or a malformed one (blank lines
+    are read as rows of nulls, not skipped, so they count), hence a valid row's number
+    follows from its position once the malformed rows before it are known; the reader
+    reports a block's malformed rows while parsing it, before the block is yielded.
+
+    That row number is the physical line only while no row spans several lines. One can
+    only with a quoted value holding a line break, so a file without a quote character
+    (`plain_file`: nearly every police.uk file) takes the fast path, reading only the kept
+    columns; any other file (or `exact=True`) takes the exact path: every column is read
+    and each row's line breaks inside values are counted, so every later row, valid or
+    malformed, keeps its physical line (`_PhysicalLines`). At least one (possibly empty)
+    part is yielded, so an empty month is still reported. Raises FileProblem (possibly
+    after some parts) when the file cannot be read.
     """
     columns = check_header(source)
+    if exact is None:
+        exact = not plain_file(source)
+    physical = _PhysicalLines()
     malformed: list[tuple[int, str, int]] = []  # (line, text, fields), not yet handed out
     swallowed: list[int] = []  # lines where an unclosed quote ran several lines together
 
@@ -578,7 +599,7 @@ def read_street_batches(source: StreetFile, progress: Progress, block_size: int 
     parse_options = pa_csv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False)
     convert_options = pa_csv.ConvertOptions(
         column_types={c: pa.string() for c in columns},
-        include_columns=list(KEPT_COLUMNS),
+        include_columns=columns if exact else list(KEPT_COLUMNS),
         strings_can_be_null=True,
         null_values=[""],  # only an empty field is missing: a street called "NA" is a street
     )
@@ -593,8 +614,10 @@ def read_street_batches(source: StreetFile, progress: Progress, block_size: int 
         malformed.clear()
         if fresh:
             bad_seen = np.union1d(bad_seen, np.array([m[0] for m in fresh], dtype=np.int64))
-        table = pa.Table.from_batches([batch]) if batch is not None else _empty_rows().drop_columns(["line"])
-        table = table.rename_columns(list(KEPT_COLUMNS.values()))
+        table = (pa.Table.from_batches([batch]) if batch is not None
+                 else _empty_rows().drop_columns(["line"]).rename_columns(list(KEPT_COLUMNS)))
+        breaks = _line_breaks(table) if exact and batch is not None else None
+        table = table.select(list(KEPT_COLUMNS)).rename_columns(list(KEPT_COLUMNS.values()))
         n = table.num_rows
         ahead = bad_seen[bad_seen >= next_line]
         lines = np.arange(next_line, next_line + n + len(ahead), dtype=np.int64)
@@ -602,10 +625,13 @@ def read_street_batches(source: StreetFile, progress: Progress, block_size: int 
             lines = np.setdiff1d(lines, ahead)[:n]
         if n:
             next_line = int(lines[-1]) + 1
-        table = table.append_column("line", pa.array(lines.astype(np.int32)))
+        if breaks is not None:
+            physical.add(lines, breaks)
+        table = table.append_column("line", pa.array(physical.of(lines).astype(np.int32)))
         table, blank = _drop_blank_lines(source, table)
         rejects = [
-            (line, f"{count} fields, expected {expected} ({'line cut short?' if count < expected else 'a stray comma?'})", text)
+            (int(physical.of(np.array([line]))[0]),
+             f"{count} fields, expected {expected} ({'line cut short?' if count < expected else 'a stray comma?'})", text)
             for line, text, count in fresh
         ]
         return ParsedFile(source, table, rejects, blank)
@@ -638,6 +664,52 @@ def read_street_batches(source: StreetFile, progress: Progress, block_size: int 
         )
     if malformed or not yielded:  # malformed lines after the last block's rows, or no rows at all
         yield part(None)
+
+
+def plain_file(source: StreetFile) -> bool:
+    """Whether the file holds no quote character, so no value can hold a line break and every row is one
+    physical line (the fast path). One pass at memory speed, block by block (a zip member is inflated
+    for it: about 0.2 s for a national month), far less than the exact path's cost for every file."""
+    with source.open() as handle:
+        while True:
+            block = handle.read(QUOTE_SCAN_BLOCK)
+            if not block:
+                return True
+            if b'"' in block:
+                return False
+
+
+def _line_breaks(table: pa.Table) -> np.ndarray:
+    """Line feeds inside each row's values (every column, kept or not): the physical lines it spans, less one."""
+    total = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        total += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy().astype(np.int64)
+    return total
+
+
+class _PhysicalLines:
+    """Row number (as the reader counts rows: one per record, the header being 1) -> physical line.
+
+    A row's physical line is its row number plus the line feeds inside the values of every
+    row before it. Only rows that hold line feeds are remembered (few: a multi-line street
+    name or context), sorted, so mapping a block is one searchsorted.
+    """
+
+    def __init__(self) -> None:
+        self.rows = np.zeros(0, dtype=np.int64)  # row numbers holding line feeds, ascending
+        self.before = np.zeros(1, dtype=np.int64)  # line feeds in the rows before rows[i] (before[i]); total last
+
+    def add(self, rows: np.ndarray, breaks: np.ndarray) -> None:
+        """Remember a block's rows (ascending, after every row added before) and their line feeds."""
+        has = breaks > 0
+        if has.any():
+            self.rows = np.concatenate([self.rows, rows[has]])
+            self.before = np.concatenate([self.before, self.before[-1] + np.cumsum(breaks[has])])
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        if not len(self.rows):
+            return rows
+        return rows + self.before[np.searchsorted(self.rows, rows, side="left")]
 
 
 def _drop_blank_lines(source: StreetFile, table: pa.Table) -> tuple[pa.Table, int]:
@@ -777,6 +849,33 @@ class Placement:
     owners: set[str] | None = None
     default_force: str | None = None
     _facts: dict = field(default_factory=dict, repr=False, compare=False)
+    # Every code met so far -> its row in _fact_arrays (the lsoa_facts tuples as columns, plus "no national
+    # force"): a block's distinct codes take their facts by one dict lookup each and one NumPy take per fact.
+    _row_of: dict = field(default_factory=dict, repr=False, compare=False)
+    _fact_arrays: tuple | None = field(default=None, repr=False, compare=False)
+
+    def facts_of(self, codes: list) -> tuple[np.ndarray, ...]:
+        """lsoa_facts for each code as arrays (state, national force, in the store's lookup, store ward,
+        national ward, no national force), looked up once per code per import, not once per block."""
+        rows = list(map(self._row_of.get, codes))
+        if None in rows:
+            fresh = []
+            for i, code in enumerate(codes):
+                if rows[i] is None:
+                    if code not in self._row_of:
+                        self._row_of[code] = len(self._row_of)
+                        fresh.append(self.lsoa_facts(code))
+                    rows[i] = self._row_of[code]
+            if fresh:
+                added = (np.array([f[0] for f in fresh], dtype=np.int8), _objects([f[1] for f in fresh]),
+                         np.array([f[2] for f in fresh], dtype=bool), _objects([f[3] for f in fresh]),
+                         _objects([f[4] for f in fresh]), np.array([f[1] is None for f in fresh], dtype=bool))
+                self._fact_arrays = added if self._fact_arrays is None else tuple(
+                    np.concatenate([held, new]) for held, new in zip(self._fact_arrays, added))
+        at = np.asarray(rows, dtype=np.int64)
+        if self._fact_arrays is None:  # no codes at all (an empty block)
+            return (np.zeros(0, np.int8), _objects([]), np.zeros(0, bool), _objects([]), _objects([]), np.zeros(0, bool))
+        return tuple(column[at] for column in self._fact_arrays)
 
     def lsoa_facts(self, code: str | None) -> tuple[int, str | None, bool, str | None, str | None]:
         """(NO_LSOA / UNKNOWN / KNOWN, the force whose district holds it, in the store's lookup, the
@@ -806,6 +905,13 @@ class Placement:
         # Both vintages (2011 and 2021) in one map: a code unchanged in 2021 has the same ward.
         wards = dict(zip(lookup["lsoa_code"].str.strip().tolist(), lookup["ward_code"].tolist()))
         return Placement(wards, set(forces), forces[0])
+
+
+def _objects(values: list) -> np.ndarray:
+    """A 1-D object array of the values as they are (np.array would make a list of strings a string array)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 @lru_cache(maxsize=1)
@@ -859,17 +965,12 @@ def classify_file(parsed: ParsedFile, wards: "dict[str, str] | Placement", group
     # Where each row goes follows from two low-cardinality columns, its LSOA code and its force: the
     # decision is made once per (distinct LSOA, distinct force) pair on a small grid, and each row
     # takes its pair's outcome (Python never loops over rows; an LSOA's facts are looked up once per import).
-    facts = [placement.lsoa_facts(code) for code in lsoas.values_list]
-    state = np.array([f[0] for f in facts], dtype=np.int8)[:, None]
-    code_force = np.array([f[1] for f in facts], dtype=object)[:, None]
-    in_store = np.array([f[2] for f in facts], dtype=bool)[:, None]
-    store_ward = np.array([f[3] for f in facts], dtype=object)[:, None]
-    other_ward = np.array([f[4] for f in facts], dtype=object)[:, None]
+    state, code_force, in_store, store_ward, other_ward, no_national = (
+        column[:, None] for column in placement.facts_of(lsoas.values_list))
     forces_d = [_force_slug(t) or fallback for t in falls.values_list]
     row_force = np.array(forces_d, dtype=object)[None, :]
     own = np.array([placement.owners is None or f in placement.owners for f in forces_d], dtype=bool)[None, :]
     same_force = code_force == row_force
-    no_national = np.array([f[1] is None for f in facts], dtype=bool)[:, None]
     # Where the row lies relative to its own force's area.
     inside = np.where(own, in_store & (no_national | same_force), same_force) & (state == KNOWN)
     location_grid = np.where(state != KNOWN, geography.NO_LOCATION,
@@ -1098,9 +1199,9 @@ def run_import(
         refused = 0  # files refused as another force's: the others are still classified, to name every one
         for number, source in enumerate(files):
             # once a file cannot be read nothing will be written: only check the rest
-            folder = spool.folder / f"{number:05d}" if len(problems) == refused else None
+            folder = spool.folder / SPOOL_FILES_FOLDER if len(problems) == refused else None
             try:
-                result = stream_file(source, placement, groups, bar, folder, block_size, data_dir, writer)
+                result = stream_file(source, placement, groups, bar, folder, block_size, data_dir, writer, number)
             except FileProblem as exc:
                 problems.append(str(exc))
                 continue
@@ -1109,7 +1210,7 @@ def run_import(
             if result.other_forces and not allow_other_forces:
                 problems.append(_other_force_problem(result, placement))
                 refused += 1
-                shutil.rmtree(folder, ignore_errors=True)  # its records are not this store's
+                _remove_file_parts(folder, number)  # its records are not this store's
             else:
                 results.append(result)
         bar.close()
@@ -1156,7 +1257,7 @@ def run_import(
 
 def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str] | None, progress: Progress,
                 spool: Path | None, block_size: int = BLOCK_SIZE, data_dir: Path | None = None,
-                writer: ThreadPoolExecutor | None = None) -> FileResult | None:
+                writer: ThreadPoolExecutor | None = None, file_number: int = 0) -> FileResult | None:
     """Read, classify and spool one file block by block; its outcome without its records.
 
     Each block's records are written to `spool` as Parquet parts as soon as they are
@@ -1167,7 +1268,8 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
     force counts. With `spool` None the file is only read (its problems found) and None
     is returned. `writer` is the one-thread pool that writes the parts (an import of many
     files passes one for them all: starting a thread per file cost more than a small file's
-    classification); without it the file gets its own.
+    classification); without it the file gets its own. `file_number` names the file's parts
+    (`part-<file>-<block>`) in a spool folder shared by every file of the import.
     """
     pieces: list[FileResult] = []
     forces: dict[str, int] = {}
@@ -1193,10 +1295,11 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
                         forces[item["values"]] = forces.get(item["values"], 0) + item["counts"]
                 while len(pending) >= SPOOL_WRITES_PENDING:
                     pending.popleft().result()
-                pending.append(writer.submit(_write_part, piece.records, spool, number, data_dir))
+                name = f"{file_number:05d}-{number:06d}"
+                pending.append(writer.submit(_write_part, piece.records, spool, name, data_dir))
                 piece.records = piece.records.schema.empty_table()  # not a slice: that would keep the block alive
                 if len(piece.rejected):
-                    rejected_parts.append(_write_rejected(piece.rejected, spool / f"rejected-{number:06d}.parquet", data_dir))
+                    rejected_parts.append(_write_rejected(piece.rejected, spool / f"rejected-{name}.parquet", data_dir))
                     head = piece.rejected.iloc[[0]]
                     if first_rejected is None or head["line"].iat[0] < first_rejected["line"].iat[0]:
                         first_rejected = head
@@ -1268,16 +1371,24 @@ def _write_table(table: pa.Table, path: Path, **options) -> None:
         pq.write_table(table, sink, **options)
 
 
+def _remove_file_parts(spool: Path, file_number: int) -> None:
+    """Remove one file's spooled parts (a file refused after it was spooled), leaving the other files' parts."""
+    for part in spool.glob(f"*/*/part-{file_number:05d}-*.parquet"):
+        part.unlink()
+    for part in spool.glob(f"rejected-{file_number:05d}-*.parquet"):
+        part.unlink()
+
+
 def _mostly_unreadable(rows_read: int, rejected: int) -> bool:
     """The rule check_rejection_rates refuses a file by: too many bad rows, or none usable."""
     too_many = rejected > REJECTED_ROWS_ALWAYS_ALLOWED and rejected > MAX_REJECTED_SHARE * rows_read
     return rows_read - rejected == 0 or too_many
 
 
-def _write_part(records: pa.Table, spool: Path, number: int, data_dir: Path | None) -> None:
+def _write_part(records: pa.Table, spool: Path, name: str, data_dir: Path | None) -> None:
     """One block's records into the spool, split by force and month as the store's partitions are.
 
-    `<spool>/force=<slug>/ym=YYYY-MM/part-<block>.parquet`, without the two keys (the folder
+    `<spool>/force=<slug>/ym=YYYY-MM/part-<file>-<block>.parquet`, without the two keys (the folder
     names hold them). A block of a police.uk file is one force-month, written as it is; a
     block mixing several is sorted by the key once and written slice by slice (plain
     write_table: measured two to three times faster than pyarrow's dataset writer here).
@@ -1303,7 +1414,7 @@ def _write_part(records: pa.Table, spool: Path, number: int, data_dir: Path | No
         for force, month, count in zip(*(pairs[c].to_pylist() for c in ("force", "month", "count_all"))):
             folder = spool / f"force={force}" / f"{store_writer.PARTITION_KEY}={month:%Y-%m}"
             folder.mkdir(parents=True, exist_ok=True)
-            _write_table(rows.slice(start, count), folder / f"part-{number:06d}.parquet", compression=SPOOL_COMPRESSION,
+            _write_table(rows.slice(start, count), folder / f"part-{name}.parquet", compression=SPOOL_COMPRESSION,
                          use_dictionary=SPOOL_DICTIONARY_COLUMNS)
             start += count
     except OSError as exc:
