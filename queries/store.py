@@ -235,7 +235,10 @@ class Store:
     that must not mix versions across several calls takes one `snapshot()` and uses it.
     """
 
-    def __init__(self, data_dir: Path | str):
+    def __init__(self, data_dir: Path | str, *, open_now: bool = True):
+        """`open_now=False` opens no DuckDB connection until the first query (or `refresh()`): how
+        gunicorn's preloading master builds the app without a connection crossing the fork into its
+        workers (gunicorn.conf.py). The manifest is still read now, so a broken one fails at start."""
         self.data_dir = Path(data_dir)
         self._lock = threading.Lock()
         self._manifest_stamp: tuple | None = None
@@ -243,7 +246,15 @@ class Store:
         self._current: StoreVersion | None = None
         self._open: OrderedDict[str, StoreVersion] = OrderedDict()
         self._local = threading.local()
-        self.refresh()
+        if open_now:
+            self.refresh()
+        else:
+            read_manifest(self.data_dir)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this process holds a DuckDB connection on the store (one must never cross a fork)."""
+        return self._current is not None or bool(self._open)
 
     # -- loading
     def _stamp(self) -> tuple | None:
