@@ -18,5 +18,6 @@ EXPOSE 8050
 # The state folder (commentary, cached reports) sits beside the store: /app/data-state.
 RUN useradd --create-home csp && mkdir -p /app/data-state && chown -R csp /app/data /app/data-state
 USER csp
-# gunicorn.conf.py (read from /app) lets long addresses reach the app's friendly page.
-CMD ["gunicorn", "--workers", "3", "--bind", "0.0.0.0:8050", "--timeout", "120", "app:server"]
+# gunicorn.conf.py (read from /app) holds the settings: the timeout, long addresses reaching the
+# app's friendly page, and the app preloaded once in the master before the workers fork.
+CMD ["gunicorn", "--workers", "3", "--bind", "0.0.0.0:8050", "app:server"]

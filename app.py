@@ -1,7 +1,9 @@
 """Entry point: `python app.py` serves the dashboard; `python app.py --help` lists the tools.
 
-`app.server` is the WSGI application for gunicorn (`gunicorn app:server`); each worker
-opens the store read-only when it imports this module.
+`app.server` is the WSGI application for gunicorn (`gunicorn app:server`). Importing this
+module builds the app without opening the store's DuckDB connection: gunicorn.conf.py preloads
+it once in the master and forks the workers, and each worker opens its own connection
+(`post_worker_init`) before it serves.
 """
 from __future__ import annotations
 
@@ -21,5 +23,5 @@ if __name__ == "__main__":
 else:
     from dashboard import create_app
 
-    app = create_app(settings.load_settings().data_dir)
+    app = create_app(settings.load_settings().data_dir, open_store=False)
     server = app.server

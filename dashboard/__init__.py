@@ -51,8 +51,11 @@ def serve_layout() -> html.Div:
     )
 
 
-def create_app(data_dir: Path | str) -> dash.Dash:
-    state.init(data_dir)
+def create_app(data_dir: Path | str, open_store: bool = True) -> dash.Dash:
+    """The whole app on the store in `data_dir`. `open_store=False` (app.py, what gunicorn imports)
+    builds it without opening the store's DuckDB connection, so gunicorn can import the app once in
+    its master and fork the workers (gunicorn.conf.py: each worker opens its own connection)."""
+    state.init(data_dir, open_now=open_store)
     server = flask.Flask(__name__)
     shell.configure_compression(server)
     app = dash.Dash(

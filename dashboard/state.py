@@ -12,9 +12,11 @@ config: settings.Settings = settings.load_settings()
 _store: Store | None = None
 
 
-def init(data_dir: Path | str) -> Store:
+def init(data_dir: Path | str, open_now: bool = True) -> Store:
+    """The process's store; `open_now=False` defers its DuckDB connection to the first query
+    (gunicorn's preloading master must not hold one when it forks the workers)."""
     global _store
-    _store = Store(data_dir)
+    _store = Store(data_dir, open_now=open_now)
     return _store
 
 

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
-from scipy.sparse.csgraph import connected_components
+
+# scipy.optimize and scipy.sparse.csgraph (about 30 MB and a quarter of a second) are imported
+# where an audit first needs them, not when the dashboard starts: the audit runs when a MARAC or
+# hate crime release is checked, which most workers never do.
 
 # Singular values below this (relative) count as zero; residuals below NULL_TOLERANCE count as zero.
 RANK_TOLERANCE = 1e-9
@@ -43,6 +45,8 @@ class LinearSystem:
             a = sparse.csr_matrix((a.data, a.indices, a.indptr), shape=(a.shape[0], n_unknowns))
         self.a = a
         self.b = np.asarray(b_eq, dtype=float)
+        from scipy.sparse.csgraph import connected_components
+
         pattern = (abs(a).T @ abs(a)).tocsr()
         _, self.labels = connected_components(pattern, directed=False)
         self._blocks: dict[int, tuple] = {}
@@ -107,6 +111,8 @@ class LinearSystem:
         return float(sum(part @ self._block(label)[3] for label, part in self._parts(c)))
 
     def _solve(self, label: int, objective: np.ndarray):
+        from scipy.optimize import linprog
+
         _, rows, _, _, sub = self._block(label)
         return linprog(objective, A_eq=sub, b_eq=self.b[rows], bounds=(0, None), method="highs")
 

@@ -58,6 +58,9 @@ OPEN_VERSIONS = 4
 # used this many. Bounded, because some keys carry request values (a month, a k) and a worker's
 # memory must not grow with the requests it has answered.
 CACHED_RESULTS = 256
+# DuckDB's cache of Parquet footers. Bounded by what a version's queries read: the sorted monthly
+# copy (a file a month) and the limits files; not the records' partitions (see StoreVersion).
+FOOTER_CACHE = "parquet_metadata_cache"
 
 MONTHLY_COLUMNS = ["measure", "month", "ward_code", "neighbourhood", "csp", "parent", "location", "force", "count"]
 # Tables whose rows belong to a force: read filtered to the store's own force(s).
@@ -121,9 +124,12 @@ class StoreVersion:
         from queries import monthly_file  # it reads through this module's parquet_source
 
         con = duckdb.connect(":memory:")
-        # Parquet footers read once per version, not at every query: the sorted monthly copy and the
-        # limits table are then one cached footer each (a few KB), however often a page asks.
-        con.execute("SET parquet_metadata_cache = true")
+        # The views are created with the footer cache off: creating a partitioned table's view reads
+        # every partition's footer (union_by_name), and a national store's records are 2,064 partitions
+        # whose footers (38 MiB) no page needs again. The cache is on from the first query (below).
+        # GLOBAL: the setting is per session, and every query runs on a cursor (a session of its own)
+        # that takes the database's global value, not the value SET on `con`.
+        con.execute(f"SET GLOBAL {FOOTER_CACHE} = false")
         datasets = {}
         # Only the store's own force(s) count: another force's rows (imported with
         # --allow-other-forces) are kept under their own key and never reach a total.
@@ -180,6 +186,9 @@ class StoreVersion:
         con.register("areas_df", areas)
         con.execute("CREATE TABLE areas AS SELECT * FROM areas_df")
         con.unregister("areas_df")
+        # Parquet footers read once per version, not at every query: the sorted monthly copy and the
+        # limits table's files are then parsed once, however often a page asks.
+        con.execute(f"SET GLOBAL {FOOTER_CACHE} = true")
         self.con = con
         self.datasets: dict[str, Path] = datasets
 
@@ -189,10 +198,16 @@ class StoreVersion:
     def snapshot(self) -> "StoreVersion":
         return self
 
-    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        """Run parameterised SQL on a per-call cursor (DuckDB connections are not thread-safe)."""
+    def query(self, sql: str, params: list | None = None, cache_footers: bool = True) -> pd.DataFrame:
+        """Run parameterised SQL on a per-call cursor (DuckDB connections are not thread-safe).
+
+        `cache_footers=False` for a query over tables no page reads again (the record count the
+        Data tab memoises once per version): their footers are read and dropped, not kept in the
+        worker (set for this cursor's session only, so other queries are unaffected)."""
         cursor = self.con.cursor()
         try:
+            if not cache_footers:
+                cursor.execute(f"SET SESSION {FOOTER_CACHE} = false")
             return cursor.execute(sql, params or []).df()
         finally:
             cursor.close()
@@ -235,7 +250,10 @@ class Store:
     that must not mix versions across several calls takes one `snapshot()` and uses it.
     """
 
-    def __init__(self, data_dir: Path | str):
+    def __init__(self, data_dir: Path | str, *, open_now: bool = True):
+        """`open_now=False` opens no DuckDB connection until the first query (or `refresh()`): how
+        gunicorn's preloading master builds the app without a connection crossing the fork into its
+        workers (gunicorn.conf.py). The manifest is still read now, so a broken one fails at start."""
         self.data_dir = Path(data_dir)
         self._lock = threading.Lock()
         self._manifest_stamp: tuple | None = None
@@ -243,7 +261,15 @@ class Store:
         self._current: StoreVersion | None = None
         self._open: OrderedDict[str, StoreVersion] = OrderedDict()
         self._local = threading.local()
-        self.refresh()
+        if open_now:
+            self.refresh()
+        else:
+            read_manifest(self.data_dir)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this process holds a DuckDB connection on the store (one must never cross a fork)."""
+        return self._current is not None or bool(self._open)
 
     # -- loading
     def _stamp(self) -> tuple | None:
@@ -339,8 +365,8 @@ class Store:
     def manifest(self) -> dict:
         return self.snapshot().manifest
 
-    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        return self.snapshot().query(sql, params)
+    def query(self, sql: str, params: list | None = None, cache_footers: bool = True) -> pd.DataFrame:
+        return self.snapshot().query(sql, params, cache_footers)
 
     def cached(self, key: tuple, compute):
         return self.snapshot().cached(key, compute)

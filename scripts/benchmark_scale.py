@@ -431,22 +431,47 @@ def step_callbacks(work: Path, part: str) -> dict:
 # --------------------------------------------------------------------------- a real gunicorn
 
 
-def _worker_rss(master: int) -> list[int]:
-    """Resident set (VmRSS, bytes) of each gunicorn worker: the master's children, read from /proc."""
-    sizes = []
+def _workers(master: int) -> list[Path]:
+    """/proc folders of the gunicorn master's children (its workers)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) != master:
-                continue
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == master:
+                found.append(entry)
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _worker_rss(master: int) -> list[int]:
+    """Resident set (VmRSS, bytes) of each gunicorn worker: the master's children, read from /proc."""
+    sizes = []
+    for entry in _workers(master):
+        try:
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     sizes.append(int(line.split()[1]) * 1024)
         except (OSError, ValueError, IndexError):
             continue
     return sizes
+
+
+def _worker_shares(master: int) -> list[dict]:
+    """Each worker's PSS (its pages, those shared with the master and the other workers divided among
+    them) and USS (pages only it holds), bytes, from /proc/<pid>/smaps_rollup: with gunicorn's
+    preload the workers share the imported app, which RSS counts whole in every worker."""
+    found = []
+    for entry in _workers(master):
+        try:
+            fields = {line.split(":")[0]: int(line.split()[1]) * 1024
+                      for line in (entry / "smaps_rollup").read_text().splitlines()[1:]}
+        except (OSError, ValueError, IndexError):
+            continue
+        found.append({"pss": fields.get("Pss", 0),
+                      "uss": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)})
+    return found
 
 
 def step_gunicorn(work: Path, part: str) -> dict:
@@ -507,13 +532,15 @@ def step_gunicorn(work: Path, part: str) -> dict:
                 except urllib.error.HTTPError as error:
                     answered[error.code] = answered.get(error.code, 0) + 1
         rss = _worker_rss(proc.pid)
+        shares = _worker_shares(proc.pid)
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-    return {"cold_start_s": cold, "worker_rss_bytes": rss, "pages": _percentiles(pages), "callbacks_answered": answered}
+    return {"cold_start_s": cold, "worker_rss_bytes": rss, "worker_pss_bytes": [w["pss"] for w in shares],
+            "worker_uss_bytes": [w["uss"] for w in shares], "pages": _percentiles(pages), "callbacks_answered": answered}
 
 
 STEPS = {
@@ -629,9 +656,11 @@ def render_scale(results: dict) -> list[str]:
             continue
         r = found["result"]
         rss = ", ".join(f"{b / mb:,.0f} MB" for b in sorted(r["worker_rss_bytes"]))
+        pss = ", ".join(f"{b / mb:,.0f}" for b in sorted(r.get("worker_pss_bytes", [])))
+        uss = ", ".join(f"{b / mb:,.0f}" for b in sorted(r.get("worker_uss_bytes", [])))
         lines += ["", f"{name} ({GUNICORN_WORKERS} workers): cold start to the first 200 on / {r['cold_start_s']:.2f} s; "
                       f"worker RSS after serving {len(PAGES)} pages x {PAGE_ROUNDS} and every callback once for two "
-                      f"forces over HTTP ({r.get('callbacks_answered')}): {rss}; page p50 "
+                      f"forces over HTTP ({r.get('callbacks_answered')}): {rss} (PSS {pss} MB, USS {uss} MB); page p50 "
                       f"{r['pages']['p50_ms']:.0f} ms, p95 {r['pages']['p95_ms']:.0f} ms."]
     return lines
 

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 
 import pandas as pd
 
-from conftest import start_gunicorn, stop
+from conftest import REPO, start_gunicorn, stop
 from queries import geography
 from test_series import _publish_crime
 
@@ -61,3 +64,31 @@ def test_assets_are_served_locally_so_the_app_works_offline(live_server):
     assert "00-bootstrap.min.css" in index
     assert "cdn" not in index.lower()
     assert _get(live_server + "/assets/00-bootstrap.min.css").startswith("@charset")
+
+
+# What gunicorn's preloading master does (gunicorn.conf.py): import the app, then run pre_fork
+# before forking each worker; printed: whether a DuckDB connection is open, then the hook's answer
+# before and after a query opens the store.
+_PRELOAD_CHECK = """
+import runpy
+import app
+from dashboard import state
+conf = runpy.run_path("gunicorn.conf.py")
+print(conf["preload_app"], state.store().is_open)
+conf["pre_fork"](None, None)
+print("fork allowed")
+state.store().snapshot()
+try:
+    conf["pre_fork"](None, None)
+except RuntimeError:
+    print("fork refused")
+"""
+
+
+def test_the_preloaded_app_holds_no_duckdb_connection_when_gunicorn_forks_its_workers(demo_dir):
+    """A DuckDB connection must not cross a fork: the app gunicorn imports in its master opens none,
+    and the pre_fork hook refuses to fork once one is open."""
+    done = subprocess.run([sys.executable, "-c", _PRELOAD_CHECK], cwd=REPO, capture_output=True, text=True,
+                          env=dict(os.environ, CSP_DATA_DIR=str(demo_dir)), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "fork", "allowed", "fork", "refused"]

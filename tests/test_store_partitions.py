@@ -172,3 +172,25 @@ def test_a_new_month_writes_only_its_sorted_month_file_and_links_the_others(tmp_
                               "ORDER BY ALL").df()
     partition_rows = con.execute(f"SELECT * FROM {parquet_source(folder / 'monthly.parquet')} ORDER BY ALL").df()
     pd.testing.assert_frame_equal(sorted_rows[sorted(sorted_rows.columns)], partition_rows[sorted(partition_rows.columns)])
+
+
+def _footers_held(version) -> int:
+    """Bytes of Parquet footers DuckDB keeps for this version (its object cache)."""
+    return version.con.execute(
+        "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() WHERE tag = 'OBJECT_CACHE'").fetchone()[0]
+
+
+def test_the_record_partitions_footers_are_read_and_dropped_while_a_pages_footers_are_kept(tmp_data_dir):
+    """A national store's records are thousands of partitions (38 MiB of footers a worker) that only
+    the Data tab's record count reads, once per version: opening the store and that count keep none
+    of their footers, while the queries pages make still keep theirs (read once per version)."""
+    from queries import quality
+
+    import_(tmp_data_dir, JAN_2014, MARCH)
+    store = Store(tmp_data_dir)
+    version = store.snapshot()
+    at_open = _footers_held(version)
+    records = quality.overview(store).set_index("dataset").loc["crime", "records"]
+    assert _footers_held(version) == at_open
+    assert records == store.query("SELECT count(*) AS n FROM crime_records")["n"].iloc[0] > 0
+    assert _footers_held(version) > at_open  # the same read as a page's query: its footers kept
