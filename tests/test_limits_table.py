@@ -289,13 +289,7 @@ def test_a_month_reimported_with_other_counts_changes_the_figures_and_equals_a_f
     assert march_after[new_type] == march_before[new_type] + moved
     assert _force_counts(after, "2025-05-01") == _force_counts(before, "2025-05-01")
     # March 2026's baseline is March 2025: the 2025 block was recomputed from the new counts.
-    con = duckdb.connect()
-    try:
-        baseline = dict(con.execute(f"SELECT measure, monthly_average_prev3 FROM {limits_table.source_sql(after)} "
-                                    "WHERE area = ? AND neighbourhood = '' AND month = DATE '2026-03-01'",
-                                    [geography.FORCE]).fetchall())
-    finally:
-        con.close()
+    baseline = _march_2026_force_baselines(after)
     assert baseline[new_type] == march_after[new_type]
     assert limits_table.meta(after)["measures"] == limits_table.meta(before)["measures"]
 
@@ -332,15 +326,20 @@ def test_an_unchanged_months_counts_are_read_from_the_previous_table_not_its_par
     code, _, err = run_police_uk_import(march_copy, POLICE_UK_FIXTURES / "derbyshire-street-2025-05.zip")
     assert code == 0, err
     after = limits_table.path_for(march_copy / read_manifest(march_copy)["datasets"]["crime"], march_copy)
-    con = duckdb.connect()
-    try:
-        baseline = dict(con.execute(f"SELECT measure, monthly_average_prev3 FROM {limits_table.source_sql(after)} "
-                                    "WHERE area = ? AND neighbourhood = '' AND month = DATE '2026-03-01'",
-                                    [geography.FORCE]).fetchall())
-    finally:
-        con.close()
+    baseline = _march_2026_force_baselines(after)
     assert baseline["Shoplifting"] == march["Shoplifting"] and march["Shoplifting"] % 2 == 0
     full = limits_table.compute(after.parent, march_copy, "crime").to_pandas()
     in_full = full[(full["area"] == geography.FORCE) & (full["neighbourhood"] == "")
                    & (full["month"] == pd.Timestamp("2026-03-01").date()) & (full["measure"] == "Shoplifting")]
     assert in_full["monthly_average_prev3"].item() == march["Shoplifting"] / 2
+
+
+def _march_2026_force_baselines(table) -> dict:
+    """measure -> March 2026's monthly average of the previous three years, force area, from a stored table."""
+    con = duckdb.connect()
+    try:
+        return dict(con.execute(f"SELECT measure, monthly_average_prev3 FROM {limits_table.source_sql(table)} "
+                                "WHERE area = ? AND neighbourhood = '' AND month = DATE '2026-03-01'",
+                                [geography.FORCE]).fetchall())
+    finally:
+        con.close()
