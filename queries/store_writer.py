@@ -346,16 +346,16 @@ def build_monthly_partitions(folder: Path, data_dir: Path, measure_sql: str, pai
     con = duckdb.connect(":memory:") if temp_dir is None else bounded_connection(temp_dir)
     try:
         con.register("areas", geography.ward_areas(data_dir))
-        if pairs is None:
-            held = sorted(month_partitions(folder / "records.parquet"))
-            if len(held) > MONTHLY_PAIRS_AT_ONCE:  # a whole store: force-months a slice at a time, memory flat
-                for start in range(0, len(held), MONTHLY_PAIRS_AT_ONCE):
-                    _monthly_for_keys(con, folder, data_dir, measure_sql, held[start:start + MONTHLY_PAIRS_AT_ONCE])
-                return
-            records_view(con, parquet_source(folder / "records.parquet"), data_dir)
+        records = folder / "records.parquet"
+        keys = sorted(month_partitions(records)) if pairs is None else sorted(partition_key(f, m) for f, m in pairs)
+        if pairs is None and not keys:  # a single-file or month-only records table (older stores): built at once
+            records_view(con, parquet_source(records), data_dir)
             write_month_partitions(con, monthly_select(measure_sql), folder / "monthly.parquet")
-        else:
-            _monthly_for_keys(con, folder, data_dir, measure_sql, sorted(partition_key(f, m) for f, m in pairs))
+            return
+        # A slice of force-months at a time, whether the whole store or an import's pairs (an import of
+        # every month of a national store is as many pairs as the store): memory flat either way.
+        for start in range(0, max(len(keys), 1), MONTHLY_PAIRS_AT_ONCE):  # no pairs: one empty slice, as before
+            _monthly_for_keys(con, folder, data_dir, measure_sql, keys[start:start + MONTHLY_PAIRS_AT_ONCE])
     finally:
         con.close()
 
