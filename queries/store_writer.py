@@ -119,8 +119,12 @@ def bounded_connection(temp_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# The codec of the store's small tables (coverage, reconciliation, rejected rows) and of its partitions.
+COMPRESSION = "zstd"
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_parquet(path, index=False, compression="zstd")
+    frame.to_parquet(path, index=False, compression=COMPRESSION)
 
 
 def monthly_select(measure_sql: str) -> str:

@@ -58,7 +58,6 @@ STORED_RECONCILIATION_COLUMNS = ["file", "month", "rows_read", *RECONCILED_PARTS
 REJECTED_COLUMNS = ["file", "line", "reason", "raw"]
 # The rejected table is carried from version to version a batch of this many rows at a time.
 REJECTED_BATCH_ROWS = 65_536
-REJECTED_COMPRESSION = "zstd"  # as store_writer.write_parquet writes every other small table
 # A column with no values yet (an import with no rejected rows) is written with these types.
 REJECTED_TYPES = {"line": pa.int64()}
 
@@ -562,15 +561,13 @@ def _carry_rejected(current_dir, folder, rejected: pd.DataFrame, reconciliation:
         frame["month"] = frame["month"].astype("string")
     new = pa.Table.from_pandas(frame, preserve_index=False)
     old_path = current_dir / "rejected.parquet" if current_dir is not None else None
-    old = None
-    if old_path is not None and old_path.exists():
-        still_held = sorted(set(held_recon["file"]) - set(reconciliation["file"]))
-        old = pa_dataset.dataset(old_path, format="parquet")
+    old = pa_dataset.dataset(old_path, format="parquet") if old_path is not None and old_path.exists() else None
+    still_held = sorted(set(held_recon["file"]) - set(reconciliation["file"]))
     schemas = [new.schema] + ([old.schema] if old is not None else [])
     schema = _rejected_schema(schemas, columns)
     target = folder / "rejected.parquet"
     written = 0
-    with pq.ParquetWriter(target, schema, compression=REJECTED_COMPRESSION) as writer:
+    with pq.ParquetWriter(target, schema, compression=store_writer.COMPRESSION) as writer:
         if old is not None and still_held:
             kept = pa_dataset.field("file").isin(still_held)
             for batch in old.to_batches(filter=kept, batch_size=REJECTED_BATCH_ROWS):
