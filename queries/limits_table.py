@@ -48,6 +48,7 @@ import shutil
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,12 +174,11 @@ def _held(folder: Path, forces: list[str]) -> pd.DataFrame:
 
 
 def _monthly_arrow(folder: Path, forces: list[str], columns: list[str],
-                   within: tuple[pd.Timestamp, pd.Timestamp] | None = None,
                    only: set[tuple[str, str]] | None = None) -> pa.Table:
     """The version's monthly rows of `forces` (columns among force, csp, parent, neighbourhood, measure,
-    month, count), strings as dictionaries; only the months `within` (first, last) when given, and
-    only the (force, "YYYY-MM") partitions in `only` when given (a force-partitioned table), so a
-    monthly import reads the months it changed, not the whole store.
+    month, count), strings as dictionaries; only the (force, "YYYY-MM") partitions in `only` when
+    given (a force-partitioned table), so a monthly import reads the months it changed, not the
+    whole store.
 
     A force-partitioned table (what importers write) is read by Arrow straight from its files,
     keeping Parquet's dictionaries (no string is materialised); a single file or an older
@@ -193,8 +193,7 @@ def _monthly_arrow(folder: Path, forces: list[str], columns: list[str],
             paths = [str(p) for f, ym in chosen
                      for p in sorted((monthly / f"{FORCE_KEY}={f}" / f"{MONTH_KEY}={ym}").glob("*.parquet"))]
         else:
-            paths = [str(p) for slug in forces for p in (monthly / f"{FORCE_KEY}={slug}").glob("*/*.parquet")
-                     if within is None or _in_range(p.parent.name, within)]
+            paths = [str(p) for slug in forces for p in sorted((monthly / f"{FORCE_KEY}={slug}").glob("*/*.parquet"))]
         if not paths:
             return pa.table({c: pa.array([], pa.string()) for c in columns})
         partitioning = pads.partitioning(pa.schema([(FORCE_KEY, pa.string())]), flavor="hive")
@@ -208,17 +207,9 @@ def _monthly_arrow(folder: Path, forces: list[str], columns: list[str],
             select = f"SELECT * FROM {source} WHERE {own}"
         else:  # a store written before rows carried their force: all the first force's
             select = f"SELECT *, {sql_string(forces[0])} AS {FORCE_KEY} FROM {source}"
-        if within is not None:
-            select = f"SELECT * FROM ({select}) WHERE month BETWEEN {sql_string(within[0].date())} AND {sql_string(within[1].date())}"
         return con.sql(f"SELECT {', '.join(columns)} FROM ({select})").to_arrow_table()
     finally:
         con.close()
-
-
-def _in_range(partition: str, within: tuple[pd.Timestamp, pd.Timestamp]) -> bool:
-    """Whether a `ym=YYYY-MM` partition folder's month lies within (first, last)."""
-    month = partition.split("=", 1)[-1]
-    return f"{within[0]:%Y-%m}" <= month <= f"{within[1]:%Y-%m}"
 
 
 def _codes(table: pa.Table, column: str) -> tuple[np.ndarray, list]:
@@ -449,6 +440,7 @@ class _Plan:
         folder, data_dir = Path(folder), Path(data_dir)
         self.dataset = dataset
         self._keys: dict[str, dict] = {}
+        self._full: tuple[Path, dict, pd.DataFrame] | None = None  # what `batches` reads, on a full build
         areas = _force_areas(data_dir)
         own = list(areas)
         held = _held(folder, own)
@@ -477,20 +469,14 @@ class _Plan:
             if found and wanted and found == measures:  # else the caller rebuilds all (a measure came or went)
                 self.todo = [(s, fy) for fy in fys for s in wanted if (s, fy) not in skip]
             return
-        # One scan of the monthly table (Parquet dictionaries kept): the measures too, on a full build.
-        table = _monthly_arrow(folder, wanted, ["force", *_CODED, "month", "count"], within) if wanted else None
+        # A full build: the measures from that one column of the whole table, then the counts a force at
+        # a time, read just before that force's blocks (`batches`).
         if measures is None:
-            measures = measures_of(folder, data_dir, table if wanted == forces and within is None else None)
-        elif within is not None:  # the previous table's measures: still the store's? (else the caller rebuilds all)
-            seen = set(measures_of(folder, data_dir, table))
-            if seen != set(measures):  # one came, or one is missing here: only a full scan can tell
-                measures = measures_of(folder, data_dir)
+            measures = measures_of(folder, data_dir)
         self.description.update(measures=measures, fys=[first_fy, last_fy])
         if not measures or not wanted:
             return
-        self.layout = _Series(areas, wanted, measures)
-        self.counts = _count_matrix(table, areas, self.layout, held, self.months)
-        del table
+        self._full = (folder, areas, held)
         self.todo = [(s, fy) for fy in fys for s in wanted if (s, fy) not in skip]
 
     def _count_incrementally(self, folder: Path, data_dir: Path, areas: dict[str, geography.ForceAreas], own: list[str],
@@ -552,6 +538,26 @@ class _Plan:
                 self.counts[start:stop, months - first] = year[:, months - _month_number(limits.fy_months(fy)[0])]
         return measures
 
+    def batches(self) -> Iterator[list[tuple[str, int]]]:
+        """The blocks to compute, in groups whose counts are in `counts` while the group is computed.
+
+        An incremental build counted its few months up front: one group. A full build reads and counts
+        one force at a time, just before that force's blocks, and drops them after: memory holds one
+        force's monthly rows and series, not the whole store's (a 60 M-record national store's limits
+        peaked at 2.1 GiB when every force was counted at once), and it no longer grows with the forces held.
+        """
+        if self._full is None:
+            if self.todo:
+                yield self.todo
+            return
+        folder, areas, held = self._full
+        for force in dict.fromkeys(f for f, _fy in self.todo):
+            table = _monthly_arrow(folder, [force], ["force", *_CODED, "month", "count"])
+            self.layout = _Series(areas, [force], self.description["measures"])
+            self.counts = _count_matrix(table, areas, self.layout, held, self.months)
+            del table
+            yield [task for task in self.todo if task[0] == force]
+
     def block(self, force: str, fy: int, with_force: bool = False) -> pa.Table:
         """One (force, financial year) block: the engine over the force's series, laid out."""
         start, stop = self.layout.span(force)
@@ -576,7 +582,7 @@ def compute(folder: Path, data_dir: Path, dataset: str) -> pa.Table:
     """Every series x month of one dataset version, for every method at its default k, as one table
     (with its force column): what the files hold together. For tests and tools; `write` streams."""
     plan = _Plan(folder, data_dir, dataset)
-    tables = [plan.block(force, fy, with_force=True) for force, fy in plan.todo]
+    tables = [plan.block(force, fy, with_force=True) for batch in plan.batches() for force, fy in batch]
     if not tables:
         return _empty_table(dataset)
     return pa.concat_tables(tables).unify_dictionaries().combine_chunks()
@@ -697,8 +703,10 @@ def _write_blocks(root: Path, folder: Path, data_dir: Path, dataset: str, reuse:
         pq.write_table(table, path, **WRITE_OPTIONS)
         return f"{force}/{fy}", table.num_rows
 
+    written: dict[str, int] = {}
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
-        written = dict(pool.map(one, plan.todo))
+        for batch in plan.batches():  # each batch whole before the next replaces the plan's counts
+            written.update(pool.map(one, batch))
     return written, plan.description, reuse
 
 

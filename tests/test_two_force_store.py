@@ -11,13 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import REPO
-from queries import cli, geography, limits, params, report, series, settings
+from queries import cli, geography, limits, limits_table, params, report, series, settings
 from queries.init_store import init_store
-from queries.store import Store
+from queries.store import Store, read_manifest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "police-uk"
 LEICS_MONTH, DERBYS_MONTH = pd.Timestamp("2021-03-01"), pd.Timestamp("2025-03-01")
@@ -68,6 +69,26 @@ def test_a_forces_limits_and_rolling_table_count_only_the_months_it_holds(two_fo
     assert len(held) == 1  # March 2021 alone: the other 11 months of 2020/21 are gaps, not zeros
     rolling = series.rolling_12(two_forces, "crime", "All crimes", DERBYS_MONTH, force="derbyshire")
     assert "(1 of 12 months held)" in " ".join(rolling.columns)
+
+
+def test_a_full_limits_build_counts_one_force_at_a_time_and_each_force_equals_its_engine_on_demand(two_forces):
+    """The stored table is built force by force (one force's monthly rows and series in memory at a
+    time, so a national build is bounded by its largest force, not the store), and every force's
+    stored figures are still exactly the engine's on demand."""
+    version = two_forces.data_dir / read_manifest(two_forces.data_dir)["datasets"]["crime"]
+    plan = limits_table._Plan(version, two_forces.data_dir, "crime")
+    assert [sorted({force for force, _fy in batch}) for batch in plan.batches()] == [["derbyshire"], ["leicestershire"]]
+    store = two_forces.snapshot()
+    for force, month in (("derbyshire", DERBYS_MONTH), ("leicestershire", LEICS_MONTH)):
+        for method, spec in limits.METHODS.items():
+            stored = report.all_series_limits(store, month, method, spec.default_k, 10, "crime", force=force)
+            with limits_table.computing_on_demand():
+                computed = report.all_series_limits(store, month, method, spec.default_k, 10, "crime", force=force)
+            pd.testing.assert_frame_equal(stored.keys, computed.keys)
+            assert set(stored.keys["area"]) > {geography.FORCE}
+            for name in limits.LimitResult.__dataclass_fields__:
+                a, b = getattr(stored.result, name), getattr(computed.result, name)
+                assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (force, method, name)
 
 
 def test_the_report_month_parameter_offers_the_chosen_forces_months(two_forces):
