@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from datetime import date
@@ -527,6 +528,33 @@ def _version_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     if (folder / "quarantine.csv").exists():  # written only when some row was rejected
         tables["quarantine"] = pd.read_csv(folder / "quarantine.csv", dtype=str).sort_values("line", ignore_index=True)
     return tables
+
+
+def test_files_read_two_at_a_time_give_the_store_of_files_read_one_at_a_time(tmp_path, monkeypatch):
+    """STREAM_THREADS files are read and classified at once; what is stored is the same, row for row."""
+    stores = {}
+    for threads in (1, police_uk.STREAM_THREADS):
+        monkeypatch.setattr(police_uk, "STREAM_THREADS", threads)
+        stores[threads] = copy_store(tmp_path / f"threads-{threads}")
+        assert police_uk.run_import([MARCH, MAY, JAN_2014], stores[threads], progress=False, out=io.StringIO(),
+                                    block_size=STREAM_BLOCK) == 0
+    one, many = (_version_tables(stores[t]) for t in stores)
+    assert len(one["records"]) > 2 * MARCH_ROWS
+    for name in one:
+        pd.testing.assert_frame_equal(one[name], many[name], obj=name)
+
+
+def test_a_file_in_flight_stops_at_its_next_block_once_the_import_unwinds(tmp_path):
+    """Another file's failure or Ctrl-C sets the import's stop: a file being read on another thread
+    stops at its next block (writing nothing more) instead of reading on to its end."""
+    files, _, _ = police_uk.discover([MARCH])
+    stop = threading.Event()
+    stop.set()
+    spool = tmp_path / "spool"
+    with pytest.raises(police_uk.StreamStopped, match="2025-03-derbyshire-street.csv"):
+        police_uk.stream_file(files[0], police_uk.Placement.for_store(REPO / "data"), None,
+                              police_uk.Progress(1, "", enabled=False), spool, STREAM_BLOCK, stop=stop)
+    assert not list(spool.rglob("*.parquet"))
 
 
 def test_a_file_is_spooled_block_by_block_and_gives_the_store_of_the_file_read_whole(tmp_path):

@@ -142,6 +142,10 @@ SPOOL_COMPRESSION = "zstd"
 SPOOL_FILES_FOLDER = "files"
 # Blocks handed to the spool's writer thread and not yet written, at most.
 SPOOL_WRITES_PENDING = 2
+# Files read and classified at once, each on its own thread (pyarrow's CSV parser and compute
+# kernels release the GIL): a national month is 43 files, and one at a time left a core idle
+# while the other parsed. Memory holds this many files' blocks in flight instead of one.
+STREAM_THREADS = 2
 # Columns with few distinct values, dictionary-encoded in the spool's Parquet; the others (ids,
 # coordinates: nearly all distinct) are not, which made writing a quarter faster (measured).
 SPOOL_DICTIONARY_COLUMNS = ["measure", "ward_code", "location", "reported_by", "source_category", "lsoa_code",
@@ -201,8 +205,13 @@ class Progress:
         self.started = time.monotonic()
         self._last_draw = self.started
         self._last_step = 0
+        self._lock = threading.Lock()  # files are read on several threads (STREAM_THREADS)
 
     def update(self, amount: int) -> None:
+        with self._lock:
+            self._update(amount)
+
+    def _update(self, amount: int) -> None:
         self.done = min(self.done + int(amount), self.total)
         if not self.enabled:
             return
@@ -269,6 +278,10 @@ class StreetFile:
         if self.expected_month is not None:
             return ("month", self.expected_month, (self.force or "").lower())
         return ("file", str(self.path.resolve()), self.member)
+
+
+class StreamStopped(Exception):
+    """A file left unread because its import is unwinding (interrupted, or failed elsewhere)."""
 
 
 class FileProblem(Exception):
@@ -853,10 +866,16 @@ class Placement:
     # force"): a block's distinct codes take their facts by one dict lookup each and one NumPy take per fact.
     _row_of: dict = field(default_factory=dict, repr=False, compare=False)
     _fact_arrays: tuple | None = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)  # STREAM_THREADS
 
     def facts_of(self, codes: list) -> tuple[np.ndarray, ...]:
         """lsoa_facts for each code as arrays (state, national force, in the store's lookup, store ward,
-        national ward, no national force), looked up once per code per import, not once per block."""
+        national ward, no national force), looked up once per code per import, not once per block
+        (files classified on several threads share it: one at a time here)."""
+        with self._lock:
+            return self._facts_of(codes)
+
+    def _facts_of(self, codes: list) -> tuple[np.ndarray, ...]:
         rows = list(map(self._row_of.get, codes))
         if None in rows:
             fresh = []
@@ -1196,23 +1215,37 @@ def run_import(
         # One thread writes every file's spooled parts (stream_file waits for a file's own before returning).
         writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool"))
         bar = Progress(sum(f.size for f in files), "reading police.uk files", stream=err, enabled=progress)
+        readers = stack.enter_context(ThreadPoolExecutor(max_workers=STREAM_THREADS, thread_name_prefix="read"))
+        stop = threading.Event()  # set as the import unwinds (Ctrl-C, a failure): files in flight stop at their next block
+        stack.callback(stop.set)
         refused = 0  # files refused as another force's: the others are still classified, to name every one
-        for number, source in enumerate(files):
-            # once a file cannot be read nothing will be written: only check the rest
-            folder = spool.folder / SPOOL_FILES_FOLDER if len(problems) == refused else None
+        queued = iter(enumerate(files))
+        in_flight: deque[tuple[int, Path | None, Future]] = deque()
+
+        def read_ahead() -> None:
+            """Keep STREAM_THREADS files reading, in the files' order."""
+            while len(in_flight) < STREAM_THREADS and (item := next(queued, None)) is not None:
+                number, source = item
+                # once a file cannot be read nothing will be written: only check the rest
+                folder = spool.folder / SPOOL_FILES_FOLDER if len(problems) == refused else None
+                in_flight.append((number, folder, readers.submit(
+                    stream_file, source, placement, groups, bar, folder, block_size, data_dir, writer, number, stop)))
+
+        read_ahead()
+        while in_flight:  # outcomes taken in the files' order, so messages and results keep it
+            number, folder, future = in_flight.popleft()
             try:
-                result = stream_file(source, placement, groups, bar, folder, block_size, data_dir, writer, number)
+                result = future.result()
             except FileProblem as exc:
                 problems.append(str(exc))
-                continue
-            if result is None:
-                continue
-            if result.other_forces and not allow_other_forces:
+                result = None
+            if result is not None and result.other_forces and not allow_other_forces:
                 problems.append(_other_force_problem(result, placement))
                 refused += 1
                 _remove_file_parts(folder, number)  # its records are not this store's
-            else:
+            elif result is not None:
                 results.append(result)
+            read_ahead()
         bar.close()
         if problems:
             raise ImportError_(_list("file(s) cannot be imported", problems))
@@ -1257,7 +1290,8 @@ def run_import(
 
 def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str] | None, progress: Progress,
                 spool: Path | None, block_size: int = BLOCK_SIZE, data_dir: Path | None = None,
-                writer: ThreadPoolExecutor | None = None, file_number: int = 0) -> FileResult | None:
+                writer: ThreadPoolExecutor | None = None, file_number: int = 0,
+                stop: threading.Event | None = None) -> FileResult | None:
     """Read, classify and spool one file block by block; its outcome without its records.
 
     Each block's records are written to `spool` as Parquet parts as soon as they are
@@ -1269,7 +1303,8 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
     is returned. `writer` is the one-thread pool that writes the parts (an import of many
     files passes one for them all: starting a thread per file cost more than a small file's
     classification); without it the file gets its own. `file_number` names the file's parts
-    (`part-<file>-<block>`) in a spool folder shared by every file of the import.
+    (`part-<file>-<block>`) in a spool folder shared by every file of the import. Once `stop` is
+    set (the import is unwinding) the file stops at its next block with StreamStopped.
     """
     pieces: list[FileResult] = []
     forces: dict[str, int] = {}
@@ -1285,6 +1320,8 @@ def stream_file(source: StreetFile, placement: Placement, groups: dict[str, str]
         pending: deque[Future] = deque()
         try:
             for number, parsed in enumerate(read_street_batches(source, progress, block_size)):
+                if stop is not None and stop.is_set():
+                    raise StreamStopped(source.display)
                 if spool is None:
                     continue
                 piece = classify_file(parsed, placement, groups, raw_text=False, reconcile=named_month is None)
