@@ -21,6 +21,7 @@ import shutil
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -195,6 +196,13 @@ EMPTY_PARTITION = "empty.parquet"
 
 
 # The same key in SQL, over a relation with `force` and `month` columns.
+# Forces whose partitions are linked at once (link_month_partitions): each kept force-month is a new
+# folder and a hard link per file, 9,396 of each (records and monthly) for a 108-month national store,
+# and on this kind of virtual disk each costs 0.3-0.7 ms of waiting on the file system, not CPU. Two
+# threads (the calls release the GIL) took 2.4-3.2 s where one took 3.6-6.6 s, three rounds back to
+# back; four and eight were no better (2.8-3.4 s). It still grows with the months held: see
+# docs/benchmarks.md (session 8).
+LINK_THREADS = 2
 PAIR_SQL = f"({FORCE_KEY} || '/' || strftime(month, '%Y-%m'))"
 
 
@@ -239,44 +247,72 @@ def month_partitions(table: Path) -> dict[str, Path]:
     return found
 
 
+def _partition_files(table: Path) -> dict[str, frozenset[tuple[str, int, int]]]:
+    """`<force>/<YYYY-MM>` -> its Parquet files as (name, device, inode) of a force-partitioned table.
+
+    By os.scandir, whose entries carry their inode without a stat (a 108-month national table is
+    4,700 folders; a glob and two stats per file took 0.7 s of a monthly import), and the table's
+    device once: a hard link is always on its file's device."""
+    device = os.stat(table).st_dev
+    found = {}
+    for force_dir in os.scandir(table):
+        if not (force_dir.name.startswith(f"{FORCE_KEY}=") and force_dir.is_dir()):
+            continue
+        force = force_dir.name.split("=", 1)[1]
+        for month_dir in os.scandir(force_dir.path):
+            if month_dir.name.startswith(f"{MONTH_KEY}=") and month_dir.is_dir():
+                found[f"{force}/{month_dir.name.split('=', 1)[1]}"] = frozenset(
+                    (part.name, device, part.inode()) for part in os.scandir(month_dir.path)
+                    if part.name.endswith(".parquet"))
+    return found
+
+
 def link_month_partitions(source: Path, target: Path, skip: set[str]) -> int:
     """Hard-link every force-month partition of `source` not in `skip` into `target`; returns files linked.
 
     A hard link shares the file's data: the new version costs no space and no write for
     the months it keeps, and deleting the old version later leaves the new one whole.
-    Falls back to a copy where the file system has no hard links.
+    Falls back to a copy where the file system has no hard links. Forces are linked
+    LINK_THREADS at a time (see there).
     """
-    # os.scandir and plain string paths: a national store has thousands of partitions, and pathlib's
-    # glob and mkdir cost several times the link itself for each.
-    linked = 0
     source, target = Path(source), Path(target)
     if not source.is_dir():
         return 0
-    for force_dir in os.scandir(source):
-        if not (force_dir.name.startswith(f"{FORCE_KEY}=") and force_dir.is_dir()):
+    forces = [entry for entry in os.scandir(source) if entry.name.startswith(f"{FORCE_KEY}=") and entry.is_dir()]
+    with ThreadPoolExecutor(LINK_THREADS, thread_name_prefix="link") as pool:
+        return sum(pool.map(lambda force_dir: _link_force(force_dir, str(target), skip), forces))
+
+
+def _link_force(force_dir: os.DirEntry, target: str, skip: set[str]) -> int:
+    """One force's partitions of link_month_partitions: its month folders made, their files linked."""
+    # os.scandir and plain string paths: a national store has thousands of partitions, and pathlib's
+    # glob and mkdir cost several times the link itself for each.
+    linked = 0
+    force = force_dir.name.split("=", 1)[1]
+    made_force = False
+    for month_dir in os.scandir(force_dir.path):
+        if not (month_dir.name.startswith(f"{MONTH_KEY}=") and month_dir.is_dir()):
             continue
-        force = force_dir.name.split("=", 1)[1]
-        made_force = False
-        for month_dir in os.scandir(force_dir.path):
-            if not (month_dir.name.startswith(f"{MONTH_KEY}=") and month_dir.is_dir()):
+        if f"{force}/{month_dir.name.split('=', 1)[1]}" in skip:
+            continue
+        if not made_force:
+            os.makedirs(os.path.join(target, force_dir.name), exist_ok=True)
+            made_force = True
+        destination = os.path.join(target, force_dir.name, month_dir.name)
+        try:
+            os.mkdir(destination)
+        except FileExistsError:  # already made (a partition moved in before): link into it
+            pass
+        for part in os.scandir(month_dir.path):
+            if not part.name.endswith(".parquet"):
                 continue
-            if f"{force}/{month_dir.name.split('=', 1)[1]}" in skip:
-                continue
-            if not made_force:
-                os.makedirs(os.path.join(target, force_dir.name), exist_ok=True)
-                made_force = True
-            destination = os.path.join(target, force_dir.name, month_dir.name)
-            os.makedirs(destination, exist_ok=True)
-            for part in os.scandir(month_dir.path):
-                if not part.name.endswith(".parquet"):
-                    continue
-                try:
-                    os.link(part.path, os.path.join(destination, part.name))
-                except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
-                        raise
-                    shutil.copyfile(part.path, os.path.join(destination, part.name))
-                linked += 1
+            try:
+                os.link(part.path, os.path.join(destination, part.name))
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+                    raise
+                shutil.copyfile(part.path, os.path.join(destination, part.name))
+            linked += 1
     return linked
 
 
@@ -309,12 +345,8 @@ def changed_pairs(previous: Path, folder: Path) -> set[tuple[str, pd.Timestamp]]
     old_table, new_table = Path(previous) / "monthly.parquet", Path(folder) / "monthly.parquet"
     if not (old_table.is_dir() and new_table.is_dir() and force_partitioned(old_table) and force_partitioned(new_table)):
         return None
-    old, new = month_partitions(old_table), month_partitions(new_table)
-
-    def files(partition: Path) -> set[tuple[str, int, int]]:
-        return {(p.name, p.stat().st_dev, p.stat().st_ino) for p in partition.glob("*.parquet")}
-
-    changed = {key for key in old.keys() | new.keys() if key not in old or key not in new or files(old[key]) != files(new[key])}
+    old, new = _partition_files(old_table), _partition_files(new_table)
+    changed = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
     held = []
     for version in (previous, folder):
         try:
