@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -59,8 +60,10 @@ SERIES_COLOURS = {
 SERIES_SYMBOLS = {ABOVE: "triangle-up", BELOW: "triangle-down"}
 
 
+@lru_cache(maxsize=256)
 def fy_months(fy: int) -> pd.DatetimeIndex:
-    """The twelve month-starts of financial year `fy` (April fy to March fy+1)."""
+    """The twelve month-starts of financial year `fy` (April fy to March fy+1). Cached (an index is
+    immutable): a national limits build asks for each year's months once per block, 430 times."""
     return pd.date_range(f"{fy}-{FY_START_MONTH:02d}-01", periods=MONTHS_PER_YEAR, freq="MS")
 
 
@@ -70,8 +73,9 @@ def fy_of(month: pd.Timestamp) -> int:
     return month.year if month.month >= FY_START_MONTH else month.year - 1
 
 
+@lru_cache(maxsize=256)
 def window_months(fy: int) -> pd.DatetimeIndex:
-    """The 48 months an FY's chart needs: three baseline years, then the year itself."""
+    """The 48 months an FY's chart needs: three baseline years, then the year itself (cached, as fy_months)."""
     return pd.date_range(
         f"{fy - BASELINE_YEARS}-{FY_START_MONTH:02d}-01",
         periods=(BASELINE_YEARS + 1) * MONTHS_PER_YEAR,

@@ -551,12 +551,23 @@ class _Plan:
                 yield self.todo
             return
         folder, areas, held = self._full
-        for force in dict.fromkeys(f for f, _fy in self.todo):
+        measures = self.description["measures"]
+
+        def count(force: str) -> tuple[_Series, np.ndarray]:
             table = _monthly_arrow(folder, [force], ["force", *_CODED, "month", "count"])
-            self.layout = _Series(areas, [force], self.description["measures"])
-            self.counts = _count_matrix(table, areas, self.layout, held, self.months)
-            del table
-            yield [task for task in self.todo if task[0] == force]
+            layout = _Series(areas, [force], measures)
+            return layout, _count_matrix(table, areas, layout, held, self.months)
+
+        # The next force is read and counted on its own thread while this one's blocks are computed
+        # (reading and counting one force at a time left both cores waiting on it: 4 s of a national build).
+        forces = list(dict.fromkeys(f for f, _fy in self.todo))
+        with ThreadPoolExecutor(1, thread_name_prefix="count") as ahead:
+            coming = ahead.submit(count, forces[0])
+            for at, force in enumerate(forces):
+                self.layout, self.counts = coming.result()
+                if at + 1 < len(forces):
+                    coming = ahead.submit(count, forces[at + 1])
+                yield [task for task in self.todo if task[0] == force]
 
     def block(self, force: str, fy: int, with_force: bool = False) -> pa.Table:
         """One (force, financial year) block: the engine over the force's series, laid out."""
